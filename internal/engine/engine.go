@@ -1,0 +1,169 @@
+// Package engine defines what teal needs from a database engine and finds the
+// engine builds installed on the machine. Each engine lives in a child package
+// (postgres/, later mariadb/) and implements Engine.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/tealdb/teal/internal/supervisor"
+)
+
+// Build is one installed engine build.
+type Build struct {
+	Engine  string // "postgres", "mariadb"
+	Version string // full version as RDS shows it, e.g. "17.10"
+	BinDir  string // holds the server binary
+}
+
+// Major is the version's major part: "17" for 17.10, "10.11" for MariaDB 10.11.4.
+func (b Build) Major() string { return majorOf(b.Engine, b.Version) }
+
+// Family is the parameter group family, e.g. "postgres17".
+func (b Build) Family() string { return b.Engine + b.Major() }
+
+func majorOf(engine, version string) string {
+	parts := strings.Split(version, ".")
+	if engine == "postgres" || len(parts) < 2 {
+		return parts[0]
+	}
+	return parts[0] + "." + parts[1]
+}
+
+// Layout is where one DB instance's server lives and how it is reached.
+type Layout struct {
+	Build      Build
+	DataDir    string              // the server's data directory
+	SocketDir  string              // private (0700) directory of the admin socket
+	Port       int                 // the server's own TCP port on 127.0.0.1 (the proxy forwards to it)
+	LogPath    string              // server log
+	Credential *syscall.Credential // OS user the server runs as; nil = teal's own
+}
+
+// Master is the instance's master user, created at initialisation.
+type Master struct {
+	Username string
+	Password string
+	DBName   string // optional database to create, owned by the master user
+}
+
+// Replication says how a replica follows its source.
+type Replication struct {
+	Source Layout
+	Slot   string // the replication slot on the source
+}
+
+// ParamType classifies a parameter's values.
+type ParamType string
+
+// Parameter types, named as RDS names them (DataType).
+const (
+	TypeBoolean ParamType = "boolean"
+	TypeInteger ParamType = "integer"
+	TypeFloat   ParamType = "float"
+	TypeString  ParamType = "string"
+	TypeEnum    ParamType = "list"
+)
+
+// ParamInfo describes one engine parameter.
+type ParamInfo struct {
+	Name          string
+	Description   string
+	Type          ParamType
+	Static        bool     // needs a restart (RDS ApplyType "static")
+	Modifiable    bool     // users may set it in a parameter group
+	Min, Max      string   // bounds for numbers, in the engine's base unit
+	AllowedValues []string // enum values, when known
+	Default       string
+}
+
+// Lag is a replica's distance behind its source.
+type Lag struct {
+	Bytes   int64
+	Seconds float64
+}
+
+// Engine is what teal needs from a database engine.
+type Engine interface {
+	Name() string
+	// Builds lists the installed builds, newest first.
+	Builds() []Build
+	// Parameters is the parameter catalog of a build.
+	Parameters(b Build) ([]ParamInfo, error)
+	// Defaults are the values of the default parameter group: what makes an
+	// instance of this build ready for blue/green.
+	Defaults(b Build) map[string]string
+	// Init creates a new server's data directory.
+	Init(ctx context.Context, l Layout) error
+	// WriteConfig writes the server configuration: teal's own settings, the
+	// parameter values, and how to follow the source when rep is not nil.
+	WriteConfig(l Layout, params map[string]string, rep *Replication) error
+	// Spec says how the supervisor runs the server.
+	Spec(l Layout) supervisor.Spec
+	// Bootstrap creates the master user and database on a new, running server.
+	Bootstrap(ctx context.Context, l Layout, m Master) error
+	// SetPassword changes a user's password on a running server.
+	SetPassword(ctx context.Context, l Layout, user, password string) error
+	// Reload makes a running server re-read its configuration.
+	Reload(ctx context.Context, l Layout) error
+	// CloneReplica fills the empty replica data directory rep.Layout from the running
+	// source, so that the replica can start and follow it.
+	CloneReplica(ctx context.Context, replica Layout, rep Replication) error
+	// Promote turns a running replica into a standalone server.
+	Promote(ctx context.Context, l Layout) error
+	// DropReplicationSlot removes a replica's slot from its (running) source.
+	DropReplicationSlot(ctx context.Context, source Layout, slot string) error
+	// ReplicaLag measures how far a running replica is behind its source.
+	ReplicaLag(ctx context.Context, replica Layout, rep Replication) (Lag, error)
+}
+
+// ErrVersionNotFound means no installed build matches a requested version.
+var ErrVersionNotFound = errors.New("engine version not installed")
+
+// Resolve finds the build for a requested version: a full version ("17.10")
+// or a major version ("17"), which means the newest installed minor. An empty
+// version means the newest build.
+func Resolve(builds []Build, version string) (Build, error) {
+	sorted := append([]Build(nil), builds...)
+	SortNewestFirst(sorted)
+	for _, b := range sorted {
+		if version == "" || b.Version == version || b.Major() == version {
+			return b, nil
+		}
+	}
+	return Build{}, fmt.Errorf("%w: %s", ErrVersionNotFound, version)
+}
+
+// SortNewestFirst orders builds by version, newest first.
+func SortNewestFirst(builds []Build) {
+	sort.SliceStable(builds, func(i, j int) bool {
+		return CompareVersions(builds[i].Version, builds[j].Version) > 0
+	})
+}
+
+// CompareVersions compares dotted numeric versions.
+func CompareVersions(a, b string) int {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) || i < len(bs); i++ {
+		var x, y int
+		if i < len(as) {
+			x, _ = strconv.Atoi(as[i])
+		}
+		if i < len(bs) {
+			y, _ = strconv.Atoi(bs[i])
+		}
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}

@@ -1,0 +1,178 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"syscall"
+
+	"github.com/tealdb/teal/internal/engine"
+)
+
+// CloneReplica implements engine.Engine with the low-level backup API and a
+// file copy. Both servers live on this machine, so copying files works for
+// every major version without a pg_basebackup of the same version (the
+// packaged builds have none). The slot, reserved before the backup starts,
+// keeps the WAL the replica needs until it streams it.
+func (e *Engine) CloneReplica(ctx context.Context, replica engine.Layout, rep engine.Replication) error {
+	c, err := Connect(ctx, rep.Source, "postgres")
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+
+	if _, err := c.Exec(ctx, `SELECT pg_create_physical_replication_slot($1, true)
+		WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`, rep.Slot); err != nil {
+		return fmt.Errorf("create replication slot %s: %w", rep.Slot, err)
+	}
+	var num int
+	if err := c.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&num); err != nil {
+		return fmt.Errorf("server version: %w", err)
+	}
+	start, stop := "SELECT pg_backup_start($1, true)", "SELECT labelfile, spcmapfile FROM pg_backup_stop(false)"
+	if num < 150000 {
+		start, stop = "SELECT pg_start_backup($1, true, false)", "SELECT labelfile, spcmapfile FROM pg_stop_backup(false, false)"
+	}
+	if _, err := c.Exec(ctx, start, "teal replica "+rep.Slot); err != nil {
+		return fmt.Errorf("start backup: %w", err)
+	}
+	copyErr := copyDataDir(rep.Source.DataDir, replica.DataDir, replica.Credential)
+	// The backup must be stopped even when the copy failed: the session holds it.
+	var label, spcmap string
+	stopErr := c.QueryRow(ctx, stop).Scan(&label, &spcmap)
+	if copyErr != nil {
+		return fmt.Errorf("copy data directory: %w", copyErr)
+	}
+	if stopErr != nil {
+		return fmt.Errorf("stop backup: %w", stopErr)
+	}
+	if err := writeOwned(filepath.Join(replica.DataDir, "backup_label"), []byte(label), replica.Credential); err != nil {
+		return err
+	}
+	if spcmap != "" {
+		if err := writeOwned(filepath.Join(replica.DataDir, "tablespace_map"), []byte(spcmap), replica.Credential); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// skipped are paths, relative to the data directory, whose contents a base
+// backup leaves out (as pg_basebackup does): they belong to the running server.
+var skipped = map[string]bool{
+	"postmaster.pid": true, "postmaster.opts": true, "backup_label": true,
+	"backup_label.old": true, "tablespace_map": true, "standby.signal": true,
+	"recovery.signal": true, "current_logfiles": true, "teal.conf": true,
+}
+
+// emptied directories are created empty in the copy.
+var emptied = map[string]bool{
+	"pg_wal": true, "pg_replslot": true, "pg_stat_tmp": true, "pg_dynshmem": true,
+	"pg_notify": true, "pg_serial": true, "pg_snapshots": true, "pg_subtrans": true,
+	"log": true,
+}
+
+func copyDataDir(src, dst string, cred *syscall.Credential) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // dropped while we copied; WAL replay recreates what matters
+			}
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			if err := mkdirOwned(target, 0o700, cred); err != nil {
+				return err
+			}
+			if emptied[rel] {
+				if rel == "pg_wal" {
+					return mkdirOwned(filepath.Join(target, "archive_status"), 0o700, cred)
+				}
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if skipped[rel] || !d.Type().IsRegular() {
+			return nil
+		}
+		err = copyFile(path, target, cred)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	})
+}
+
+func copyFile(src, dst string, cred *syscall.Credential) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return chown(dst, cred)
+}
+
+func mkdirOwned(dir string, perm os.FileMode, cred *syscall.Credential) error {
+	if err := os.MkdirAll(dir, perm); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	if err := os.Chmod(dir, perm); err != nil {
+		return fmt.Errorf("chmod %s: %w", dir, err)
+	}
+	return chown(dir, cred)
+}
+
+// writeOwned replaces a file atomically, owned by the server's user.
+func writeOwned(path string, data []byte, cred *syscall.Credential) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := chown(tmp, cred); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func chown(path string, cred *syscall.Credential) error {
+	if cred == nil {
+		return nil
+	}
+	if err := os.Lchown(path, int(cred.Uid), int(cred.Gid)); err != nil {
+		return fmt.Errorf("chown %s: %w", path, err)
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

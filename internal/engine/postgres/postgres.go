@@ -1,0 +1,459 @@
+// Package postgres implements teal's engine interface for PostgreSQL: it finds
+// installed builds, initialises and configures servers, and builds streaming
+// replicas.
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tealdb/teal/internal/engine"
+	"github.com/tealdb/teal/internal/supervisor"
+)
+
+// AdminUser is the superuser teal itself connects as, over the private Unix
+// socket only. The master user is a separate, ordinary role.
+const AdminUser = "tealadmin"
+
+// Engine is the PostgreSQL engine.
+type Engine struct {
+	builds []engine.Build
+
+	mu      sync.Mutex
+	catalog map[string][]engine.ParamInfo // by build version
+}
+
+// New finds the PostgreSQL builds in the given directories. Each directory
+// is either a bin directory holding postgres or a directory with bin/postgres;
+// a glob pattern is allowed.
+func New(dirs []string) *Engine {
+	e := &Engine{catalog: map[string][]engine.ParamInfo{}}
+	seen := map[string]bool{}
+	for _, pattern := range dirs {
+		matches, _ := filepath.Glob(pattern)
+		for _, dir := range matches {
+			for _, bin := range []string{dir, filepath.Join(dir, "bin")} {
+				if _, err := os.Stat(filepath.Join(bin, "postgres")); err != nil {
+					continue
+				}
+				v, err := serverVersion(bin)
+				if err != nil || seen[v] {
+					continue
+				}
+				seen[v] = true
+				e.builds = append(e.builds, engine.Build{Engine: "postgres", Version: v, BinDir: bin})
+				break
+			}
+		}
+	}
+	engine.SortNewestFirst(e.builds)
+	return e
+}
+
+// DefaultDirs are where teal looks for PostgreSQL builds: Debian's packages
+// and the engines directory that scripts/install-engines.sh fills.
+func DefaultDirs(enginesDir string) []string {
+	return []string{
+		"/usr/lib/postgresql/*/bin",
+		filepath.Join(enginesDir, "postgresql-*"),
+	}
+}
+
+var versionRE = regexp.MustCompile(`\(PostgreSQL\) (\d+)\.(\d+)`)
+
+func serverVersion(bin string) (string, error) {
+	out, err := exec.Command(filepath.Join(bin, "postgres"), "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("postgres --version in %s: %w", bin, err)
+	}
+	m := versionRE.FindSubmatch(out)
+	if m == nil {
+		return "", fmt.Errorf("postgres --version in %s: unexpected output %q", bin, out)
+	}
+	return string(m[1]) + "." + string(m[2]), nil
+}
+
+// Name implements engine.Engine.
+func (e *Engine) Name() string { return "postgres" }
+
+// Builds implements engine.Engine.
+func (e *Engine) Builds() []engine.Build { return append([]engine.Build(nil), e.builds...) }
+
+// Defaults implements engine.Engine: logical replication on, with room for the
+// slots and senders of replicas and blue/green deployments.
+func (e *Engine) Defaults(b engine.Build) map[string]string {
+	return map[string]string{
+		"wal_level":                         "logical",
+		"max_replication_slots":             "20",
+		"max_wal_senders":                   "20",
+		"max_worker_processes":              "16",
+		"max_logical_replication_workers":   "8",
+		"max_sync_workers_per_subscription": "4",
+		"hot_standby":                       "on",
+		"hot_standby_feedback":              "on",
+		"wal_keep_size":                     "256MB",
+		"shared_buffers":                    "128MB",
+		"max_connections":                   "100",
+		"track_commit_timestamp":            "on",
+	}
+}
+
+// managed are the settings teal owns: users may not set them.
+var managed = map[string]bool{
+	"listen_addresses": true, "port": true, "unix_socket_directories": true,
+	"unix_socket_permissions": true, "unix_socket_group": true, "data_directory": true,
+	"config_file": true, "hba_file": true, "ident_file": true, "external_pid_file": true,
+	"primary_conninfo": true, "primary_slot_name": true, "logging_collector": true,
+	"log_directory": true, "log_filename": true, "restore_command": true,
+	"archive_command": true, "archive_library": true, "recovery_target": true,
+	"recovery_target_name": true, "recovery_target_time": true, "recovery_target_xid": true,
+	"recovery_target_lsn": true, "recovery_target_inclusive": true,
+	"recovery_target_timeline": true, "recovery_target_action": true,
+	"ssl_cert_file": true, "ssl_key_file": true, "ssl_ca_file": true, "ssl_crl_file": true,
+	"ssl_crl_dir": true, "shared_preload_libraries": false, "allow_alter_system": true,
+	"event_source": true, "bonjour": true, "bonjour_name": true, "krb_server_keyfile": true,
+}
+
+// Parameters implements engine.Engine from the build's own description of
+// its settings (postgres --describe-config).
+func (e *Engine) Parameters(b engine.Build) ([]engine.ParamInfo, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if c, ok := e.catalog[b.Version]; ok {
+		return c, nil
+	}
+	out, err := exec.Command(filepath.Join(b.BinDir, "postgres"), "--describe-config").Output()
+	if err != nil {
+		return nil, fmt.Errorf("describe config of postgres %s: %w", b.Version, err)
+	}
+	var params []engine.ParamInfo
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) < 8 {
+			continue
+		}
+		name, context, typ := f[0], f[1], f[3]
+		if context == "internal" {
+			continue // compile-time constants
+		}
+		p := engine.ParamInfo{
+			Name:        name,
+			Description: f[7],
+			Static:      context == "postmaster",
+			Modifiable:  !managed[name],
+			Default:     f[4],
+			Min:         f[5],
+			Max:         f[6],
+		}
+		switch typ {
+		case "BOOLEAN":
+			p.Type = engine.TypeBoolean
+			p.AllowedValues = []string{"0", "1"}
+			p.Default = map[string]string{"FALSE": "0", "TRUE": "1"}[f[4]]
+		case "INTEGER":
+			p.Type = engine.TypeInteger
+		case "REAL":
+			p.Type = engine.TypeFloat
+		case "ENUM":
+			p.Type = engine.TypeEnum
+		default:
+			p.Type = engine.TypeString
+		}
+		params = append(params, p)
+	}
+	e.catalog[b.Version] = params
+	return params, nil
+}
+
+// Init implements engine.Engine: initdb with teal's admin superuser.
+func (e *Engine) Init(ctx context.Context, l engine.Layout) error {
+	if err := mkdirOwned(l.DataDir, 0o700, l.Credential); err != nil {
+		return err
+	}
+	if err := mkdirOwned(l.SocketDir, 0o700, l.Credential); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(l.Build.BinDir, "initdb"),
+		"-D", l.DataDir, "-U", AdminUser, "-E", "UTF8", "--no-locale",
+		"--auth-local=trust", "--auth-host=scram-sha-256")
+	if err := run(cmd, l.Credential); err != nil {
+		return fmt.Errorf("initdb %s: %w", l.DataDir, err)
+	}
+	hba := fmt.Sprintf(`# Managed by teal.
+# teal's admin and replication connections use the private socket directory (0700).
+local   all             all                                     trust
+local   replication     all                                     trust
+host    all             %[1]s                 0.0.0.0/0          reject
+host    all             %[1]s                 ::/0               reject
+host    all             all                 127.0.0.1/32            scram-sha-256
+host    replication     all                 127.0.0.1/32            scram-sha-256
+`, AdminUser)
+	if err := writeOwned(filepath.Join(l.DataDir, "pg_hba.conf"), []byte(hba), l.Credential); err != nil {
+		return err
+	}
+	conf := filepath.Join(l.DataDir, "postgresql.conf")
+	f, err := os.OpenFile(conf, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", conf, err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("\n# Settings managed by teal.\ninclude_if_exists = 'teal.conf'\n"); err != nil {
+		return fmt.Errorf("write %s: %w", conf, err)
+	}
+	return nil
+}
+
+// WriteConfig implements engine.Engine.
+func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *engine.Replication) error {
+	var b strings.Builder
+	b.WriteString("# Managed by teal: rewritten from the DB parameter group. Do not edit.\n")
+	set := func(k, v string) { fmt.Fprintf(&b, "%s = '%s'\n", k, strings.ReplaceAll(v, "'", "''")) }
+	set("listen_addresses", "127.0.0.1")
+	set("port", fmt.Sprint(l.Port))
+	set("unix_socket_directories", l.SocketDir)
+	set("unix_socket_permissions", "0700")
+	for _, k := range sortedKeys(params) {
+		if !managed[k] {
+			set(k, params[k])
+		}
+	}
+	if rep != nil {
+		set("primary_conninfo", fmt.Sprintf("host=%s port=%d user=%s application_name=%s",
+			rep.Source.SocketDir, rep.Source.Port, AdminUser, rep.Slot))
+		set("primary_slot_name", rep.Slot)
+	}
+	path := filepath.Join(l.DataDir, "teal.conf")
+	if err := writeOwned(path, []byte(b.String()), l.Credential); err != nil {
+		return err
+	}
+	standby := filepath.Join(l.DataDir, "standby.signal")
+	if rep != nil {
+		return writeOwned(standby, nil, l.Credential)
+	}
+	if err := os.Remove(standby); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("remove %s: %w", standby, err)
+	}
+	return nil
+}
+
+// Spec implements engine.Engine.
+func (e *Engine) Spec(l engine.Layout) supervisor.Spec {
+	return supervisor.Spec{
+		Path:         filepath.Join(l.Build.BinDir, "postgres"),
+		Args:         []string{"-D", l.DataDir},
+		Dir:          l.DataDir,
+		Env:          []string{"LC_ALL=C", "PATH=/usr/bin:/bin"},
+		Credential:   l.Credential,
+		LogPath:      l.LogPath,
+		PidFile:      filepath.Join(l.DataDir, "postmaster.pid"),
+		StopSignal:   syscall.SIGINT, // fast shutdown: roll back open transactions, checkpoint, exit
+		StopTimeout:  60 * time.Second,
+		ReadyTimeout: 10 * time.Minute, // crash recovery of a large database takes a while
+		Ready: func(ctx context.Context) error {
+			c, err := Connect(ctx, l, "postgres")
+			if err != nil {
+				return err
+			}
+			defer c.Close(context.Background())
+			return c.Ping(ctx)
+		},
+	}
+}
+
+// Connect opens an admin connection to a running server over its socket.
+func Connect(ctx context.Context, l engine.Layout, dbname string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=%s connect_timeout=5",
+		l.SocketDir, l.Port, AdminUser, dbname))
+	if err != nil {
+		return nil, fmt.Errorf("admin connection config: %w", err)
+	}
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", l.DataDir, err)
+	}
+	return c, nil
+}
+
+// Bootstrap implements engine.Engine. The master user owns its database and
+// may create databases and roles, like the RDS master user.
+func (e *Engine) Bootstrap(ctx context.Context, l engine.Layout, m engine.Master) error {
+	c, err := Connect(ctx, l, "postgres")
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	user := pgx.Identifier{m.Username}.Sanitize()
+	exists := false
+	if err := c.QueryRow(ctx, "SELECT true FROM pg_roles WHERE rolname = $1", m.Username).Scan(&exists); err != nil && err != pgx.ErrNoRows {
+		return fmt.Errorf("look up master user: %w", err)
+	}
+	if !exists {
+		// The password travels as a literal because CREATE ROLE takes no parameters.
+		if _, err := c.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN CREATEDB CREATEROLE PASSWORD %s",
+			user, quoteLiteral(m.Password))); err != nil {
+			return fmt.Errorf("create master user: %w", err)
+		}
+	}
+	for _, q := range []string{
+		"GRANT pg_monitor, pg_signal_backend, pg_read_all_settings TO " + user,
+		"ALTER DATABASE postgres OWNER TO " + user,
+		"ALTER SCHEMA public OWNER TO " + user,
+	} {
+		if _, err := c.Exec(ctx, q); err != nil {
+			return fmt.Errorf("set up master user: %s: %w", q, err)
+		}
+	}
+	if m.DBName != "" && m.DBName != "postgres" {
+		var found bool
+		if err := c.QueryRow(ctx, "SELECT true FROM pg_database WHERE datname = $1", m.DBName).Scan(&found); err != nil && err != pgx.ErrNoRows {
+			return fmt.Errorf("look up database: %w", err)
+		}
+		if !found {
+			if _, err := c.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s OWNER %s",
+				pgx.Identifier{m.DBName}.Sanitize(), user)); err != nil {
+				return fmt.Errorf("create database %s: %w", m.DBName, err)
+			}
+		}
+	}
+	return nil
+}
+
+// SetPassword implements engine.Engine.
+func (e *Engine) SetPassword(ctx context.Context, l engine.Layout, user, password string) error {
+	c, err := Connect(ctx, l, "postgres")
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	if _, err := c.Exec(ctx, fmt.Sprintf("ALTER ROLE %s PASSWORD %s",
+		pgx.Identifier{user}.Sanitize(), quoteLiteral(password))); err != nil {
+		return fmt.Errorf("set password of %s: %w", user, err)
+	}
+	return nil
+}
+
+// Reload implements engine.Engine.
+func (e *Engine) Reload(ctx context.Context, l engine.Layout) error {
+	c, err := Connect(ctx, l, "postgres")
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	if _, err := c.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
+		return fmt.Errorf("reload configuration: %w", err)
+	}
+	return nil
+}
+
+// Promote implements engine.Engine.
+func (e *Engine) Promote(ctx context.Context, l engine.Layout) error {
+	c, err := Connect(ctx, l, "postgres")
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	var inRecovery bool
+	if err := c.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
+		return fmt.Errorf("check recovery: %w", err)
+	}
+	if !inRecovery {
+		return nil
+	}
+	var done bool
+	if err := c.QueryRow(ctx, "SELECT pg_promote(true, 60)").Scan(&done); err != nil {
+		return fmt.Errorf("promote: %w", err)
+	}
+	if !done {
+		return fmt.Errorf("promote %s: not finished within 60 s", l.DataDir)
+	}
+	return nil
+}
+
+// DropReplicationSlot implements engine.Engine.
+func (e *Engine) DropReplicationSlot(ctx context.Context, source engine.Layout, slot string) error {
+	c, err := Connect(ctx, source, "postgres")
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	// A walsender may still hold the slot for a moment after the replica
+	// stopped following; end it first.
+	if _, err := c.Exec(ctx, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
+		WHERE slot_name = $1 AND active_pid IS NOT NULL`, slot); err != nil {
+		return fmt.Errorf("end walsender of slot %s: %w", slot, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := c.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, slot)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("drop replication slot %s: %w", slot, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// ReplicaLag implements engine.Engine: bytes of WAL the replica has not
+// replayed (seen from the source) and seconds since the last replayed
+// transaction, or 0 when it has replayed everything.
+func (e *Engine) ReplicaLag(ctx context.Context, replica engine.Layout, rep engine.Replication) (engine.Lag, error) {
+	src, err := Connect(ctx, rep.Source, "postgres")
+	if err != nil {
+		return engine.Lag{}, err
+	}
+	defer src.Close(context.Background())
+	var lag engine.Lag
+	err = src.QueryRow(ctx, `SELECT COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::bigint,
+		COALESCE(EXTRACT(EPOCH FROM replay_lag), 0)::float8
+		FROM pg_stat_replication WHERE application_name = $1`, rep.Slot).Scan(&lag.Bytes, &lag.Seconds)
+	if err == pgx.ErrNoRows {
+		return engine.Lag{}, fmt.Errorf("replica %s is not streaming from its source", rep.Slot)
+	}
+	if err != nil {
+		return engine.Lag{}, fmt.Errorf("measure replica lag: %w", err)
+	}
+	return lag, nil
+}
+
+func quoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+func run(cmd *exec.Cmd, cred *syscall.Credential) error {
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
+	if cmd.Dir == "" {
+		cmd.Dir = os.TempDir()
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%w: %s", err, strings.TrimSpace(tail(out.String(), 2000)))
+	}
+	return nil
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}

@@ -1,0 +1,293 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// dialTimeout bounds how long a client waits for its backend. The backends are
+// local servers, so a slow dial means something is wrong and the client is
+// better off seeing a closed connection and retrying.
+const dialTimeout = 5 * time.Second
+
+// Accept errors other than a closed listener (for example EMFILE) are retried
+// with a capped backoff, so that running out of file descriptors for a moment
+// does not take the endpoint down for good.
+const (
+	acceptBackoffMin = 5 * time.Millisecond
+	acceptBackoffMax = time.Second
+)
+
+// endpoint is one listener and the connections it forwards. Its routing state
+// (target, gen, conns) lives under its own mutex so that a switchover can later
+// hold, drain and swap one endpoint without touching the others: admission of
+// a new connection and a change of target are each a single critical section.
+type endpoint struct {
+	name   string
+	port   int
+	ln     *net.TCPListener
+	logger *slog.Logger
+	// afterDial is the Manager's test hook; nil in production.
+	afterDial func()
+
+	// ctx is cancelled on shutdown to abort backend dials and accept backoff.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// acceptDone is closed when the accept loop has returned.
+	acceptDone chan struct{}
+	// wg counts the accept loop and every connection goroutine.
+	wg sync.WaitGroup
+
+	mu     sync.Mutex
+	target string
+	// gen increases with every change of target. A connection records the
+	// generation it was admitted under; it may only be attached to its backend
+	// if that generation is still current, which closes the race between a
+	// dial in flight and a SetTarget.
+	gen    uint64
+	conns  map[*conn]struct{}
+	closed bool
+}
+
+// conn is one client connection and, once dialed, its backend connection.
+// Its mutable fields are guarded by the endpoint's mu.
+type conn struct {
+	client  *net.TCPConn
+	backend *net.TCPConn
+	target  string
+	gen     uint64
+	// cancelDial aborts a dial in progress when the connection is closed.
+	cancelDial context.CancelFunc
+	closed     bool
+}
+
+func newEndpoint(name string, ln *net.TCPListener, logger *slog.Logger) *endpoint {
+	port := ln.Addr().(*net.TCPAddr).Port
+	ctx, cancel := context.WithCancel(context.Background())
+	return &endpoint{
+		name:       name,
+		port:       port,
+		ln:         ln,
+		logger:     logger.With("endpoint", name, "port", port),
+		ctx:        ctx,
+		cancel:     cancel,
+		acceptDone: make(chan struct{}),
+		conns:      make(map[*conn]struct{}),
+	}
+}
+
+func (e *endpoint) start() {
+	e.wg.Add(1)
+	go e.acceptLoop()
+}
+
+func (e *endpoint) acceptLoop() {
+	defer e.wg.Done()
+	defer close(e.acceptDone)
+
+	backoff := acceptBackoffMin
+	for {
+		c, err := e.ln.AcceptTCP()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || e.ctx.Err() != nil {
+				return
+			}
+			e.logger.Warn("accept failed; retrying", "err", err, "backoff", backoff)
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-e.ctx.Done():
+				t.Stop()
+				return
+			}
+			backoff = min(2*backoff, acceptBackoffMax)
+			continue
+		}
+		backoff = acceptBackoffMin
+		e.admit(c)
+	}
+}
+
+// admit decides what happens to a new client connection. Today it either
+// forwards it to the current target or, with no target, closes it at once.
+// This is where a paused endpoint will hold connections instead.
+func (e *endpoint) admit(client *net.TCPConn) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		client.Close()
+		return
+	}
+	if e.target == "" {
+		client.Close()
+		e.logger.Warn("connection refused: endpoint has no target", "client", client.RemoteAddr().String())
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(e.ctx, dialTimeout)
+	c := &conn{
+		client:     client,
+		target:     e.target,
+		gen:        e.gen,
+		cancelDial: cancel,
+	}
+	e.conns[c] = struct{}{}
+	// Added under mu while not closed, so shutdown's Wait never races an Add.
+	e.wg.Add(1)
+	go e.serve(ctx, c)
+}
+
+// serve dials the backend for c and forwards bytes until both directions end
+// or c is closed.
+func (e *endpoint) serve(ctx context.Context, c *conn) {
+	defer e.wg.Done()
+	defer e.forget(c)
+
+	logger := e.logger.With("backend", c.target, "client", c.client.RemoteAddr().String())
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", c.target)
+	c.cancelDial()
+	if err != nil {
+		// Fail closed: the client sees its connection closed and retries; it is
+		// never sent anywhere but the server holding the identifier.
+		logger.Warn("backend dial failed; closing client connection", "err", err)
+		return
+	}
+	backend := nc.(*net.TCPConn)
+	if e.afterDial != nil {
+		e.afterDial()
+	}
+	if !e.attach(c, backend) {
+		backend.Close()
+		logger.Debug("connection closed while dialing backend")
+		return
+	}
+	logger.Debug("connection forwarded")
+
+	// Go's default for TCP is TCP_NODELAY on both sides, which database
+	// protocols need for small request/response messages; nothing to set.
+	done := make(chan int64, 1)
+	go func() { done <- pipe(c.client, backend) }()
+	up := pipe(backend, c.client)
+	down := <-done
+	logger.Debug("connection ended", "bytes_to_backend", up, "bytes_to_client", down)
+}
+
+// pipe copies src to dst until EOF and then half-closes dst, so a client that
+// shuts down its writing side is seen as such by the server and vice versa.
+// On any other error it closes both connections, which ends the opposite pipe
+// too. Both ends are *net.TCPConn so that io.Copy can splice on Linux.
+func pipe(dst, src *net.TCPConn) int64 {
+	n, err := io.Copy(dst, src)
+	if err != nil {
+		dst.Close()
+		src.Close()
+		return n
+	}
+	if err := dst.CloseWrite(); err != nil {
+		dst.Close()
+		src.Close()
+	}
+	return n
+}
+
+// attach records the backend of c if c is still wanted: not closed, and
+// admitted under the current target generation.
+func (e *endpoint) attach(c *conn, backend *net.TCPConn) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if c.closed || c.gen != e.gen {
+		return false
+	}
+	c.backend = backend
+	return true
+}
+
+// forget closes c if it is still open and drops it from the set.
+func (e *endpoint) forget(c *conn) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.closeConnLocked(c)
+}
+
+// closeConnLocked closes both sides of c and removes it from the set, so it no
+// longer counts as forwarded even before its goroutines have wound down.
+func (e *endpoint) closeConnLocked(c *conn) {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.cancelDial()
+	c.client.Close()
+	if c.backend != nil {
+		c.backend.Close()
+	}
+	delete(e.conns, c)
+}
+
+func (e *endpoint) setTarget(backend string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrNotOpen
+	}
+	if backend == e.target {
+		return nil
+	}
+	previous := e.target
+	e.target = backend
+	e.gen++
+	// Every open connection was admitted under an older generation, so it
+	// belongs to the previous backend.
+	n := len(e.conns)
+	for c := range e.conns {
+		e.closeConnLocked(c)
+	}
+	e.logger.Info("endpoint target changed", "backend", backend, "previous", previous, "closed_conns", n)
+	return nil
+}
+
+func (e *endpoint) currentTarget() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.target
+}
+
+func (e *endpoint) connCount() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.conns)
+}
+
+// shutdown stops the listener and closes every connection without waiting;
+// wait then waits for the goroutines. The split lets the Manager free the port
+// while holding its lock and wait outside it.
+func (e *endpoint) shutdown() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	e.cancel()
+	err := e.ln.Close()
+	n := len(e.conns)
+	for c := range e.conns {
+		e.closeConnLocked(c)
+	}
+	e.logger.Info("endpoint closed", "backend", e.target, "closed_conns", n)
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+func (e *endpoint) wait() {
+	e.wg.Wait()
+}

@@ -1,0 +1,207 @@
+// Package proxy serves teal's endpoints: one TCP listener per DB instance
+// identifier on 127.0.0.1, forwarding to the database server that currently
+// holds that identifier. It fails closed.
+//
+// An endpoint belongs to an identifier, not to a server: when a rename or a
+// switchover moves the identifier to another server, the caller re-points the
+// endpoint with SetTarget and clients keep the same address. The proxy is plain
+// TCP pass-through, so TLS and authentication go end to end.
+//
+// Failing closed means that whenever the proxy is unsure where the identifier
+// lives (no target, the backend refuses, the target just changed) it closes
+// the client connection rather than forwarding it anywhere else. A client that
+// talks to a server which no longer holds the identifier could write to a stale
+// primary, which is worse than a reconnect.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+)
+
+// ErrNotOpen is returned for an endpoint name that has no listener.
+var ErrNotOpen = errors.New("endpoint not open")
+
+// ErrClosed is returned by Open after the Manager has been closed.
+var ErrClosed = errors.New("proxy manager closed")
+
+// listenHost is where every endpoint listens. Endpoints are for local clients
+// only; the database servers themselves are never exposed.
+const listenHost = "127.0.0.1"
+
+// Manager owns every endpoint listener of a teal server. It is safe for
+// concurrent use.
+type Manager struct {
+	logger *slog.Logger
+	// afterDial, if set, runs between a successful backend dial and attaching
+	// the connection, so tests can change the target in that window.
+	afterDial func()
+
+	mu        sync.Mutex
+	endpoints map[string]*endpoint
+	closed    bool
+}
+
+// NewManager returns a Manager with no endpoints. A nil logger discards logs.
+func NewManager(logger *slog.Logger) *Manager {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Manager{
+		logger:    logger,
+		endpoints: make(map[string]*endpoint),
+	}
+}
+
+// Open starts (or keeps, if already open on that port) the listener for
+// endpoint name on 127.0.0.1:port. Port 0 picks a free port, or keeps the
+// current one if name is already open. Open returns the bound port.
+//
+// Opening a name that is already open on a different port is an error, so a
+// caller cannot silently move an endpoint clients are using. Opening a port
+// that is in use returns an error wrapping the bind error (errors.Is with
+// syscall.EADDRINUSE works). A new endpoint has no target and refuses
+// connections until SetTarget is called.
+func (m *Manager) Open(name string, port int) (int, error) {
+	if name == "" {
+		return 0, errors.New("open endpoint: empty name")
+	}
+	if port < 0 || port > 65535 {
+		return 0, fmt.Errorf("open endpoint %s: invalid port %d", name, port)
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return 0, fmt.Errorf("open endpoint %s: %w", name, ErrClosed)
+	}
+	if e, ok := m.endpoints[name]; ok {
+		if port == 0 || port == e.port {
+			return e.port, nil
+		}
+		return 0, fmt.Errorf("open endpoint %s on port %d: already open on port %d", name, port, e.port)
+	}
+
+	addr := net.JoinHostPort(listenHost, strconv.Itoa(port))
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", addr)
+	if err != nil {
+		return 0, fmt.Errorf("open endpoint %s on %s: %w", name, addr, err)
+	}
+	e := newEndpoint(name, ln.(*net.TCPListener), m.logger)
+	e.afterDial = m.afterDial
+	m.endpoints[name] = e
+	e.start()
+	e.logger.Info("endpoint opened")
+	return e.port, nil
+}
+
+// SetTarget points the endpoint at a backend "host:port"; "" means no target,
+// so new connections are refused. When the target changes, connections to the
+// previous backend are closed before SetTarget returns: they would be talking
+// to a server that no longer holds this identifier. Setting the same target
+// again is a no-op and keeps connections.
+func (m *Manager) SetTarget(name, backend string) error {
+	if backend != "" {
+		if _, _, err := net.SplitHostPort(backend); err != nil {
+			return fmt.Errorf("set target of endpoint %s: %w", name, err)
+		}
+	}
+	e := m.lookup(name)
+	if e == nil {
+		return fmt.Errorf("set target of endpoint %s: %w", name, ErrNotOpen)
+	}
+	if err := e.setTarget(backend); err != nil {
+		return fmt.Errorf("set target of endpoint %s: %w", name, err)
+	}
+	return nil
+}
+
+// Port returns the endpoint's port, or 0 and false if it is not open.
+func (m *Manager) Port(name string) (int, bool) {
+	e := m.lookup(name)
+	if e == nil {
+		return 0, false
+	}
+	return e.port, true
+}
+
+// Target returns the endpoint's current backend, or "" if it has none or is
+// not open.
+func (m *Manager) Target(name string) string {
+	e := m.lookup(name)
+	if e == nil {
+		return ""
+	}
+	return e.currentTarget()
+}
+
+// Conns returns the number of client connections currently forwarded through
+// the endpoint, counting those whose backend dial is still in progress.
+func (m *Manager) Conns(name string) int {
+	e := m.lookup(name)
+	if e == nil {
+		return 0
+	}
+	return e.connCount()
+}
+
+// CloseEndpoint stops the endpoint's listener, closes its connections and
+// waits until all of its goroutines have ended, so the port is free when it
+// returns. Closing an endpoint that is not open is a no-op, so that deleting
+// an instance can be retried.
+func (m *Manager) CloseEndpoint(name string) error {
+	m.mu.Lock()
+	e, ok := m.endpoints[name]
+	if !ok {
+		m.mu.Unlock()
+		return nil
+	}
+	delete(m.endpoints, name)
+	// The listener is closed under m.mu so that an Open of the same name right
+	// after CloseEndpoint can bind the port again.
+	err := e.shutdown()
+	m.mu.Unlock()
+
+	e.wait()
+	if err != nil {
+		return fmt.Errorf("close endpoint %s: %w", name, err)
+	}
+	return nil
+}
+
+// Close closes every endpoint and waits for their goroutines. It is safe to
+// call more than once; later Opens fail with ErrClosed.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	eps := make([]*endpoint, 0, len(m.endpoints))
+	var errs []error
+	for name, e := range m.endpoints {
+		if err := e.shutdown(); err != nil {
+			errs = append(errs, fmt.Errorf("close endpoint %s: %w", name, err))
+		}
+		eps = append(eps, e)
+	}
+	clear(m.endpoints)
+	m.mu.Unlock()
+
+	for _, e := range eps {
+		e.wait()
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) lookup(name string) *endpoint {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.endpoints[name]
+}

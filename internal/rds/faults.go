@@ -1,0 +1,88 @@
+package rds
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Fault is an error the RDS API returns to the caller: the code and HTTP
+// status of the RDS service model, and a message saying what was wrong. Every
+// operation of this package returns its refusals as a *Fault; any other error
+// is an internal failure.
+type Fault struct {
+	Code    string
+	Status  int
+	Message string
+}
+
+func (f *Fault) Error() string { return f.Code + ": " + f.Message }
+
+// Is makes errors.Is match faults by code, so callers can test against the
+// sentinel values below.
+func (f *Fault) Is(target error) bool {
+	var t *Fault
+	return errors.As(target, &t) && t.Code == f.Code
+}
+
+func fault(code string, status int, format string, args ...any) *Fault {
+	return &Fault{Code: code, Status: status, Message: fmt.Sprintf(format, args...)}
+}
+
+// Sentinels for errors.Is; their messages are not used.
+var (
+	ErrInvalidParameterValue       = &Fault{Code: "InvalidParameterValue"}
+	ErrInvalidParameterCombination = &Fault{Code: "InvalidParameterCombination"}
+	ErrMissingParameter            = &Fault{Code: "MissingParameter"}
+	ErrDBInstanceNotFound          = &Fault{Code: "DBInstanceNotFound"}
+	ErrDBInstanceAlreadyExists     = &Fault{Code: "DBInstanceAlreadyExists"}
+	ErrInvalidDBInstanceState      = &Fault{Code: "InvalidDBInstanceState"}
+	ErrDBParameterGroupNotFound    = &Fault{Code: "DBParameterGroupNotFound"}
+	ErrDBParameterGroupExists      = &Fault{Code: "DBParameterGroupAlreadyExists"}
+	ErrInvalidDBParameterGroupState = &Fault{Code: "InvalidDBParameterGroupState"}
+	ErrDBClusterNotFound           = &Fault{Code: "DBClusterNotFoundFault"}
+	ErrStorageQuotaExceeded        = &Fault{Code: "StorageQuotaExceeded"}
+)
+
+func invalidValue(format string, args ...any) *Fault {
+	return fault("InvalidParameterValue", http.StatusBadRequest, format, args...)
+}
+
+func invalidCombination(format string, args ...any) *Fault {
+	return fault("InvalidParameterCombination", http.StatusBadRequest, format, args...)
+}
+
+func missing(name string) *Fault {
+	return fault("MissingParameter", http.StatusBadRequest,
+		"The request must contain the parameter %s", name)
+}
+
+func instanceNotFound(id string) *Fault {
+	return fault("DBInstanceNotFound", http.StatusNotFound, "DBInstance %s not found.", id)
+}
+
+func instanceExists(id string) *Fault {
+	return fault("DBInstanceAlreadyExists", http.StatusBadRequest, "DB instance already exists")
+}
+
+func invalidInstanceState(id, status, want string) *Fault {
+	return fault("InvalidDBInstanceState", http.StatusBadRequest,
+		"DB instance %s is in state %s; it must be %s.", id, status, want)
+}
+
+func groupNotFound(name string) *Fault {
+	return fault("DBParameterGroupNotFound", http.StatusNotFound, "DBParameterGroup not found: %s", name)
+}
+
+func groupExists(name string) *Fault {
+	return fault("DBParameterGroupAlreadyExists", http.StatusBadRequest,
+		"Parameter group %s already exists", name)
+}
+
+func invalidGroupState(format string, args ...any) *Fault {
+	return fault("InvalidDBParameterGroupState", http.StatusBadRequest, format, args...)
+}
+
+func clusterNotFound(id string) *Fault {
+	return fault("DBClusterNotFoundFault", http.StatusNotFound, "DBCluster %s not found.", id)
+}

@@ -1,0 +1,701 @@
+package rds
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tealdb/teal/internal/engine"
+	"github.com/tealdb/teal/internal/store"
+)
+
+// CreateDBInstance validates the request, records the instance as creating
+// and provisions its server in the background. Nothing is created when the
+// request is refused.
+func (s *Service) CreateDBInstance(ctx context.Context, in CreateDBInstanceInput) (*DBInstance, error) {
+	id := strings.ToLower(in.DBInstanceIdentifier)
+	if err := validInstanceIdentifier("DBInstanceIdentifier", id); err != nil {
+		return nil, err
+	}
+	if in.Engine == "" {
+		return nil, missing("Engine")
+	}
+	e := s.engines[in.Engine]
+	if e == nil {
+		return nil, invalidValue("Invalid DB engine: %s", in.Engine)
+	}
+	b, err := engine.Resolve(e.Builds(), in.EngineVersion)
+	if err != nil {
+		return nil, invalidCombination("Cannot find version %s for %s", in.EngineVersion, in.Engine)
+	}
+	if err := validClass(in.DBInstanceClass, in.Engine); err != nil {
+		return nil, err
+	}
+	if err := validMasterUsername(in.MasterUsername); err != nil {
+		return nil, err
+	}
+	if err := validMasterPassword(in.MasterUserPassword); err != nil {
+		return nil, err
+	}
+	if err := validDBName(in.DBName); err != nil {
+		return nil, err
+	}
+	if in.AllocatedStorage == 0 {
+		in.AllocatedStorage = 20
+	}
+	if err := validStorage(in.AllocatedStorage); err != nil {
+		return nil, err
+	}
+	if in.StorageType == "" {
+		in.StorageType = "gp2"
+	}
+	if !map[string]bool{"gp2": true, "gp3": true, "io1": true, "io2": true, "standard": true}[in.StorageType] {
+		return nil, fault("StorageTypeNotSupported", http.StatusBadRequest, "Invalid storage type: %s", in.StorageType)
+	}
+	retention := 1
+	if in.BackupRetentionPeriod != nil {
+		retention = *in.BackupRetentionPeriod
+	}
+	if err := validBackupRetention(retention); err != nil {
+		return nil, err
+	}
+	if in.Port != 0 && (in.Port < 1150 || in.Port > 65535) {
+		return nil, invalidValue("Invalid port %d: it must be from 1150 to 65535.", in.Port)
+	}
+	if err := validTags(in.Tags); err != nil {
+		return nil, err
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	groupName, err := s.groupForLocked(in.DBParameterGroupName, b)
+	if err != nil {
+		return nil, err
+	}
+	if s.findLocked(id) != nil {
+		return nil, instanceExists(id)
+	}
+	r := &instanceRecord{
+		ResourceID:            newResourceID(),
+		Identifier:            id,
+		Engine:                in.Engine,
+		EngineVersion:         b.Version,
+		Class:                 in.DBInstanceClass,
+		AllocatedStorage:      in.AllocatedStorage,
+		StorageType:           in.StorageType,
+		MasterUsername:        in.MasterUsername,
+		MasterPassword:        in.MasterUserPassword,
+		DBName:                in.DBName,
+		ParameterGroup:        groupName,
+		Status:                StatusCreating,
+		DeletionProtection:    in.DeletionProtection,
+		BackupRetentionPeriod: retention,
+		Tags:                  in.Tags,
+		CreateTime:            time.Now().UTC(),
+	}
+	if err := s.openEndpointLocked(r, in.Port); err != nil {
+		return nil, err
+	}
+	if err := s.saveLocked(r, "DB instance created"); err != nil {
+		s.proxy.CloseEndpoint(id)
+		return nil, err
+	}
+	s.instances[r.ResourceID] = r
+	rid := r.ResourceID
+	s.goWork(func(ctx context.Context) { s.provision(ctx, rid) })
+	return s.describeLocked(r), nil
+}
+
+// openEndpointLocked opens the endpoint of a new identifier and picks the
+// server's own port.
+func (s *Service) openEndpointLocked(r *instanceRecord, port int) error {
+	p, err := s.proxy.Open(r.Identifier, port)
+	if err != nil {
+		return invalidValue("Cannot listen on port %d for the endpoint of %s: %v", port, r.Identifier, err)
+	}
+	r.Port = p
+	if r.ServerPort, err = freePort(); err != nil {
+		s.proxy.CloseEndpoint(r.Identifier)
+		return err
+	}
+	return nil
+}
+
+// groupForLocked resolves the parameter group of a new instance of build b.
+func (s *Service) groupForLocked(name string, b engine.Build) (string, error) {
+	if name == "" {
+		return "default." + b.Family(), nil
+	}
+	name = strings.ToLower(name)
+	g := s.groups[name]
+	if g == nil {
+		return "", groupNotFound(name)
+	}
+	if g.Family != b.Family() {
+		return "", invalidCombination("The parameter group %s with DBParameterGroupFamily %s can't be used for this instance. "+
+			"Use a parameter group with DBParameterGroupFamily %s.", name, g.Family, b.Family())
+	}
+	return name, nil
+}
+
+// provision creates a new server: initdb, configuration, first start, the
+// master user. It is idempotent: after a crash of teal it starts over.
+func (s *Service) provision(ctx context.Context, rid string) {
+	s.mu.Lock()
+	r := s.instances[rid]
+	if r == nil {
+		s.mu.Unlock()
+		return
+	}
+	l, err := s.layout(r)
+	params := s.effectiveParamsLocked(r)
+	master := engine.Master{Username: r.MasterUsername, Password: r.MasterPassword, DBName: r.DBName}
+	e := s.engines[r.Engine]
+	s.mu.Unlock()
+
+	if err == nil {
+		err = s.initServer(ctx, rid, e, l, params, master)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.Status != StatusCreating {
+		return // deleted meanwhile
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return // teal is stopping; the next start provisions again
+		}
+		s.log.Error("create DB instance", "instance", r.Identifier, "err", err)
+		s.setStatusLocked(r, StatusFailed, "DB instance creation failed: "+err.Error())
+		return
+	}
+	r.MasterPassword = ""
+	r.Applied = params
+	s.proxy.SetTarget(r.Identifier, r.backend())
+	s.setStatusLocked(r, StatusAvailable, "DB instance is available")
+}
+
+func (s *Service) initServer(ctx context.Context, rid string, e engine.Engine, l engine.Layout, params map[string]string, m engine.Master) error {
+	if err := s.sup.Stop(ctx, rid); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(filepath.Dir(l.DataDir)); err != nil {
+		return fmt.Errorf("remove partial instance: %w", err)
+	}
+	if err := os.RemoveAll(l.SocketDir); err != nil {
+		return fmt.Errorf("remove partial instance: %w", err)
+	}
+	if err := mkdirFor(filepath.Dir(l.DataDir), l); err != nil {
+		return err
+	}
+	if err := e.Init(ctx, l); err != nil {
+		return err
+	}
+	if err := e.WriteConfig(l, params, nil); err != nil {
+		return err
+	}
+	if err := s.sup.Start(ctx, rid, e.Spec(l)); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
+	return e.Bootstrap(ctx, l, m)
+}
+
+// startServer starts the server of an existing instance (at teal's start).
+func (s *Service) startServer(ctx context.Context, rid string) {
+	s.mu.Lock()
+	r := s.instances[rid]
+	if r == nil {
+		s.mu.Unlock()
+		return
+	}
+	l, err := s.layout(r)
+	e := s.engines[r.Engine]
+	rep := s.replicationLocked(r)
+	applied := r.Applied
+	s.mu.Unlock()
+	if err == nil {
+		if err = e.WriteConfig(l, applied, rep); err == nil {
+			err = s.sup.Start(ctx, r.ResourceID, e.Spec(l))
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.Status != StatusStarting {
+		return
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		s.setStatusLocked(r, StatusFailed, "DB instance failed to start: "+err.Error())
+		return
+	}
+	s.proxy.SetTarget(r.Identifier, r.backend())
+	s.setStatusLocked(r, StatusAvailable, "")
+}
+
+// replicationLocked says how a replica follows its source (nil for a primary).
+func (s *Service) replicationLocked(r *instanceRecord) *engine.Replication {
+	if r.SourceResourceID == "" {
+		return nil
+	}
+	src := s.instances[r.SourceResourceID]
+	if src == nil {
+		return nil
+	}
+	sl, err := s.layout(src)
+	if err != nil {
+		return nil
+	}
+	return &engine.Replication{Source: sl, Slot: slotName(r.ResourceID)}
+}
+
+func mkdirFor(dir string, l engine.Layout) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	if l.Credential != nil {
+		if err := os.Chown(dir, int(l.Credential.Uid), int(l.Credential.Gid)); err != nil {
+			return fmt.Errorf("chown %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// DescribeDBInstances lists instances: one by identifier or ARN, or those
+// matching the filters, a page at a time. It returns the next marker.
+func (s *Service) DescribeDBInstances(ctx context.Context, id string, filters []Filter, page Page) ([]DBInstance, string, error) {
+	max, err := maxRecords(page.MaxRecords)
+	if err != nil {
+		return nil, "", err
+	}
+	match, err := instanceFilter(filters)
+	if err != nil {
+		return nil, "", err
+	}
+	after, err := decodeMarker(page.Marker)
+	if err != nil {
+		return nil, "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id != "" {
+		r := s.findLocked(id)
+		if r == nil || !match(r, s.instanceArn(r.Identifier)) {
+			return nil, "", instanceNotFound(id)
+		}
+		return []DBInstance{*s.describeLocked(r)}, "", nil
+	}
+	var out []DBInstance
+	for _, r := range s.sortedLocked() {
+		if r.Identifier <= after || !match(r, s.instanceArn(r.Identifier)) {
+			continue
+		}
+		if len(out) == max {
+			return out, encodeMarker(out[len(out)-1].DBInstanceIdentifier), nil
+		}
+		out = append(out, *s.describeLocked(r))
+	}
+	return out, "", nil
+}
+
+func maxRecords(n int) (int, error) {
+	if n == 0 {
+		return 100, nil
+	}
+	if n < 20 || n > 100 {
+		return 0, invalidValue("Invalid value for MaxRecords: %d. It must be from 20 to 100.", n)
+	}
+	return n, nil
+}
+
+func encodeMarker(last string) string { return base64.RawURLEncoding.EncodeToString([]byte(last)) }
+
+func decodeMarker(m string) (string, error) {
+	if m == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(m)
+	if err != nil {
+		return "", invalidValue("Invalid Marker: %s", m)
+	}
+	return string(b), nil
+}
+
+// instanceFilter compiles DescribeDBInstances filters.
+func instanceFilter(filters []Filter) (func(*instanceRecord, string) bool, error) {
+	type check func(*instanceRecord, string) bool
+	var checks []check
+	for _, f := range filters {
+		values := map[string]bool{}
+		for _, v := range f.Values {
+			values[v] = true
+		}
+		if len(values) == 0 {
+			return nil, invalidValue("The filter %s needs at least one value.", f.Name)
+		}
+		switch f.Name {
+		case "db-instance-id":
+			checks = append(checks, func(r *instanceRecord, arn string) bool { return values[r.Identifier] || values[arn] })
+		case "dbi-resource-id":
+			checks = append(checks, func(r *instanceRecord, _ string) bool { return values[r.ResourceID] })
+		case "engine":
+			checks = append(checks, func(r *instanceRecord, _ string) bool { return values[r.Engine] })
+		default:
+			return nil, invalidValue("Unrecognized filter name: %s. Supported filters: db-instance-id, dbi-resource-id, engine.", f.Name)
+		}
+	}
+	return func(r *instanceRecord, arn string) bool {
+		for _, c := range checks {
+			if !c(r, arn) {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
+func (s *Service) describeLocked(r *instanceRecord) *DBInstance {
+	apply := "in-sync"
+	if r.PendingReboot {
+		apply = "pending-reboot"
+	}
+	d := &DBInstance{
+		DBInstanceIdentifier:  r.Identifier,
+		DbiResourceId:         r.ResourceID,
+		DBInstanceArn:         s.instanceArn(r.Identifier),
+		DBInstanceClass:       r.Class,
+		Engine:                r.Engine,
+		EngineVersion:         r.EngineVersion,
+		DBInstanceStatus:      r.Status,
+		MasterUsername:        r.MasterUsername,
+		DBName:                r.DBName,
+		Endpoint:              &Endpoint{Address: "127.0.0.1", Port: r.Port},
+		AllocatedStorage:      r.AllocatedStorage,
+		StorageType:           r.StorageType,
+		InstanceCreateTime:    r.CreateTime,
+		BackupRetentionPeriod: r.BackupRetentionPeriod,
+		DBParameterGroups:     []ParameterGroupStatus{{DBParameterGroupName: r.ParameterGroup, ParameterApplyStatus: apply}},
+		DeletionProtection:    r.DeletionProtection,
+		TagList:               append([]Tag{}, r.Tags...),
+		DbInstancePort:        0,
+	}
+	if r.SourceResourceID != "" {
+		if src := s.instances[r.SourceResourceID]; src != nil {
+			d.ReadReplicaSourceDBInstanceIdentifier = src.Identifier
+		}
+		info := StatusInfo{StatusType: "read replication", Normal: true, Status: "replicating"}
+		if r.Status != StatusAvailable {
+			info.Normal, info.Status = false, "error"
+			info.Message = "The replica's server is " + r.Status
+		}
+		d.StatusInfos = []StatusInfo{info}
+	}
+	for _, rep := range s.replicasLocked(r.ResourceID) {
+		d.ReadReplicaDBInstanceIdentifiers = append(d.ReadReplicaDBInstanceIdentifiers, rep.Identifier)
+	}
+	return d
+}
+
+// ModifyDBInstance renames an instance, changes its parameter group,
+// deletion protection, backup retention, class or master password.
+func (s *Service) ModifyDBInstance(ctx context.Context, in ModifyDBInstanceInput) (*DBInstance, error) {
+	if in.DBInstanceIdentifier == "" {
+		return nil, missing("DBInstanceIdentifier")
+	}
+	newID := strings.ToLower(in.NewDBInstanceIdentifier)
+	if newID != "" {
+		if err := validInstanceIdentifier("NewDBInstanceIdentifier", newID); err != nil {
+			return nil, err
+		}
+	}
+	if in.BackupRetentionPeriod != nil {
+		if err := validBackupRetention(*in.BackupRetentionPeriod); err != nil {
+			return nil, err
+		}
+	}
+	if in.MasterUserPassword != "" {
+		if err := validMasterPassword(in.MasterUserPassword); err != nil {
+			return nil, err
+		}
+	}
+	if in.AllocatedStorage != 0 {
+		if err := validStorage(in.AllocatedStorage); err != nil {
+			return nil, err
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.findLocked(in.DBInstanceIdentifier)
+	if r == nil {
+		return nil, instanceNotFound(in.DBInstanceIdentifier)
+	}
+	if r.Status != StatusAvailable {
+		return nil, invalidInstanceState(r.Identifier, r.Status, StatusAvailable)
+	}
+	if in.DBInstanceClass != "" {
+		if err := validClass(in.DBInstanceClass, r.Engine); err != nil {
+			return nil, err
+		}
+	}
+	if in.AllocatedStorage != 0 && in.AllocatedStorage < r.AllocatedStorage {
+		return nil, invalidValue("Invalid storage size: it cannot be reduced from %d to %d GiB.", r.AllocatedStorage, in.AllocatedStorage)
+	}
+	group := ""
+	if in.DBParameterGroupName != "" {
+		l, err := s.layout(r)
+		if err != nil {
+			return nil, err
+		}
+		if group, err = s.groupForLocked(in.DBParameterGroupName, l.Build); err != nil {
+			return nil, err
+		}
+	}
+	if newID != "" && newID != r.Identifier && s.findLocked(newID) != nil {
+		return nil, instanceExists(newID)
+	}
+	if in.MasterUserPassword != "" && r.SourceResourceID != "" {
+		return nil, invalidCombination("The master password of a read replica cannot be changed; change it on the source.")
+	}
+
+	// Everything is valid: apply.
+	if in.MasterUserPassword != "" {
+		if err := s.setMasterPasswordLocked(ctx, r, in.MasterUserPassword); err != nil {
+			return nil, err
+		}
+	}
+	var events []string
+	if group != "" && group != r.ParameterGroup {
+		r.ParameterGroup = group
+		r.PendingReboot = true
+		events = append(events, "Parameter group changed to "+group+"; it applies at the next reboot")
+	}
+	if in.DeletionProtection != nil {
+		r.DeletionProtection = *in.DeletionProtection
+	}
+	if in.BackupRetentionPeriod != nil {
+		r.BackupRetentionPeriod = *in.BackupRetentionPeriod
+	}
+	if in.DBInstanceClass != "" {
+		r.Class = in.DBInstanceClass
+	}
+	if in.AllocatedStorage != 0 {
+		r.AllocatedStorage = in.AllocatedStorage
+	}
+	if newID != "" && newID != r.Identifier {
+		if err := s.renameLocked(r, newID); err != nil {
+			return nil, err
+		}
+	}
+	msg := strings.Join(events, "; ")
+	if msg == "" {
+		msg = "DB instance modified"
+	}
+	if err := s.saveLocked(r, msg); err != nil {
+		return nil, err
+	}
+	return s.describeLocked(r), nil
+}
+
+// renameLocked moves an instance to a new identifier: the new identifier gets
+// an endpoint routed to the same server, and the old identifier's endpoint
+// goes away with the name.
+func (s *Service) renameLocked(r *instanceRecord, newID string) error {
+	old := r.Identifier
+	port, err := s.proxy.Open(newID, 0)
+	if err != nil {
+		return fmt.Errorf("open endpoint of %s: %w", newID, err)
+	}
+	target := s.proxy.Target(old)
+	if err := s.proxy.SetTarget(newID, target); err != nil {
+		s.proxy.CloseEndpoint(newID)
+		return err
+	}
+	r.Identifier, r.Port = newID, port
+	if err := s.saveLocked(r, fmt.Sprintf("Renamed instance from %s to %s", old, newID)); err != nil {
+		r.Identifier, r.Port = old, s.portOf(old)
+		s.proxy.CloseEndpoint(newID)
+		return err
+	}
+	s.proxy.CloseEndpoint(old)
+	return nil
+}
+
+func (s *Service) portOf(id string) int {
+	p, _ := s.proxy.Port(id)
+	return p
+}
+
+func (s *Service) setMasterPasswordLocked(ctx context.Context, r *instanceRecord, password string) error {
+	l, err := s.layout(r)
+	if err != nil {
+		return err
+	}
+	return s.engines[r.Engine].SetPassword(ctx, l, r.MasterUsername, password)
+}
+
+// RebootDBInstance restarts an instance's server, applying parameters that
+// wait for a reboot.
+func (s *Service) RebootDBInstance(ctx context.Context, id string) (*DBInstance, error) {
+	if id == "" {
+		return nil, missing("DBInstanceIdentifier")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.findLocked(id)
+	if r == nil {
+		return nil, instanceNotFound(id)
+	}
+	if r.Status != StatusAvailable {
+		return nil, invalidInstanceState(r.Identifier, r.Status, StatusAvailable)
+	}
+	s.setStatusLocked(r, StatusRebooting, "")
+	rid := r.ResourceID
+	s.goWork(func(ctx context.Context) { s.reboot(ctx, rid) })
+	return s.describeLocked(r), nil
+}
+
+func (s *Service) reboot(ctx context.Context, rid string) {
+	s.mu.Lock()
+	r := s.instances[rid]
+	l, err := s.layout(r)
+	e := s.engines[r.Engine]
+	params := s.effectiveParamsLocked(r)
+	rep := s.replicationLocked(r)
+	s.proxy.SetTarget(r.Identifier, "")
+	s.mu.Unlock()
+
+	if err == nil {
+		if err = e.WriteConfig(l, params, rep); err == nil {
+			err = s.sup.Restart(ctx, rid)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		s.setStatusLocked(r, StatusFailed, "DB instance reboot failed: "+err.Error())
+		return
+	}
+	r.Applied = params
+	r.PendingReboot = false
+	s.proxy.SetTarget(r.Identifier, r.backend())
+	s.setStatusLocked(r, StatusAvailable, "DB instance restarted")
+}
+
+// DeleteDBInstance deletes an instance: its server, its data and its
+// endpoint. Read replicas of it are promoted to standalone instances first,
+// as RDS does. Deletion protection refuses it.
+func (s *Service) DeleteDBInstance(ctx context.Context, id string) (*DBInstance, error) {
+	if id == "" {
+		return nil, missing("DBInstanceIdentifier")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.findLocked(id)
+	if r == nil {
+		return nil, instanceNotFound(id)
+	}
+	if r.DeletionProtection {
+		return nil, invalidCombination("Cannot delete protected DB Instance, please disable deletion protection and try again.")
+	}
+	if r.Status == StatusDeleting {
+		return nil, invalidInstanceState(r.Identifier, r.Status, "not already deleting")
+	}
+	for _, rep := range s.replicasLocked(r.ResourceID) {
+		if rep.Status != StatusAvailable {
+			return nil, invalidInstanceState(rep.Identifier, rep.Status,
+				"available before its source "+r.Identifier+" can be deleted (its replicas are promoted)")
+		}
+	}
+	s.setStatusLocked(r, StatusDeleting, "DB instance is being deleted")
+	rid := r.ResourceID
+	s.goWork(func(ctx context.Context) { s.finishDelete(ctx, rid) })
+	return s.describeLocked(r), nil
+}
+
+func (s *Service) finishDelete(ctx context.Context, rid string) {
+	s.mu.Lock()
+	r := s.instances[rid]
+	var replicas []string
+	for _, rep := range s.replicasLocked(rid) {
+		replicas = append(replicas, rep.ResourceID)
+		rep.Status = StatusModifying
+	}
+	s.mu.Unlock()
+	for _, rep := range replicas {
+		s.promote(ctx, rep)
+	}
+
+	s.mu.Lock()
+	l, layoutErr := s.layout(r)
+	rep := s.replicationLocked(r)
+	e := s.engines[r.Engine]
+	s.proxy.SetTarget(r.Identifier, "")
+	s.mu.Unlock()
+
+	err := s.sup.Stop(ctx, rid)
+	if err == nil && rep != nil {
+		// A missing slot only means the source no longer holds WAL for us.
+		if derr := e.DropReplicationSlot(ctx, rep.Source, rep.Slot); derr != nil {
+			s.log.Warn("drop replication slot", "instance", r.Identifier, "err", derr)
+		}
+	}
+	if err == nil {
+		err = errors.Join(os.RemoveAll(filepath.Join(s.cfg.DataDir, "instances", rid)), os.RemoveAll(s.socketDir(rid)))
+		if layoutErr == nil {
+			err = errors.Join(err, os.RemoveAll(l.SocketDir))
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("delete DB instance", "instance", r.Identifier, "err", err)
+			s.setStatusLocked(r, StatusFailed, "DB instance deletion failed: "+err.Error())
+		}
+		return
+	}
+	if err := s.store.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.Delete(store.KindInstance, rid); err != nil {
+			return err
+		}
+		return tx.AddEvent(s.instanceEvent(r, "DB instance deleted"))
+	}); err != nil {
+		s.log.Error("delete DB instance", "instance", r.Identifier, "err", err)
+		return
+	}
+	delete(s.instances, rid)
+	s.proxy.CloseEndpoint(r.Identifier)
+}
+
+// WaitForStatus polls until the instance has the status, or ctx ends. It is
+// how tests and the CLI's waiters wait for background work.
+func (s *Service) WaitForStatus(ctx context.Context, id, status string) (*DBInstance, error) {
+	for {
+		got, _, err := s.DescribeDBInstances(ctx, id, nil, Page{})
+		if status == "deleted" && errors.Is(err, ErrDBInstanceNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if got[0].DBInstanceStatus == status {
+			return &got[0], nil
+		}
+		select {
+		case <-ctx.Done():
+			return &got[0], fmt.Errorf("instance %s is %s, not %s: %w", id, got[0].DBInstanceStatus, status, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,497 @@
+package rds
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/tealdb/teal/internal/engine"
+	"github.com/tealdb/teal/internal/store"
+)
+
+// groupRecord is the persisted state of a DB parameter group. Default groups
+// are not stored: one exists for every installed family and holds no user
+// values.
+type groupRecord struct {
+	Name        string
+	Family      string
+	Engine      string
+	Description string
+	Default     bool
+	Params      map[string]userParam
+	Tags        []Tag
+}
+
+type userParam struct {
+	Value       string
+	ApplyMethod string
+}
+
+const (
+	applyImmediate     = "immediate"
+	applyPendingReboot = "pending-reboot"
+)
+
+// buildOfFamilyLocked is the newest installed build of a family, whose
+// parameter catalog describes the family.
+func (s *Service) buildOfFamily(family string) (engine.Engine, engine.Build, bool) {
+	for _, e := range s.engines {
+		for _, b := range e.Builds() {
+			if b.Family() == family {
+				return e, b, true
+			}
+		}
+	}
+	return nil, engine.Build{}, false
+}
+
+// effectiveParamsLocked are the values an instance's server runs with when
+// everything in its group is applied: teal's defaults, then the user's values.
+func (s *Service) effectiveParamsLocked(r *instanceRecord) map[string]string {
+	out := map[string]string{}
+	if l, err := s.layout(r); err == nil {
+		for k, v := range s.engines[r.Engine].Defaults(l.Build) {
+			out[k] = v
+		}
+	}
+	if g := s.groups[r.ParameterGroup]; g != nil {
+		for k, p := range g.Params {
+			out[k] = p.Value
+		}
+	}
+	return out
+}
+
+// CreateDBParameterGroup creates an empty parameter group of a family.
+func (s *Service) CreateDBParameterGroup(ctx context.Context, name, family, description string, tags []Tag) (*ParameterGroup, error) {
+	name = strings.ToLower(name)
+	if err := validIdentifier("DBParameterGroupName", name, 255); err != nil {
+		return nil, err
+	}
+	if family == "" {
+		return nil, missing("DBParameterGroupFamily")
+	}
+	if description == "" {
+		return nil, missing("Description")
+	}
+	if strings.HasPrefix(name, "default.") || strings.HasPrefix(name, "default") && strings.Contains(name, ".") {
+		return nil, invalidValue("The parameter group name cannot start with default.")
+	}
+	if err := validTags(tags); err != nil {
+		return nil, err
+	}
+	e, _, ok := s.buildOfFamily(family)
+	if !ok {
+		return nil, invalidValue("DBParameterGroupFamily %s is not supported: no build of it is installed. Installed families: %s.",
+			family, strings.Join(s.families(), ", "))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.groups[name] != nil {
+		return nil, groupExists(name)
+	}
+	g := &groupRecord{Name: name, Family: family, Engine: e.Name(), Description: description,
+		Params: map[string]userParam{}, Tags: tags}
+	if err := s.saveGroupLocked(ctx, g, "Created parameter group "+name); err != nil {
+		return nil, err
+	}
+	s.groups[name] = g
+	return s.describeGroup(g), nil
+}
+
+func (s *Service) families() []string {
+	var out []string
+	for _, e := range s.engines {
+		for _, b := range e.Builds() {
+			out = append(out, b.Family())
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s *Service) saveGroupLocked(ctx context.Context, g *groupRecord, message string) error {
+	return s.store.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.Put(store.KindParameterGroup, g.Name, g); err != nil {
+			return err
+		}
+		return tx.AddEvent(store.Event{SourceType: "db-parameter-group", SourceID: g.Name,
+			SourceArn: s.groupArn(g.Name), Message: message, Categories: []string{"configuration change"}})
+	})
+}
+
+func (s *Service) describeGroup(g *groupRecord) *ParameterGroup {
+	return &ParameterGroup{DBParameterGroupName: g.Name, DBParameterGroupFamily: g.Family,
+		Description: g.Description, DBParameterGroupArn: s.groupArn(g.Name)}
+}
+
+// DescribeDBParameterGroups lists parameter groups, or one by name.
+func (s *Service) DescribeDBParameterGroups(ctx context.Context, name string, page Page) ([]ParameterGroup, string, error) {
+	max, err := maxRecords(page.MaxRecords)
+	if err != nil {
+		return nil, "", err
+	}
+	after, err := decodeMarker(page.Marker)
+	if err != nil {
+		return nil, "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if name != "" {
+		g := s.groups[strings.ToLower(name)]
+		if g == nil {
+			return nil, "", groupNotFound(name)
+		}
+		return []ParameterGroup{*s.describeGroup(g)}, "", nil
+	}
+	names := make([]string, 0, len(s.groups))
+	for n := range s.groups {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []ParameterGroup
+	for _, n := range names {
+		if n <= after {
+			continue
+		}
+		if len(out) == max {
+			return out, encodeMarker(out[len(out)-1].DBParameterGroupName), nil
+		}
+		out = append(out, *s.describeGroup(s.groups[n]))
+	}
+	return out, "", nil
+}
+
+// DescribeDBParameters lists a group's parameters; source, when given, keeps
+// only those from user, system or engine-default.
+func (s *Service) DescribeDBParameters(ctx context.Context, name, source string, page Page) ([]Parameter, string, error) {
+	if name == "" {
+		return nil, "", missing("DBParameterGroupName")
+	}
+	max, err := maxRecords(page.MaxRecords)
+	if err != nil {
+		return nil, "", err
+	}
+	after, err := decodeMarker(page.Marker)
+	if err != nil {
+		return nil, "", err
+	}
+	if source != "" && source != "user" && source != "system" && source != "engine-default" {
+		return nil, "", invalidValue("Invalid Source %s: it must be user, system or engine-default.", source)
+	}
+	s.mu.Lock()
+	g := s.groups[strings.ToLower(name)]
+	s.mu.Unlock()
+	if g == nil {
+		return nil, "", groupNotFound(name)
+	}
+	e, b, ok := s.buildOfFamily(g.Family)
+	if !ok {
+		return nil, "", invalidGroupState("No build of family %s is installed, so its parameters are unknown.", g.Family)
+	}
+	catalog, err := e.Parameters(b)
+	if err != nil {
+		return nil, "", err
+	}
+	defaults := e.Defaults(b)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Parameter
+	for _, p := range catalog {
+		if p.Name <= after {
+			continue
+		}
+		d := Parameter{
+			ParameterName:        p.Name,
+			Description:          p.Description,
+			Source:               "engine-default",
+			ApplyType:            "dynamic",
+			DataType:             string(p.Type),
+			AllowedValues:        allowedValues(p),
+			IsModifiable:         p.Modifiable,
+			MinimumEngineVersion: b.Major(),
+			ApplyMethod:          applyPendingReboot,
+		}
+		if p.Static {
+			d.ApplyType = "static"
+		}
+		if v, ok := defaults[p.Name]; ok {
+			d.Source, d.ParameterValue = "system", v
+		}
+		if u, ok := g.Params[p.Name]; ok {
+			d.Source, d.ParameterValue, d.ApplyMethod = "user", u.Value, u.ApplyMethod
+		}
+		if source != "" && d.Source != source {
+			continue
+		}
+		if len(out) == max {
+			return out, encodeMarker(out[len(out)-1].ParameterName), nil
+		}
+		out = append(out, d)
+	}
+	return out, "", nil
+}
+
+func allowedValues(p engine.ParamInfo) string {
+	if len(p.AllowedValues) > 0 {
+		return strings.Join(p.AllowedValues, ",")
+	}
+	if p.Min != "" && p.Max != "" {
+		return p.Min + "-" + p.Max
+	}
+	return ""
+}
+
+// ModifyDBParameterGroup sets parameters of a user group. Immediate values
+// reach every available instance of the group at once (a reload); the others
+// make those instances pending-reboot. The whole request is validated first:
+// one bad parameter changes nothing.
+func (s *Service) ModifyDBParameterGroup(ctx context.Context, name string, changes []ParameterChange) (string, error) {
+	return s.changeGroup(ctx, name, changes, false)
+}
+
+// ResetDBParameterGroup returns parameters (or all) to their defaults.
+// Dynamic ones are reset at once, static ones at the next reboot.
+func (s *Service) ResetDBParameterGroup(ctx context.Context, name string, all bool, changes []ParameterChange) (string, error) {
+	if all && len(changes) > 0 {
+		return "", invalidCombination("ResetAllParameters and Parameters cannot be given together.")
+	}
+	if !all && len(changes) == 0 {
+		return "", invalidCombination("Give either ResetAllParameters or the Parameters to reset.")
+	}
+	if all {
+		s.mu.Lock()
+		if g := s.groups[strings.ToLower(name)]; g != nil {
+			for k := range g.Params {
+				changes = append(changes, ParameterChange{ParameterName: k})
+			}
+		}
+		s.mu.Unlock()
+	}
+	return s.changeGroup(ctx, name, changes, true)
+}
+
+func (s *Service) changeGroup(ctx context.Context, name string, changes []ParameterChange, reset bool) (string, error) {
+	if name == "" {
+		return "", missing("DBParameterGroupName")
+	}
+	name = strings.ToLower(name)
+	if !reset && len(changes) == 0 {
+		return "", missing("Parameters")
+	}
+	if len(changes) > 20 && !reset {
+		return "", invalidValue("At most 20 parameters can be modified in one request.")
+	}
+	s.mu.Lock()
+	g := s.groups[name]
+	s.mu.Unlock()
+	if g == nil {
+		return "", groupNotFound(name)
+	}
+	if g.Default {
+		return "", invalidValue("Default parameter groups cannot be modified: %s. Create a parameter group of family %s instead.", name, g.Family)
+	}
+	e, b, ok := s.buildOfFamily(g.Family)
+	if !ok {
+		return "", invalidGroupState("No build of family %s is installed, so its parameters cannot be checked.", g.Family)
+	}
+	catalog, err := e.Parameters(b)
+	if err != nil {
+		return "", err
+	}
+	byName := map[string]engine.ParamInfo{}
+	for _, p := range catalog {
+		byName[p.Name] = p
+	}
+	defaults := e.Defaults(b)
+	type applied struct {
+		name, value string // value "" means back to the default
+		immediate   bool
+	}
+	var plan []applied
+	for _, c := range changes {
+		p, ok := byName[c.ParameterName]
+		if !ok {
+			return "", invalidValue("Could not find parameter with name: %s", c.ParameterName)
+		}
+		if !p.Modifiable {
+			return "", invalidValue("The parameter %s cannot be modified.", c.ParameterName)
+		}
+		if reset {
+			plan = append(plan, applied{name: p.Name, immediate: !p.Static})
+			continue
+		}
+		if c.ApplyMethod == "" {
+			return "", invalidValue("The ApplyMethod of parameter %s is required: immediate or pending-reboot.", p.Name)
+		}
+		if c.ApplyMethod != applyImmediate && c.ApplyMethod != applyPendingReboot {
+			return "", invalidValue("Invalid ApplyMethod %s for parameter %s: it must be immediate or pending-reboot.", c.ApplyMethod, p.Name)
+		}
+		if p.Static && c.ApplyMethod == applyImmediate {
+			return "", invalidCombination("cannot use immediate apply method for static parameter %s", p.Name)
+		}
+		if err := validParamValue(p, c.ParameterValue); err != nil {
+			return "", err
+		}
+		plan = append(plan, applied{name: p.Name, value: c.ParameterValue, immediate: c.ApplyMethod == applyImmediate})
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g.Params == nil {
+		g.Params = map[string]userParam{}
+	}
+	var touched []*instanceRecord
+	for _, r := range s.sortedLocked() {
+		if r.ParameterGroup == name && r.Applied != nil {
+			touched = append(touched, r)
+		}
+	}
+	var reload []*instanceRecord
+	for _, a := range plan {
+		if reset {
+			delete(g.Params, a.name)
+		} else {
+			g.Params[a.name] = userParam{Value: a.value, ApplyMethod: map[bool]string{true: applyImmediate, false: applyPendingReboot}[a.immediate]}
+		}
+		value, hasValue := a.value, a.value != ""
+		if reset {
+			value, hasValue = defaults[a.name]
+		}
+		for _, r := range touched {
+			if !a.immediate || r.PendingReboot && false {
+				r.PendingReboot = true
+				continue
+			}
+			if hasValue {
+				r.Applied[a.name] = value
+			} else {
+				delete(r.Applied, a.name)
+			}
+			reload = append(reload, r)
+		}
+	}
+	if err := s.saveGroupLocked(ctx, g, "Updated parameters of parameter group "+name); err != nil {
+		return "", err
+	}
+	for _, r := range touched {
+		if err := s.saveLocked(r, ""); err != nil {
+			return "", err
+		}
+	}
+	seen := map[string]bool{}
+	for _, r := range reload {
+		if seen[r.ResourceID] || r.Status != StatusAvailable {
+			continue
+		}
+		seen[r.ResourceID] = true
+		l, err := s.layout(r)
+		if err == nil {
+			if err = e.WriteConfig(l, r.Applied, s.replicationLocked(r)); err == nil {
+				err = e.Reload(ctx, l)
+			}
+		}
+		if err != nil {
+			s.log.Error("apply parameters", "instance", r.Identifier, "err", err)
+			r.PendingReboot = true
+			s.saveLocked(r, "Could not apply parameter changes at once; they apply at the next reboot: "+err.Error())
+		}
+	}
+	return name, nil
+}
+
+var (
+	intValueRE  = regexp.MustCompile(`^-?[0-9]+\s*(B|kB|MB|GB|TB|us|ms|s|min|h|d)?$`)
+	enumValueRE = regexp.MustCompile(`^[A-Za-z0-9_.,+-]+$`)
+)
+
+func validParamValue(p engine.ParamInfo, v string) error {
+	bad := func(why string) error {
+		return invalidValue("Value %q for parameter %s is not valid: %s", v, p.Name, why)
+	}
+	if strings.ContainsAny(v, "\n\r\x00") {
+		return bad("it contains a line break or NUL")
+	}
+	switch p.Type {
+	case engine.TypeBoolean:
+		switch strings.ToLower(v) {
+		case "0", "1", "on", "off", "true", "false", "yes", "no":
+		default:
+			return bad("it must be 0 or 1")
+		}
+	case engine.TypeInteger:
+		if !intValueRE.MatchString(v) {
+			return bad("it must be an integer, optionally with a unit")
+		}
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			if min, err := strconv.ParseInt(p.Min, 10, 64); err == nil && n < min {
+				return bad("it is below the minimum " + p.Min)
+			}
+			if max, err := strconv.ParseInt(p.Max, 10, 64); err == nil && n > max {
+				return bad("it is above the maximum " + p.Max)
+			}
+		}
+	case engine.TypeFloat:
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return bad("it must be a number")
+		}
+		if min, err := strconv.ParseFloat(p.Min, 64); err == nil && n < min {
+			return bad("it is below the minimum " + p.Min)
+		}
+		if max, err := strconv.ParseFloat(p.Max, 64); err == nil && n > max {
+			return bad("it is above the maximum " + p.Max)
+		}
+	case engine.TypeEnum:
+		if len(p.AllowedValues) > 0 {
+			for _, a := range p.AllowedValues {
+				if a == v {
+					return nil
+				}
+			}
+			return bad("allowed values are " + strings.Join(p.AllowedValues, ", "))
+		}
+		if !enumValueRE.MatchString(v) {
+			return bad("it is not one of the parameter's values")
+		}
+	}
+	return nil
+}
+
+// DeleteDBParameterGroup deletes a user group that no instance uses.
+func (s *Service) DeleteDBParameterGroup(ctx context.Context, name string) error {
+	if name == "" {
+		return missing("DBParameterGroupName")
+	}
+	name = strings.ToLower(name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.groups[name]
+	if g == nil {
+		return groupNotFound(name)
+	}
+	if g.Default {
+		return invalidGroupState("Default DBParameterGroup cannot be deleted: %s", name)
+	}
+	for _, r := range s.sortedLocked() {
+		if r.ParameterGroup == name {
+			return invalidGroupState("One or more database instances are still members of this parameter group %s, so the group cannot be deleted", name)
+		}
+	}
+	if err := s.store.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.Delete(store.KindParameterGroup, name); err != nil {
+			return err
+		}
+		return tx.AddEvent(store.Event{SourceType: "db-parameter-group", SourceID: name, SourceArn: s.groupArn(name),
+			Message: "Deleted parameter group " + name, Categories: []string{"deletion"}})
+	}); err != nil {
+		return err
+	}
+	delete(s.groups, name)
+	return nil
+}
+
+var _ = http.StatusOK

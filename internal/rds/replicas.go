@@ -1,0 +1,240 @@
+package rds
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tealdb/teal/internal/engine"
+)
+
+// CreateDBInstanceReadReplica creates a read replica that follows its source
+// by physical streaming replication.
+func (s *Service) CreateDBInstanceReadReplica(ctx context.Context, in CreateReadReplicaInput) (*DBInstance, error) {
+	id := strings.ToLower(in.DBInstanceIdentifier)
+	if err := validInstanceIdentifier("DBInstanceIdentifier", id); err != nil {
+		return nil, err
+	}
+	if in.SourceDBInstanceIdentifier == "" {
+		return nil, missing("SourceDBInstanceIdentifier")
+	}
+	if in.DBInstanceClass != "" {
+		if err := validClass(in.DBInstanceClass, "postgres"); err != nil {
+			return nil, err
+		}
+	}
+	if in.Port != 0 && (in.Port < 1150 || in.Port > 65535) {
+		return nil, invalidValue("Invalid port %d: it must be from 1150 to 65535.", in.Port)
+	}
+	if err := validTags(in.Tags); err != nil {
+		return nil, err
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	src := s.findLocked(in.SourceDBInstanceIdentifier)
+	if src == nil {
+		return nil, instanceNotFound(in.SourceDBInstanceIdentifier)
+	}
+	if src.Status != StatusAvailable {
+		return nil, invalidInstanceState(src.Identifier, src.Status, StatusAvailable)
+	}
+	if src.SourceResourceID != "" {
+		return nil, invalidInstanceState(src.Identifier, "a read replica", "a primary: teal does not create cascading read replicas")
+	}
+	l, err := s.layout(src)
+	if err != nil {
+		return nil, err
+	}
+	group := src.ParameterGroup
+	if in.DBParameterGroupName != "" {
+		if group, err = s.groupForLocked(in.DBParameterGroupName, l.Build); err != nil {
+			return nil, err
+		}
+	}
+	if s.findLocked(id) != nil {
+		return nil, instanceExists(id)
+	}
+	class := in.DBInstanceClass
+	if class == "" {
+		class = src.Class
+	}
+	r := &instanceRecord{
+		ResourceID:            newResourceID(),
+		Identifier:            id,
+		Engine:                src.Engine,
+		EngineVersion:         src.EngineVersion,
+		Class:                 class,
+		AllocatedStorage:      src.AllocatedStorage,
+		StorageType:           src.StorageType,
+		MasterUsername:        src.MasterUsername,
+		DBName:                src.DBName,
+		ParameterGroup:        group,
+		Status:                StatusCreating,
+		DeletionProtection:    in.DeletionProtection,
+		BackupRetentionPeriod: 0,
+		Tags:                  in.Tags,
+		CreateTime:            time.Now().UTC(),
+		SourceResourceID:      src.ResourceID,
+	}
+	if err := s.openEndpointLocked(r, in.Port); err != nil {
+		return nil, err
+	}
+	if err := s.saveLocked(r, "Read replica of "+src.Identifier+" created"); err != nil {
+		s.proxy.CloseEndpoint(id)
+		return nil, err
+	}
+	s.instances[r.ResourceID] = r
+	rid := r.ResourceID
+	s.goWork(func(ctx context.Context) { s.provisionReplica(ctx, rid) })
+	return s.describeLocked(r), nil
+}
+
+// provisionReplica copies the source's data and starts the replica
+// following it. Idempotent: after a crash of teal it starts over.
+func (s *Service) provisionReplica(ctx context.Context, rid string) {
+	s.mu.Lock()
+	r := s.instances[rid]
+	if r == nil {
+		s.mu.Unlock()
+		return
+	}
+	l, err := s.layout(r)
+	rep := s.replicationLocked(r)
+	params := s.effectiveParamsLocked(r)
+	e := s.engines[r.Engine]
+	s.mu.Unlock()
+	if err == nil && rep == nil {
+		err = fmt.Errorf("the source of read replica %s is gone", r.Identifier)
+	}
+	if err == nil {
+		err = s.cloneReplica(ctx, rid, e, l, *rep, params)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.Status != StatusCreating {
+		return
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Error("create read replica", "instance", r.Identifier, "err", err)
+		s.setStatusLocked(r, StatusFailed, "Read replica creation failed: "+err.Error())
+		return
+	}
+	r.Applied = params
+	s.proxy.SetTarget(r.Identifier, r.backend())
+	s.setStatusLocked(r, StatusAvailable, "Read replica is available and replicating")
+}
+
+func (s *Service) cloneReplica(ctx context.Context, rid string, e engine.Engine, l engine.Layout, rep engine.Replication, params map[string]string) error {
+	if err := s.sup.Stop(ctx, rid); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(filepath.Dir(l.DataDir)); err != nil {
+		return fmt.Errorf("remove partial replica: %w", err)
+	}
+	if err := mkdirFor(filepath.Dir(l.DataDir), l); err != nil {
+		return err
+	}
+	if err := mkdirFor(l.SocketDir, l); err != nil {
+		return err
+	}
+	if err := e.CloneReplica(ctx, l, rep); err != nil {
+		return err
+	}
+	if err := e.WriteConfig(l, params, &rep); err != nil {
+		return err
+	}
+	if err := s.sup.Start(ctx, rid, e.Spec(l)); err != nil {
+		return fmt.Errorf("start replica: %w", err)
+	}
+	return nil
+}
+
+// PromoteReadReplica makes a read replica a standalone instance.
+func (s *Service) PromoteReadReplica(ctx context.Context, id string) (*DBInstance, error) {
+	if id == "" {
+		return nil, missing("DBInstanceIdentifier")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.findLocked(id)
+	if r == nil {
+		return nil, instanceNotFound(id)
+	}
+	if r.SourceResourceID == "" {
+		return nil, invalidInstanceState(r.Identifier, "not a read replica", "a read replica")
+	}
+	if r.Status != StatusAvailable {
+		return nil, invalidInstanceState(r.Identifier, r.Status, StatusAvailable)
+	}
+	s.setStatusLocked(r, StatusModifying, "Promoting read replica")
+	rid := r.ResourceID
+	s.goWork(func(ctx context.Context) { s.promote(ctx, rid) })
+	return s.describeLocked(r), nil
+}
+
+// promote ends replication on a replica: the server leaves recovery, its
+// configuration no longer names a source, and the source's slot is dropped.
+func (s *Service) promote(ctx context.Context, rid string) {
+	s.mu.Lock()
+	r := s.instances[rid]
+	l, err := s.layout(r)
+	rep := s.replicationLocked(r)
+	e := s.engines[r.Engine]
+	applied := r.Applied
+	s.mu.Unlock()
+
+	if err == nil {
+		// Promote before the configuration drops standby.signal: the server
+		// removes that file itself when it leaves recovery.
+		if err = e.Promote(ctx, l); err == nil {
+			if err = e.WriteConfig(l, applied, nil); err == nil {
+				err = e.Reload(ctx, l)
+			}
+		}
+	}
+	if err == nil && rep != nil {
+		if derr := e.DropReplicationSlot(ctx, rep.Source, rep.Slot); derr != nil {
+			s.log.Warn("drop replication slot", "instance", r.Identifier, "err", derr)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		if ctx.Err() == nil {
+			s.setStatusLocked(r, StatusFailed, "Read replica promotion failed: "+err.Error())
+		}
+		return
+	}
+	r.SourceResourceID = ""
+	r.BackupRetentionPeriod = max(r.BackupRetentionPeriod, 1)
+	s.setStatusLocked(r, StatusAvailable, "Read replica promoted to a standalone DB instance")
+}
+
+// ReplicaLag measures how far a read replica is behind its source.
+func (s *Service) ReplicaLag(ctx context.Context, id string) (engine.Lag, error) {
+	s.mu.Lock()
+	r := s.findLocked(id)
+	if r == nil {
+		s.mu.Unlock()
+		return engine.Lag{}, instanceNotFound(id)
+	}
+	rep := s.replicationLocked(r)
+	l, err := s.layout(r)
+	e := s.engines[r.Engine]
+	s.mu.Unlock()
+	if rep == nil {
+		return engine.Lag{}, invalidInstanceState(r.Identifier, "not a read replica", "a read replica")
+	}
+	if err != nil {
+		return engine.Lag{}, err
+	}
+	return e.ReplicaLag(ctx, l, *rep)
+}

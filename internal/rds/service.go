@@ -1,0 +1,458 @@
+package rds
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tealdb/teal/internal/engine"
+	"github.com/tealdb/teal/internal/proxy"
+	"github.com/tealdb/teal/internal/store"
+	"github.com/tealdb/teal/internal/supervisor"
+)
+
+// Config configures a Service.
+type Config struct {
+	DataDir   string
+	Region    string
+	AccountID string
+	Engines   []engine.Engine
+	// Credential is the OS user database servers run as; nil runs them as teal's own user.
+	Credential *syscall.Credential
+	Logger     *slog.Logger
+}
+
+// Service owns teal's DB instances and parameter groups. Its state lives in
+// memory, guarded by mu, and every change is written through to the store
+// before it becomes visible. Work that takes time (creating, rebooting,
+// deleting servers) runs in background goroutines tracked by wg; the
+// instance status says what is under way.
+type Service struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *store.Store
+	sup     *supervisor.Supervisor
+	proxy   *proxy.Manager
+	engines map[string]engine.Engine
+
+	mu        sync.Mutex
+	instances map[string]*instanceRecord // by DbiResourceId
+	groups    map[string]*groupRecord    // by name
+
+	supEvents chan supervisor.Event
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// instanceRecord is the persisted state of a DB instance.
+type instanceRecord struct {
+	ResourceID            string
+	Identifier            string
+	Engine                string
+	EngineVersion         string
+	Class                 string
+	AllocatedStorage      int
+	StorageType           string
+	MasterUsername        string
+	MasterPassword        string `json:",omitempty"` // kept only until the instance is created
+	DBName                string
+	ParameterGroup        string
+	PendingReboot         bool
+	Applied               map[string]string // parameter values in the server's configuration
+	Status                string
+	Port                  int // endpoint port
+	ServerPort            int // the server's own port
+	DeletionProtection    bool
+	BackupRetentionPeriod int
+	Tags                  []Tag
+	CreateTime            time.Time
+	SourceResourceID      string `json:",omitempty"` // set on read replicas
+}
+
+// Open loads the state from cfg.DataDir, opens every endpoint and starts
+// every database server. It returns once the servers are starting; each
+// instance turns available when its server is ready.
+func Open(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if cfg.AccountID == "" {
+		cfg.AccountID = "000000000000"
+	}
+	if err := prepareDataDir(cfg.DataDir, cfg.Credential); err != nil {
+		return nil, err
+	}
+	st, err := store.Open(filepath.Join(cfg.DataDir, "teal.db"))
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		store:     st,
+		proxy:     proxy.NewManager(cfg.Logger),
+		engines:   map[string]engine.Engine{},
+		instances: map[string]*instanceRecord{},
+		groups:    map[string]*groupRecord{},
+		supEvents: make(chan supervisor.Event, 256),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.sup = supervisor.New(cfg.Logger, func(e supervisor.Event) {
+		select {
+		case s.supEvents <- e:
+		case <-s.ctx.Done():
+		}
+	})
+	for _, e := range cfg.Engines {
+		s.engines[e.Name()] = e
+	}
+	if err := s.load(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.wg.Add(1)
+	go s.watchServers()
+	s.resume()
+	return s, nil
+}
+
+func (s *Service) load(ctx context.Context) error {
+	for _, e := range s.engines {
+		for _, b := range e.Builds() {
+			name := "default." + b.Family()
+			if _, ok := s.groups[name]; !ok {
+				s.groups[name] = &groupRecord{Name: name, Family: b.Family(), Engine: e.Name(),
+					Description: "Default parameter group for " + b.Family(), Default: true}
+			}
+		}
+	}
+	groups, err := store.List[groupRecord](ctx, s.store, store.KindParameterGroup)
+	if err != nil {
+		return err
+	}
+	for i := range groups {
+		s.groups[groups[i].Name] = &groups[i]
+	}
+	insts, err := store.List[instanceRecord](ctx, s.store, store.KindInstance)
+	if err != nil {
+		return err
+	}
+	for i := range insts {
+		s.instances[insts[i].ResourceID] = &insts[i]
+	}
+	return nil
+}
+
+// resume brings every instance back after a start: servers are started,
+// interrupted creations redone, interrupted deletions finished.
+func (s *Service) resume() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.sortedLocked() {
+		if _, err := s.proxy.Open(r.Identifier, r.Port); err != nil {
+			s.log.Error("open endpoint", "instance", r.Identifier, "port", r.Port, "err", err)
+		}
+		id := r.ResourceID
+		switch r.Status {
+		case StatusCreating:
+			if r.SourceResourceID != "" {
+				s.goWork(func(ctx context.Context) { s.provisionReplica(ctx, id) })
+			} else {
+				s.goWork(func(ctx context.Context) { s.provision(ctx, id) })
+			}
+		case StatusDeleting:
+			s.goWork(func(ctx context.Context) { s.finishDelete(ctx, id) })
+		default:
+			r.Status = StatusStarting
+			s.goWork(func(ctx context.Context) { s.startServer(ctx, id) })
+		}
+	}
+}
+
+// Close stops every database server and endpoint and closes the store. The
+// instances keep their recorded status, so the next Open brings them back.
+func (s *Service) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.cancel()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		err = s.sup.Close(ctx)
+		s.wg.Wait()
+		s.proxy.Close()
+		if cerr := s.store.Close(); err == nil {
+			err = cerr
+		}
+	})
+	return err
+}
+
+// goWork runs background work that Close waits for.
+func (s *Service) goWork(fn func(ctx context.Context)) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		fn(s.ctx)
+	}()
+}
+
+// watchServers turns supervisor events into instance status: a crashed
+// server makes its instance failed and its endpoint refuse connections;
+// once the supervisor has restarted it, the instance is available again.
+func (s *Service) watchServers() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case e := <-s.supEvents:
+			s.onServerEvent(e)
+		}
+	}
+}
+
+func (s *Service) onServerEvent(e supervisor.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.instances[e.Name]
+	if r == nil {
+		return
+	}
+	switch e.Kind {
+	case supervisor.Exited:
+		if r.Status != StatusAvailable {
+			return
+		}
+		s.proxy.SetTarget(r.Identifier, "")
+		msg := "The database server stopped unexpectedly and is being restarted"
+		if e.Err != nil {
+			msg += ": " + e.Err.Error()
+		}
+		s.setStatusLocked(r, StatusFailed, msg)
+	case supervisor.Ready:
+		if r.Status != StatusFailed {
+			return
+		}
+		s.proxy.SetTarget(r.Identifier, r.backend())
+		s.setStatusLocked(r, StatusAvailable, "The database server was restarted after a crash and is available")
+	}
+}
+
+// setStatusLocked persists a status change together with its event.
+func (s *Service) setStatusLocked(r *instanceRecord, status, message string) {
+	r.Status = status
+	if err := s.saveLocked(r, message); err != nil {
+		s.log.Error("save instance", "instance", r.Identifier, "err", err)
+	}
+}
+
+// saveLocked persists r, and an event when message is not empty.
+func (s *Service) saveLocked(r *instanceRecord, message string) error {
+	return s.store.Update(s.ctx, func(tx *store.Tx) error {
+		if err := tx.Put(store.KindInstance, r.ResourceID, r); err != nil {
+			return err
+		}
+		if message == "" {
+			return nil
+		}
+		return tx.AddEvent(s.instanceEvent(r, message))
+	})
+}
+
+func (s *Service) instanceEvent(r *instanceRecord, message string) store.Event {
+	return store.Event{SourceType: "db-instance", SourceID: r.Identifier, SourceArn: s.instanceArn(r.Identifier),
+		Message: message, Categories: categoryOf(message)}
+}
+
+func categoryOf(message string) []string {
+	m := strings.ToLower(message)
+	switch {
+	case strings.Contains(m, "fail"), strings.Contains(m, "unexpectedly"):
+		return []string{"failure"}
+	case strings.Contains(m, "delet"):
+		return []string{"deletion"}
+	case strings.Contains(m, "creat"):
+		return []string{"creation"}
+	case strings.Contains(m, "restart"), strings.Contains(m, "reboot"):
+		return []string{"availability"}
+	case strings.Contains(m, "replica"), strings.Contains(m, "promot"):
+		return []string{"read replica"}
+	}
+	return []string{"configuration change"}
+}
+
+func (s *Service) instanceArn(id string) string {
+	return fmt.Sprintf("arn:aws:rds:%s:%s:db:%s", s.cfg.Region, s.cfg.AccountID, id)
+}
+
+func (s *Service) groupArn(name string) string {
+	return fmt.Sprintf("arn:aws:rds:%s:%s:pg:%s", s.cfg.Region, s.cfg.AccountID, name)
+}
+
+func (r *instanceRecord) backend() string { return fmt.Sprintf("127.0.0.1:%d", r.ServerPort) }
+
+// layout says where an instance's server lives.
+func (s *Service) layout(r *instanceRecord) (engine.Layout, error) {
+	e := s.engines[r.Engine]
+	if e == nil {
+		return engine.Layout{}, fmt.Errorf("engine %s is not available", r.Engine)
+	}
+	b, err := engine.Resolve(e.Builds(), r.EngineVersion)
+	if err != nil || b.Version != r.EngineVersion {
+		return engine.Layout{}, fmt.Errorf("%s %s is no longer installed", r.Engine, r.EngineVersion)
+	}
+	dir := filepath.Join(s.cfg.DataDir, "instances", r.ResourceID)
+	return engine.Layout{
+		Build:      b,
+		DataDir:    filepath.Join(dir, "data"),
+		SocketDir:  s.socketDir(r.ResourceID),
+		Port:       r.ServerPort,
+		LogPath:    filepath.Join(dir, "server.log"),
+		Credential: s.cfg.Credential,
+	}, nil
+}
+
+// socketDir is the private directory of an instance's Unix socket. Socket
+// paths are limited to 107 bytes, so a deep data directory falls back to a
+// short directory under /tmp named after it.
+func (s *Service) socketDir(resourceID string) string {
+	dir := filepath.Join(s.cfg.DataDir, "instances", resourceID, "run")
+	if len(dir)+len("/.s.PGSQL.65535") < 100 {
+		return dir
+	}
+	sum := sha256.Sum256([]byte(s.cfg.DataDir))
+	return filepath.Join(os.TempDir(), "teal-"+hex.EncodeToString(sum[:6]), resourceID)
+}
+
+// prepareDataDir creates the data directory. When database servers run as
+// another OS user, that user must be able to reach its files below it, so the
+// directory is traversable (0711) but not listable.
+func prepareDataDir(dir string, cred *syscall.Credential) error {
+	if dir == "" {
+		return errors.New("no data directory given")
+	}
+	perm := os.FileMode(0o700)
+	if cred != nil {
+		perm = 0o711
+	}
+	for _, d := range []string{dir, filepath.Join(dir, "instances")} {
+		if err := os.MkdirAll(d, perm); err != nil {
+			return fmt.Errorf("create data directory: %w", err)
+		}
+		if err := os.Chmod(d, perm); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+	}
+	if cred == nil {
+		return nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	for p := filepath.Dir(abs); ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		traversable := fi.Mode().Perm()&0o001 != 0 ||
+			(st.Uid == cred.Uid && fi.Mode().Perm()&0o100 != 0) ||
+			(st.Gid == cred.Gid && fi.Mode().Perm()&0o010 != 0)
+		if !traversable {
+			return fmt.Errorf("database servers run as uid %d, which cannot reach %s: %s is not traversable (chmod o+x %s)",
+				cred.Uid, abs, p, p)
+		}
+		if p == "/" {
+			return nil
+		}
+	}
+}
+
+// newResourceID makes a DbiResourceId: "db-" and 26 characters of [A-Z2-7].
+func newResourceID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return "db-" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])
+}
+
+// freePort asks the kernel for a free port on 127.0.0.1.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// findLocked finds an instance by identifier or ARN.
+func (s *Service) findLocked(idOrArn string) *instanceRecord {
+	id := strings.ToLower(idOrArn)
+	if strings.HasPrefix(idOrArn, "arn:") {
+		i := strings.LastIndex(idOrArn, ":db:")
+		if i < 0 {
+			return nil
+		}
+		id = strings.ToLower(idOrArn[i+len(":db:"):])
+	}
+	for _, r := range s.instances {
+		if r.Identifier == id {
+			return r
+		}
+	}
+	return nil
+}
+
+func (s *Service) sortedLocked() []*instanceRecord {
+	out := make([]*instanceRecord, 0, len(s.instances))
+	for _, r := range s.instances {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Identifier < out[j].Identifier })
+	return out
+}
+
+func (s *Service) replicasLocked(resourceID string) []*instanceRecord {
+	var out []*instanceRecord
+	for _, r := range s.sortedLocked() {
+		if r.SourceResourceID == resourceID {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// slotName is the replication slot of a read replica on its source.
+func slotName(replicaResourceID string) string {
+	return "teal_" + strings.ToLower(strings.ReplaceAll(replicaResourceID, "-", "_"))
+}
+
+// Engines lists the engines the service runs.
+func (s *Service) Engines() []engine.Engine {
+	out := make([]engine.Engine, 0, len(s.engines))
+	for _, e := range s.engines {
+		out = append(out, e)
+	}
+	return out
+}

