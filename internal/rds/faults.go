@@ -31,17 +31,17 @@ func fault(code string, status int, format string, args ...any) *Fault {
 
 // Sentinels for errors.Is; their messages are not used.
 var (
-	ErrInvalidParameterValue       = &Fault{Code: "InvalidParameterValue"}
-	ErrInvalidParameterCombination = &Fault{Code: "InvalidParameterCombination"}
-	ErrMissingParameter            = &Fault{Code: "MissingParameter"}
-	ErrDBInstanceNotFound          = &Fault{Code: "DBInstanceNotFound"}
-	ErrDBInstanceAlreadyExists     = &Fault{Code: "DBInstanceAlreadyExists"}
-	ErrInvalidDBInstanceState      = &Fault{Code: "InvalidDBInstanceState"}
-	ErrDBParameterGroupNotFound    = &Fault{Code: "DBParameterGroupNotFound"}
-	ErrDBParameterGroupExists      = &Fault{Code: "DBParameterGroupAlreadyExists"}
+	ErrInvalidParameterValue        = &Fault{Code: "InvalidParameterValue"}
+	ErrInvalidParameterCombination  = &Fault{Code: "InvalidParameterCombination"}
+	ErrMissingParameter             = &Fault{Code: "MissingParameter"}
+	ErrDBInstanceNotFound           = &Fault{Code: "DBInstanceNotFound"}
+	ErrDBInstanceAlreadyExists      = &Fault{Code: "DBInstanceAlreadyExists"}
+	ErrInvalidDBInstanceState       = &Fault{Code: "InvalidDBInstanceState"}
+	ErrDBParameterGroupNotFound     = &Fault{Code: "DBParameterGroupNotFound"}
+	ErrDBParameterGroupExists       = &Fault{Code: "DBParameterGroupAlreadyExists"}
 	ErrInvalidDBParameterGroupState = &Fault{Code: "InvalidDBParameterGroupState"}
-	ErrDBClusterNotFound           = &Fault{Code: "DBClusterNotFoundFault"}
-	ErrStorageQuotaExceeded        = &Fault{Code: "StorageQuotaExceeded"}
+	ErrDBClusterNotFound            = &Fault{Code: "DBClusterNotFoundFault"}
+	ErrStorageQuotaExceeded         = &Fault{Code: "StorageQuotaExceeded"}
 )
 
 func invalidValue(format string, args ...any) *Fault {

@@ -25,8 +25,11 @@ const goneInterval = 50 * time.Millisecond
 // server on the same data directory would otherwise refuse to start, or
 // worse, run next to it.
 //
-// The pid is only acted on if the process runs the same program as
-// spec.Path: after a reboot the pid in a stale file may belong to anything.
+// A stale file (its server died without removing it) may name a pid since
+// reused by anything, including another server of the same engine run by
+// this teal: a blue/green pair shares the binary. So the process is only
+// acted on if it runs the same program as spec.Path and started before the
+// file was last written, as a server does before it writes its pid file.
 func stopLeftover(ctx context.Context, log *slog.Logger, spec Spec) error {
 	if spec.PidFile == "" {
 		return nil
@@ -40,6 +43,15 @@ func stopLeftover(ctx context.Context, log *slog.Logger, spec Spec) error {
 	}
 	if !sameProgram(pid, spec.Path) {
 		log.Warn("pid file names a process that is not this server, leaving it alone", "pid_file", spec.PidFile, "pid", pid)
+		return nil
+	}
+	older, err := olderThanFile(pid, spec.PidFile)
+	if err != nil {
+		log.Warn("cannot tell whether the pid file is the process's own, leaving the process alone", "pid_file", spec.PidFile, "pid", pid, "err", err)
+		return nil
+	}
+	if !older {
+		log.Warn("pid file is older than the process it names, leaving the process alone", "pid_file", spec.PidFile, "pid", pid)
 		return nil
 	}
 	// A leftover we started leads its own process group; kill the group so
@@ -136,6 +148,70 @@ func alive(pid int) bool {
 	}
 	state := line[i+2]
 	return state != 'Z' && state != 'X'
+}
+
+// Clock ticks per second in /proc/<pid>/stat: USER_HZ, which Linux fixes at
+// 100 in its ABI.
+const userHZ = 100
+
+// startSlack absorbs the one-second resolution of the boot time.
+const startSlack = 2 * time.Second
+
+// olderThanFile reports whether pid started before path was last modified.
+func olderThanFile(pid int, path string) (bool, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false, fmt.Errorf("stat pid file: %w", err)
+	}
+	started, err := startTime(pid)
+	if err != nil {
+		return false, err
+	}
+	return !started.After(fi.ModTime().Add(startSlack)), nil
+}
+
+// startTime returns when pid started, to about a second.
+func startTime(pid int) (time.Time, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read process stat: %w", err)
+	}
+	// Fields after the parenthesised command name start at field 3;
+	// starttime is field 22.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return time.Time{}, fmt.Errorf("process %d stat malformed", pid)
+	}
+	fields := strings.Fields(string(stat[i+1:]))
+	if len(fields) < 20 {
+		return time.Time{}, fmt.Errorf("process %d stat has %d fields", pid, len(fields)+2)
+	}
+	ticks, err := strconv.ParseInt(fields[19], 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("process %d start time: %w", pid, err)
+	}
+	boot, err := bootTime()
+	if err != nil {
+		return time.Time{}, err
+	}
+	return boot.Add(time.Duration(ticks) * (time.Second / userHZ)), nil
+}
+
+func bootTime() (time.Time, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read boot time: %w", err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			secs, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return time.Time{}, fmt.Errorf("parse boot time: %w", err)
+			}
+			return time.Unix(secs, 0), nil
+		}
+	}
+	return time.Time{}, errors.New("no btime in /proc/stat")
 }
 
 // sameProgram reports whether pid runs the executable at path. A binary

@@ -440,10 +440,15 @@ func TestWorkersKilledWhenServerDies(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	f.rec.waitFor(t, 0, Exited, 10*time.Second)
+	_, next := f.rec.waitFor(t, 0, Exited, 10*time.Second)
 	if !waitDead(worker, 5*time.Second) {
 		t.Errorf("worker %d outlived its crashed server", worker)
 	}
+	// The restarted server forks a worker of its own, written before it is
+	// ready.
+	restarted, _ := f.rec.waitFor(t, next, Ready, 20*time.Second)
+	f.track(restarted.Pid)
+	f.track(readPid(t, workerFile, time.Second))
 }
 
 func TestRestartMethod(t *testing.T) {
@@ -552,6 +557,31 @@ func TestPidFileNamingAnotherProgramIsLeftAlone(t *testing.T) {
 	select {
 	case <-reaped:
 		t.Fatalf("unrelated process %d named in the pid file was stopped", cmd.Process.Pid)
+	default:
+	}
+}
+
+func TestStalePidFileIsIgnored(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	// The same program, but started after the pid file was written: the
+	// file is stale and its pid reused, say by the other server of a
+	// blue/green pair after a reboot.
+	cmd, reaped := startDirect(t, f.exe, []string{envMode + "=" + modeWorker})
+	pidFile := filepath.Join(f.dir, "server.pid")
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hourAgo := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(pidFile, hourAgo, hourAgo); err != nil {
+		t.Fatal(err)
+	}
+	spec := f.spec("db")
+	spec.PidFile = pidFile
+	f.start("db", spec)
+	select {
+	case <-reaped:
+		t.Fatalf("process %d named in a stale pid file was stopped", cmd.Process.Pid)
 	default:
 	}
 }

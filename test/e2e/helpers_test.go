@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -162,4 +163,14 @@ func errorf(format string, args ...any) error { return fmt.Errorf(format, args..
 func isFault(err error, code string) bool {
 	var f *rds.Fault
 	return errors.As(err, &f) && f.Code == code
+}
+
+func freePortForTest(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
