@@ -1,0 +1,34 @@
+# teal: build, run and test.
+GO ?= go
+BIN := bin/teal
+TEST_FLAGS ?= -count=1 -timeout 20m
+
+.PHONY: all build engines run test unit vet fmt clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/teal
+
+# Installs every database engine build teal uses; quiet when nothing is missing.
+engines:
+	@bash scripts/install-engines.sh
+
+# Installs what is missing and runs teal serve on the embedded defaults.
+run: engines build
+	./$(BIN) serve
+
+# The whole test suite, with real database servers.
+test: engines vet
+	$(GO) test $(TEST_FLAGS) ./...
+
+# Fast tests only: no database servers.
+unit:
+	$(GO) test -count=1 ./internal/...
+
+vet:
+	@test -z "$$(gofmt -l cmd internal test)" || { echo "gofmt needed:"; gofmt -l cmd internal test; exit 1; }
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin
