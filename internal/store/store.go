@@ -20,7 +20,7 @@ import (
 const (
 	KindInstance       = "instance"
 	KindParameterGroup = "parameter-group"
-	KindEndpoint       = "endpoint"
+	KindAccessKey      = "access-key"
 )
 
 // Store is the metadata database.
