@@ -123,6 +123,9 @@ type Engine interface {
 	ReplicaLag(ctx context.Context, replica Layout, rep Replication) (Lag, error)
 }
 
+// ErrUnsupported means the engine or the machine cannot do what was asked.
+var ErrUnsupported = errors.New("not supported")
+
 // ErrVersionNotFound means no installed build matches a requested version.
 var ErrVersionNotFound = errors.New("engine version not installed")
 

@@ -1,0 +1,454 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tealdb/teal/internal/engine"
+)
+
+// The logical replication pieces of a blue/green deployment for PostgreSQL.
+// Every object teal creates for a deployment is named after it (prefix
+// "teal_" and the deployment's identifier), so each step can be re-run and
+// everything can be found again for clean-up.
+
+// tealSchema holds teal's heartbeat table in every replicated database.
+const tealSchema = "teal"
+
+// UserDatabases lists the databases whose contents a deployment replicates.
+func UserDatabases(ctx context.Context, l engine.Layout) ([]string, error) {
+	c, err := Connect(ctx, l, "postgres")
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close(context.Background())
+	rows, err := c.Query(ctx, `SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname`)
+	if err != nil {
+		return nil, fmt.Errorf("list databases: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// clientTool finds the newest Debian client program (pg_dump, pg_dumpall,
+// psql) whose major version is at least the server's: older ones cannot dump
+// newer servers.
+func clientTool(name string, server engine.Build) (string, error) {
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name)
+	best, bestMajor := "", 0
+	for _, m := range matches {
+		var major int
+		if _, err := fmt.Sscanf(filepath.Base(filepath.Dir(filepath.Dir(m))), "%d", &major); err != nil {
+			continue
+		}
+		var need int
+		fmt.Sscanf(server.Major(), "%d", &need)
+		if major >= need && major > bestMajor {
+			best, bestMajor = m, major
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("%w: no %s of version %s or newer is installed", engine.ErrUnsupported, name, server.Major())
+	}
+	return best, nil
+}
+
+func connString(l engine.Layout, db string) string {
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s", l.SocketDir, l.Port, AdminUser, db)
+}
+
+// CopyRoles copies every role (with its password hash) from blue to green,
+// except teal's own admin role.
+func CopyRoles(ctx context.Context, blue, green engine.Layout) error {
+	dumpall, err := clientTool("pg_dumpall", blue.Build)
+	if err != nil {
+		return err
+	}
+	out, err := output(exec.CommandContext(ctx, dumpall, "--roles-only", "-d", connString(blue, "postgres")))
+	if err != nil {
+		return fmt.Errorf("dump roles: %w", err)
+	}
+	var kept []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, " "+AdminUser+" ") || strings.Contains(line, " "+AdminUser+";") {
+			continue
+		}
+		kept = append(kept, line)
+	}
+	// Roles that already exist on green (the master user, when green was
+	// bootstrapped) make CREATE ROLE fail; the ALTER ROLE that follows still
+	// copies their attributes and password, so such errors are expected.
+	return psql(ctx, green, "postgres", strings.Join(kept, "\n"), false)
+}
+
+// CopySchema creates db on green, owned as on blue, and copies its schema.
+func CopySchema(ctx context.Context, blue, green engine.Layout, db string) error {
+	bc, err := Connect(ctx, blue, "postgres")
+	if err != nil {
+		return err
+	}
+	var owner string
+	err = bc.QueryRow(ctx, `SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1`, db).Scan(&owner)
+	bc.Close(context.Background())
+	if err != nil {
+		return fmt.Errorf("owner of database %s: %w", db, err)
+	}
+	gc, err := Connect(ctx, green, "postgres")
+	if err != nil {
+		return err
+	}
+	var exists bool
+	gc.QueryRow(ctx, `SELECT true FROM pg_database WHERE datname = $1`, db).Scan(&exists)
+	if !exists {
+		_, err = gc.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s OWNER %s", pgx.Identifier{db}.Sanitize(), pgx.Identifier{owner}.Sanitize()))
+	} else {
+		_, err = gc.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s OWNER TO %s", pgx.Identifier{db}.Sanitize(), pgx.Identifier{owner}.Sanitize()))
+	}
+	gc.Close(context.Background())
+	if err != nil {
+		return fmt.Errorf("create database %s on green: %w", db, err)
+	}
+	dump, err := clientTool("pg_dump", blue.Build)
+	if err != nil {
+		return err
+	}
+	schema, err := output(exec.CommandContext(ctx, dump, "--schema-only", "--no-publications", "--no-subscriptions",
+		"-d", connString(blue, db)))
+	if err != nil {
+		return fmt.Errorf("dump schema of %s: %w", db, err)
+	}
+	return psql(ctx, green, db, schema, true)
+}
+
+// psql runs a script against a database; strict stops at the first error.
+func psql(ctx context.Context, l engine.Layout, db, script string, strict bool) error {
+	bin, err := clientTool("psql", engine.Build{Engine: "postgres", Version: "0"})
+	if err != nil {
+		return err
+	}
+	args := []string{"-X", "-q", "-d", connString(l, db)}
+	if strict {
+		args = append(args, "-v", "ON_ERROR_STOP=1", "--single-transaction")
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdin = strings.NewReader(script)
+	if _, err := output(cmd); err != nil {
+		return fmt.Errorf("apply to %s: %w", db, err)
+	}
+	return nil
+}
+
+func output(cmd *exec.Cmd) (string, error) {
+	cmd.Env = append(os.Environ(), "PGCONNECT_TIMEOUT=10")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("%s: %w: %s", filepath.Base(cmd.Path), err, tail(stderr.String(), 2000))
+	}
+	return string(out), nil
+}
+
+// Names of the objects of deployment id in database db.
+func publicationName(id string) string { return "teal_" + sanitize(id) }
+func subscriptionName(id string) string { return "teal_" + sanitize(id) }
+func slotNameFor(id, db string) string {
+	sum := sha256.Sum256([]byte(db))
+	return "teal_" + sanitize(id) + "_" + hex.EncodeToString(sum[:4])
+}
+
+func sanitize(id string) string { return strings.ReplaceAll(strings.ToLower(id), "-", "_") }
+
+// PrepareSource creates teal's heartbeat table and the publication of every
+// table in db on blue. Idempotent.
+func PrepareSource(ctx context.Context, blue engine.Layout, id, db string) error {
+	c, err := Connect(ctx, blue, db)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	pub := publicationName(id)
+	for _, q := range []string{
+		`CREATE SCHEMA IF NOT EXISTS ` + tealSchema,
+		`CREATE TABLE IF NOT EXISTS ` + tealSchema + `.heartbeat (id int PRIMARY KEY, at timestamptz NOT NULL)`,
+		`INSERT INTO ` + tealSchema + `.heartbeat VALUES (1, clock_timestamp()) ON CONFLICT (id) DO UPDATE SET at = excluded.at`,
+	} {
+		if _, err := c.Exec(ctx, q); err != nil {
+			return fmt.Errorf("prepare %s on blue: %w", db, err)
+		}
+	}
+	var exists bool
+	c.QueryRow(ctx, `SELECT true FROM pg_publication WHERE pubname = $1`, pub).Scan(&exists)
+	if !exists {
+		if _, err := c.Exec(ctx, "CREATE PUBLICATION "+pub+" FOR ALL TABLES"); err != nil {
+			return fmt.Errorf("create publication in %s: %w", db, err)
+		}
+	}
+	return nil
+}
+
+// Subscribe creates green's subscription to blue's publication in db, which
+// copies the existing rows and then streams changes. Idempotent.
+func Subscribe(ctx context.Context, blue, green engine.Layout, id, db string) error {
+	c, err := Connect(ctx, green, db)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	sub := subscriptionName(id)
+	var exists bool
+	c.QueryRow(ctx, `SELECT true FROM pg_subscription WHERE subname = $1`, sub).Scan(&exists)
+	if exists {
+		return nil
+	}
+	// The slot is created on blue first, outside the subscription, so that
+	// a re-run after a crash can reuse or replace it.
+	slot := slotNameFor(id, db)
+	bc, err := Connect(ctx, blue, db)
+	if err != nil {
+		return err
+	}
+	defer bc.Close(context.Background())
+	if _, err := bc.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+		WHERE slot_name = $1 AND NOT active`, slot); err != nil {
+		return fmt.Errorf("drop stale slot %s: %w", slot, err)
+	}
+	conn := quoteLiteral(connString(blue, db) + " application_name=" + slot)
+	q := fmt.Sprintf(`CREATE SUBSCRIPTION %s CONNECTION %s PUBLICATION %s
+		WITH (copy_data = true, create_slot = true, slot_name = %s)`,
+		sub, conn, publicationName(id), quoteLiteral(slot))
+	if _, err := c.Exec(ctx, q); err != nil {
+		return fmt.Errorf("create subscription in %s: %w", db, err)
+	}
+	return nil
+}
+
+// SyncState is how far green's initial copy and streaming have come in one
+// database.
+type SyncState struct {
+	Tables, Ready int   // tables subscribed, tables whose copy is done
+	LagBytes      int64 // WAL of blue that green has not confirmed
+	Streaming     bool  // the apply worker is connected
+}
+
+// Sync reports the state of db's subscription.
+func Sync(ctx context.Context, blue, green engine.Layout, id, db string) (SyncState, error) {
+	var s SyncState
+	c, err := Connect(ctx, green, db)
+	if err != nil {
+		return s, err
+	}
+	defer c.Close(context.Background())
+	err = c.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE sr.srsubstate IN ('r', 's'))
+		FROM pg_subscription_rel sr JOIN pg_subscription s ON s.oid = sr.srsubid WHERE s.subname = $1`,
+		subscriptionName(id)).Scan(&s.Tables, &s.Ready)
+	if err != nil {
+		return s, fmt.Errorf("subscription state in %s: %w", db, err)
+	}
+	bc, err := Connect(ctx, blue, db)
+	if err != nil {
+		return s, err
+	}
+	defer bc.Close(context.Background())
+	err = bc.QueryRow(ctx, `SELECT COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), 0)::bigint, active
+		FROM pg_replication_slots WHERE slot_name = $1`, slotNameFor(id, db)).Scan(&s.LagBytes, &s.Streaming)
+	if err == pgx.ErrNoRows {
+		return s, fmt.Errorf("replication slot of %s is missing on blue", db)
+	}
+	if err != nil {
+		return s, fmt.Errorf("slot state in %s: %w", db, err)
+	}
+	return s, nil
+}
+
+// Heartbeat writes the current time into blue's heartbeat row of db.
+func Heartbeat(ctx context.Context, c *pgx.Conn) error {
+	_, err := c.Exec(ctx, `UPDATE `+tealSchema+`.heartbeat SET at = clock_timestamp() WHERE id = 1`)
+	return err
+}
+
+// HeartbeatLag is how far green's applied heartbeat is behind blue's, in
+// seconds: 0 when green has applied the latest beat.
+func HeartbeatLag(ctx context.Context, blue, green engine.Layout, db string) (float64, error) {
+	read := func(l engine.Layout) (float64, error) {
+		c, err := Connect(ctx, l, db)
+		if err != nil {
+			return 0, err
+		}
+		defer c.Close(context.Background())
+		var at float64
+		err = c.QueryRow(ctx, `SELECT EXTRACT(EPOCH FROM at)::float8 FROM `+tealSchema+`.heartbeat WHERE id = 1`).Scan(&at)
+		return at, err
+	}
+	b, err := read(blue)
+	if err != nil {
+		return 0, fmt.Errorf("blue heartbeat in %s: %w", db, err)
+	}
+	g, err := read(green)
+	if err != nil {
+		return 0, fmt.Errorf("green heartbeat in %s: %w", db, err)
+	}
+	return max(0, b-g), nil
+}
+
+// SchemaFingerprint summarises db's user schema (relations, columns, types,
+// functions, schemas), so that DDL on blue shows as a changed fingerprint.
+func SchemaFingerprint(ctx context.Context, l engine.Layout, db string) (string, error) {
+	c, err := Connect(ctx, l, db)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close(context.Background())
+	var fp string
+	err = c.QueryRow(ctx, `
+		WITH ns AS (
+			SELECT oid, nspname FROM pg_namespace
+			WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', '`+tealSchema+`')
+			  AND nspname NOT LIKE 'pg\_temp\_%' AND nspname NOT LIKE 'pg\_toast\_temp\_%'
+		), items AS (
+			SELECT 'n:' || nspname AS x FROM ns
+			UNION ALL
+			SELECT format('r:%s.%s:%s:%s', ns.nspname, c.relname, c.relkind, c.relpersistence)
+			FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
+			UNION ALL
+			SELECT format('a:%s.%s.%s:%s:%s', ns.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull)
+			FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN ns ON ns.oid = c.relnamespace
+			WHERE a.attnum > 0 AND NOT a.attisdropped
+			UNION ALL
+			SELECT format('f:%s.%s(%s)', ns.nspname, p.proname, pg_get_function_identity_arguments(p.oid))
+			FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace
+			UNION ALL
+			SELECT format('t:%s.%s', ns.nspname, t.typname) FROM pg_type t JOIN ns ON ns.oid = t.typnamespace
+		)
+		SELECT md5(COALESCE(string_agg(x, ',' ORDER BY x), '')) FROM items`).Scan(&fp)
+	if err != nil {
+		return "", fmt.Errorf("schema fingerprint of %s: %w", db, err)
+	}
+	return fp, nil
+}
+
+// LargeObjectWrites counts writes to large objects in db since the server
+// started; a change means large-object changes that logical replication
+// does not carry.
+func LargeObjectWrites(ctx context.Context, l engine.Layout, db string) (int64, error) {
+	c, err := Connect(ctx, l, db)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close(context.Background())
+	var n int64
+	err = c.QueryRow(ctx, `SELECT COALESCE(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::bigint
+		FROM pg_stat_sys_tables WHERE relname IN ('pg_largeobject', 'pg_largeobject_metadata')`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("large object writes in %s: %w", db, err)
+	}
+	return n, nil
+}
+
+// SyncSequences sets every sequence of db on green to at least its value on
+// blue, so that new rows on green do not reuse keys.
+func SyncSequences(ctx context.Context, blue, green engine.Layout, db string) (int, error) {
+	bc, err := Connect(ctx, blue, db)
+	if err != nil {
+		return 0, err
+	}
+	defer bc.Close(context.Background())
+	rows, err := bc.Query(ctx, `SELECT format('%I.%I', schemaname, sequencename), last_value, true
+		FROM pg_sequences WHERE last_value IS NOT NULL AND schemaname <> '`+tealSchema+`'`)
+	if err != nil {
+		return 0, fmt.Errorf("read sequences of %s: %w", db, err)
+	}
+	type seq struct {
+		name  string
+		value int64
+	}
+	var seqs []seq
+	for rows.Next() {
+		var s seq
+		var called bool
+		if err := rows.Scan(&s.name, &s.value, &called); err != nil {
+			return 0, err
+		}
+		seqs = append(seqs, s)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if len(seqs) == 0 {
+		return 0, nil
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i].name < seqs[j].name })
+	gc, err := Connect(ctx, green, db)
+	if err != nil {
+		return 0, err
+	}
+	defer gc.Close(context.Background())
+	batch := &pgx.Batch{}
+	for _, s := range seqs {
+		batch.Queue(`SELECT setval($1::regclass, GREATEST($2::bigint, COALESCE(pg_sequence_last_value($1::regclass), $2::bigint)), true)`,
+			s.name, s.value)
+	}
+	if err := gc.SendBatch(ctx, batch).Close(); err != nil {
+		return 0, fmt.Errorf("set sequences of %s on green: %w", db, err)
+	}
+	return len(seqs), nil
+}
+
+// DropReplication removes db's subscription on green (and with it the slot
+// on blue, when blue is reachable) and the publication and heartbeat on blue.
+func DropReplication(ctx context.Context, blue, green *engine.Layout, id, db string) error {
+	sub := subscriptionName(id)
+	if green != nil {
+		c, err := Connect(ctx, *green, db)
+		if err != nil {
+			return err
+		}
+		defer c.Close(context.Background())
+		var exists bool
+		c.QueryRow(ctx, `SELECT true FROM pg_subscription WHERE subname = $1`, sub).Scan(&exists)
+		if exists {
+			if _, err := c.Exec(ctx, "ALTER SUBSCRIPTION "+sub+" DISABLE"); err != nil {
+				return fmt.Errorf("disable subscription in %s: %w", db, err)
+			}
+			// Detach the slot so DROP SUBSCRIPTION does not depend on blue;
+			// teal drops the slot on blue itself below.
+			if _, err := c.Exec(ctx, "ALTER SUBSCRIPTION "+sub+" SET (slot_name = NONE)"); err != nil {
+				return fmt.Errorf("detach subscription in %s: %w", db, err)
+			}
+			if _, err := c.Exec(ctx, "DROP SUBSCRIPTION "+sub); err != nil {
+				return fmt.Errorf("drop subscription in %s: %w", db, err)
+			}
+		}
+		if _, err := c.Exec(ctx, "DROP SCHEMA IF EXISTS "+tealSchema+" CASCADE"); err != nil {
+			return fmt.Errorf("drop teal schema in %s on green: %w", db, err)
+		}
+	}
+	if blue != nil {
+		c, err := Connect(ctx, *blue, db)
+		if err != nil {
+			return err
+		}
+		defer c.Close(context.Background())
+		if _, err := c.Exec(ctx, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL`, slotNameFor(id, db)); err != nil {
+			return fmt.Errorf("end walsender in %s: %w", db, err)
+		}
+		if _, err := c.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, slotNameFor(id, db)); err != nil {
+			return fmt.Errorf("drop slot in %s: %w", db, err)
+		}
+		if _, err := c.Exec(ctx, "DROP PUBLICATION IF EXISTS "+publicationName(id)); err != nil {
+			return fmt.Errorf("drop publication in %s: %w", db, err)
+		}
+		if _, err := c.Exec(ctx, "DROP SCHEMA IF EXISTS "+tealSchema+" CASCADE"); err != nil {
+			return fmt.Errorf("drop teal schema in %s on blue: %w", db, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,135 @@
+"""A first session with teal through boto3, as an RDS user would write it.
+
+Run by test/e2e/clients_test.go against a real `teal serve`. The endpoint
+comes from TEAL_ENDPOINT and the credentials from the usual AWS variables.
+Every step asserts what a user would check; any failure exits non-zero.
+"""
+import os
+import sys
+import time
+
+import boto3
+from botocore.exceptions import ClientError
+
+ENDPOINT = os.environ["TEAL_ENDPOINT"]
+PREFIX = os.environ.get("TEAL_TEST_PREFIX", "boto")
+ENGINE = os.environ.get("TEAL_TEST_ENGINE", "postgres")
+VERSION = os.environ.get("TEAL_TEST_VERSION", "15")
+FAMILY = os.environ.get("TEAL_TEST_FAMILY", "postgres15")
+
+rds = boto3.client("rds", endpoint_url=ENDPOINT, region_name="us-east-1")
+fast = {"Delay": 1, "MaxAttempts": 180}
+
+
+def step(msg):
+    print(f"boto3: {msg}", flush=True)
+
+
+def expect_error(code, fn, **kwargs):
+    try:
+        fn(**kwargs)
+    except ClientError as e:
+        got = e.response["Error"]["Code"]
+        assert got == code, f"{fn.__name__}: got {got}, want {code}: {e}"
+        return e
+    raise AssertionError(f"{fn.__name__} succeeded, want {code}")
+
+
+primary = f"{PREFIX}-db"
+group = f"{PREFIX}-params"
+
+step("engine versions")
+versions = rds.describe_db_engine_versions(Engine=ENGINE)["DBEngineVersions"]
+assert any(v["EngineVersion"].startswith(VERSION) for v in versions), versions
+
+step("parameter group")
+rds.create_db_parameter_group(DBParameterGroupName=group, DBParameterGroupFamily=FAMILY,
+                              Description="boto3 test group", Tags=[{"Key": "team", "Value": "db"}])
+expect_error("DBParameterGroupAlreadyExists", rds.create_db_parameter_group, DBParameterGroupName=group,
+             DBParameterGroupFamily=FAMILY, Description="again")
+rds.modify_db_parameter_group(DBParameterGroupName=group, Parameters=[
+    {"ParameterName": "work_mem", "ParameterValue": "8192", "ApplyMethod": "immediate"}] if ENGINE == "postgres" else [
+    {"ParameterName": "max_connections", "ParameterValue": "200", "ApplyMethod": "immediate"}])
+user_params = rds.describe_db_parameters(DBParameterGroupName=group, Source="user")["Parameters"]
+assert [p["ParameterName"] for p in user_params] in (["work_mem"], ["max_connections"]), user_params
+all_params = []
+for page in rds.get_paginator("describe_db_parameters").paginate(DBParameterGroupName=group,
+                                                                  PaginationConfig={"PageSize": 20}):
+    all_params += page["Parameters"]
+assert len(all_params) > 100, len(all_params)
+assert len({p["ParameterName"] for p in all_params}) == len(all_params), "paging repeated parameters"
+
+step("create instance")
+created = rds.create_db_instance(DBInstanceIdentifier=primary, Engine=ENGINE, EngineVersion=VERSION,
+                                 DBInstanceClass="db.t3.micro", AllocatedStorage=20, MasterUsername="master",
+                                 MasterUserPassword="secret-pass-1", DBName="app", DBParameterGroupName=group,
+                                 Tags=[{"Key": "env", "Value": "test"}])["DBInstance"]
+assert created["DBInstanceStatus"] == "creating", created["DBInstanceStatus"]
+assert created["DbiResourceId"].startswith("db-"), created
+expect_error("DBInstanceAlreadyExists", rds.create_db_instance, DBInstanceIdentifier=primary, Engine=ENGINE,
+             EngineVersion=VERSION, DBInstanceClass="db.t3.micro", AllocatedStorage=20,
+             MasterUsername="master", MasterUserPassword="secret-pass-1")
+expect_error("InvalidParameterValue", rds.create_db_instance, DBInstanceIdentifier="bad--name", Engine=ENGINE,
+             DBInstanceClass="db.t3.micro", AllocatedStorage=20, MasterUsername="master",
+             MasterUserPassword="secret-pass-1")
+rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=primary, WaiterConfig=fast)
+inst = rds.describe_db_instances(DBInstanceIdentifier=primary)["DBInstances"][0]
+assert inst["DBInstanceStatus"] == "available"
+assert inst["Endpoint"]["Address"] == "127.0.0.1" and inst["Endpoint"]["Port"] > 0, inst["Endpoint"]
+assert inst["DBParameterGroups"][0]["DBParameterGroupName"] == group, inst["DBParameterGroups"]
+assert {"Key": "env", "Value": "test"} in inst["TagList"], inst["TagList"]
+
+step("read replica")
+rds.create_db_instance_read_replica(DBInstanceIdentifier=f"{primary}-r1", SourceDBInstanceIdentifier=primary)
+rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=f"{primary}-r1", WaiterConfig=fast)
+replica = rds.describe_db_instances(DBInstanceIdentifier=f"{primary}-r1")["DBInstances"][0]
+assert replica["ReadReplicaSourceDBInstanceIdentifier"] == primary, replica
+inst = rds.describe_db_instances(DBInstanceIdentifier=primary)["DBInstances"][0]
+assert inst["ReadReplicaDBInstanceIdentifiers"] == [f"{primary}-r1"], inst
+
+step("filters and paging")
+found = rds.describe_db_instances(Filters=[{"Name": "dbi-resource-id", "Values": [inst["DbiResourceId"]]}])
+assert [i["DBInstanceIdentifier"] for i in found["DBInstances"]] == [primary], found
+names = []
+for page in rds.get_paginator("describe_db_instances").paginate(PaginationConfig={"PageSize": 20}):
+    names += [i["DBInstanceIdentifier"] for i in page["DBInstances"]]
+assert primary in names and f"{primary}-r1" in names, names
+
+step("tags")
+arn = inst["DBInstanceArn"]
+rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "owner", "Value": "ops"}])
+tags = rds.list_tags_for_resource(ResourceName=arn)["TagList"]
+assert {"Key": "owner", "Value": "ops"} in tags and {"Key": "env", "Value": "test"} in tags, tags
+rds.remove_tags_from_resource(ResourceName=arn, TagKeys=["env"])
+tags = rds.list_tags_for_resource(ResourceName=arn)["TagList"]
+assert tags == [{"Key": "owner", "Value": "ops"}], tags
+
+step("modify: rename and deletion protection")
+rds.modify_db_instance(DBInstanceIdentifier=primary, NewDBInstanceIdentifier=f"{primary}-v2",
+                       DeletionProtection=True, ApplyImmediately=True)
+renamed = rds.describe_db_instances(DBInstanceIdentifier=f"{primary}-v2")["DBInstances"][0]
+assert renamed["DbiResourceId"] == inst["DbiResourceId"] and renamed["DeletionProtection"], renamed
+expect_error("DBInstanceNotFound", rds.describe_db_instances, DBInstanceIdentifier=primary)
+expect_error("InvalidParameterCombination", rds.delete_db_instance, DBInstanceIdentifier=f"{primary}-v2",
+             SkipFinalSnapshot=True)
+rds.modify_db_instance(DBInstanceIdentifier=f"{primary}-v2", DeletionProtection=False, ApplyImmediately=True)
+
+step("reboot")
+rds.reboot_db_instance(DBInstanceIdentifier=f"{primary}-v2")
+rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=f"{primary}-v2", WaiterConfig=fast)
+
+step("events")
+events = rds.describe_events(SourceType="db-instance", SourceIdentifier=f"{primary}-v2", Duration=60)["Events"]
+assert any("Renamed" in e["Message"] for e in events), events
+
+step("promote and delete")
+rds.promote_read_replica(DBInstanceIdentifier=f"{primary}-r1")
+rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=f"{primary}-r1", WaiterConfig=fast)
+for name in (f"{primary}-r1", f"{primary}-v2"):
+    rds.delete_db_instance(DBInstanceIdentifier=name, SkipFinalSnapshot=True)
+for name in (f"{primary}-r1", f"{primary}-v2"):
+    rds.get_waiter("db_instance_deleted").wait(DBInstanceIdentifier=name, WaiterConfig=fast)
+expect_error("DBInstanceNotFound", rds.describe_db_instances, DBInstanceIdentifier=f"{primary}-v2")
+rds.delete_db_parameter_group(DBParameterGroupName=group)
+expect_error("DBParameterGroupNotFound", rds.describe_db_parameters, DBParameterGroupName=group)
+print("boto3: ok")
