@@ -158,7 +158,7 @@ func output(cmd *exec.Cmd) (string, error) {
 }
 
 // Names of the objects of deployment id in database db.
-func publicationName(id string) string { return "teal_" + sanitize(id) }
+func publicationName(id string) string  { return "teal_" + sanitize(id) }
 func subscriptionName(id string) string { return "teal_" + sanitize(id) }
 func slotNameFor(id, db string) string {
 	sum := sha256.Sum256([]byte(db))
