@@ -53,6 +53,15 @@ type endpoint struct {
 	gen    uint64
 	conns  map[*conn]struct{}
 	closed bool
+
+	// While paused, new connections are accepted and held, not forwarded:
+	// a client sees a slow connect instead of a refusal. resume forwards
+	// them to the target of that moment. holdTimer resumes by itself after
+	// the longest hold, so a hold can never outlive its purpose.
+	paused    bool
+	held      []*net.TCPConn
+	holdTimer *time.Timer
+	holdGen   uint64 // which pause the timer belongs to
 }
 
 // conn is one client connection and, once dialed, its backend connection.
@@ -124,6 +133,16 @@ func (e *endpoint) admit(client *net.TCPConn) {
 		client.Close()
 		return
 	}
+	if e.paused {
+		e.held = append(e.held, client)
+		return
+	}
+	e.forwardLocked(client)
+}
+
+// forwardLocked starts forwarding client to the current target, or closes it
+// when there is none.
+func (e *endpoint) forwardLocked(client *net.TCPConn) {
 	if e.target == "" {
 		client.Close()
 		e.logger.Warn("connection refused: endpoint has no target", "client", client.RemoteAddr().String())
@@ -253,6 +272,64 @@ func (e *endpoint) setTarget(backend string) error {
 	return nil
 }
 
+// pause starts holding new connections, for at most maxHold.
+func (e *endpoint) pause(maxHold time.Duration) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrNotOpen
+	}
+	if e.holdTimer != nil {
+		e.holdTimer.Stop()
+	}
+	e.paused = true
+	e.holdGen++
+	gen := e.holdGen
+	e.holdTimer = time.AfterFunc(maxHold, func() {
+		e.mu.Lock()
+		current := e.paused && e.holdGen == gen
+		e.mu.Unlock()
+		if current {
+			e.logger.Warn("endpoint hold expired; releasing held connections")
+			e.resume()
+		}
+	})
+	e.logger.Info("endpoint holding new connections", "max_hold", maxHold)
+	return nil
+}
+
+// resume forwards the held connections to the current target and stops
+// holding. It returns how many connections were held.
+func (e *endpoint) resume() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.holdTimer != nil {
+		e.holdTimer.Stop()
+		e.holdTimer = nil
+	}
+	if !e.paused {
+		return 0
+	}
+	e.paused = false
+	held := e.held
+	e.held = nil
+	for _, c := range held {
+		if e.closed {
+			c.Close()
+			continue
+		}
+		e.forwardLocked(c)
+	}
+	e.logger.Info("endpoint released held connections", "held", len(held), "backend", e.target)
+	return len(held)
+}
+
+func (e *endpoint) heldCount() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.held)
+}
+
 func (e *endpoint) currentTarget() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -276,6 +353,13 @@ func (e *endpoint) shutdown() error {
 	}
 	e.closed = true
 	e.cancel()
+	if e.holdTimer != nil {
+		e.holdTimer.Stop()
+	}
+	for _, c := range e.held {
+		c.Close()
+	}
+	e.held = nil
 	err := e.ln.Close()
 	n := len(e.conns)
 	for c := range e.conns {

@@ -22,6 +22,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // ErrNotOpen is returned for an endpoint name that has no listener.
@@ -142,6 +143,39 @@ func (m *Manager) Target(name string) string {
 
 // Conns returns the number of client connections currently forwarded through
 // the endpoint, counting those whose backend dial is still in progress.
+// Pause makes the endpoint hold new connections instead of forwarding them,
+// for at most maxHold; Resume forwards them to the target of that moment.
+// A switchover pauses both environments' endpoints, moves the targets, and
+// resumes, so that clients connecting meanwhile see a slow connect instead of
+// an error.
+func (m *Manager) Pause(name string, maxHold time.Duration) error {
+	e := m.lookup(name)
+	if e == nil {
+		return ErrNotOpen
+	}
+	return e.pause(maxHold)
+}
+
+// Resume releases the connections held since Pause to the current target and
+// returns how many there were. Resuming an endpoint that is not paused, or
+// not open, does nothing.
+func (m *Manager) Resume(name string) int {
+	e := m.lookup(name)
+	if e == nil {
+		return 0
+	}
+	return e.resume()
+}
+
+// Held is the number of connections the endpoint holds.
+func (m *Manager) Held(name string) int {
+	e := m.lookup(name)
+	if e == nil {
+		return 0
+	}
+	return e.heldCount()
+}
+
 func (m *Manager) Conns(name string) int {
 	e := m.lookup(name)
 	if e == nil {

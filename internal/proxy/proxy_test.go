@@ -727,3 +727,64 @@ func BenchmarkForward(b *testing.B) {
 		})
 	}
 }
+
+// TestPauseHoldsAndResumeReleases: while paused, a new client is accepted and
+// held (not refused); on resume it reaches the target of that moment.
+func TestPauseHoldsAndResumeReleases(t *testing.T) {
+	m := newTestManager(t)
+	first, second := startBackend(t, "first"), startBackend(t, "second")
+	port := openEndpoint(t, m, "db", first.addr())
+	if err := m.Pause("db", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, port)
+	eventually(t, "the connection is held", func() bool { return m.Held("db") == 1 })
+	if first.open() != 0 {
+		t.Fatal("a held connection reached the backend")
+	}
+	if err := m.SetTarget("db", second.addr()); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.Resume("db"); n != 1 {
+		t.Fatalf("released %d connections", n)
+	}
+	c.SetDeadline(time.Now().Add(promptly))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || line != "second\n" {
+		t.Fatalf("after resume the client reached %q (%v), want the new target", line, err)
+	}
+	if m.Resume("db") != 0 {
+		t.Fatal("a second resume released connections")
+	}
+}
+
+// TestPauseExpires: a hold never outlives its maximum.
+func TestPauseExpires(t *testing.T) {
+	m := newTestManager(t)
+	b := startBackend(t, "only")
+	port := openEndpoint(t, m, "db", b.addr())
+	if err := m.Pause("db", 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	s := connect(t, port)
+	if s.by != "only" {
+		t.Fatalf("greeting %q", s.by)
+	}
+	s.roundTrip(t, "ping")
+}
+
+// TestCloseWhilePaused: closing an endpoint closes the connections it holds.
+func TestCloseWhilePaused(t *testing.T) {
+	m := newTestManager(t)
+	b := startBackend(t, "only")
+	port := openEndpoint(t, m, "db", b.addr())
+	if err := m.Pause("db", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, port)
+	eventually(t, "the connection is held", func() bool { return m.Held("db") == 1 })
+	if err := m.CloseEndpoint("db"); err != nil {
+		t.Fatal(err)
+	}
+	expectClosed(t, c, c)
+}
