@@ -155,12 +155,13 @@ func (s *Service) provision(ctx context.Context, rid string) {
 	}
 	l, err := s.layout(r)
 	params := s.effectiveParamsLocked(r)
+	config := serverConfig(r, params)
 	master := engine.Master{Username: r.MasterUsername, Password: r.MasterPassword, DBName: r.DBName}
 	e := s.engines[r.Engine]
 	s.mu.Unlock()
 
 	if err == nil {
-		err = s.initServer(ctx, rid, e, l, params, master)
+		err = s.initServer(ctx, rid, e, l, config, &master)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -181,7 +182,7 @@ func (s *Service) provision(ctx context.Context, rid string) {
 	s.setStatusLocked(r, StatusAvailable, "DB instance is available")
 }
 
-func (s *Service) initServer(ctx context.Context, rid string, e engine.Engine, l engine.Layout, params map[string]string, m engine.Master) error {
+func (s *Service) initServer(ctx context.Context, rid string, e engine.Engine, l engine.Layout, config map[string]string, m *engine.Master) error {
 	if err := s.sup.Stop(ctx, rid); err != nil {
 		return err
 	}
@@ -197,13 +198,16 @@ func (s *Service) initServer(ctx context.Context, rid string, e engine.Engine, l
 	if err := e.Init(ctx, l); err != nil {
 		return err
 	}
-	if err := e.WriteConfig(l, params, nil); err != nil {
+	if err := e.WriteConfig(l, config, nil); err != nil {
 		return err
 	}
 	if err := s.sup.Start(ctx, rid, e.Spec(l)); err != nil {
 		return fmt.Errorf("start server: %w", err)
 	}
-	return e.Bootstrap(ctx, l, m)
+	if m == nil {
+		return nil
+	}
+	return e.Bootstrap(ctx, l, *m)
 }
 
 // startServer starts the server of an existing instance (at teal's start).
@@ -220,7 +224,7 @@ func (s *Service) startServer(ctx context.Context, rid string) {
 	applied := r.Applied
 	s.mu.Unlock()
 	if err == nil {
-		if err = e.WriteConfig(l, applied, rep); err == nil {
+		if err = e.WriteConfig(l, serverConfig(r, applied), rep); err == nil {
 			err = s.sup.Start(ctx, r.ResourceID, e.Spec(l))
 		}
 	}
@@ -573,7 +577,7 @@ func (s *Service) reboot(ctx context.Context, rid string) {
 	s.mu.Unlock()
 
 	if err == nil {
-		if err = e.WriteConfig(l, params, rep); err == nil {
+		if err = e.WriteConfig(l, serverConfig(r, params), rep); err == nil {
 			err = s.sup.Restart(ctx, rid)
 		}
 	}

@@ -390,7 +390,7 @@ func (s *Service) changeGroup(ctx context.Context, name string, changes []Parame
 		seen[r.ResourceID] = true
 		l, err := s.layout(r)
 		if err == nil {
-			if err = e.WriteConfig(l, r.Applied, s.replicationLocked(r)); err == nil {
+			if err = e.WriteConfig(l, serverConfig(r, r.Applied), s.replicationLocked(r)); err == nil {
 				err = e.Reload(ctx, l)
 			}
 		}

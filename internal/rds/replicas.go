@@ -105,13 +105,14 @@ func (s *Service) provisionReplica(ctx context.Context, rid string) {
 	l, err := s.layout(r)
 	rep := s.replicationLocked(r)
 	params := s.effectiveParamsLocked(r)
+	config := serverConfig(r, params)
 	e := s.engines[r.Engine]
 	s.mu.Unlock()
 	if err == nil && rep == nil {
 		err = fmt.Errorf("the source of read replica %s is gone", r.Identifier)
 	}
 	if err == nil {
-		err = s.cloneReplica(ctx, rid, e, l, *rep, params)
+		err = s.cloneReplica(ctx, rid, e, l, *rep, config)
 	}
 
 	s.mu.Lock()
@@ -132,7 +133,7 @@ func (s *Service) provisionReplica(ctx context.Context, rid string) {
 	s.setStatusLocked(r, StatusAvailable, "Read replica is available and replicating")
 }
 
-func (s *Service) cloneReplica(ctx context.Context, rid string, e engine.Engine, l engine.Layout, rep engine.Replication, params map[string]string) error {
+func (s *Service) cloneReplica(ctx context.Context, rid string, e engine.Engine, l engine.Layout, rep engine.Replication, config map[string]string) error {
 	if err := s.sup.Stop(ctx, rid); err != nil {
 		return err
 	}
@@ -148,7 +149,7 @@ func (s *Service) cloneReplica(ctx context.Context, rid string, e engine.Engine,
 	if err := e.CloneReplica(ctx, l, rep); err != nil {
 		return err
 	}
-	if err := e.WriteConfig(l, params, &rep); err != nil {
+	if err := e.WriteConfig(l, config, &rep); err != nil {
 		return err
 	}
 	if err := s.sup.Start(ctx, rid, e.Spec(l)); err != nil {
@@ -195,7 +196,7 @@ func (s *Service) promote(ctx context.Context, rid string) {
 		// Promote before the configuration drops standby.signal: the server
 		// removes that file itself when it leaves recovery.
 		if err = e.Promote(ctx, l); err == nil {
-			if err = e.WriteConfig(l, applied, nil); err == nil {
+			if err = e.WriteConfig(l, serverConfig(r, applied), nil); err == nil {
 				err = e.Reload(ctx, l)
 			}
 		}

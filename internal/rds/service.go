@@ -82,6 +82,23 @@ type instanceRecord struct {
 	Tags                  []Tag
 	CreateTime            time.Time
 	SourceResourceID      string `json:",omitempty"` // set on read replicas
+	// ReadOnly makes the server refuse writes by default
+	// (default_transaction_read_only): a green instance until switchover,
+	// an old blue until its next reboot.
+	ReadOnly bool `json:",omitempty"`
+}
+
+// serverConfig is what an instance's server configuration holds: the
+// parameter values and teal's overrides.
+func serverConfig(r *instanceRecord, params map[string]string) map[string]string {
+	out := make(map[string]string, len(params)+1)
+	for k, v := range params {
+		out[k] = v
+	}
+	if r.ReadOnly {
+		out["default_transaction_read_only"] = "on"
+	}
+	return out
 }
 
 // Open loads the state from cfg.DataDir, opens every endpoint and starts

@@ -75,22 +75,14 @@ func SetReplicaIdentityFull(ctx context.Context, blue engine.Layout, db, table s
 	return nil
 }
 
-// Activity is what guardrails need to know of a server's sessions.
-type Activity struct {
-	ActiveWrites  int           // client transactions that have written
-	LongestWrite  time.Duration // age of the oldest such transaction
-	LongestWriter string        // who holds it
-	LongestDDL    time.Duration // age of the oldest running DDL statement
-}
-
 // SessionActivity reports client write activity on a server.
-func SessionActivity(ctx context.Context, l engine.Layout) (Activity, error) {
+func SessionActivity(ctx context.Context, l engine.Layout) (engine.Activity, error) {
 	c, err := Connect(ctx, l, "postgres")
 	if err != nil {
-		return Activity{}, err
+		return engine.Activity{}, err
 	}
 	defer c.Close(context.Background())
-	var a Activity
+	var a engine.Activity
 	var writeSecs, ddlSecs float64
 	err = c.QueryRow(ctx, `SELECT
 		count(*) FILTER (WHERE backend_xid IS NOT NULL),
@@ -101,7 +93,7 @@ func SessionActivity(ctx context.Context, l engine.Layout) (Activity, error) {
 		FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND usename <> $1`,
 		AdminUser).Scan(&a.ActiveWrites, &writeSecs, &a.LongestWriter, &ddlSecs)
 	if err != nil {
-		return Activity{}, fmt.Errorf("session activity: %w", err)
+		return engine.Activity{}, fmt.Errorf("session activity: %w", err)
 	}
 	a.LongestWrite = time.Duration(writeSecs * float64(time.Second))
 	a.LongestDDL = time.Duration(ddlSecs * float64(time.Second))

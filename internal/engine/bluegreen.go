@@ -1,0 +1,77 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/tealdb/teal/internal/bluegreen"
+)
+
+// ReplicationStatus is how green follows blue.
+type ReplicationStatus struct {
+	Tables, TablesCopied int     // initial copy progress
+	Streaming            bool    // every database's changes are streaming
+	Problem              string  // why replication is not healthy, or ""
+	LagBytes             int64   // largest unconfirmed WAL distance
+	LagSeconds           float64 // heartbeat lag
+}
+
+// Healthy reports whether the initial copy is done and changes stream.
+func (s ReplicationStatus) Healthy() bool {
+	return s.Problem == "" && s.Streaming && s.TablesCopied == s.Tables
+}
+
+// SchemaState summarises what of blue logical replication cannot follow:
+// its schema, per database, and writes to large objects.
+type SchemaState struct {
+	Fingerprints      map[string]string
+	LargeObjectWrites map[string]int64
+}
+
+// Activity is what switchover guardrails need to know of a server's sessions.
+type Activity struct {
+	ActiveWrites  int           // client transactions that have written
+	LongestWrite  time.Duration // age of the oldest such transaction
+	LongestWriter string        // who holds it
+	LongestDDL    time.Duration // age of the oldest running DDL statement
+}
+
+// Marker is a position in blue's history: once green has applied it, green
+// has applied every transaction blue committed before it.
+type Marker map[string]float64
+
+// Replicator is what blue/green deployments need of an engine: a green
+// server kept in sync with a blue one by logical replication. Every method
+// is idempotent, so an interrupted deployment can run a step again. id names
+// the deployment; the engine names its own objects after it.
+type Replicator interface {
+	// Preflight inspects blue for what replication cannot carry.
+	Preflight(ctx context.Context, blue Layout) ([]bluegreen.Finding, error)
+	// StartReplication prepares blue, copies users and schema to the new
+	// green and starts replication, which first copies the existing data.
+	StartReplication(ctx context.Context, blue, green Layout, id string) error
+	// ReplicationStatus measures the initial copy, health and lag.
+	ReplicationStatus(ctx context.Context, blue, green Layout, id string) (ReplicationStatus, error)
+	// Heartbeat records the time on blue, for lag in seconds.
+	Heartbeat(ctx context.Context, blue Layout) error
+	// SchemaState summarises blue's schema, to detect DDL.
+	SchemaState(ctx context.Context, blue Layout) (SchemaState, error)
+	// AfterInitialCopy prepares green once its data is copied (statistics
+	// after a major upgrade).
+	AfterInitialCopy(ctx context.Context, green Layout) error
+	// Activity reports client write activity on a server.
+	Activity(ctx context.Context, l Layout) (Activity, error)
+	// ExternalReplication reports whether blue replicates from elsewhere.
+	ExternalReplication(ctx context.Context, blue Layout) (bool, error)
+	// EndSessions ends every client session on a server.
+	EndSessions(ctx context.Context, l Layout) (int, error)
+	// WriteMarker commits a marker on blue, even while blue is read-only.
+	WriteMarker(ctx context.Context, blue Layout) (Marker, error)
+	// HasMarker reports whether green has applied the marker.
+	HasMarker(ctx context.Context, green Layout, m Marker) (bool, error)
+	// SyncSequences brings green's sequences at least to blue's values.
+	SyncSequences(ctx context.Context, blue, green Layout) (int, error)
+	// StopReplication removes replication and teal's objects from both
+	// sides; a nil side is skipped (it is gone).
+	StopReplication(ctx context.Context, blue, green *Layout, id string) error
+}

@@ -1,0 +1,248 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/tealdb/teal/internal/bluegreen"
+	"github.com/tealdb/teal/internal/engine"
+)
+
+// The engine.Replicator of PostgreSQL: one publication FOR ALL TABLES and
+// one subscription per user database.
+
+var _ engine.Replicator = (*Engine)(nil)
+
+// Preflight implements engine.Replicator.
+func (e *Engine) Preflight(ctx context.Context, blue engine.Layout) ([]bluegreen.Finding, error) {
+	if _, err := clientTool("pg_dump", blue.Build); err != nil {
+		return nil, err
+	}
+	dbs, err := UserDatabases(ctx, blue)
+	if err != nil {
+		return nil, err
+	}
+	var out []bluegreen.Finding
+	for _, db := range dbs {
+		fs, err := Preflight(ctx, blue, db)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fs...)
+	}
+	return out, nil
+}
+
+// StartReplication implements engine.Replicator.
+func (e *Engine) StartReplication(ctx context.Context, blue, green engine.Layout, id string) error {
+	dbs, err := UserDatabases(ctx, blue)
+	if err != nil {
+		return err
+	}
+	for _, db := range dbs {
+		fs, err := Preflight(ctx, blue, db)
+		if err != nil {
+			return err
+		}
+		for _, f := range fs {
+			if f.Kind == bluegreen.FindNoPrimaryKey {
+				if err := SetReplicaIdentityFull(ctx, blue, db, f.Object); err != nil {
+					return err
+				}
+			}
+		}
+		if err := PrepareSource(ctx, blue, id, db); err != nil {
+			return err
+		}
+	}
+	if err := CopyRoles(ctx, blue, green); err != nil {
+		return err
+	}
+	for _, db := range dbs {
+		if err := CopySchema(ctx, blue, green, db); err != nil {
+			return err
+		}
+		if err := Subscribe(ctx, blue, green, id, db); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReplicationStatus implements engine.Replicator.
+func (e *Engine) ReplicationStatus(ctx context.Context, blue, green engine.Layout, id string) (engine.ReplicationStatus, error) {
+	dbs, err := UserDatabases(ctx, blue)
+	if err != nil {
+		return engine.ReplicationStatus{}, err
+	}
+	st := engine.ReplicationStatus{Streaming: true}
+	var problems []string
+	for _, db := range dbs {
+		s, err := Sync(ctx, blue, green, id, db)
+		if err != nil {
+			problems = append(problems, err.Error())
+			st.Streaming = false
+			continue
+		}
+		st.Tables += s.Tables
+		st.TablesCopied += s.Ready
+		st.LagBytes = max(st.LagBytes, s.LagBytes)
+		if !s.Streaming {
+			st.Streaming = false
+			problems = append(problems, fmt.Sprintf("changes of database %s are not streaming", db))
+		}
+		lag, err := HeartbeatLag(ctx, blue, green, db)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		st.LagSeconds = max(st.LagSeconds, lag)
+	}
+	st.Problem = strings.Join(problems, "; ")
+	return st, nil
+}
+
+// Heartbeat implements engine.Replicator.
+func (e *Engine) Heartbeat(ctx context.Context, blue engine.Layout) error {
+	dbs, err := UserDatabases(ctx, blue)
+	if err != nil {
+		return err
+	}
+	for _, db := range dbs {
+		c, err := Connect(ctx, blue, db)
+		if err != nil {
+			return err
+		}
+		err = Heartbeat(ctx, c)
+		c.Close(context.Background())
+		if err != nil {
+			return fmt.Errorf("heartbeat in %s: %w", db, err)
+		}
+	}
+	return nil
+}
+
+// SchemaState implements engine.Replicator.
+func (e *Engine) SchemaState(ctx context.Context, blue engine.Layout) (engine.SchemaState, error) {
+	dbs, err := UserDatabases(ctx, blue)
+	if err != nil {
+		return engine.SchemaState{}, err
+	}
+	st := engine.SchemaState{Fingerprints: map[string]string{}, LargeObjectWrites: map[string]int64{}}
+	for _, db := range dbs {
+		if st.Fingerprints[db], err = SchemaFingerprint(ctx, blue, db); err != nil {
+			return st, err
+		}
+		if st.LargeObjectWrites[db], err = LargeObjectWrites(ctx, blue, db); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// AfterInitialCopy implements engine.Replicator: fresh planner statistics,
+// which a major upgrade by logical copy would otherwise lack.
+func (e *Engine) AfterInitialCopy(ctx context.Context, green engine.Layout) error {
+	dbs, err := UserDatabases(ctx, green)
+	if err != nil {
+		return err
+	}
+	for _, db := range dbs {
+		if err := Analyze(ctx, green, db); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Activity implements engine.Replicator.
+func (e *Engine) Activity(ctx context.Context, l engine.Layout) (engine.Activity, error) {
+	return SessionActivity(ctx, l)
+}
+
+// ExternalReplication implements engine.Replicator: a subscription that is
+// not teal's makes blue a replication target.
+func (e *Engine) ExternalReplication(ctx context.Context, blue engine.Layout) (bool, error) {
+	c, err := Connect(ctx, blue, "postgres")
+	if err != nil {
+		return false, err
+	}
+	defer c.Close(context.Background())
+	var n int
+	if err := c.QueryRow(ctx, `SELECT count(*) FROM pg_subscription WHERE subname NOT LIKE 'teal\_%'`).Scan(&n); err != nil {
+		return false, fmt.Errorf("external replication: %w", err)
+	}
+	return n > 0, nil
+}
+
+// EndSessions implements engine.Replicator.
+func (e *Engine) EndSessions(ctx context.Context, l engine.Layout) (int, error) {
+	return EndSessions(ctx, l)
+}
+
+// WriteMarker implements engine.Replicator.
+func (e *Engine) WriteMarker(ctx context.Context, blue engine.Layout) (engine.Marker, error) {
+	dbs, err := UserDatabases(ctx, blue)
+	if err != nil {
+		return nil, err
+	}
+	m := engine.Marker{}
+	for _, db := range dbs {
+		if m[db], err = WriteMarker(ctx, blue, db); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// HasMarker implements engine.Replicator.
+func (e *Engine) HasMarker(ctx context.Context, green engine.Layout, m engine.Marker) (bool, error) {
+	for db, at := range m {
+		ok, err := HasMarker(ctx, green, db, at)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// SyncSequences implements engine.Replicator.
+func (e *Engine) SyncSequences(ctx context.Context, blue, green engine.Layout) (int, error) {
+	dbs, err := UserDatabases(ctx, blue)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, db := range dbs {
+		n, err := SyncSequences(ctx, blue, green, db)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// StopReplication implements engine.Replicator.
+func (e *Engine) StopReplication(ctx context.Context, blue, green *engine.Layout, id string) error {
+	var dbs []string
+	var err error
+	switch {
+	case blue != nil:
+		dbs, err = UserDatabases(ctx, *blue)
+	case green != nil:
+		dbs, err = UserDatabases(ctx, *green)
+	default:
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, db := range dbs {
+		if err := DropReplication(ctx, blue, green, id, db); err != nil {
+			return err
+		}
+	}
+	return nil
+}
