@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tealdb/teal/internal/bluegreen"
 	"github.com/tealdb/teal/internal/engine"
 	"github.com/tealdb/teal/internal/store"
 )
@@ -444,6 +445,9 @@ func (s *Service) ModifyDBInstance(ctx context.Context, in ModifyDBInstanceInput
 	if r.Status != StatusAvailable {
 		return nil, invalidInstanceState(r.Identifier, r.Status, StatusAvailable)
 	}
+	if err := s.notSwitchingLocked(r); err != nil {
+		return nil, err
+	}
 	if in.DBInstanceClass != "" {
 		if err := validClass(in.DBInstanceClass, r.Engine); err != nil {
 			return nil, err
@@ -560,6 +564,9 @@ func (s *Service) RebootDBInstance(ctx context.Context, id string) (*DBInstance,
 	if r.Status != StatusAvailable {
 		return nil, invalidInstanceState(r.Identifier, r.Status, StatusAvailable)
 	}
+	if err := s.notSwitchingLocked(r); err != nil {
+		return nil, err
+	}
 	s.setStatusLocked(r, StatusRebooting, "")
 	rid := r.ResourceID
 	s.goWork(func(ctx context.Context) { s.reboot(ctx, rid) })
@@ -594,6 +601,17 @@ func (s *Service) reboot(ctx context.Context, rid string) {
 	r.PendingReboot = false
 	s.proxy.SetTarget(r.Identifier, r.backend())
 	s.setStatusLocked(r, StatusAvailable, "DB instance restarted")
+	if r.ReadOnly {
+		if _, green := s.memberOfLocked(r.ResourceID); !green {
+			// An old blue is read-only until it is rebooted, as in RDS.
+			rid := r.ResourceID
+			s.goWork(func(ctx context.Context) {
+				if err := s.setReadOnly(ctx, rid, false); err != nil {
+					s.log.Error("make instance writable after reboot", "instance", rid, "err", err)
+				}
+			})
+		}
+	}
 }
 
 // DeleteDBInstance deletes an instance: its server, its data and its
@@ -614,6 +632,9 @@ func (s *Service) DeleteDBInstance(ctx context.Context, id string) (*DBInstance,
 	}
 	if r.Status == StatusDeleting {
 		return nil, invalidInstanceState(r.Identifier, r.Status, "not already deleting")
+	}
+	if err := s.notSwitchingLocked(r); err != nil {
+		return nil, err
 	}
 	for _, rep := range s.replicasLocked(r.ResourceID) {
 		if rep.Status != StatusAvailable {
@@ -702,4 +723,13 @@ func (s *Service) WaitForStatus(ctx context.Context, id, status string) (*DBInst
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// notSwitchingLocked refuses changes to an instance while its blue/green
+// deployment switches over.
+func (s *Service) notSwitchingLocked(r *instanceRecord) error {
+	if d, _ := s.memberOfLocked(r.ResourceID); d != nil && d.Status == bluegreen.StatusSwitchoverInProgress {
+		return invalidInstanceState(r.Identifier, "switching over in blue/green deployment "+d.ID, "not switching over")
+	}
+	return nil
 }

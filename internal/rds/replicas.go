@@ -175,6 +175,9 @@ func (s *Service) PromoteReadReplica(ctx context.Context, id string) (*DBInstanc
 	if r.Status != StatusAvailable {
 		return nil, invalidInstanceState(r.Identifier, r.Status, StatusAvailable)
 	}
+	if err := s.notSwitchingLocked(r); err != nil {
+		return nil, err
+	}
 	s.setStatusLocked(r, StatusModifying, "Promoting read replica")
 	rid := r.ResourceID
 	s.goWork(func(ctx context.Context) { s.promote(ctx, rid) })

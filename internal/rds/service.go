@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tealdb/teal/internal/bluegreen"
 	"github.com/tealdb/teal/internal/engine"
 	"github.com/tealdb/teal/internal/proxy"
 	"github.com/tealdb/teal/internal/store"
@@ -48,9 +49,13 @@ type Service struct {
 	proxy   *proxy.Manager
 	engines map[string]engine.Engine
 
-	mu        sync.Mutex
-	instances map[string]*instanceRecord // by DbiResourceId
-	groups    map[string]*groupRecord    // by name
+	mu          sync.Mutex
+	instances   map[string]*instanceRecord   // by DbiResourceId
+	groups      map[string]*groupRecord      // by name
+	deployments map[string]*deploymentRecord // by identifier
+	live        map[string]*deploymentLive   // what the monitor last measured
+
+	switchoverHook func(deployment, phase string)
 
 	supEvents chan supervisor.Event
 	ctx       context.Context
@@ -122,14 +127,16 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		store:     st,
-		proxy:     proxy.NewManager(cfg.Logger),
-		engines:   map[string]engine.Engine{},
-		instances: map[string]*instanceRecord{},
-		groups:    map[string]*groupRecord{},
-		supEvents: make(chan supervisor.Event, 256),
+		cfg:         cfg,
+		log:         cfg.Logger,
+		store:       st,
+		proxy:       proxy.NewManager(cfg.Logger),
+		engines:     map[string]engine.Engine{},
+		instances:   map[string]*instanceRecord{},
+		groups:      map[string]*groupRecord{},
+		deployments: map[string]*deploymentRecord{},
+		live:        map[string]*deploymentLive{},
+		supEvents:   make(chan supervisor.Event, 256),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.sup = supervisor.New(cfg.Logger, func(e supervisor.Event) {
@@ -148,6 +155,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	s.wg.Add(1)
 	go s.watchServers()
 	s.resume()
+	s.goWork(s.monitorDeployments)
 	return s, nil
 }
 
@@ -175,6 +183,13 @@ func (s *Service) load(ctx context.Context) error {
 	for i := range insts {
 		s.instances[insts[i].ResourceID] = &insts[i]
 	}
+	deps, err := store.List[deploymentRecord](ctx, s.store, kindDeployment)
+	if err != nil {
+		return err
+	}
+	for i := range deps {
+		s.deployments[deps[i].ID] = &deps[i]
+	}
 	return nil
 }
 
@@ -183,24 +198,38 @@ func (s *Service) load(ctx context.Context) error {
 func (s *Service) resume() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Green instances of a deployment still being created are rebuilt by
+	// the deployment, not on their own.
+	rebuilt := map[string]bool{}
+	for _, d := range s.deployments {
+		if d.Status == bluegreen.StatusProvisioning {
+			for _, m := range d.Members {
+				rebuilt[m.Green] = true
+			}
+		}
+	}
 	for _, r := range s.sortedLocked() {
 		if _, err := s.proxy.Open(r.Identifier, r.Port); err != nil {
 			s.log.Error("open endpoint", "instance", r.Identifier, "port", r.Port, "err", err)
 		}
 		id := r.ResourceID
-		switch r.Status {
-		case StatusCreating:
+		switch {
+		case rebuilt[id]:
+		case r.Status == StatusCreating:
 			if r.SourceResourceID != "" {
 				s.goWork(func(ctx context.Context) { s.provisionReplica(ctx, id) })
 			} else {
 				s.goWork(func(ctx context.Context) { s.provision(ctx, id) })
 			}
-		case StatusDeleting:
+		case r.Status == StatusDeleting:
 			s.goWork(func(ctx context.Context) { s.finishDelete(ctx, id) })
 		default:
 			r.Status = StatusStarting
 			s.goWork(func(ctx context.Context) { s.startServer(ctx, id) })
 		}
+	}
+	for id, d := range s.deployments {
+		s.resumeDeploymentLocked(id, d)
 	}
 }
 

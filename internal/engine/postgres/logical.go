@@ -412,6 +412,10 @@ func DropReplication(ctx context.Context, blue, green *engine.Layout, id, db str
 			return err
 		}
 		defer c.Close(context.Background())
+		// Green may still be held read-only; teal's own session may write.
+		if _, err := c.Exec(ctx, "SET default_transaction_read_only = off"); err != nil {
+			return fmt.Errorf("drop replication in %s: %w", db, err)
+		}
 		var exists bool
 		c.QueryRow(ctx, `SELECT true FROM pg_subscription WHERE subname = $1`, sub).Scan(&exists)
 		if exists {
@@ -437,6 +441,10 @@ func DropReplication(ctx context.Context, blue, green *engine.Layout, id, db str
 			return err
 		}
 		defer c.Close(context.Background())
+		// An old blue stays read-only; teal's own session may write.
+		if _, err := c.Exec(ctx, "SET default_transaction_read_only = off"); err != nil {
+			return fmt.Errorf("drop replication in %s: %w", db, err)
+		}
 		if _, err := c.Exec(ctx, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL`, slotNameFor(id, db)); err != nil {
 			return fmt.Errorf("end walsender in %s: %w", db, err)
 		}

@@ -1,0 +1,380 @@
+package rds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tealdb/teal/internal/bluegreen"
+	"github.com/tealdb/teal/internal/engine"
+	"github.com/tealdb/teal/internal/store"
+)
+
+// CreateBlueGreenDeployment validates everything, runs the preflight on
+// blue, records the deployment and its green instances, and builds the green
+// environment in the background. A refused request creates nothing.
+func (s *Service) CreateBlueGreenDeployment(ctx context.Context, in CreateBlueGreenInput) (*BlueGreenDeployment, error) {
+	if in.BlueGreenDeploymentName == "" {
+		return nil, missing("BlueGreenDeploymentName")
+	}
+	if err := bluegreen.ValidName(in.BlueGreenDeploymentName); err != nil {
+		return nil, invalidValue("%s", err.Error())
+	}
+	if in.Source == "" {
+		return nil, missing("Source")
+	}
+	if err := validTags(in.Tags); err != nil {
+		return nil, err
+	}
+	if in.TargetDBInstanceClass != "" {
+		if err := validClass(in.TargetDBInstanceClass, "postgres"); err != nil {
+			return nil, err
+		}
+	}
+	parts := strings.SplitN(in.Source, ":", 7)
+	if len(parts) != 7 || parts[0] != "arn" || parts[2] != "rds" {
+		return nil, invalidValue("The parameter Source must be the ARN of a DB instance or DB cluster: %s", in.Source)
+	}
+	switch parts[5] {
+	case "cluster":
+		return nil, clusterNotFound(parts[6])
+	case "db":
+	default:
+		return nil, invalidValue("The parameter Source must be the ARN of a DB instance or DB cluster: %s", in.Source)
+	}
+
+	s.mu.Lock()
+	blue := s.findLocked(parts[6])
+	if blue == nil {
+		s.mu.Unlock()
+		return nil, instanceNotFound(parts[6])
+	}
+	plan, err := s.planDeploymentLocked(blue, in)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+
+	// The preflight reads blue, so it runs without the lock.
+	findings, err := plan.replicator.Preflight(ctx, plan.blueLayout)
+	if errors.Is(err, engine.ErrUnsupported) {
+		return nil, sourceNotSupported("The source DB instance %s cannot be replicated here: %v", blue.Identifier, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("preflight of %s: %w", blue.Identifier, err)
+	}
+	findings = bluegreen.Classify(findings)
+	if msg := bluegreen.Blocking(findings); msg != "" {
+		return nil, sourceNotSupported("The source DB instance %s is not ready for a blue/green deployment: %s", blue.Identifier, msg)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Re-check what may have changed while the lock was released.
+	if blue = s.instances[plan.blue.ResourceID]; blue == nil {
+		return nil, instanceNotFound(parts[6])
+	}
+	if _, err := s.planDeploymentLocked(blue, in); err != nil {
+		return nil, err
+	}
+	d, greens, err := s.recordDeploymentLocked(plan, findings, in)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range greens {
+		s.instances[g.ResourceID] = g
+	}
+	s.deployments[d.ID] = d
+	id := d.ID
+	s.goWork(func(ctx context.Context) { s.provisionDeployment(ctx, id) })
+	desc := s.describeDeploymentLocked(d)
+	return &desc, nil
+}
+
+// deploymentPlan is a validated CreateBlueGreenDeployment.
+type deploymentPlan struct {
+	blue       *instanceRecord
+	blueLayout engine.Layout
+	replicas   []*instanceRecord
+	target     engine.Build
+	group      string
+	class      string
+	replicator engine.Replicator
+}
+
+func (s *Service) planDeploymentLocked(blue *instanceRecord, in CreateBlueGreenInput) (*deploymentPlan, error) {
+	for _, d := range s.deployments {
+		if d.Name == in.BlueGreenDeploymentName && d.Status != bluegreen.StatusDeleting {
+			return nil, fault("BlueGreenDeploymentAlreadyExistsFault", 400,
+				"A blue/green deployment named %s already exists: %s", d.Name, d.ID)
+		}
+	}
+	if blue.SourceResourceID != "" {
+		return nil, sourceNotSupported("The source DB instance %s is a read replica; a blue/green deployment starts from a primary.", blue.Identifier)
+	}
+	if blue.Status != StatusAvailable {
+		return nil, invalidInstanceState(blue.Identifier, blue.Status, StatusAvailable)
+	}
+	if d, _ := s.memberOfLocked(blue.ResourceID); d != nil {
+		return nil, invalidInstanceState(blue.Identifier, "part of blue/green deployment "+d.ID, "in no other blue/green deployment")
+	}
+	e := s.engines[blue.Engine]
+	rep, ok := e.(engine.Replicator)
+	if !ok {
+		return nil, sourceNotSupported("Blue/green deployments of %s are not supported yet.", blue.Engine)
+	}
+	bl, err := s.layout(blue)
+	if err != nil {
+		return nil, err
+	}
+	target := bl.Build
+	if in.TargetEngineVersion != "" {
+		if target, err = engine.Resolve(e.Builds(), in.TargetEngineVersion); err != nil {
+			return nil, invalidCombination("Cannot find version %s for %s", in.TargetEngineVersion, blue.Engine)
+		}
+	}
+	if engine.CompareVersions(target.Version, blue.EngineVersion) < 0 {
+		return nil, invalidCombination("The target engine version %s is older than the source's %s; a blue/green deployment cannot downgrade.",
+			target.Version, blue.EngineVersion)
+	}
+	group := ""
+	switch {
+	case in.TargetDBParameterGroupName != "":
+		if group, err = s.groupForLocked(in.TargetDBParameterGroupName, target); err != nil {
+			return nil, err
+		}
+	case target.Family() == bl.Build.Family():
+		group = blue.ParameterGroup
+	default:
+		group = "default." + target.Family()
+	}
+	if v := blue.Applied["wal_level"]; v != "logical" {
+		return nil, sourceNotSupported("The source DB instance %s runs with wal_level=%s; blue/green deployments need wal_level=logical. "+
+			"Set it in its DB parameter group %s and reboot.", blue.Identifier, v, blue.ParameterGroup)
+	}
+	class := in.TargetDBInstanceClass
+	if class == "" {
+		class = blue.Class
+	}
+	return &deploymentPlan{blue: blue, blueLayout: bl, replicas: s.replicasLocked(blue.ResourceID),
+		target: target, group: group, class: class, replicator: rep}, nil
+}
+
+// recordDeploymentLocked stores the deployment and its green instances in
+// one transaction and opens the green endpoints.
+func (s *Service) recordDeploymentLocked(p *deploymentPlan, findings []bluegreen.Finding, in CreateBlueGreenInput) (*deploymentRecord, []*instanceRecord, error) {
+	suffix := bluegreen.NewSuffix()
+	d := &deploymentRecord{
+		ID:         bluegreen.NewIdentifier(),
+		Name:       in.BlueGreenDeploymentName,
+		Status:     bluegreen.StatusProvisioning,
+		Tasks:      bluegreen.Tasks(p.target.Version != p.blue.EngineVersion, len(p.replicas) > 0),
+		Upgrade:    p.target.Version != p.blue.EngineVersion,
+		Tags:       in.Tags,
+		CreateTime: time.Now().UTC(),
+		Findings:   findings,
+	}
+	var greens []*instanceRecord
+	newGreen := func(b *instanceRecord, source string) (*instanceRecord, error) {
+		name := bluegreen.GreenName(b.Identifier, suffix)
+		if s.findLocked(name) != nil {
+			return nil, instanceExists(name)
+		}
+		g := &instanceRecord{
+			ResourceID: newResourceID(), Identifier: name, Engine: b.Engine, EngineVersion: p.target.Version,
+			Class: p.class, AllocatedStorage: b.AllocatedStorage, StorageType: b.StorageType,
+			MasterUsername: b.MasterUsername, DBName: b.DBName, ParameterGroup: p.group, Status: StatusCreating,
+			DeletionProtection: b.DeletionProtection, BackupRetentionPeriod: b.BackupRetentionPeriod,
+			Tags: append([]Tag(nil), b.Tags...), CreateTime: time.Now().UTC(), SourceResourceID: source, ReadOnly: true,
+		}
+		if err := s.openEndpointLocked(g, 0); err != nil {
+			return nil, err
+		}
+		greens = append(greens, g)
+		return g, nil
+	}
+	cleanup := func() {
+		for _, g := range greens {
+			s.proxy.CloseEndpoint(g.Identifier)
+		}
+	}
+	primary, err := newGreen(p.blue, "")
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	d.Members = append(d.Members, memberRecord{Blue: p.blue.ResourceID, Green: primary.ResourceID, Status: bluegreen.MemberProvisioning})
+	for _, r := range p.replicas {
+		g, err := newGreen(r, primary.ResourceID)
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		d.Members = append(d.Members, memberRecord{Blue: r.ResourceID, Green: g.ResourceID, Replica: true, Status: bluegreen.MemberProvisioning})
+	}
+	err = s.store.Update(s.ctx, func(tx *store.Tx) error {
+		for _, g := range greens {
+			if err := tx.Put(store.KindInstance, g.ResourceID, g); err != nil {
+				return err
+			}
+			if err := tx.AddEvent(s.instanceEvent(g, "DB instance created as part of blue/green deployment "+d.ID)); err != nil {
+				return err
+			}
+		}
+		if err := tx.Put(kindDeployment, d.ID, d); err != nil {
+			return err
+		}
+		msg := "Blue/green deployment creation started"
+		for _, f := range findings {
+			msg += "; finding: " + f.Message
+		}
+		return tx.AddEvent(s.deploymentEvent(d, msg))
+	})
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return d, greens, nil
+}
+
+// provisionDeployment builds the green environment. Each task is persisted
+// as it advances; after a crash of teal the whole provisioning runs again
+// from a fresh green primary, since every step is idempotent.
+func (s *Service) provisionDeployment(ctx context.Context, id string) {
+	err := s.buildGreen(ctx, id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.deployments[id]
+	if d == nil || d.Status != bluegreen.StatusProvisioning {
+		return
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return // teal is stopping; the next start provisions again
+		}
+		for i := range d.Tasks {
+			if d.Tasks[i].Status == bluegreen.TaskInProgress {
+				d.Tasks[i].Status = bluegreen.TaskFailed
+			}
+		}
+		d.Status = bluegreen.StatusInvalidConfiguration
+		d.StatusDetails = "Creating the green environment failed: " + err.Error()
+		s.log.Error("blue/green deployment", "deployment", id, "err", err)
+		s.saveDeploymentLocked(d, "Blue/green deployment failed: "+err.Error())
+		return
+	}
+	for i := range d.Members {
+		d.Members[i].Status = bluegreen.MemberAvailable
+	}
+	d.Status = bluegreen.StatusAvailable
+	d.StatusDetails = ""
+	s.saveDeploymentLocked(d, "Blue/green deployment is available: green is in sync with blue")
+}
+
+func (s *Service) setTaskLocked(d *deploymentRecord, task, status string) {
+	bluegreen.SetTask(d.Tasks, task, status)
+	s.saveDeploymentLocked(d, "")
+}
+
+func (s *Service) buildGreen(ctx context.Context, id string) error {
+	s.mu.Lock()
+	d := s.deployments[id]
+	if d == nil {
+		s.mu.Unlock()
+		return nil
+	}
+	s.setTaskLocked(d, bluegreen.TaskCreateReplica, bluegreen.TaskInProgress)
+	blue, green := s.instances[d.Members[0].Blue], s.instances[d.Members[0].Green]
+	if blue == nil || green == nil {
+		s.mu.Unlock()
+		return errors.New("a member of the deployment was deleted while it was being created")
+	}
+	bl, err := s.layout(blue)
+	if err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	gl, err := s.layout(green)
+	if err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	e := s.engines[green.Engine]
+	rep := e.(engine.Replicator)
+	params := s.effectiveParamsLocked(green)
+	config := serverConfig(green, params)
+	gid := green.ResourceID
+	s.mu.Unlock()
+
+	if err := s.initServer(ctx, gid, e, gl, config, nil); err != nil {
+		return fmt.Errorf("start green primary: %w", err)
+	}
+	s.mu.Lock()
+	green.Applied = params
+	s.proxy.SetTarget(green.Identifier, green.backend())
+	s.saveLocked(green, "")
+	s.mu.Unlock()
+
+	if err := rep.StartReplication(ctx, bl, gl, id); err != nil {
+		return fmt.Errorf("start replication: %w", err)
+	}
+	baseline, err := rep.SchemaState(ctx, bl)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	d.Baseline = &baseline
+	s.saveDeploymentLocked(d, "Replication from blue to green started; copying data")
+	s.mu.Unlock()
+
+	// Wait for the initial copy, bounded: a stuck copy fails the deployment
+	// with what it reached rather than hang.
+	deadline := time.Now().Add(6 * time.Hour)
+	for {
+		st, err := rep.ReplicationStatus(ctx, bl, gl, id)
+		if err == nil && st.Tables == st.TablesCopied && st.Streaming && st.LagBytes < 16<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("initial copy not finished after 6 hours: %d of %d tables copied", st.TablesCopied, st.Tables)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if err := rep.AfterInitialCopy(ctx, gl); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	bluegreen.SetTask(d.Tasks, bluegreen.TaskCreateReplica, bluegreen.TaskCompleted)
+	bluegreen.SetTask(d.Tasks, bluegreen.TaskUpgrade, bluegreen.TaskCompleted)
+	green.Status = StatusAvailable
+	s.saveLocked(green, "Green primary is in sync with blue")
+	s.setTaskLocked(d, bluegreen.TaskCreateTopology, bluegreen.TaskInProgress)
+	var replicas []string
+	for _, m := range d.Members[1:] {
+		replicas = append(replicas, m.Green)
+	}
+	s.mu.Unlock()
+
+	for _, rid := range replicas {
+		s.provisionReplica(ctx, rid)
+		s.mu.Lock()
+		r := s.instances[rid]
+		ok := r != nil && r.Status == StatusAvailable
+		s.mu.Unlock()
+		if !ok {
+			return fmt.Errorf("green read replica could not be created")
+		}
+	}
+	s.mu.Lock()
+	bluegreen.SetTask(d.Tasks, bluegreen.TaskCreateTopology, bluegreen.TaskCompleted)
+	bluegreen.SetTask(d.Tasks, bluegreen.TaskConfigureBackup, bluegreen.TaskCompleted)
+	s.saveDeploymentLocked(d, "")
+	s.mu.Unlock()
+	return nil
+}

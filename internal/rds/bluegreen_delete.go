@@ -1,0 +1,105 @@
+package rds
+
+import (
+	"context"
+	"time"
+
+	"github.com/tealdb/teal/internal/bluegreen"
+	"github.com/tealdb/teal/internal/engine"
+	"github.com/tealdb/teal/internal/store"
+)
+
+// DeleteBlueGreenDeployment deletes a deployment. Before switchover,
+// DeleteTarget also deletes the green instances; without it, replication
+// stops and green is left standalone (read-only until it is rebooted). After
+// switchover the green instances are production, so DeleteTarget is refused.
+func (s *Service) DeleteBlueGreenDeployment(ctx context.Context, id string, deleteTarget bool) (*BlueGreenDeployment, error) {
+	if id == "" {
+		return nil, missing("BlueGreenDeploymentIdentifier")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.deployments[id]
+	if d == nil {
+		return nil, deploymentNotFound(id)
+	}
+	switch d.Status {
+	case bluegreen.StatusSwitchoverInProgress, bluegreen.StatusDeleting:
+		return nil, invalidDeploymentState("Blue/green deployment %s is %s and cannot be deleted now.", id, d.Status)
+	case bluegreen.StatusSwitchoverCompleted:
+		if deleteTarget {
+			return nil, invalidDeploymentState("Blue/green deployment %s has switched over: its green instances are the production "+
+				"environment now, so DeleteTarget cannot be used. Delete the deployment without it, then the old instances if you wish.", id)
+		}
+	}
+	d.Status = bluegreen.StatusDeleting
+	d.DeleteTarget = deleteTarget
+	if err := s.saveDeploymentLocked(d, "Blue/green deployment is being deleted"); err != nil {
+		return nil, err
+	}
+	desc := s.describeDeploymentLocked(d)
+	s.goWork(func(ctx context.Context) { s.finishDeleteDeployment(ctx, id) })
+	return &desc, nil
+}
+
+func (s *Service) finishDeleteDeployment(ctx context.Context, id string) {
+	s.mu.Lock()
+	d := s.deployments[id]
+	deleteTarget := d.DeleteTarget
+	completed := d.Switchover != nil && bluegreen.Committed(d.Switchover.Phase)
+	var bl, gl *engine.Layout
+	var rep engine.Replicator
+	if blue := s.instances[d.Members[0].Blue]; blue != nil {
+		if l, err := s.layout(blue); err == nil {
+			bl = &l
+		}
+		rep, _ = s.engines[blue.Engine].(engine.Replicator)
+	}
+	if green := s.instances[d.Members[0].Green]; green != nil {
+		if l, err := s.layout(green); err == nil {
+			gl = &l
+		}
+		rep, _ = s.engines[green.Engine].(engine.Replicator)
+	}
+	s.mu.Unlock()
+
+	if !completed && rep != nil {
+		if err := rep.StopReplication(ctx, bl, gl, id); err != nil {
+			s.log.Warn("remove blue/green replication", "deployment", id, "err", err)
+		}
+	}
+	if deleteTarget {
+		// Replicas first, so the green primary has none to promote.
+		for i := len(d.Members) - 1; i >= 0; i-- {
+			s.deleteGreen(ctx, d.Members[i].Green)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now().UTC()
+	if err := s.store.Update(s.ctx, func(tx *store.Tx) error {
+		if err := tx.Delete(kindDeployment, id); err != nil {
+			return err
+		}
+		return tx.AddEvent(s.deploymentEvent(d, "Blue/green deployment deleted at "+now.Format(time.RFC3339)))
+	}); err != nil {
+		s.log.Error("delete blue/green deployment", "deployment", id, "err", err)
+		return
+	}
+	delete(s.deployments, id)
+	delete(s.live, id)
+}
+
+// deleteGreen deletes one green instance and waits until it is gone.
+func (s *Service) deleteGreen(ctx context.Context, rid string) {
+	s.mu.Lock()
+	r := s.instances[rid]
+	if r == nil {
+		s.mu.Unlock()
+		return
+	}
+	r.DeletionProtection = false
+	s.setStatusLocked(r, StatusDeleting, "DB instance is being deleted with its blue/green deployment")
+	s.mu.Unlock()
+	s.finishDelete(ctx, rid)
+}

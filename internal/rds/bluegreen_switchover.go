@@ -1,0 +1,575 @@
+package rds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tealdb/teal/internal/bluegreen"
+	"github.com/tealdb/teal/internal/engine"
+	"github.com/tealdb/teal/internal/store"
+)
+
+// switchoverRecord is the persisted progress of a switchover.
+type switchoverRecord struct {
+	Phase    string
+	Started  time.Time
+	Deadline time.Time
+	Timeout  int                // seconds
+	Marker   engine.Marker      `json:",omitempty"`
+	Renames  []renameRecord     `json:",omitempty"` // decided at the commit point
+	Timings  map[string]float64 `json:",omitempty"` // milliseconds per phase
+	Error    string             `json:",omitempty"`
+}
+
+// renameRecord is one instance's move at the commit point.
+type renameRecord struct {
+	ResourceID string
+	From, To   string
+	FromPort   int
+	ToPort     int
+}
+
+// errTimeout marks a switchover that ran out of time.
+var errTimeout = errors.New("switchover timeout reached")
+
+// SwitchoverBlueGreenDeployment starts a switchover and answers at once; the
+// deployment says SWITCHOVER_IN_PROGRESS until it completes or rolls back.
+func (s *Service) SwitchoverBlueGreenDeployment(ctx context.Context, id string, timeout *int) (*BlueGreenDeployment, error) {
+	if id == "" {
+		return nil, missing("BlueGreenDeploymentIdentifier")
+	}
+	seconds := 300
+	if timeout != nil {
+		seconds = *timeout
+	}
+	if err := bluegreen.ValidTimeout(seconds); err != nil {
+		return nil, invalidValue("%s", err.Error())
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.deployments[id]
+	if d == nil {
+		return nil, deploymentNotFound(id)
+	}
+	if d.Status != bluegreen.StatusAvailable {
+		return nil, invalidDeploymentState("Blue/green deployment %s is %s; a switchover needs it AVAILABLE.", id, d.Status)
+	}
+	if d.Degraded != "" {
+		return nil, invalidDeploymentState("Blue/green deployment %s cannot switch over: replication is degraded: %s. "+
+			"Delete the deployment and create a new one.", id, d.Degraded)
+	}
+	if why := s.missingMemberLocked(d); why != "" {
+		return nil, invalidDeploymentState("Blue/green deployment %s cannot switch over: %s.", id, why)
+	}
+	for _, m := range d.Members {
+		for _, rid := range []string{m.Blue, m.Green} {
+			if r := s.instances[rid]; r.Status != StatusAvailable {
+				return nil, invalidDeploymentState("Blue/green deployment %s cannot switch over: DB instance %s is %s.", id, r.Identifier, r.Status)
+			}
+		}
+	}
+	now := time.Now().UTC()
+	d.Status = bluegreen.StatusSwitchoverInProgress
+	d.StatusDetails = ""
+	d.Switchover = &switchoverRecord{Phase: bluegreen.PhaseGuardrails, Started: now,
+		Deadline: now.Add(time.Duration(seconds) * time.Second), Timeout: seconds, Timings: map[string]float64{}}
+	for i := range d.Members {
+		d.Members[i].Status = bluegreen.MemberInProgress
+	}
+	if err := s.saveDeploymentLocked(d, fmt.Sprintf("Switchover started (timeout %d s)", seconds)); err != nil {
+		return nil, err
+	}
+	s.goWork(func(ctx context.Context) { s.runSwitchover(ctx, id) })
+	desc := s.describeDeploymentLocked(d)
+	return &desc, nil
+}
+
+// switchover holds what one switchover works on.
+type switchover struct {
+	s        *Service
+	d        *deploymentRecord
+	rep      engine.Replicator
+	eng      engine.Engine
+	blue     engine.Layout // primaries
+	green    engine.Layout
+	names    []string // every member endpoint, blue and green
+	deadline time.Time
+}
+
+func (s *Service) prepareSwitchover(id string) (*switchover, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.deployments[id]
+	if d == nil || d.Switchover == nil {
+		return nil, fmt.Errorf("deployment %s has no switchover", id)
+	}
+	sw := &switchover{s: s, d: d, deadline: d.Switchover.Deadline}
+	blue, green := s.instances[d.Members[0].Blue], s.instances[d.Members[0].Green]
+	if blue == nil || green == nil {
+		return sw, errors.New(s.missingMemberLocked(d))
+	}
+	var err error
+	if sw.blue, err = s.layout(blue); err != nil {
+		return sw, err
+	}
+	if sw.green, err = s.layout(green); err != nil {
+		return sw, err
+	}
+	sw.eng = s.engines[blue.Engine]
+	sw.rep = sw.eng.(engine.Replicator)
+	for _, m := range d.Members {
+		for _, rid := range []string{m.Blue, m.Green} {
+			if r := s.instances[rid]; r != nil {
+				sw.names = append(sw.names, r.Identifier)
+			}
+		}
+	}
+	return sw, nil
+}
+
+// runSwitchover carries out the switchover as a script of named phases.
+// Each phase is persisted before it runs and timed; until the commit point a
+// failure or the timeout rolls everything back.
+func (s *Service) runSwitchover(ctx context.Context, id string) {
+	sw, err := s.prepareSwitchover(id)
+	if err == nil {
+		err = sw.beforeCommit(ctx)
+	}
+	if err != nil {
+		if ctx.Err() != nil && !errors.Is(err, errTimeout) {
+			return // teal is stopping: the next start rolls back
+		}
+		s.rollbackSwitchover(ctx, id, err)
+		return
+	}
+	s.completeSwitchover(ctx, id)
+}
+
+func (sw *switchover) beforeCommit(ctx context.Context) error {
+	ctx, cancel := context.WithDeadline(ctx, sw.deadline)
+	defer cancel()
+	steps := []struct {
+		phase string
+		run   func(context.Context) error
+	}{
+		{bluegreen.PhaseGuardrails, sw.checkGuardrails},
+		{bluegreen.PhaseHold, sw.holdConnections},
+		{bluegreen.PhaseStopWrites, sw.stopWrites},
+		{bluegreen.PhaseCatchUp, sw.catchUp},
+		{bluegreen.PhaseSequences, sw.syncSequences},
+		{bluegreen.PhaseCommitted, sw.commit},
+	}
+	for _, st := range steps {
+		if err := sw.s.setPhase(sw.d, st.phase); err != nil {
+			return err
+		}
+		if hook := sw.s.switchoverHook; hook != nil {
+			hook(sw.d.ID, st.phase)
+		}
+		start := time.Now()
+		err := st.run(ctx)
+		sw.s.recordTiming(sw.d, st.phase, time.Since(start))
+		if err != nil {
+			if ctx.Err() == context.DeadlineExceeded {
+				return fmt.Errorf("%w during %s after %d s: %v", errTimeout, st.phase, sw.d.Switchover.Timeout, err)
+			}
+			return fmt.Errorf("%s: %w", st.phase, err)
+		}
+	}
+	return nil
+}
+
+// SetSwitchoverHook installs a function called as each switchover phase
+// starts, for tests and operators that act between phases.
+func (s *Service) SetSwitchoverHook(fn func(deployment, phase string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.switchoverHook = fn
+}
+
+func (s *Service) setPhase(d *deploymentRecord, phase string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d.Switchover.Phase = phase
+	return s.saveDeploymentLocked(d, "")
+}
+
+func (s *Service) recordTiming(d *deploymentRecord, phase string, took time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d.Switchover.Timings == nil {
+		d.Switchover.Timings = map[string]float64{}
+	}
+	d.Switchover.Timings[phase] = float64(took.Microseconds()) / 1000
+}
+
+func (sw *switchover) checkGuardrails(ctx context.Context) error {
+	h := bluegreen.Health{}
+	st, err := sw.rep.ReplicationStatus(ctx, sw.blue, sw.green, sw.d.ID)
+	if err != nil {
+		return err
+	}
+	h.ReplicationHealthy, h.ReplicationError = st.Healthy(), st.Problem
+	h.LagSeconds, h.LagBytes = st.LagSeconds, st.LagBytes
+	sw.s.mu.Lock()
+	h.Degraded, h.MissingMember = sw.d.Degraded, sw.s.missingMemberLocked(sw.d)
+	sw.s.mu.Unlock()
+	ga, err := sw.rep.Activity(ctx, sw.green)
+	if err != nil {
+		return err
+	}
+	h.GreenActiveWrites = ga.ActiveWrites
+	if h.BlueExternalSource, err = sw.rep.ExternalReplication(ctx, sw.blue); err != nil {
+		return err
+	}
+	ba, err := sw.rep.Activity(ctx, sw.blue)
+	if err != nil {
+		return err
+	}
+	h.BlueLongestWrite, h.BlueLongestWriteWho, h.BlueLongestDDL = ba.LongestWrite, ba.LongestWriter, ba.LongestDDL
+	if failed := bluegreen.Guardrails(h, bluegreen.DefaultLimits(time.Duration(sw.d.Switchover.Timeout)*time.Second)); len(failed) > 0 {
+		return fmt.Errorf("guardrails: %s", strings.Join(failed, "; "))
+	}
+	return nil
+}
+
+// holdConnections makes every member endpoint hold new connections.
+func (sw *switchover) holdConnections(ctx context.Context) error {
+	hold := time.Until(sw.deadline) + 10*time.Second
+	for _, n := range sw.names {
+		if err := sw.s.proxy.Pause(n, hold); err != nil {
+			return fmt.Errorf("hold connections of %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// stopWrites makes blue read-only and ends the client sessions of both
+// primaries: open transactions roll back, and no client can write to
+// either side until the endpoints are released.
+func (sw *switchover) stopWrites(ctx context.Context) error {
+	if err := sw.s.setReadOnly(ctx, sw.d.Members[0].Blue, true); err != nil {
+		return err
+	}
+	if _, err := sw.rep.EndSessions(ctx, sw.blue); err != nil {
+		return err
+	}
+	_, err := sw.rep.EndSessions(ctx, sw.green)
+	return err
+}
+
+// catchUp waits until green has applied everything blue committed: a marker
+// committed on blue after writes stopped has reached green.
+func (sw *switchover) catchUp(ctx context.Context) error {
+	m, err := sw.rep.WriteMarker(ctx, sw.blue)
+	if err != nil {
+		return err
+	}
+	sw.s.mu.Lock()
+	sw.d.Switchover.Marker = m
+	sw.s.saveDeploymentLocked(sw.d, "")
+	sw.s.mu.Unlock()
+	for {
+		ok, err := sw.rep.HasMarker(ctx, sw.green, m)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("green has not caught up with blue: %w", ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func (sw *switchover) syncSequences(ctx context.Context) error {
+	_, err := sw.rep.SyncSequences(ctx, sw.blue, sw.green)
+	return err
+}
+
+// setReadOnly holds an instance read-only (or not) in its configuration and
+// applies it at once.
+func (s *Service) setReadOnly(ctx context.Context, rid string, on bool) error {
+	s.mu.Lock()
+	r := s.instances[rid]
+	if r == nil {
+		s.mu.Unlock()
+		return fmt.Errorf("instance %s is gone", rid)
+	}
+	r.ReadOnly = on
+	if err := s.saveLocked(r, ""); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	l, err := s.layout(r)
+	e := s.engines[r.Engine]
+	config := serverConfig(r, r.Applied)
+	rep := s.replicationLocked(r)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := e.WriteConfig(l, config, rep); err != nil {
+		return err
+	}
+	return e.Reload(ctx, l)
+}
+
+// commit is the commit point: one transaction renames green to the blue
+// names and blue to NAME-oldN, moves the endpoint ports with the names,
+// copies blue's tags to green, and records the phase. Before it nothing is
+// visible; after it the switchover rolls forward.
+func (sw *switchover) commit(ctx context.Context) error {
+	s := sw.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := sw.d
+	taken := map[string]bool{}
+	var renames []renameRecord
+	var opened []string
+	for _, m := range d.Members {
+		b, g := s.instances[m.Blue], s.instances[m.Green]
+		old := bluegreen.OldName(b.Identifier, func(n string) bool { return taken[n] || s.findLocked(n) != nil })
+		taken[old] = true
+		port, err := s.proxy.Open(old, 0)
+		if err != nil {
+			for _, n := range opened {
+				s.proxy.CloseEndpoint(n)
+			}
+			return fmt.Errorf("open endpoint of %s: %w", old, err)
+		}
+		opened = append(opened, old)
+		renames = append(renames,
+			renameRecord{ResourceID: g.ResourceID, From: g.Identifier, To: b.Identifier, FromPort: g.Port, ToPort: b.Port},
+			renameRecord{ResourceID: b.ResourceID, From: b.Identifier, To: old, FromPort: b.Port, ToPort: port})
+	}
+	// Apply to copies first, so a failed transaction changes nothing in memory.
+	changed := map[string]instanceRecord{}
+	for _, rn := range renames {
+		c := *s.instances[rn.ResourceID]
+		c.Identifier, c.Port = rn.To, rn.ToPort
+		changed[rn.ResourceID] = c
+	}
+	for _, m := range d.Members {
+		g := changed[m.Green]
+		g.Tags = append([]Tag(nil), s.instances[m.Blue].Tags...)
+		changed[m.Green] = g
+	}
+	next := *d.Switchover
+	next.Phase, next.Renames = bluegreen.PhaseCommitted, renames
+	nd := *d
+	nd.Switchover = &next
+	err := s.store.Update(s.ctx, func(tx *store.Tx) error {
+		for rid, c := range changed {
+			if err := tx.Put(store.KindInstance, rid, &c); err != nil {
+				return err
+			}
+		}
+		if err := tx.Put(kindDeployment, d.ID, &nd); err != nil {
+			return err
+		}
+		for _, rn := range renames {
+			c := changed[rn.ResourceID]
+			if err := tx.AddEvent(s.instanceEvent(&c, fmt.Sprintf("Renamed from %s to %s by the switchover of %s", rn.From, rn.To, d.ID))); err != nil {
+				return err
+			}
+		}
+		return tx.AddEvent(s.deploymentEvent(d, "Switchover committed: green is the new production"))
+	})
+	if err != nil {
+		for _, n := range opened {
+			s.proxy.CloseEndpoint(n)
+		}
+		return err
+	}
+	for rid, c := range changed {
+		*s.instances[rid] = c
+	}
+	*d.Switchover = next
+	return nil
+}
+
+// completeSwitchover rolls a committed switchover forward: the endpoints
+// route the names to their new servers, green becomes writable, held
+// connections go to it, and replication is removed. Every step is
+// idempotent, so it also finishes a switchover that teal crashed in.
+func (s *Service) completeSwitchover(ctx context.Context, id string) {
+	err := s.rollForward(ctx, id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.deployments[id]
+	if err != nil {
+		if ctx.Err() != nil {
+			return // the next start finishes it
+		}
+		// Committed: production is green either way. Report what is left.
+		s.log.Error("finish switchover", "deployment", id, "err", err)
+		d.StatusDetails = "Switchover completed, but cleaning up replication failed: " + err.Error()
+	}
+	d.Status = bluegreen.StatusSwitchoverCompleted
+	d.Switchover.Phase = bluegreen.PhaseDone
+	for i := range d.Members {
+		d.Members[i].Status = bluegreen.MemberCompleted
+	}
+	total := time.Since(d.Switchover.Started).Round(time.Millisecond)
+	s.saveDeploymentLocked(d, fmt.Sprintf("Switchover completed in %s", total))
+}
+
+func (s *Service) rollForward(ctx context.Context, id string) error {
+	s.mu.Lock()
+	d := s.deployments[id]
+	d.Switchover.Phase = bluegreen.PhaseRelease
+	s.saveDeploymentLocked(d, "")
+	sw := d.Switchover
+	// Route every name to the server that now holds it; this also closes
+	// connections that were still open to the previous holder.
+	for _, rn := range sw.Renames {
+		r := s.instances[rn.ResourceID]
+		if _, err := s.proxy.Open(rn.To, rn.ToPort); err != nil {
+			s.mu.Unlock()
+			return fmt.Errorf("open endpoint %s: %w", rn.To, err)
+		}
+		s.proxy.SetTarget(rn.To, r.backend())
+	}
+	for _, rn := range sw.Renames {
+		if s.findLocked(rn.From) == nil {
+			s.proxy.CloseEndpoint(rn.From)
+		}
+	}
+	greenID, blueID := d.Members[0].Green, d.Members[0].Blue
+	var names []string
+	for _, rn := range sw.Renames {
+		names = append(names, rn.To)
+	}
+	s.mu.Unlock()
+
+	if hook := s.hook(); hook != nil {
+		hook(id, bluegreen.PhaseRelease)
+	}
+	// Green writable, then release the held connections to it.
+	var errs []error
+	for _, m := range d.Members {
+		if err := s.setReadOnly(ctx, m.Green, false); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, n := range names {
+		s.proxy.Resume(n)
+	}
+	s.mu.Lock()
+	blue, green := s.instances[blueID], s.instances[greenID]
+	bl, berr := s.layout(blue)
+	gl, gerr := s.layout(green)
+	rep := s.engines[green.Engine].(engine.Replicator)
+	s.mu.Unlock()
+	if berr == nil && gerr == nil {
+		if err := rep.StopReplication(ctx, &bl, &gl, id); err != nil {
+			errs = append(errs, fmt.Errorf("remove replication: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Service) hook() func(string, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.switchoverHook
+}
+
+// rollbackSwitchover leaves both environments as they were: blue writable,
+// names and endpoints unchanged, held connections released to blue.
+func (s *Service) rollbackSwitchover(ctx context.Context, id string, cause error) {
+	s.mu.Lock()
+	d := s.deployments[id]
+	var names []string
+	for _, m := range d.Members {
+		for _, rid := range []string{m.Blue, m.Green} {
+			if r := s.instances[rid]; r != nil {
+				names = append(names, r.Identifier)
+			}
+		}
+	}
+	blueID := d.Members[0].Blue
+	s.mu.Unlock()
+
+	// Rolling back must not depend on the switchover's expired deadline.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	err := s.setReadOnly(rctx, blueID, false)
+	for _, n := range names {
+		s.proxy.Resume(n)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d.Status = bluegreen.StatusSwitchoverFailed
+	d.StatusDetails = "Switchover canceled and rolled back: " + cause.Error()
+	if err != nil {
+		d.StatusDetails += "; making blue writable again failed: " + err.Error()
+	}
+	d.Switchover.Phase = bluegreen.PhaseRolledBack
+	d.Switchover.Error = cause.Error()
+	for i := range d.Members {
+		d.Members[i].Status = bluegreen.MemberFailed
+	}
+	s.log.Warn("switchover rolled back", "deployment", id, "cause", cause)
+	s.saveDeploymentLocked(d, d.StatusDetails)
+}
+
+// resumeDeploymentLocked continues what a deployment was doing when teal
+// stopped: provisioning starts over, a switchover before its commit point
+// rolls back and after it rolls forward, a deletion finishes. Each waits for
+// the servers it needs.
+func (s *Service) resumeDeploymentLocked(id string, d *deploymentRecord) {
+	switch d.Status {
+	case bluegreen.StatusProvisioning:
+		s.goWork(func(ctx context.Context) { s.provisionDeployment(ctx, id) })
+	case bluegreen.StatusSwitchoverInProgress:
+		committed := d.Switchover != nil && bluegreen.Committed(d.Switchover.Phase)
+		s.goWork(func(ctx context.Context) {
+			s.waitMembersUp(ctx, id)
+			if committed {
+				s.completeSwitchover(ctx, id)
+				return
+			}
+			s.rollbackSwitchover(ctx, id, errors.New("teal restarted during the switchover, before its commit point"))
+		})
+	case bluegreen.StatusDeleting:
+		s.goWork(func(ctx context.Context) {
+			s.waitMembersUp(ctx, id)
+			s.finishDeleteDeployment(ctx, id)
+		})
+	}
+}
+
+// waitMembersUp waits (bounded) until the deployment's primaries have left
+// the starting state.
+func (s *Service) waitMembersUp(ctx context.Context, id string) {
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		d := s.deployments[id]
+		up := true
+		for _, m := range d.Members[:1] {
+			for _, rid := range []string{m.Blue, m.Green} {
+				if r := s.instances[rid]; r != nil && (r.Status == StatusStarting || r.Status == StatusCreating) {
+					up = false
+				}
+			}
+		}
+		s.mu.Unlock()
+		if up {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
