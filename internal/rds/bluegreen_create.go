@@ -337,6 +337,7 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 		if err == nil && st.Tables == st.TablesCopied && st.Streaming && st.LagBytes < 16<<20 {
 			break
 		}
+		s.log.Debug("waiting for the initial copy", "deployment", id, "status", fmt.Sprintf("%+v", st), "err", err)
 		if time.Now().After(deadline) {
 			return fmt.Errorf("initial copy not finished after 6 hours: %d of %d tables copied", st.TablesCopied, st.Tables)
 		}

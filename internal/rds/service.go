@@ -502,3 +502,7 @@ func (s *Service) Engines() []engine.Engine {
 	}
 	return out
 }
+
+// Store is the service's metadata store. internal/auth keeps the access keys
+// in it too, so that one crash-safe file holds all of teal's state.
+func (s *Service) Store() *store.Store { return s.store }

@@ -61,9 +61,14 @@ func clientTool(name string, server engine.Build) (string, error) {
 	return best, nil
 }
 
+// connString is the libpq connection string of teal's admin session, for
+// the client programs and for subscriptions.
 func connString(l engine.Layout, db string) string {
 	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s", l.SocketDir, l.Port, AdminUser, db)
 }
+
+// clientEnv makes client programs' sessions writable on a read-only server.
+var clientEnv = []string{"PGOPTIONS=-c default_transaction_read_only=off"}
 
 // CopyRoles copies every role (with its password hash) from blue to green,
 // except teal's own admin role.
@@ -147,7 +152,7 @@ func psql(ctx context.Context, l engine.Layout, db, script string, strict bool) 
 }
 
 func output(cmd *exec.Cmd) (string, error) {
-	cmd.Env = append(os.Environ(), "PGCONNECT_TIMEOUT=10")
+	cmd.Env = append(append(os.Environ(), "PGCONNECT_TIMEOUT=10"), clientEnv...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -205,7 +210,7 @@ func Subscribe(ctx context.Context, blue, green engine.Layout, id, db string) er
 	defer c.Close(context.Background())
 	sub := subscriptionName(id)
 	var exists bool
-	c.QueryRow(ctx, `SELECT true FROM pg_subscription WHERE subname = $1`, sub).Scan(&exists)
+	c.QueryRow(ctx, `SELECT true FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`, sub).Scan(&exists)
 	if exists {
 		return nil
 	}
@@ -248,7 +253,8 @@ func Sync(ctx context.Context, blue, green engine.Layout, id, db string) (SyncSt
 	}
 	defer c.Close(context.Background())
 	err = c.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE sr.srsubstate IN ('r', 's'))
-		FROM pg_subscription_rel sr JOIN pg_subscription s ON s.oid = sr.srsubid WHERE s.subname = $1`,
+		FROM pg_subscription_rel sr JOIN pg_subscription s ON s.oid = sr.srsubid WHERE s.subname = $1
+		  AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
 		subscriptionName(id)).Scan(&s.Tables, &s.Ready)
 	if err != nil {
 		return s, fmt.Errorf("subscription state in %s: %w", db, err)
@@ -417,7 +423,7 @@ func DropReplication(ctx context.Context, blue, green *engine.Layout, id, db str
 			return fmt.Errorf("drop replication in %s: %w", db, err)
 		}
 		var exists bool
-		c.QueryRow(ctx, `SELECT true FROM pg_subscription WHERE subname = $1`, sub).Scan(&exists)
+		c.QueryRow(ctx, `SELECT true FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`, sub).Scan(&exists)
 		if exists {
 			if _, err := c.Exec(ctx, "ALTER SUBSCRIPTION "+sub+" DISABLE"); err != nil {
 				return fmt.Errorf("disable subscription in %s: %w", db, err)

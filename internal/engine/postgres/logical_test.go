@@ -126,6 +126,16 @@ func TestLogicalReplicationAcrossMajorVersions(t *testing.T) {
 		}
 	}
 	deadline := time.Now().Add(time.Minute)
+	// Every database has its own subscription and slot (pg_subscription is
+	// shared by all databases of a server).
+	st, err := e.ReplicationStatus(ctx, blue, green, id)
+	for err == nil && !st.Healthy() && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		st, err = e.ReplicationStatus(ctx, blue, green, id)
+	}
+	if err != nil || !st.Healthy() || st.Tables != 3 {
+		t.Fatalf("replication of every database: %+v, %v", st, err)
+	}
 	for {
 		s, err := Sync(ctx, blue, green, id, "app")
 		if err != nil {

@@ -278,6 +278,8 @@ func Connect(ctx context.Context, l engine.Layout, dbname string) (*pgx.Conn, er
 	if err != nil {
 		return nil, fmt.Errorf("admin connection config: %w", err)
 	}
+	// teal's own sessions write even where clients may not (a green, an old blue).
+	cfg.RuntimeParams["default_transaction_read_only"] = "off"
 	c, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", l.DataDir, err)
