@@ -1,5 +1,6 @@
 // Package cli holds the `teal` commands. `teal serve` runs the server; the
-// other commands are clients of its API.
+// other commands are clients of its API, through aws-sdk-go-v2 and with the
+// names and options of `aws rds`.
 package cli
 
 import (
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 
 	"github.com/tealdb/teal/internal/server"
 )
@@ -22,6 +24,7 @@ var Version = "dev"
 
 // Main runs the teal command line and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
+	args = commandFirst(args)
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
@@ -33,20 +36,81 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "teal", Version)
 		return 0
 	case "help", "-h", "--help":
+		if len(args) > 1 {
+			return Main([]string{args[1], "--help"}, stdout, stderr)
+		}
 		usage(stdout)
 		return 0
 	}
-	fmt.Fprintf(stderr, "teal: unknown command %q\n", args[0])
-	usage(stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	switch args[0] {
+	case "wait":
+		return runWait(ctx, args[1:], stdout, stderr)
+	case "iam":
+		return runIAM(ctx, args[1:], stdout, stderr)
+	}
+	if o, ok := findOp(args[0]); ok {
+		return runOp(ctx, o, args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "teal: unknown command %q (teal help lists the commands)\n", args[0])
 	return 2
+}
+
+// commandFirst moves the command name, and the subcommand of wait and
+// iam, in front of options given before it, as in
+// "teal --output json describe-db-instances".
+func commandFirst(args []string) []string {
+	if len(args) == 0 || !strings.HasPrefix(args[0], "--") || args[0] == "--help" || args[0] == "--version" {
+		return args
+	}
+	for i, a := range args {
+		_, isOp := findOp(a)
+		n := 1
+		if a == "wait" || a == "iam" {
+			n = 2
+		} else if !isOp && a != "serve" {
+			continue
+		}
+		n = min(n, len(args)-i)
+		out := append([]string{}, args[i:i+n]...)
+		out = append(out, args[:i]...)
+		return append(out, args[i+n:]...)
+	}
+	return args
 }
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `teal: self-hosted blue/green deployments for PostgreSQL and MariaDB, through the Amazon RDS API.
 
 Usage:
-  teal serve [flags]    run the server (teal serve -h lists the flags)
-  teal version          print the version
+  teal serve [options]            run the server (teal serve -h lists the options)
+  teal <command> [options]        call the server; the commands and options are those of aws rds
+  teal wait <waiter> [options]    wait for DB instances to reach a state
+  teal iam <command> [options]    manage access keys
+  teal version                    print the version
+
+Commands:
+`)
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	for _, o := range ops {
+		fmt.Fprintf(tw, "  %s\t%s\n", o.name, o.summary)
+	}
+	for _, wt := range waiters {
+		fmt.Fprintf(tw, "  wait %s\t%s\n", wt.name, wt.summary)
+	}
+	for _, c := range iamCommands {
+		fmt.Fprintf(tw, "  iam %s\t%s\n", c.name, c.summary)
+	}
+	tw.Flush()
+	fmt.Fprint(w, `
+teal <command> --help lists a command's options. Every client command takes:
+  --endpoint-url URL   the server (env TEAL_ENDPOINT; default `+defaultEndpoint+`)
+  --region REGION      (env AWS_REGION; default `+defaultRegion+`)
+  --data-dir DIR       where the server wrote its credentials file (env TEAL_DATA_DIR; default .teal)
+  --output FORMAT      table (default), json or text
+Credentials come from TEAL_ACCESS_KEY_ID and TEAL_SECRET_ACCESS_KEY, else AWS_ACCESS_KEY_ID and
+AWS_SECRET_ACCESS_KEY, else profile "teal" of <data-dir>/credentials.
 `)
 }
 

@@ -182,7 +182,7 @@ func (s *Service) DescribeBlueGreenDeployments(ctx context.Context, id string, f
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if id != "" {
-		d := s.deployments[id]
+		d := s.deployments[strings.ToLower(id)]
 		if d == nil {
 			return nil, "", deploymentNotFound(id)
 		}
@@ -231,6 +231,9 @@ func (s *Service) describeDeploymentLocked(d *deploymentRecord) BlueGreenDeploym
 	}
 	if d.Switchover != nil {
 		out.SwitchoverPhase = d.Switchover.Phase
+		if d.Status == bluegreen.StatusSwitchoverInProgress {
+			out.StatusDetails = "Switchover phase: " + d.Switchover.Phase
+		}
 	}
 	if len(d.Members) > 0 {
 		out.Source, out.Target = s.arnOfLocked(d.Members[0].Blue), s.arnOfLocked(d.Members[0].Green)

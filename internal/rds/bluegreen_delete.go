@@ -2,6 +2,7 @@ package rds
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/tealdb/teal/internal/bluegreen"
@@ -17,6 +18,7 @@ func (s *Service) DeleteBlueGreenDeployment(ctx context.Context, id string, dele
 	if id == "" {
 		return nil, missing("BlueGreenDeploymentIdentifier")
 	}
+	id = strings.ToLower(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := s.deployments[id]

@@ -41,6 +41,7 @@ func (s *Service) SwitchoverBlueGreenDeployment(ctx context.Context, id string, 
 	if id == "" {
 		return nil, missing("BlueGreenDeploymentIdentifier")
 	}
+	id = strings.ToLower(id)
 	seconds := 300
 	if timeout != nil {
 		seconds = *timeout

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tealdb/teal/internal/auth"
 	"github.com/tealdb/teal/internal/engine"
 	"github.com/tealdb/teal/internal/engine/postgres"
 	"github.com/tealdb/teal/internal/rds"
@@ -77,6 +78,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if cfg.AccountID == "" {
+		cfg.AccountID = "000000000000"
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -102,11 +109,11 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte("ok\n"))
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	keys, err := auth.NewKeyring(ctx, svc.Store(), creds.AccessKeyID, creds.SecretAccessKey, cfg.Region, cfg.AccountID)
+	if err != nil {
+		return err
+	}
+	srv := newHTTPServer(Handler(svc, keys, cfg.Logger), cfg.Logger)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	cfg.Logger.Info("teal is serving", "listen", ln.Addr().String(), "data_dir", cfg.DataDir,

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tealdb/teal/internal/bluegreen"
@@ -56,6 +59,31 @@ func (l *ledger) longestGap(from, to time.Time) time.Duration {
 		gap = max(gap, ts[i].Sub(ts[i-1]))
 	}
 	return gap
+}
+
+// waitDeploymentAPI polls DescribeBlueGreenDeployments through the SDK
+// until the deployment has one of the statuses.
+func waitDeploymentAPI(t *testing.T, c *awsrds.Client, id string, d time.Duration, statuses ...string) types.BlueGreenDeployment {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		out, err := c.DescribeBlueGreenDeployments(context.Background(), &awsrds.DescribeBlueGreenDeploymentsInput{
+			BlueGreenDeploymentIdentifier: aws.String(id)})
+		if err != nil {
+			t.Fatalf("describe deployment %s: %v", id, err)
+		}
+		got := out.BlueGreenDeployments[0]
+		status := aws.ToString(got.Status)
+		for _, s := range statuses {
+			if status == s {
+				return got
+			}
+		}
+		if status == bluegreen.StatusInvalidConfiguration || time.Now().After(deadline) {
+			t.Fatalf("deployment %s is %s (%s), not %v", id, status, aws.ToString(got.StatusDetails), statuses)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func sortTimes(ts []time.Time) {
@@ -197,36 +225,43 @@ func TestBlueGreenSwitchover(t *testing.T) {
 	ctx := ctxFor(t, 8*time.Minute)
 	blue := setupBlue(t, svc)
 
-	dep, err := svc.CreateBlueGreenDeployment(ctx, rds.CreateBlueGreenInput{BlueGreenDeploymentName: "upgrade-17",
-		Source: blue.DBInstanceArn, TargetEngineVersion: "17", Tags: []rds.Tag{{Key: "change", Value: "pg17"}}})
+	// The deployment is driven through the RDS API with aws-sdk-go-v2.
+	api := startAPI(t, svc).client
+	created, err := api.CreateBlueGreenDeployment(ctx, &awsrds.CreateBlueGreenDeploymentInput{
+		BlueGreenDeploymentName: aws.String("upgrade-17"), Source: aws.String(blue.DBInstanceArn),
+		TargetEngineVersion: aws.String("17"), Tags: []types.Tag{{Key: aws.String("change"), Value: aws.String("pg17")}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dep.Status != bluegreen.StatusProvisioning || !strings.HasPrefix(dep.BlueGreenDeploymentIdentifier, "bgd-") {
-		t.Fatalf("created: %+v", dep)
+	id := aws.ToString(created.BlueGreenDeployment.BlueGreenDeploymentIdentifier)
+	if aws.ToString(created.BlueGreenDeployment.Status) != bluegreen.StatusProvisioning || !strings.HasPrefix(id, "bgd-") {
+		t.Fatalf("created: %+v", created.BlueGreenDeployment)
+	}
+	// The preflight findings are teal's own addition to the description.
+	deps, _, err := svc.DescribeBlueGreenDeployments(ctx, id, nil, rds.Page{})
+	if err != nil {
+		t.Fatal(err)
 	}
 	var noPK bool
-	for _, f := range dep.Findings {
+	for _, f := range deps[0].Findings {
 		noPK = noPK || (f.Kind == bluegreen.FindNoPrimaryKey && strings.Contains(f.Object, "audit_log") && !f.Blocking)
 	}
 	if !noPK {
-		t.Fatalf("the table without a primary key was not reported: %+v", dep.Findings)
+		t.Fatalf("the table without a primary key was not reported: %+v", deps[0].Findings)
 	}
-	if _, err := svc.CreateBlueGreenDeployment(ctx, rds.CreateBlueGreenInput{BlueGreenDeploymentName: "upgrade-17",
-		Source: blue.DBInstanceArn}); !isFault(err, "BlueGreenDeploymentAlreadyExistsFault") {
-		t.Fatalf("duplicate name: %v", err)
-	}
-	id := dep.BlueGreenDeploymentIdentifier
-	avail := waitDeployment(t, svc, id, 90*time.Second, bluegreen.StatusAvailable)
+	_, err = api.CreateBlueGreenDeployment(ctx, &awsrds.CreateBlueGreenDeploymentInput{
+		BlueGreenDeploymentName: aws.String("upgrade-17"), Source: aws.String(blue.DBInstanceArn)})
+	wantCode(t, "duplicate name", err, "BlueGreenDeploymentAlreadyExistsFault")
+	avail := waitDeploymentAPI(t, api, id, 90*time.Second, bluegreen.StatusAvailable)
 	for _, task := range avail.Tasks {
-		if task.Status != bluegreen.TaskCompleted {
-			t.Fatalf("task %s is %s", task.Name, task.Status)
+		if aws.ToString(task.Status) != bluegreen.TaskCompleted {
+			t.Fatalf("task %s is %s", aws.ToString(task.Name), aws.ToString(task.Status))
 		}
 	}
 	if len(avail.Tasks) != 4 || len(avail.SwitchoverDetails) != 2 {
 		t.Fatalf("tasks %+v, members %+v", avail.Tasks, avail.SwitchoverDetails)
 	}
-	greenArn := avail.Target
+	greenArn := aws.ToString(avail.Target)
 	greenName := greenArn[strings.LastIndex(greenArn, ":")+1:]
 	if !strings.HasPrefix(greenName, "shop-green-") || len(greenName) != len("shop-green-")+6 {
 		t.Fatalf("green name %q", greenName)
@@ -260,19 +295,19 @@ func TestBlueGreenSwitchover(t *testing.T) {
 	l, wg := runWriters(t, blue.Endpoint.Port, 0, 8, stop)
 	time.Sleep(2 * time.Second)
 	started := time.Now()
-	timeout := 120
-	if _, err := svc.SwitchoverBlueGreenDeployment(ctx, id, &timeout); err != nil {
+	if _, err := api.SwitchoverBlueGreenDeployment(ctx, &awsrds.SwitchoverBlueGreenDeploymentInput{
+		BlueGreenDeploymentIdentifier: aws.String(id), SwitchoverTimeout: aws.Int32(120)}); err != nil {
 		close(stop)
 		wg.Wait()
 		t.Fatal(err)
 	}
-	done := waitDeployment(t, svc, id, 3*time.Minute, bluegreen.StatusSwitchoverCompleted, bluegreen.StatusSwitchoverFailed)
+	done := waitDeploymentAPI(t, api, id, 3*time.Minute, bluegreen.StatusSwitchoverCompleted, bluegreen.StatusSwitchoverFailed)
 	finished := time.Now()
 	time.Sleep(2 * time.Second)
 	close(stop)
 	wg.Wait()
-	if done.Status != bluegreen.StatusSwitchoverCompleted {
-		t.Fatalf("switchover: %s: %s", done.Status, done.StatusDetails)
+	if aws.ToString(done.Status) != bluegreen.StatusSwitchoverCompleted {
+		t.Fatalf("switchover: %s: %s", aws.ToString(done.Status), aws.ToString(done.StatusDetails))
 	}
 	gap := l.longestGap(started.Add(-time.Second), finished.Add(time.Second))
 	t.Logf("switchover took %s; longest pause between acknowledged commits: %s; %d commits acknowledged, %d failed attempts",
@@ -345,16 +380,16 @@ func TestBlueGreenSwitchover(t *testing.T) {
 	})
 
 	// Delete: DeleteTarget is refused after switchover; without it the record goes.
-	yes := true
-	if _, err := svc.DeleteBlueGreenDeployment(ctx, id, yes); !isFault(err, "InvalidBlueGreenDeploymentStateFault") {
-		t.Fatalf("delete with DeleteTarget after switchover: %v", err)
-	}
-	if _, err := svc.DeleteBlueGreenDeployment(ctx, id, false); err != nil {
+	_, err = api.DeleteBlueGreenDeployment(ctx, &awsrds.DeleteBlueGreenDeploymentInput{
+		BlueGreenDeploymentIdentifier: aws.String(id), DeleteTarget: aws.Bool(true)})
+	wantCode(t, "delete with DeleteTarget after switchover", err, "InvalidBlueGreenDeploymentStateFault")
+	if _, err := api.DeleteBlueGreenDeployment(ctx, &awsrds.DeleteBlueGreenDeploymentInput{
+		BlueGreenDeploymentIdentifier: aws.String(id)}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, "deployment deleted", func() error {
-		_, _, err := svc.DescribeBlueGreenDeployments(ctx, id, nil, rds.Page{})
-		if !isFault(err, "BlueGreenDeploymentNotFoundFault") {
+		_, err := api.DescribeBlueGreenDeployments(ctx, &awsrds.DescribeBlueGreenDeploymentsInput{BlueGreenDeploymentIdentifier: aws.String(id)})
+		if apiCode(err) != "BlueGreenDeploymentNotFoundFault" {
 			return fmt.Errorf("describe: %v", err)
 		}
 		return nil

@@ -1,0 +1,133 @@
+package api
+
+import (
+	"context"
+
+	"github.com/tealdb/teal/internal/rds"
+)
+
+type createDBParameterGroupInput struct {
+	DBParameterGroupName   string     `query:",required"`
+	DBParameterGroupFamily string     `query:",required"`
+	Description            string     `query:",required"`
+	Tags                   []tagInput `query:"Tags.Tag"`
+}
+
+func (a *API) createDBParameterGroup(ctx context.Context, in *createDBParameterGroupInput) (createDBParameterGroupResult, error) {
+	g, err := a.svc.CreateDBParameterGroup(ctx, in.DBParameterGroupName, in.DBParameterGroupFamily, in.Description, tagsOf(in.Tags))
+	if err != nil {
+		return createDBParameterGroupResult{}, err
+	}
+	return createDBParameterGroupResult{DBParameterGroup: parameterGroupOf(*g)}, nil
+}
+
+// parameterInput is a Parameter of ModifyDBParameterGroup and
+// ResetDBParameterGroup; the other members of the model's Parameter are
+// descriptive and ignored in a request.
+type parameterInput struct {
+	ParameterName  string
+	ParameterValue string
+	ApplyMethod    string
+}
+
+func changesOf(in []parameterInput) []rds.ParameterChange {
+	out := make([]rds.ParameterChange, len(in))
+	for i, p := range in {
+		out[i] = rds.ParameterChange(p)
+	}
+	return out
+}
+
+type modifyDBParameterGroupInput struct {
+	DBParameterGroupName string           `query:",required"`
+	Parameters           []parameterInput `query:"Parameters.Parameter,required"`
+}
+
+func (a *API) modifyDBParameterGroup(ctx context.Context, in *modifyDBParameterGroupInput) (parameterGroupNameResult, error) {
+	name, err := a.svc.ModifyDBParameterGroup(ctx, in.DBParameterGroupName, changesOf(in.Parameters))
+	return parameterGroupNameResult{DBParameterGroupName: name}, err
+}
+
+type resetDBParameterGroupInput struct {
+	DBParameterGroupName string `query:",required"`
+	ResetAllParameters   bool
+	Parameters           []parameterInput `query:"Parameters.Parameter"`
+}
+
+func (a *API) resetDBParameterGroup(ctx context.Context, in *resetDBParameterGroupInput) (parameterGroupNameResult, error) {
+	name, err := a.svc.ResetDBParameterGroup(ctx, in.DBParameterGroupName, in.ResetAllParameters, changesOf(in.Parameters))
+	return parameterGroupNameResult{DBParameterGroupName: name}, err
+}
+
+type describeDBParameterGroupsInput struct {
+	DBParameterGroupName string
+	MaxRecords           int
+	Marker               string
+}
+
+func (a *API) describeDBParameterGroups(ctx context.Context, in *describeDBParameterGroupsInput) (describeDBParameterGroupsResult, error) {
+	groups, marker, err := a.svc.DescribeDBParameterGroups(ctx, in.DBParameterGroupName,
+		rds.Page{Marker: in.Marker, MaxRecords: in.MaxRecords})
+	if err != nil {
+		return describeDBParameterGroupsResult{}, err
+	}
+	out := make([]parameterGroupXML, len(groups))
+	for i, g := range groups {
+		out[i] = parameterGroupOf(g)
+	}
+	return describeDBParameterGroupsResult{Marker: marker, DBParameterGroups: listOf("DBParameterGroup", out)}, nil
+}
+
+type describeDBParametersInput struct {
+	DBParameterGroupName string `query:",required"`
+	Source               string
+	MaxRecords           int
+	Marker               string
+	// The parameter-name filter is not implemented; ignoring it would
+	// answer with every parameter instead of the ones asked for.
+	Filters []filterInput `query:"Filters.Filter,unsupported"`
+}
+
+func (a *API) describeDBParameters(ctx context.Context, in *describeDBParametersInput) (describeDBParametersResult, error) {
+	params, marker, err := a.svc.DescribeDBParameters(ctx, in.DBParameterGroupName, in.Source,
+		rds.Page{Marker: in.Marker, MaxRecords: in.MaxRecords})
+	if err != nil {
+		return describeDBParametersResult{}, err
+	}
+	return describeDBParametersResult{Parameters: parametersOf(params), Marker: marker}, nil
+}
+
+// groupNameInput is the input of DeleteDBParameterGroup.
+type groupNameInput struct {
+	DBParameterGroupName string `query:",required"`
+}
+
+func (a *API) deleteDBParameterGroup(ctx context.Context, in *groupNameInput) (noResult, error) {
+	return noResult{}, a.svc.DeleteDBParameterGroup(ctx, in.DBParameterGroupName)
+}
+
+type describeDBEngineVersionsInput struct {
+	Engine                 string
+	EngineVersion          string
+	DBParameterGroupFamily string
+	Filters                []filterInput `query:"Filters.Filter"`
+	MaxRecords             int
+	Marker                 string
+	DefaultOnly            bool
+}
+
+func (a *API) describeDBEngineVersions(ctx context.Context, in *describeDBEngineVersionsInput) (describeDBEngineVersionsResult, error) {
+	versions, marker, err := a.svc.DescribeDBEngineVersions(ctx, rds.EngineVersionsInput{
+		Engine: in.Engine, EngineVersion: in.EngineVersion, DBParameterGroupFamily: in.DBParameterGroupFamily,
+		DefaultOnly: in.DefaultOnly, Filters: filtersOf(in.Filters),
+		Page: rds.Page{Marker: in.Marker, MaxRecords: in.MaxRecords},
+	})
+	if err != nil {
+		return describeDBEngineVersionsResult{}, err
+	}
+	out := make([]engineVersionXML, len(versions))
+	for i, v := range versions {
+		out[i] = engineVersionOf(v)
+	}
+	return describeDBEngineVersionsResult{Marker: marker, DBEngineVersions: listOf("DBEngineVersion", out)}, nil
+}

@@ -1,0 +1,204 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// operations is the table of actions teal answers. Each entry names the
+// handler and what the request needs to be authorized: the operation's own
+// IAM action (rds:<Action>) on the resources it touches, plus any other
+// action RDS checks for it. Adding an operation is one entry here, an input
+// struct with query tags and a handler.
+var operations = map[string]operation{
+	"CreateDBInstance": op((*API).createDBInstance, func(a *API, in *createDBInstanceInput) access {
+		db := a.dbArn(in.DBInstanceIdentifier)
+		return self(db).withGroup(a, in.DBParameterGroupName).
+			andIf(len(in.Tags) > 0, "AddTagsToResource", db)
+	}),
+	"DescribeDBInstances": op((*API).describeDBInstances, func(a *API, in *describeDBInstancesInput) access {
+		return self(a.dbArn(in.DBInstanceIdentifier))
+	}),
+	"ModifyDBInstance": op((*API).modifyDBInstance, func(a *API, in *modifyDBInstanceInput) access {
+		acc := self(a.dbArn(in.DBInstanceIdentifier)).withGroup(a, in.DBParameterGroupName)
+		if in.NewDBInstanceIdentifier != "" {
+			acc[0].resources = append(acc[0].resources, a.dbArn(in.NewDBInstanceIdentifier))
+		}
+		return acc
+	}),
+	"RebootDBInstance": op((*API).rebootDBInstance, func(a *API, in *instanceIDInput) access {
+		return self(a.dbArn(in.DBInstanceIdentifier))
+	}),
+	"DeleteDBInstance": op((*API).deleteDBInstance, func(a *API, in *deleteDBInstanceInput) access {
+		return self(a.dbArn(in.DBInstanceIdentifier))
+	}),
+	"CreateDBInstanceReadReplica": op((*API).createReadReplica, func(a *API, in *createReadReplicaInput) access {
+		db := a.dbArn(in.DBInstanceIdentifier)
+		return self(db, a.dbArn(in.SourceDBInstanceIdentifier)).withGroup(a, in.DBParameterGroupName).
+			andIf(len(in.Tags) > 0, "AddTagsToResource", db)
+	}),
+	"PromoteReadReplica": op((*API).promoteReadReplica, func(a *API, in *instanceIDInput) access {
+		return self(a.dbArn(in.DBInstanceIdentifier))
+	}),
+	"CreateDBParameterGroup": op((*API).createDBParameterGroup, func(a *API, in *createDBParameterGroupInput) access {
+		pg := a.pgArn(in.DBParameterGroupName)
+		return self(pg).andIf(len(in.Tags) > 0, "AddTagsToResource", pg)
+	}),
+	"ModifyDBParameterGroup": op((*API).modifyDBParameterGroup, func(a *API, in *modifyDBParameterGroupInput) access {
+		return self(a.pgArn(in.DBParameterGroupName))
+	}),
+	"ResetDBParameterGroup": op((*API).resetDBParameterGroup, func(a *API, in *resetDBParameterGroupInput) access {
+		return self(a.pgArn(in.DBParameterGroupName))
+	}),
+	"DescribeDBParameterGroups": op((*API).describeDBParameterGroups, func(a *API, in *describeDBParameterGroupsInput) access {
+		return self(a.pgArn(in.DBParameterGroupName))
+	}),
+	"DescribeDBParameters": op((*API).describeDBParameters, func(a *API, in *describeDBParametersInput) access {
+		return self(a.pgArn(in.DBParameterGroupName))
+	}),
+	"DeleteDBParameterGroup": op((*API).deleteDBParameterGroup, func(a *API, in *groupNameInput) access {
+		return self(a.pgArn(in.DBParameterGroupName))
+	}),
+	// IAM has no resource for these two: the action is checked on "*".
+	"DescribeDBEngineVersions": op((*API).describeDBEngineVersions, func(a *API, in *describeDBEngineVersionsInput) access {
+		return self()
+	}),
+	"DescribeEvents": op((*API).describeEvents, func(a *API, in *describeEventsInput) access {
+		return self()
+	}),
+	"AddTagsToResource": op((*API).addTagsToResource, func(a *API, in *addTagsInput) access {
+		return self(in.ResourceName)
+	}),
+	"ListTagsForResource": op((*API).listTagsForResource, func(a *API, in *resourceNameInput) access {
+		return self(in.ResourceName)
+	}),
+	"RemoveTagsFromResource": op((*API).removeTagsFromResource, func(a *API, in *removeTagsInput) access {
+		return self(in.ResourceName)
+	}),
+
+	// Blue/green deployments, with the checks RDS makes on the instances
+	// they create, switch over and delete.
+	"CreateBlueGreenDeployment": op((*API).createBlueGreen, func(a *API, in *createBlueGreenInput) access {
+		return self(a.deploymentArn(""), in.Source).withGroup(a, in.TargetDBParameterGroupName).
+			andIf(true, "CreateDBInstanceReadReplica", in.Source).
+			andIf(true, "AddTagsToResource", a.dbArn(""))
+	}),
+	"DescribeBlueGreenDeployments": op((*API).describeBlueGreen, func(a *API, in *describeBlueGreenInput) access {
+		return self(a.deploymentArn(in.BlueGreenDeploymentIdentifier))
+	}),
+	"SwitchoverBlueGreenDeployment": op((*API).switchoverBlueGreen, func(a *API, in *switchoverBlueGreenInput) access {
+		members := append(a.membersOf(in.BlueGreenDeploymentIdentifier, false), a.membersOf(in.BlueGreenDeploymentIdentifier, true)...)
+		return self(a.deploymentArn(in.BlueGreenDeploymentIdentifier)).
+			andIf(len(members) > 0, "ModifyDBInstance", members...).
+			andIf(len(members) > 0, "PromoteReadReplica", members...)
+	}),
+	"DeleteBlueGreenDeployment": op((*API).deleteBlueGreen, func(a *API, in *deleteBlueGreenInput) access {
+		green := a.membersOf(in.BlueGreenDeploymentIdentifier, true)
+		return self(a.deploymentArn(in.BlueGreenDeploymentIdentifier)).
+			andIf(len(green) > 0, "DeleteDBInstance", green...)
+	}),
+
+	// teal's own actions: access keys, for the root key only.
+	"TealCreateAccessKey": rootOnly(op((*API).createAccessKey, nobody[createAccessKeyInput])),
+	"TealListAccessKeys":  rootOnly(op((*API).listAccessKeys, nobody[struct{}])),
+	"TealDeleteAccessKey": rootOnly(op((*API).deleteAccessKey, nobody[accessKeyIDInput])),
+}
+
+// operation is an entry of the table.
+type operation struct {
+	rootOnly bool
+	// prepare decodes a request's members. It changes nothing: a request
+	// is decoded and authorized before anything runs.
+	prepare func(a *API, f *form) (call, error)
+}
+
+// call is a decoded request: what it must be authorized for, and the work.
+type call struct {
+	input  any // the decoded members, a pointer to the handler's input
+	access access
+	run    func(ctx context.Context) (any, error)
+}
+
+// op builds an operation from a typed handler and its authorization rule.
+func op[In, Out any](handler func(a *API, ctx context.Context, in *In) (Out, error), rule func(a *API, in *In) access) operation {
+	return operation{prepare: func(a *API, f *form) (call, error) {
+		in := new(In)
+		if err := decode(f, in); err != nil {
+			return call{}, err
+		}
+		return call{
+			input:  in,
+			access: rule(a, in),
+			run: func(ctx context.Context) (any, error) {
+				out, err := handler(a, ctx, in)
+				if err != nil {
+					return nil, err
+				}
+				return out, nil
+			},
+		}, nil
+	}}
+}
+
+func rootOnly(o operation) operation {
+	o.rootOnly = true
+	return o
+}
+
+// nobody is the rule of root-only operations: root needs no policy.
+func nobody[In any](*API, *In) access { return nil }
+
+// grant is one IAM check: an action on resources. An empty action is the
+// operation's own.
+type grant struct {
+	action    string
+	resources []string
+}
+
+// access is every check a request must pass; the first is always the
+// operation's own action.
+type access []grant
+
+func self(resources ...string) access { return access{{resources: resources}} }
+
+// andIf adds a check of another action when cond holds, as RDS checks
+// rds:AddTagsToResource for a create with tags.
+func (acc access) andIf(cond bool, action string, resources ...string) access {
+	if !cond {
+		return acc
+	}
+	return append(acc, grant{action: action, resources: resources})
+}
+
+// withGroup adds the parameter group a request names to the resources of its
+// own action, as IAM lists pg as a resource of CreateDBInstance and
+// ModifyDBInstance.
+func (acc access) withGroup(a *API, group string) access {
+	if group != "" {
+		acc[0].resources = append(acc[0].resources, a.pgArn(group))
+	}
+	return acc
+}
+
+// dbArn is the ARN of a DB instance named by identifier or ARN; without a
+// name, every instance.
+func (a *API) dbArn(id string) string { return a.arn("db", id) }
+
+// pgArn is the ARN of a DB parameter group; without a name, every group.
+func (a *API) pgArn(name string) string { return a.arn("pg", name) }
+
+func (a *API) arn(kind, name string) string {
+	switch {
+	case name == "":
+		name = "*"
+	case strings.HasPrefix(name, "arn:"):
+		return name
+	default:
+		// RDS identifiers are case-insensitive and kept in lower case, so a
+		// policy written with the stored name matches whatever case the
+		// request used.
+		name = strings.ToLower(name)
+	}
+	return fmt.Sprintf("arn:aws:rds:%s:%s:%s:%s", a.region, a.accountID, kind, name)
+}

@@ -1,0 +1,85 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/tealdb/teal/internal/api"
+	"github.com/tealdb/teal/internal/auth"
+	"github.com/tealdb/teal/internal/rds"
+)
+
+// Handler serves teal's HTTP interface: the RDS API at / and GET /healthz.
+func Handler(svc *rds.Service, keys *auth.Keyring, logger *slog.Logger) http.Handler {
+	rdsAPI := api.New(api.Config{
+		Service:   svc,
+		Auth:      keyringAuth{keys},
+		Keys:      keyringKeys{keys},
+		Region:    keys.Region(),
+		AccountID: keys.AccountID(),
+		Logger:    logger,
+	})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	// The Query protocol POSTs forms to /; a GET with the members in the
+	// query string is the same request.
+	mux.Handle("POST /{$}", rdsAPI)
+	mux.Handle("GET /{$}", rdsAPI)
+	return mux
+}
+
+// newHTTPServer bounds every phase of a request, so that a slow or stalled
+// client holds a connection for a limited time only. Operations answer
+// quickly (long work runs in the background); the write timeout leaves room
+// for the few that reload database servers.
+func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// The adapters below give internal/api the auth keyring through api's own
+// small interfaces, which keep the protocol package free of auth's types.
+
+type keyringAuth struct{ kr *auth.Keyring }
+
+func (k keyringAuth) Authenticate(r *http.Request, body []byte) (api.Caller, error) {
+	p, err := k.kr.Authenticate(r, body)
+	if err != nil {
+		return nil, err
+	}
+	return principal{p}, nil
+}
+
+type principal struct{ auth.Principal }
+
+func (p principal) IsRoot() bool  { return p.Root }
+func (p principal) KeyID() string { return p.AccessKeyID }
+
+type keyringKeys struct{ kr *auth.Keyring }
+
+func (k keyringKeys) CreateKey(ctx context.Context, policy []byte, description string) (api.AccessKey, error) {
+	key, err := k.kr.CreateKey(ctx, policy, description)
+	return api.AccessKey(key), err
+}
+
+func (k keyringKeys) ListKeys(ctx context.Context) ([]api.AccessKey, error) {
+	keys, err := k.kr.ListKeys(ctx)
+	out := make([]api.AccessKey, len(keys))
+	for i, key := range keys {
+		out[i] = api.AccessKey(key)
+	}
+	return out, err
+}
+
+func (k keyringKeys) DeleteKey(ctx context.Context, id string) error { return k.kr.DeleteKey(ctx, id) }
