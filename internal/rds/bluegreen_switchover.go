@@ -164,8 +164,12 @@ func (sw *switchover) beforeCommit(ctx context.Context) error {
 		{bluegreen.PhaseCommitted, sw.commit},
 	}
 	for _, st := range steps {
-		if err := sw.s.setPhase(sw.d, st.phase); err != nil {
-			return err
+		// The commit point records its phase in its own transaction: a
+		// phase persisted ahead of it would claim a commit not yet made.
+		if st.phase != bluegreen.PhaseCommitted {
+			if err := sw.s.setPhase(sw.d, st.phase); err != nil {
+				return err
+			}
 		}
 		if hook := sw.s.switchoverHook; hook != nil {
 			hook(sw.d.ID, st.phase)

@@ -34,6 +34,8 @@ type Config struct {
 	// Credential is the OS user database servers run as; nil runs them as teal's own user.
 	Credential *syscall.Credential
 	Logger     *slog.Logger
+	// SwitchoverHook, if set, is called as each switchover phase starts.
+	SwitchoverHook func(deployment, phase string)
 }
 
 // Service owns teal's DB instances and parameter groups. Its state lives in
@@ -137,6 +139,8 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		deployments: map[string]*deploymentRecord{},
 		live:        map[string]*deploymentLive{},
 		supEvents:   make(chan supervisor.Event, 256),
+
+		switchoverHook: cfg.SwitchoverHook,
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.sup = supervisor.New(cfg.Logger, func(e supervisor.Event) {

@@ -31,6 +31,9 @@ type Config struct {
 	EnginesDir string   // where scripts/install-engines.sh installs builds
 	EnginePath []string // more build directories
 	Logger     *slog.Logger
+	// SwitchoverHook, if set, is called as each switchover phase starts:
+	// for tests and operators that act between phases.
+	SwitchoverHook func(deployment, phase string)
 }
 
 // DefaultEnginesDir is where scripts/install-engines.sh installs engine
@@ -69,7 +72,7 @@ func OpenService(ctx context.Context, cfg Config) (*rds.Service, error) {
 	}
 	return rds.Open(ctx, rds.Config{
 		DataDir: cfg.DataDir, Region: cfg.Region, AccountID: cfg.AccountID,
-		Engines: engines, Credential: cred, Logger: cfg.Logger,
+		Engines: engines, Credential: cred, Logger: cfg.Logger, SwitchoverHook: cfg.SwitchoverHook,
 	})
 }
 
