@@ -66,8 +66,8 @@ func (s *Service) CreateDBInstance(ctx context.Context, in CreateDBInstanceInput
 	if err := validBackupRetention(retention); err != nil {
 		return nil, err
 	}
-	if in.Port != 0 && (in.Port < 1150 || in.Port > 65535) {
-		return nil, invalidValue("Invalid port %d: it must be from 1150 to 65535.", in.Port)
+	if err := validPort(in.Port); err != nil {
+		return nil, err
 	}
 	if err := validTags(in.Tags); err != nil {
 		return nil, err

@@ -92,6 +92,14 @@ func validStorage(gb int) error {
 	return nil
 }
 
+// validPort checks an endpoint port; 0 lets teal pick a free one.
+func validPort(port int) error {
+	if port != 0 && (port < 1150 || port > 65535) {
+		return invalidValue("Invalid port %d: it must be from 1150 to 65535.", port)
+	}
+	return nil
+}
+
 func validBackupRetention(days int) error {
 	if days < 0 || days > 35 {
 		return invalidValue("The parameter BackupRetentionPeriod must be between 0 and 35: %d.", days)
