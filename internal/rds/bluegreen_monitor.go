@@ -60,8 +60,9 @@ func (s *Service) monitorOnce(ctx context.Context, id string) {
 	gl, gerr := s.layout(green)
 	rep, _ := s.engines[blue.Engine].(engine.Replicator)
 	baseline := d.Baseline
+	blueUp := blue.Status == StatusAvailable
 	s.mu.Unlock()
-	if berr != nil || gerr != nil || rep == nil || blue.Status != StatusAvailable {
+	if berr != nil || gerr != nil || rep == nil || !blueUp {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
