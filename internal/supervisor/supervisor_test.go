@@ -130,7 +130,8 @@ func newFixture(t *testing.T) *fixture {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		for _, pid := range f.pids {
-			if alive(pid) {
+			// A SIGKILL sent to a group takes a moment to land.
+			if !waitDead(pid, 3*time.Second) {
 				t.Errorf("process %d alive after Close; killing it", pid)
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
