@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tealdb/teal/internal/bluegreen"
@@ -59,6 +61,7 @@ func TestBlueGreenFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	api := startAPI(t, svc).client
 	arn := blue.DBInstanceArn
 	for _, c := range []struct {
 		name string
@@ -85,9 +88,22 @@ func TestBlueGreenFaults(t *testing.T) {
 			}
 			waitStatus(t, svc, "physical", rds.StatusAvailable, time.Minute)
 		}
-		_, err := svc.CreateBlueGreenDeployment(ctx, c.in)
-		if !isFault(err, c.code) {
-			t.Errorf("%s: got %v, want %s", c.name, err, c.code)
+		var err error
+		if c.in.Source == "" {
+			// The SDK checks required members itself; the server's check is
+			// reached directly.
+			_, err = svc.CreateBlueGreenDeployment(ctx, c.in)
+			if !isFault(err, c.code) {
+				t.Errorf("%s: got %v, want %s", c.name, err, c.code)
+			}
+			continue
+		}
+		_, err = api.CreateBlueGreenDeployment(ctx, &awsrds.CreateBlueGreenDeploymentInput{
+			BlueGreenDeploymentName: aws.String(c.in.BlueGreenDeploymentName), Source: aws.String(c.in.Source),
+			TargetEngineVersion:        optional(c.in.TargetEngineVersion),
+			TargetDBParameterGroupName: optional(c.in.TargetDBParameterGroupName)})
+		if got := apiCode(err); got != c.code {
+			t.Errorf("%s: got %q (%v), want %s", c.name, got, err, c.code)
 		} else if c.name == "no logical replication" && !strings.Contains(err.Error(), "wal_level") {
 			t.Errorf("the refusal does not name wal_level: %v", err)
 		}
@@ -104,18 +120,15 @@ func TestBlueGreenFaults(t *testing.T) {
 	if _, err := svc.RebootDBInstance(ctx, "faulty"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.CreateBlueGreenDeployment(ctx, rds.CreateBlueGreenInput{BlueGreenDeploymentName: "x", Source: arn}); !isFault(err, "InvalidDBInstanceState") {
-		t.Errorf("source rebooting: %v", err)
-	}
-	if _, _, err := svc.DescribeBlueGreenDeployments(ctx, "bgd-nosuchdeployment0", nil, rds.Page{}); !isFault(err, "BlueGreenDeploymentNotFoundFault") {
-		t.Errorf("describe unknown: %v", err)
-	}
-	if _, err := svc.SwitchoverBlueGreenDeployment(ctx, "bgd-nosuchdeployment0", nil); !isFault(err, "BlueGreenDeploymentNotFoundFault") {
-		t.Errorf("switchover unknown: %v", err)
-	}
-	if _, err := svc.DeleteBlueGreenDeployment(ctx, "bgd-nosuchdeployment0", false); !isFault(err, "BlueGreenDeploymentNotFoundFault") {
-		t.Errorf("delete unknown: %v", err)
-	}
+	_, err = api.CreateBlueGreenDeployment(ctx, &awsrds.CreateBlueGreenDeploymentInput{BlueGreenDeploymentName: aws.String("x"), Source: aws.String(arn)})
+	wantCode(t, "source rebooting", err, "InvalidDBInstanceState")
+	unknown := aws.String("bgd-nosuchdeployment0")
+	_, err = api.DescribeBlueGreenDeployments(ctx, &awsrds.DescribeBlueGreenDeploymentsInput{BlueGreenDeploymentIdentifier: unknown})
+	wantCode(t, "describe unknown", err, "BlueGreenDeploymentNotFoundFault")
+	_, err = api.SwitchoverBlueGreenDeployment(ctx, &awsrds.SwitchoverBlueGreenDeploymentInput{BlueGreenDeploymentIdentifier: unknown})
+	wantCode(t, "switchover unknown", err, "BlueGreenDeploymentNotFoundFault")
+	_, err = api.DeleteBlueGreenDeployment(ctx, &awsrds.DeleteBlueGreenDeploymentInput{BlueGreenDeploymentIdentifier: unknown})
+	wantCode(t, "delete unknown", err, "BlueGreenDeploymentNotFoundFault")
 }
 
 // TestBlueGreenDegradedAndDelete: a same-version deployment; DDL on blue
@@ -230,6 +243,17 @@ func TestBlueGreenDegradedAndDelete(t *testing.T) {
 	// A third, deleted with DeleteTarget: its green instance goes.
 	dep3 := createBlueGreen(t, svc, "third", blue.DBInstanceArn, "", "")
 	g3 := describe(t, svc, nameOf(dep3.Target))
+	// A large object written on blue is not replicated: degraded.
+	if _, err := connect(t, blue, "app").Exec(ctx, "SELECT lo_from_bytea(0, 'not replicated')"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "a large object on blue degrades the deployment", func() error {
+		d, _, _ := svc.DescribeBlueGreenDeployments(ctx, dep3.BlueGreenDeploymentIdentifier, nil, rds.Page{})
+		if !strings.Contains(d[0].StatusDetails, "large objects") {
+			return errorf("status details %q", d[0].StatusDetails)
+		}
+		return nil
+	})
 	if _, err := svc.DeleteBlueGreenDeployment(ctx, dep3.BlueGreenDeploymentIdentifier, true); err != nil {
 		t.Fatal(err)
 	}
@@ -385,4 +409,12 @@ func checkLedger(t *testing.T, c *pgx.Conn, l *ledger) {
 	if len(l.acked) == 0 {
 		t.Fatal("the writers had no insert acknowledged")
 	}
+}
+
+// optional is nil for an empty string, as an SDK caller leaves members unset.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
