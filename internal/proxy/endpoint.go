@@ -28,10 +28,11 @@ const (
 // hold, drain and swap one endpoint without touching the others: admission of
 // a new connection and a change of target are each a single critical section.
 type endpoint struct {
-	name   string
-	port   int
-	ln     *net.TCPListener
-	logger *slog.Logger
+	name     string
+	port     int
+	protocol string // ProtocolPostgres: sessions are followed, so a drain can end them between transactions
+	ln       *net.TCPListener
+	logger   *slog.Logger
 	// afterDial is the Manager's test hook; nil in production.
 	afterDial func()
 
@@ -71,6 +72,15 @@ type conn struct {
 	backend *net.TCPConn
 	target  string
 	gen     uint64
+
+	// PostgreSQL sessions are followed message by message (pgwire.go) so a
+	// drain can end them between transactions. busy: the client has sent
+	// something the server has not answered with ReadyForQuery yet.
+	postgres bool // follow the session (the endpoint's protocol when it was accepted)
+	tracker  *pgTracker
+	busy     bool
+	draining bool
+	closing  bool // ended at a boundary: nothing more goes to the server
 	// cancelDial aborts a dial in progress when the connection is closed.
 	cancelDial context.CancelFunc
 	closed     bool
@@ -155,6 +165,7 @@ func (e *endpoint) forwardLocked(client *net.TCPConn) {
 		target:     e.target,
 		gen:        e.gen,
 		cancelDial: cancel,
+		postgres:   e.protocol == ProtocolPostgres,
 	}
 	e.conns[c] = struct{}{}
 	// Added under mu while not closed, so shutdown's Wait never races an Add.
@@ -169,6 +180,15 @@ func (e *endpoint) serve(ctx context.Context, c *conn) {
 	defer e.forget(c)
 
 	logger := e.logger.With("backend", c.target, "client", c.client.RemoteAddr().String())
+	var first []byte
+	if c.postgres {
+		var err error
+		if first, err = e.trackStartup(c); err != nil {
+			c.cancelDial()
+			logger.Debug("client sent no startup message", "err", err)
+			return
+		}
+	}
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", c.target)
 	c.cancelDial()
@@ -187,10 +207,20 @@ func (e *endpoint) serve(ctx context.Context, c *conn) {
 		logger.Debug("connection closed while dialing backend")
 		return
 	}
+	if first != nil {
+		if _, err := backend.Write(first); err != nil {
+			logger.Warn("backend write failed; closing client connection", "err", err)
+			return
+		}
+	}
 	logger.Debug("connection forwarded")
 
 	// Go's default for TCP is TCP_NODELAY on both sides, which database
 	// protocols need for small request/response messages; nothing to set.
+	if c.tracker != nil {
+		e.serveTracked(c, backend, logger)
+		return
+	}
 	done := make(chan int64, 1)
 	go func() { done <- pipe(c.client, backend) }()
 	up := pipe(backend, c.client)

@@ -167,6 +167,32 @@ func (m *Manager) Resume(name string) int {
 	return e.resume()
 }
 
+// SetProtocol makes the endpoint follow the sessions it forwards in that
+// protocol (ProtocolPostgres), so that Drain can end them between
+// transactions. It applies to connections accepted from then on.
+func (m *Manager) SetProtocol(name, protocol string) error {
+	e := m.lookup(name)
+	if e == nil {
+		return ErrNotOpen
+	}
+	e.mu.Lock()
+	e.protocol = protocol
+	e.mu.Unlock()
+	return nil
+}
+
+// Drain ends the endpoint's current sessions: each at its next transaction
+// boundary when the endpoint follows its protocol, and any left at the
+// deadline at once. Pause the endpoint first so no new session starts. It
+// returns how many sessions ended cleanly and how many were cut.
+func (m *Manager) Drain(name string, deadline time.Time) (clean, cut int) {
+	e := m.lookup(name)
+	if e == nil {
+		return 0, 0
+	}
+	return e.drain(deadline)
+}
+
 // Held is the number of connections the endpoint holds.
 func (m *Manager) Held(name string) int {
 	e := m.lookup(name)

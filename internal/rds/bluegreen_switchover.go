@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tealdb/teal/internal/bluegreen"
@@ -252,10 +253,34 @@ func (sw *switchover) holdConnections(ctx context.Context) error {
 	return nil
 }
 
-// stopWrites makes blue read-only and ends the client sessions of both
-// primaries: open transactions roll back, and no client can write to
+// drainTimeout bounds how long a switchover lets open transactions finish.
+const drainTimeout = 5 * time.Second
+
+// stopWrites ends the client sessions of every member endpoint, each
+// between two transactions where it can (a transaction still open at the
+// drain deadline is cut and rolls back), then makes blue read-only and ends
+// any session that did not come through an endpoint. No client can write to
 // either side until the endpoints are released.
 func (sw *switchover) stopWrites(ctx context.Context) error {
+	deadline := time.Now().Add(drainTimeout)
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < 2*drainTimeout {
+		deadline = time.Now().Add(time.Until(d) / 2)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	clean, cut := 0, 0
+	for _, n := range sw.names {
+		wg.Add(1)
+		go func(n string) {
+			defer wg.Done()
+			c, k := sw.s.proxy.Drain(n, deadline)
+			mu.Lock()
+			clean, cut = clean+c, cut+k
+			mu.Unlock()
+		}(n)
+	}
+	wg.Wait()
+	sw.s.log.Info("switchover drained sessions", "deployment", sw.d.ID, "between_transactions", clean, "cut", cut)
 	if err := sw.s.setReadOnly(ctx, sw.d.Members[0].Blue, true); err != nil {
 		return err
 	}
@@ -342,7 +367,7 @@ func (sw *switchover) commit(ctx context.Context) error {
 		b, g := s.instances[m.Blue], s.instances[m.Green]
 		old := bluegreen.OldName(b.Identifier, func(n string) bool { return taken[n] || s.findLocked(n) != nil })
 		taken[old] = true
-		port, err := s.proxy.Open(old, 0)
+		port, err := s.openEndpoint(old, 0, b.Engine)
 		if err != nil {
 			for _, n := range opened {
 				s.proxy.CloseEndpoint(n)
@@ -436,7 +461,7 @@ func (s *Service) rollForward(ctx context.Context, id string) error {
 	// connections that were still open to the previous holder.
 	for _, rn := range sw.Renames {
 		r := s.instances[rn.ResourceID]
-		if _, err := s.proxy.Open(rn.To, rn.ToPort); err != nil {
+		if _, err := s.openEndpoint(rn.To, rn.ToPort, r.Engine); err != nil {
 			s.mu.Unlock()
 			return fmt.Errorf("open endpoint %s: %w", rn.To, err)
 		}

@@ -116,7 +116,7 @@ func (s *Service) CreateDBInstance(ctx context.Context, in CreateDBInstanceInput
 // openEndpointLocked opens the endpoint of a new identifier and picks the
 // server's own port.
 func (s *Service) openEndpointLocked(r *instanceRecord, port int) error {
-	p, err := s.proxy.Open(r.Identifier, port)
+	p, err := s.openEndpoint(r.Identifier, port, r.Engine)
 	if err != nil {
 		return invalidValue("Cannot listen on port %d for the endpoint of %s: %v", port, r.Identifier, err)
 	}
@@ -517,7 +517,7 @@ func (s *Service) ModifyDBInstance(ctx context.Context, in ModifyDBInstanceInput
 // goes away with the name.
 func (s *Service) renameLocked(r *instanceRecord, newID string) error {
 	old := r.Identifier
-	port, err := s.proxy.Open(newID, 0)
+	port, err := s.openEndpoint(newID, 0, r.Engine)
 	if err != nil {
 		return fmt.Errorf("open endpoint of %s: %w", newID, err)
 	}

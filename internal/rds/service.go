@@ -213,7 +213,7 @@ func (s *Service) resume() {
 		}
 	}
 	for _, r := range s.sortedLocked() {
-		if _, err := s.proxy.Open(r.Identifier, r.Port); err != nil {
+		if _, err := s.openEndpoint(r.Identifier, r.Port, r.Engine); err != nil {
 			s.log.Error("open endpoint", "instance", r.Identifier, "port", r.Port, "err", err)
 		}
 		id := r.ResourceID
@@ -510,3 +510,19 @@ func (s *Service) Engines() []engine.Engine {
 // Store is the service's metadata store. internal/auth keeps the access keys
 // in it too, so that one crash-safe file holds all of teal's state.
 func (s *Service) Store() *store.Store { return s.store }
+
+// openEndpoint opens (or keeps) an identifier's endpoint and tells the proxy
+// the engine's protocol, so that a switchover can drain its sessions between
+// transactions.
+func (s *Service) openEndpoint(name string, port int, engineName string) (int, error) {
+	p, err := s.proxy.Open(name, port)
+	if err != nil {
+		return 0, err
+	}
+	if engineName == "postgres" {
+		if err := s.proxy.SetProtocol(name, proxy.ProtocolPostgres); err != nil {
+			return 0, err
+		}
+	}
+	return p, nil
+}

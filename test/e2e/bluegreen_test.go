@@ -312,6 +312,13 @@ func TestBlueGreenSwitchover(t *testing.T) {
 	gap := l.longestGap(started.Add(-time.Second), finished.Add(time.Second))
 	t.Logf("switchover took %s; longest pause between acknowledged commits: %s; %d commits acknowledged, %d failed attempts",
 		finished.Sub(started).Round(time.Millisecond), gap.Round(time.Millisecond), len(l.acked), l.failed)
+	distinct := map[string]int{}
+	for _, e := range l.errs {
+		distinct[e]++
+	}
+	for e, n := range distinct {
+		t.Logf("writers saw %d× %s", n, e)
+	}
 
 	// The same endpoint reaches PostgreSQL 17 with every acknowledged row.
 	prod := describe(t, svc, "shop")
