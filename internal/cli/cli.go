@@ -49,6 +49,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return runWait(ctx, args[1:], stdout, stderr)
 	case "iam":
 		return runIAM(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], stdout, stderr)
 	}
 	if o, ok := findOp(args[0]); ok {
 		return runOp(ctx, o, args[1:], stdout, stderr)
@@ -88,6 +90,7 @@ Usage:
   teal <command> [options]        call the server; the commands and options are those of aws rds
   teal wait <waiter> [options]    wait for DB instances to reach a state
   teal iam <command> [options]    manage access keys
+  teal bench switchover [options] measure switchovers as clients see them
   teal version                    print the version
 
 Commands:
