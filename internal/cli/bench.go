@@ -23,8 +23,11 @@ import (
 // workload through its endpoint, and switches over K times (each trial a
 // fresh blue/green deployment of the current production).
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "proxy" {
+		return runBenchProxy(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "switchover" {
-		fmt.Fprintln(stderr, "Usage: teal bench switchover [options]   (teal bench switchover --help)")
+		fmt.Fprintln(stderr, "Usage: teal bench switchover|proxy [options]   (teal bench switchover --help)")
 		return 2
 	}
 	opts := benchOptions{clients: 8, trials: 20, style: "both", scale: 1, version: "15"}

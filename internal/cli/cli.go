@@ -91,6 +91,7 @@ Usage:
   teal wait <waiter> [options]    wait for DB instances to reach a state
   teal iam <command> [options]    manage access keys
   teal bench switchover [options] measure switchovers as clients see them
+  teal bench proxy [options]      pgbench direct vs through teal's endpoint vs PgBouncer
   teal version                    print the version
 
 Commands:

@@ -389,7 +389,7 @@ func (s *Service) describeLocked(r *instanceRecord) *DBInstance {
 		DBParameterGroups:     []ParameterGroupStatus{{DBParameterGroupName: r.ParameterGroup, ParameterApplyStatus: apply}},
 		DeletionProtection:    r.DeletionProtection,
 		TagList:               append([]Tag{}, r.Tags...),
-		DbInstancePort:        0,
+		DbInstancePort:        r.ServerPort, // the server's own port, behind the endpoint
 	}
 	if r.SourceResourceID != "" {
 		if src := s.instances[r.SourceResourceID]; src != nil {

@@ -1,0 +1,227 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+)
+
+// `teal bench proxy` compares, in one run, pgbench through three paths to
+// the same server: straight to the server's own port (DbInstancePort),
+// through teal's endpoint, and through PgBouncer (installed from Debian if
+// missing, configured on a free port).
+func runBenchProxy(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	clients, seconds, scale := 8, 15, 10
+	cn := newConn()
+	defs := []*flagDef{
+		intFlag("clients", "pgbench clients (default 8)", &clients),
+		intFlag("seconds", "length of each pgbench run (default 15)", &seconds),
+		intFlag("scale", "pgbench scale (default 10)", &scale),
+	}
+	globals := cn.flags()
+	if err := parseFlags(args, append(defs, globals...)); err != nil {
+		if errors.Is(err, errHelp) {
+			fmt.Fprintln(stdout, "Usage: teal bench proxy [options]\n\nCompares pgbench TPS direct, through teal's endpoint and through PgBouncer.\n\nOptions:")
+			writeFlags(stdout, defs)
+			fmt.Fprintln(stdout, "\nGlobal options:")
+			writeFlags(stdout, globals)
+			return 0
+		}
+		return failUsage(stderr, "bench proxy", err)
+	}
+	pgbench, err := exec.LookPath("pgbench")
+	if err != nil {
+		pgbench = "/usr/lib/postgresql/15/bin/pgbench"
+	}
+	client, err := cn.rdsClient(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "teal:", err)
+		return 1
+	}
+	if err := benchProxy(ctx, client, pgbench, clients, seconds, scale, stdout, stderr); err != nil {
+		fmt.Fprintln(stderr, "teal: bench proxy:", cn.describeError(err))
+		return 1
+	}
+	return 0
+}
+
+func benchProxy(ctx context.Context, c *rds.Client, pgbench string, clients, seconds, scale int, stdout, log io.Writer) error {
+	id := "teal-bench-proxy-" + randomHex(3)
+	password := randomHex(12)
+	fmt.Fprintf(log, "bench: creating scratch instance %s\n", id)
+	if _, err := c.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String(id), Engine: aws.String("postgres"),
+		EngineVersion: aws.String("15"), DBInstanceClass: aws.String("db.m5.large"), MasterUsername: aws.String("bench"),
+		MasterUserPassword: aws.String(password), DBName: aws.String("bench"), AllocatedStorage: aws.Int32(20)}); err != nil {
+		return err
+	}
+	defer (benchOptions{}).cleanup(c, id, log)
+	if err := rds.NewDBInstanceAvailableWaiter(c, func(w *rds.DBInstanceAvailableWaiterOptions) {
+		w.MinDelay, w.MaxDelay = 200*time.Millisecond, time.Second
+	}).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)}, 5*time.Minute); err != nil {
+		return err
+	}
+	out, err := c.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)})
+	if err != nil {
+		return err
+	}
+	inst := out.DBInstances[0]
+	endpoint, direct := int(aws.ToInt32(inst.Endpoint.Port)), int(aws.ToInt32(inst.DbInstancePort))
+	if direct == 0 {
+		return errors.New("the server does not report its own port (DbInstancePort)")
+	}
+	url := func(port int) string {
+		return fmt.Sprintf("postgresql://bench:%s@127.0.0.1:%d/bench?sslmode=disable", password, port)
+	}
+	fmt.Fprintf(log, "bench: pgbench -i -s %d\n", scale)
+	if out, err := exec.CommandContext(ctx, pgbench, "-i", "-q", "-s", strconv.Itoa(scale), url(endpoint)).CombinedOutput(); err != nil {
+		return fmt.Errorf("pgbench -i: %w: %s", err, out)
+	}
+	bouncer, stop, err := startPgBouncer(ctx, direct, password, clients, log)
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	paths := []struct {
+		name string
+		port int
+	}{{"direct", direct}, {"teal endpoint", endpoint}, {"pgbouncer", bouncer}}
+	modes := []struct {
+		name string
+		args []string
+	}{{"select-only", []string{"-S"}}, {"TPC-B", nil}}
+	tps := map[string]map[string]float64{}
+	for _, m := range modes {
+		tps[m.name] = map[string]float64{}
+		for _, p := range paths {
+			args := append([]string{"-n", "-c", strconv.Itoa(clients), "-j", "2", "-T", strconv.Itoa(seconds), "-M", "prepared"}, m.args...)
+			out, err := exec.CommandContext(ctx, pgbench, append(args, url(p.port))...).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("pgbench %s through %s: %w: %s", m.name, p.name, err, out)
+			}
+			v, err := parseTPS(out)
+			if err != nil {
+				return err
+			}
+			tps[m.name][p.name] = v
+			fmt.Fprintf(log, "bench: %s through %s: %.0f tps\n", m.name, p.name, v)
+		}
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 3, ' ', 0)
+	fmt.Fprintf(tw, "WORKLOAD (%d clients, %d s)\tDIRECT TPS\tTEAL TPS\tPGBOUNCER TPS\tTEAL/DIRECT\tTEAL/PGBOUNCER\t\n", clients, seconds)
+	for _, m := range modes {
+		t := tps[m.name]
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.1f%%\t%.1f%%\t\n", m.name, t["direct"], t["teal endpoint"], t["pgbouncer"],
+			100*t["teal endpoint"]/t["direct"], 100*t["teal endpoint"]/t["pgbouncer"])
+	}
+	return tw.Flush()
+}
+
+var tpsRE = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+
+func parseTPS(out []byte) (float64, error) {
+	m := tpsRE.FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("no tps in pgbench output: %s", out)
+	}
+	return strconv.ParseFloat(string(m[1]), 64)
+}
+
+// startPgBouncer runs PgBouncer (session pooling, like teal's pass-through)
+// in front of the server's port, installing it if missing.
+func startPgBouncer(ctx context.Context, serverPort int, password string, clients int, log io.Writer) (int, func(), error) {
+	bin, err := exec.LookPath("pgbouncer")
+	if err != nil {
+		bin = "/usr/sbin/pgbouncer"
+	}
+	if _, err := os.Stat(bin); err != nil {
+		fmt.Fprintln(log, "bench: installing pgbouncer (apt-get)")
+		cmd := exec.CommandContext(ctx, "sh", "-c", "apt-get install -y -q pgbouncer >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q pgbouncer >/dev/null 2>&1); service pgbouncer stop >/dev/null 2>&1 || true")
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return 0, nil, fmt.Errorf("install pgbouncer: %w: %s", err, out)
+		}
+	}
+	dir, err := os.MkdirTemp("", "teal-pgbouncer-")
+	if err != nil {
+		return 0, nil, err
+	}
+	os.Chmod(dir, 0o755)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	ini := fmt.Sprintf(`[databases]
+bench = host=127.0.0.1 port=%d dbname=bench
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = %d
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = %s/userlist.txt
+pool_mode = session
+max_client_conn = %d
+default_pool_size = %d
+logfile = %s/pgbouncer.log
+pidfile = %s/pgbouncer.pid
+`, serverPort, port, dir, clients*4, clients*2, dir, dir)
+	if err := os.WriteFile(filepath.Join(dir, "pgbouncer.ini"), []byte(ini), 0o644); err != nil {
+		return 0, nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "userlist.txt"), []byte(fmt.Sprintf("\"bench\" \"%s\"\n", password)), 0o644); err != nil {
+		return 0, nil, err
+	}
+	args := []string{filepath.Join(dir, "pgbouncer.ini")}
+	if os.Geteuid() == 0 {
+		// PgBouncer refuses to run as root.
+		u, err := user.Lookup("teal")
+		if err != nil {
+			u, err = user.Lookup("nobody")
+		}
+		if err != nil {
+			return 0, nil, fmt.Errorf("no user to run pgbouncer as: %w", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		os.Chown(dir, uid, gid)
+		args = append([]string{"-u", u.Username}, args...)
+	}
+	cmd := exec.Command(bin, args...)
+	if err := cmd.Start(); err != nil {
+		return 0, nil, fmt.Errorf("start pgbouncer: %w", err)
+	}
+	stop := func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		os.RemoveAll(dir)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err == nil {
+			c.Close()
+			return port, stop, nil
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "pgbouncer.log"))
+			stop()
+			return 0, nil, fmt.Errorf("pgbouncer did not start: %s", log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
