@@ -676,7 +676,7 @@ func (s *Service) finishDelete(ctx context.Context, rid string) {
 		}
 	}
 	if err == nil {
-		err = errors.Join(os.RemoveAll(filepath.Join(s.cfg.DataDir, "instances", rid)), os.RemoveAll(s.socketDir(rid)))
+		err = errors.Join(os.RemoveAll(filepath.Join(s.instancesDir, rid)), os.RemoveAll(s.socketDir(rid)))
 		if layoutErr == nil {
 			err = errors.Join(err, os.RemoveAll(l.SocketDir))
 		}

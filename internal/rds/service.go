@@ -44,12 +44,13 @@ type Config struct {
 // deleting servers) runs in background goroutines tracked by wg; the
 // instance status says what is under way.
 type Service struct {
-	cfg     Config
-	log     *slog.Logger
-	store   *store.Store
-	sup     *supervisor.Supervisor
-	proxy   *proxy.Manager
-	engines map[string]engine.Engine
+	cfg          Config
+	instancesDir string // where each instance's files live, by DbiResourceId
+	log          *slog.Logger
+	store        *store.Store
+	sup          *supervisor.Supervisor
+	proxy        *proxy.Manager
+	engines      map[string]engine.Engine
 
 	mu          sync.Mutex
 	instances   map[string]*instanceRecord   // by DbiResourceId
@@ -121,7 +122,8 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.AccountID == "" {
 		cfg.AccountID = "000000000000"
 	}
-	if err := prepareDataDir(cfg.DataDir, cfg.Credential); err != nil {
+	instancesDir, err := prepareDataDir(cfg.DataDir, cfg.Credential)
+	if err != nil {
 		return nil, err
 	}
 	st, err := store.Open(filepath.Join(cfg.DataDir, "teal.db"))
@@ -129,16 +131,17 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		cfg:         cfg,
-		log:         cfg.Logger,
-		store:       st,
-		proxy:       proxy.NewManager(cfg.Logger),
-		engines:     map[string]engine.Engine{},
-		instances:   map[string]*instanceRecord{},
-		groups:      map[string]*groupRecord{},
-		deployments: map[string]*deploymentRecord{},
-		live:        map[string]*deploymentLive{},
-		supEvents:   make(chan supervisor.Event, 256),
+		cfg:          cfg,
+		instancesDir: instancesDir,
+		log:          cfg.Logger,
+		store:        st,
+		proxy:        proxy.NewManager(cfg.Logger),
+		engines:      map[string]engine.Engine{},
+		instances:    map[string]*instanceRecord{},
+		groups:       map[string]*groupRecord{},
+		deployments:  map[string]*deploymentRecord{},
+		live:         map[string]*deploymentLive{},
+		supEvents:    make(chan supervisor.Event, 256),
 
 		switchoverHook: cfg.SwitchoverHook,
 	}
@@ -369,7 +372,7 @@ func (s *Service) layout(r *instanceRecord) (engine.Layout, error) {
 	if err != nil || b.Version != r.EngineVersion {
 		return engine.Layout{}, fmt.Errorf("%s %s is no longer installed", r.Engine, r.EngineVersion)
 	}
-	dir := filepath.Join(s.cfg.DataDir, "instances", r.ResourceID)
+	dir := filepath.Join(s.instancesDir, r.ResourceID)
 	return engine.Layout{
 		Build:      b,
 		DataDir:    filepath.Join(dir, "data"),
@@ -384,7 +387,7 @@ func (s *Service) layout(r *instanceRecord) (engine.Layout, error) {
 // paths are limited to 107 bytes, so a deep data directory falls back to a
 // short directory under /tmp named after it.
 func (s *Service) socketDir(resourceID string) string {
-	dir := filepath.Join(s.cfg.DataDir, "instances", resourceID, "run")
+	dir := filepath.Join(s.instancesDir, resourceID, "run")
 	if len(dir)+len("/.s.PGSQL.65535") < 100 {
 		return dir
 	}
@@ -392,47 +395,87 @@ func (s *Service) socketDir(resourceID string) string {
 	return filepath.Join(os.TempDir(), "teal-"+hex.EncodeToString(sum[:6]), resourceID)
 }
 
-// prepareDataDir creates the data directory. When database servers run as
-// another OS user, that user must be able to reach its files below it, so the
-// directory is traversable (0711) but not listable.
-func prepareDataDir(dir string, cred *syscall.Credential) error {
+// serverRoot holds the instances of a data directory that the servers' OS
+// user cannot reach (for example one under /root).
+const serverRoot = "/var/lib/teal"
+
+// prepareDataDir creates the data directory and returns where the
+// instances' files live. When database servers run as another OS user, that
+// user must reach those files: the directories teal owns are traversable
+// (0711) but not listable, and if an ancestor of the data directory is
+// closed to that user, the instances live under /var/lib/teal instead, with
+// <data-dir>/instances a link to them.
+func prepareDataDir(dir string, cred *syscall.Credential) (string, error) {
 	if dir == "" {
-		return errors.New("no data directory given")
+		return "", errors.New("no data directory given")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
 	}
 	perm := os.FileMode(0o700)
 	if cred != nil {
 		perm = 0o711
 	}
-	for _, d := range []string{dir, filepath.Join(dir, "instances")} {
-		if err := os.MkdirAll(d, perm); err != nil {
-			return fmt.Errorf("create data directory: %w", err)
+	if err := mkdirPerm(abs, perm); err != nil {
+		return "", err
+	}
+	instances := filepath.Join(abs, "instances")
+	if cred != nil {
+		if closed := closedAncestor(abs, cred); closed != "" {
+			fi, err := os.Lstat(instances)
+			if err == nil && fi.Mode()&os.ModeSymlink == 0 {
+				return "", fmt.Errorf("database servers run as uid %d, which cannot reach %s: %s is not traversable (chmod o+x %s)",
+					cred.Uid, instances, closed, closed)
+			}
+			sum := sha256.Sum256([]byte(abs))
+			target := filepath.Join(serverRoot, "instances-"+hex.EncodeToString(sum[:6]))
+			if err := mkdirPerm(serverRoot, 0o711); err != nil {
+				return "", err
+			}
+			if err := mkdirPerm(target, perm); err != nil {
+				return "", err
+			}
+			if os.IsNotExist(err) {
+				if err := os.Symlink(target, instances); err != nil {
+					return "", fmt.Errorf("data directory: %w", err)
+				}
+			}
+			return target, nil
 		}
-		if err := os.Chmod(d, perm); err != nil {
-			return fmt.Errorf("data directory: %w", err)
-		}
 	}
-	if cred == nil {
-		return nil
+	if err := mkdirPerm(instances, perm); err != nil {
+		return "", err
 	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return err
+	return instances, nil
+}
+
+func mkdirPerm(d string, perm os.FileMode) error {
+	if err := os.MkdirAll(d, perm); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
 	}
-	for p := filepath.Dir(abs); ; p = filepath.Dir(p) {
+	if err := os.Chmod(d, perm); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	return nil
+}
+
+// closedAncestor is the first ancestor of dir the user cannot traverse, or "".
+func closedAncestor(dir string, cred *syscall.Credential) string {
+	for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
 		fi, err := os.Stat(p)
 		if err != nil {
-			return fmt.Errorf("data directory: %w", err)
+			return p
 		}
 		st := fi.Sys().(*syscall.Stat_t)
 		traversable := fi.Mode().Perm()&0o001 != 0 ||
 			(st.Uid == cred.Uid && fi.Mode().Perm()&0o100 != 0) ||
 			(st.Gid == cred.Gid && fi.Mode().Perm()&0o010 != 0)
 		if !traversable {
-			return fmt.Errorf("database servers run as uid %d, which cannot reach %s: %s is not traversable (chmod o+x %s)",
-				cred.Uid, abs, p, p)
+			return p
 		}
 		if p == "/" {
-			return nil
+			return ""
 		}
 	}
 }
