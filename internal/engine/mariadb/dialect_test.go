@@ -1,0 +1,63 @@
+package mariadb
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestDialect(t *testing.T) {
+	src := Source{Host: "127.0.0.1", Port: 3307, User: "repl", Password: `pa'ss\word`}
+	maria, mysql := Dialect{Flavor: MariaDB}, Dialect{Flavor: MySQL}
+	for _, c := range []struct {
+		name      string
+		maria, my string
+	}{
+		{"change source", maria.ChangeSource(src), mysql.ChangeSource(src)},
+		{"start", maria.StartReplica(), mysql.StartReplica()},
+		{"stop", maria.StopReplica(), mysql.StopReplica()},
+		{"reset", maria.ResetReplica(), mysql.ResetReplica()},
+		{"status", maria.ReplicaStatus(), mysql.ReplicaStatus()},
+		{"position", maria.GTIDPosition(), mysql.GTIDPosition()},
+		{"wait", maria.WaitForPosition("0-1-42", 30*time.Second), mysql.WaitForPosition("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-42", 30*time.Second)},
+	} {
+		want := map[string][2]string{
+			"change source": {`CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=3307, MASTER_USER='repl', MASTER_PASSWORD='pa\'ss\\word', MASTER_USE_GTID=slave_pos`,
+				`CHANGE REPLICATION SOURCE TO SOURCE_HOST='127.0.0.1', SOURCE_PORT=3307, SOURCE_USER='repl', SOURCE_PASSWORD='pa\'ss\\word', SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1`},
+			"start":    {"START SLAVE", "START REPLICA"},
+			"stop":     {"STOP SLAVE", "STOP REPLICA"},
+			"reset":    {"RESET SLAVE ALL", "RESET REPLICA ALL"},
+			"status":   {"SHOW SLAVE STATUS", "SHOW REPLICA STATUS"},
+			"position": {"SELECT @@GLOBAL.gtid_binlog_pos", "SELECT @@GLOBAL.gtid_executed"},
+			"wait": {"SELECT MASTER_GTID_WAIT('0-1-42', 30)",
+				"SELECT WAIT_FOR_EXECUTED_GTID_SET('3e11fa47-71ca-11e1-9e33-c80aa9429562:1-42', 30)"},
+		}[c.name]
+		if c.maria != want[0] {
+			t.Errorf("%s, MariaDB:\n got %s\nwant %s", c.name, c.maria, want[0])
+		}
+		if c.my != want[1] {
+			t.Errorf("%s, MySQL:\n got %s\nwant %s", c.name, c.my, want[1])
+		}
+	}
+	if got := maria.SetReadOnly(true); !reflect.DeepEqual(got, []string{"SET GLOBAL read_only = ON"}) {
+		t.Errorf("MariaDB read-only: %v", got)
+	}
+	if got := mysql.SetReadOnly(true); !reflect.DeepEqual(got, []string{"SET GLOBAL super_read_only = ON"}) {
+		t.Errorf("MySQL read-only: %v", got)
+	}
+	if got := mysql.SetReadOnly(false); !reflect.DeepEqual(got, []string{"SET GLOBAL super_read_only = OFF", "SET GLOBAL read_only = OFF"}) {
+		t.Errorf("MySQL writable: %v", got)
+	}
+	if got := maria.StartFrom("0-1-42"); !reflect.DeepEqual(got, []string{"SET GLOBAL gtid_slave_pos = '0-1-42'"}) {
+		t.Errorf("MariaDB start position: %v", got)
+	}
+	if got := mysql.StartFrom("uuid:1-5"); !reflect.DeepEqual(got, []string{"RESET BINARY LOGS AND GTIDS", "SET GLOBAL gtid_purged = 'uuid:1-5'"}) {
+		t.Errorf("MySQL start position: %v", got)
+	}
+	if _, ok := maria.Clone(src); ok {
+		t.Error("MariaDB has no clone")
+	}
+	if q, ok := mysql.Clone(src); !ok || q != `CLONE INSTANCE FROM 'repl'@'127.0.0.1':3307 IDENTIFIED BY 'pa\'ss\\word'` {
+		t.Errorf("MySQL clone: %q", q)
+	}
+}
