@@ -28,9 +28,9 @@ func (e *endpoint) trackStartup(c *conn) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
+	c.mu.Lock()
 	c.tracker = &pgTracker{pendingByte: expectByte, opaque: len(first) == 4}
-	e.mu.Unlock()
+	c.mu.Unlock()
 	return first, nil
 }
 
@@ -47,10 +47,10 @@ func (e *endpoint) serveTracked(c *conn, backend *net.TCPConn, logger *slog.Logg
 		for {
 			n, err := c.client.Read(buf)
 			if n > 0 {
-				e.mu.Lock()
-				stop := c.closing || c.closed
+				c.mu.Lock()
+				stop := c.closing
 				c.busy = true
-				e.mu.Unlock()
+				c.mu.Unlock()
 				if stop {
 					return
 				}
@@ -73,13 +73,13 @@ func (e *endpoint) serveTracked(c *conn, backend *net.TCPConn, logger *slog.Logg
 	for {
 		n, err := backend.Read(buf)
 		if n > 0 {
-			e.mu.Lock()
+			c.mu.Lock()
 			if c.tracker.feed(buf[:n]) {
 				c.busy = false
 				c.closing = c.draining
 			}
 			closing := c.closing
-			e.mu.Unlock()
+			c.mu.Unlock()
 			if _, werr := c.client.Write(buf[:n]); werr != nil {
 				break
 			}
@@ -100,10 +100,17 @@ func (e *endpoint) serveTracked(c *conn, backend *net.TCPConn, logger *slog.Logg
 	<-done
 }
 
-// atBoundaryLocked reports whether a session can end now without cutting a
-// transaction or a statement in flight.
-func (c *conn) atBoundaryLocked() bool {
-	return c.tracker != nil && !c.tracker.opaque && c.tracker.status == txIdle && !c.busy
+// stopAtBoundary marks c as draining and reports whether it can end now
+// without cutting a transaction or a statement in flight; if so, nothing
+// more from the client goes to the server.
+func (c *conn) stopAtBoundary() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.draining = true
+	if c.tracker != nil && !c.tracker.opaque && c.tracker.status == txIdle && !c.busy {
+		c.closing = true
+	}
+	return c.closing
 }
 
 // drain ends every current session at its next transaction boundary, and
@@ -114,9 +121,7 @@ func (e *endpoint) drain(deadline time.Time) (clean, cut int) {
 	e.mu.Lock()
 	total := len(e.conns)
 	for c := range e.conns {
-		c.draining = true
-		if c.atBoundaryLocked() {
-			c.closing = true
+		if c.stopAtBoundary() {
 			e.closeConnLocked(c)
 		}
 	}

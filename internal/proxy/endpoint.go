@@ -75,8 +75,11 @@ type conn struct {
 
 	// PostgreSQL sessions are followed message by message (pgwire.go) so a
 	// drain can end them between transactions. busy: the client has sent
-	// something the server has not answered with ReadyForQuery yet.
+	// something the server has not answered with ReadyForQuery yet. These
+	// fields have their own lock, so forwarding never contends on the
+	// endpoint's; the endpoint's lock, when both are held, comes first.
 	postgres bool // follow the session (the endpoint's protocol when it was accepted)
+	mu       sync.Mutex
 	tracker  *pgTracker
 	busy     bool
 	draining bool
