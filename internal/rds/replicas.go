@@ -42,6 +42,9 @@ func (s *Service) CreateDBInstanceReadReplica(ctx context.Context, in CreateRead
 	if src.Status != StatusAvailable {
 		return nil, invalidInstanceState(src.Identifier, src.Status, StatusAvailable)
 	}
+	if src.Engine != "postgres" {
+		return nil, invalidCombination("Read replicas of %s are not supported yet.", src.Engine)
+	}
 	if src.SourceResourceID != "" {
 		return nil, invalidInstanceState(src.Identifier, "a read replica", "a primary: teal does not create cascading read replicas")
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tealdb/teal/internal/auth"
 	"github.com/tealdb/teal/internal/engine"
+	"github.com/tealdb/teal/internal/engine/mariadb"
 	"github.com/tealdb/teal/internal/engine/postgres"
 	"github.com/tealdb/teal/internal/rds"
 	"github.com/tealdb/teal/internal/supervisor"
@@ -52,7 +53,8 @@ func DefaultEnginesDir() string {
 // Engines finds the installed engine builds.
 func Engines(enginesDir string, extra []string) []engine.Engine {
 	pg := postgres.New(append(postgres.DefaultDirs(enginesDir), extra...))
-	return []engine.Engine{pg}
+	maria := mariadb.New(append(mariadb.DefaultDirs(), extra...))
+	return []engine.Engine{pg, maria}
 }
 
 // OpenService opens the RDS service on a data directory, running database

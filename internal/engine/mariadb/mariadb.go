@@ -1,0 +1,448 @@
+package mariadb
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/tealdb/teal/internal/engine"
+	"github.com/tealdb/teal/internal/supervisor"
+)
+
+// Engine is the MariaDB engine.
+type Engine struct {
+	dialect Dialect
+	builds  []engine.Build
+	tools   map[string]string // build version -> directory of the client programs
+
+	mu      sync.Mutex
+	catalog map[string][]engine.ParamInfo
+	learned map[string]bool // catalogs refined from a running server
+}
+
+// New finds mariadbd in the given directories (glob patterns allowed).
+func New(dirs []string) *Engine {
+	e := &Engine{dialect: Dialect{Flavor: MariaDB}, tools: map[string]string{}, catalog: map[string][]engine.ParamInfo{}, learned: map[string]bool{}}
+	seen := map[string]bool{}
+	for _, pattern := range dirs {
+		matches, _ := filepath.Glob(pattern)
+		for _, dir := range matches {
+			bin := filepath.Join(dir, "mariadbd")
+			if _, err := os.Stat(bin); err != nil {
+				continue
+			}
+			v, err := serverVersion(bin)
+			if err != nil || seen[v] {
+				continue
+			}
+			seen[v] = true
+			e.builds = append(e.builds, engine.Build{Engine: MariaDB, Version: v, BinDir: dir})
+		}
+	}
+	engine.SortNewestFirst(e.builds)
+	return e
+}
+
+// DefaultDirs are where Debian installs MariaDB.
+func DefaultDirs() []string { return []string{"/usr/sbin"} }
+
+var versionRE = regexp.MustCompile(`Ver (\d+\.\d+\.\d+)-MariaDB`)
+
+func serverVersion(bin string) (string, error) {
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("%s --version: %w", bin, err)
+	}
+	m := versionRE.FindSubmatch(out)
+	if m == nil {
+		return "", fmt.Errorf("%s --version: unexpected output %q", bin, out)
+	}
+	return string(m[1]), nil
+}
+
+// Name implements engine.Engine.
+func (e *Engine) Name() string { return MariaDB }
+
+// Builds implements engine.Engine.
+func (e *Engine) Builds() []engine.Build { return append([]engine.Build(nil), e.builds...) }
+
+// Defaults implements engine.Engine: binary logs with GTIDs, row format,
+// replicas that log what they apply: ready for read replicas and blue/green.
+func (e *Engine) Defaults(b engine.Build) map[string]string {
+	return map[string]string{
+		"log_bin":                        "mariadb-bin",
+		"binlog_format":                  "ROW",
+		"log_slave_updates":              "ON",
+		"gtid_strict_mode":               "ON",
+		"binlog_row_image":               "FULL",
+		"innodb_buffer_pool_size":        "134217728",
+		"max_connections":                "151",
+		"innodb_flush_log_at_trx_commit": "1",
+		"sync_binlog":                    "1",
+	}
+}
+
+// managed are the settings teal owns.
+var managed = map[string]bool{
+	"datadir": true, "socket": true, "port": true, "bind_address": true, "pid_file": true,
+	"log_error": true, "server_id": true, "basedir": true, "plugin_dir": true, "tmpdir": true,
+	"user": true, "skip_networking": true, "secure_file_priv": true, "log_bin": true,
+}
+
+// Parameters implements engine.Engine from the build's own list of
+// variables (mariadbd --verbose --help). Which are dynamic, and their types,
+// come from a running server once one is up (learn); until then every
+// parameter counts as static, which asks for a reboot but is never wrong.
+func (e *Engine) Parameters(b engine.Build) ([]engine.ParamInfo, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if c, ok := e.catalog[b.Version]; ok {
+		return c, nil
+	}
+	out, err := exec.Command(filepath.Join(b.BinDir, "mariadbd"), "--no-defaults", "--verbose", "--help").Output()
+	if err != nil && len(out) == 0 {
+		return nil, fmt.Errorf("list variables of mariadb %s: %w", b.Version, err)
+	}
+	var params []engine.ParamInfo
+	in := false
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "-----") {
+			in = true
+			continue
+		}
+		if !in {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			break
+		}
+		name := strings.ReplaceAll(f[0], "-", "_")
+		value := ""
+		if len(f) > 1 {
+			value = strings.Join(f[1:], " ")
+		}
+		p := engine.ParamInfo{Name: name, Default: value, Static: true, Modifiable: !managed[name], Type: engine.TypeString}
+		switch {
+		case value == "TRUE" || value == "FALSE":
+			p.Type, p.AllowedValues = engine.TypeBoolean, []string{"0", "1"}
+			p.Default = map[string]string{"TRUE": "1", "FALSE": "0"}[value]
+		case regexp.MustCompile(`^-?[0-9]+$`).MatchString(value):
+			p.Type = engine.TypeInteger
+		}
+		params = append(params, p)
+	}
+	sort.Slice(params, func(i, j int) bool { return params[i].Name < params[j].Name })
+	e.catalog[b.Version] = params
+	return params, nil
+}
+
+// Init implements engine.Engine: mariadb-install-db, with root reachable
+// only over the private socket.
+func (e *Engine) Init(ctx context.Context, l engine.Layout) error {
+	for _, d := range []string{l.DataDir, l.SocketDir} {
+		if err := mkdirOwned(d, l.Credential); err != nil {
+			return err
+		}
+	}
+	cmd := exec.CommandContext(ctx, "/usr/bin/mariadb-install-db", "--no-defaults", "--datadir="+l.DataDir,
+		"--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve", "--basedir=/usr")
+	if err := run(cmd, l.Credential); err != nil {
+		return fmt.Errorf("mariadb-install-db %s: %w", l.DataDir, err)
+	}
+	return nil
+}
+
+func configPath(l engine.Layout) string { return filepath.Join(filepath.Dir(l.DataDir), "my.cnf") }
+
+// serverID derives a stable, distinct server_id from the data directory.
+func serverID(l engine.Layout) uint32 {
+	sum := sha256.Sum256([]byte(l.DataDir))
+	return binary.BigEndian.Uint32(sum[:4])%4000000000 + 1
+}
+
+// WriteConfig implements engine.Engine.
+func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *engine.Replication) error {
+	var b strings.Builder
+	b.WriteString("# Managed by teal: rewritten from the DB parameter group. Do not edit.\n[mariadbd]\n")
+	set := func(k, v string) { fmt.Fprintf(&b, "%s = %s\n", k, v) }
+	set("datadir", l.DataDir)
+	set("socket", filepath.Join(l.SocketDir, "mysqld.sock"))
+	set("port", fmt.Sprint(l.Port))
+	set("bind_address", "127.0.0.1")
+	set("pid_file", filepath.Join(l.DataDir, "mariadbd.pid"))
+	set("server_id", fmt.Sprint(serverID(l)))
+	set("skip_name_resolve", "ON")
+	set("log_bin", filepath.Join(l.DataDir, "mariadb-bin"))
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !managed[k] && k != readOnlyParam {
+			set(k, params[k])
+		}
+	}
+	if params[readOnlyParam] == "on" {
+		set("read_only", "ON")
+	} else {
+		set("read_only", "OFF")
+	}
+	return writeOwned(configPath(l), []byte(b.String()), l.Credential)
+}
+
+// Spec implements engine.Engine.
+func (e *Engine) Spec(l engine.Layout) supervisor.Spec {
+	return supervisor.Spec{
+		Path:         filepath.Join(l.Build.BinDir, "mariadbd"),
+		Args:         []string{"--defaults-file=" + configPath(l)},
+		Dir:          l.DataDir,
+		Env:          []string{"PATH=/usr/bin:/bin"},
+		Credential:   l.Credential,
+		LogPath:      l.LogPath,
+		PidFile:      filepath.Join(l.DataDir, "mariadbd.pid"),
+		StopSignal:   syscall.SIGTERM,
+		StopTimeout:  60 * time.Second,
+		ReadyTimeout: 10 * time.Minute,
+		Ready: func(ctx context.Context) error {
+			db, err := Connect(l)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if err := db.PingContext(ctx); err != nil {
+				return err
+			}
+			e.learn(ctx, db, l.Build)
+			return nil
+		},
+	}
+}
+
+// Connect opens teal's admin connection (root, over the private socket).
+func Connect(l engine.Layout) (*sql.DB, error) {
+	cfg := mysql.NewConfig()
+	cfg.User = "root"
+	cfg.Net = "unix"
+	cfg.Addr = filepath.Join(l.SocketDir, "mysqld.sock")
+	cfg.Timeout = 5 * time.Second
+	cfg.InterpolateParams = true
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		return nil, fmt.Errorf("admin connection: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	return db, nil
+}
+
+func (e *Engine) exec(ctx context.Context, l engine.Layout, stmts ...string) error {
+	db, err := Connect(l)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, q := range stmts {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", strings.SplitN(q, " IDENTIFIED", 2)[0], err)
+		}
+	}
+	return nil
+}
+
+// Bootstrap implements engine.Engine: the master user may do what the RDS
+// master user may, from anywhere that reaches the endpoint.
+func (e *Engine) Bootstrap(ctx context.Context, l engine.Layout, m engine.Master) error {
+	user := quote(m.Username) + "@'%'"
+	stmts := []string{
+		"CREATE USER IF NOT EXISTS " + user + " IDENTIFIED BY " + quote(m.Password),
+		"GRANT ALL PRIVILEGES ON *.* TO " + user + " WITH GRANT OPTION",
+	}
+	if m.DBName != "" {
+		stmts = append(stmts, "CREATE DATABASE IF NOT EXISTS `"+strings.ReplaceAll(m.DBName, "`", "``")+"`")
+	}
+	return e.exec(ctx, l, stmts...)
+}
+
+// SetPassword implements engine.Engine.
+func (e *Engine) SetPassword(ctx context.Context, l engine.Layout, user, password string) error {
+	return e.exec(ctx, l, "ALTER USER "+quote(user)+"@'%' IDENTIFIED BY "+quote(password))
+}
+
+// readOnlyParam is how teal asks any engine to refuse client writes; for
+// MariaDB it becomes read_only.
+const readOnlyParam = "default_transaction_read_only"
+
+// Reload implements engine.Engine. MariaDB re-reads no configuration, so
+// the values of the configuration teal wrote are set on the running server;
+// static ones are skipped (they apply at the next start).
+func (e *Engine) Reload(ctx context.Context, l engine.Layout) error {
+	data, err := os.ReadFile(configPath(l))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", configPath(l), err)
+	}
+	db, err := Connect(l)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(line, " = ")
+		if !ok || managed[k] || k == "skip_name_resolve" {
+			continue
+		}
+		if _, err := db.ExecContext(ctx, "SET GLOBAL "+k+" = "+sqlValue(v)); err != nil {
+			var me *mysql.MySQLError
+			// 1238: read-only (static) variable; it applies at the next start.
+			if errors.As(err, &me) && me.Number == 1238 {
+				continue
+			}
+			return fmt.Errorf("set %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// learn refines the parameter catalog of b from a running server: which
+// variables are dynamic, their types and ranges.
+func (e *Engine) learn(ctx context.Context, db *sql.DB, b engine.Build) {
+	e.mu.Lock()
+	done := e.learned[b.Version]
+	e.mu.Unlock()
+	if done {
+		return
+	}
+	if _, err := e.Parameters(b); err != nil {
+		return
+	}
+	rows, err := db.QueryContext(ctx, `SELECT LOWER(VARIABLE_NAME), READ_ONLY, VARIABLE_TYPE,
+		COALESCE(NUMERIC_MIN_VALUE, ''), COALESCE(NUMERIC_MAX_VALUE, ''), COALESCE(ENUM_VALUE_LIST, ''), COALESCE(VARIABLE_COMMENT, '')
+		FROM INFORMATION_SCHEMA.SYSTEM_VARIABLES`)
+	if err != nil {
+		return
+	}
+	defer rows.Close()
+	info := map[string]engine.ParamInfo{}
+	for rows.Next() {
+		var name, ro, typ, lo, hi, enum, comment string
+		if rows.Scan(&name, &ro, &typ, &lo, &hi, &enum, &comment) != nil {
+			return
+		}
+		p := engine.ParamInfo{Name: name, Static: ro == "YES", Description: comment, Min: lo, Max: hi}
+		switch {
+		case typ == "BOOLEAN":
+			p.Type, p.AllowedValues = engine.TypeBoolean, []string{"0", "1", "ON", "OFF"}
+		case strings.Contains(typ, "INT"):
+			p.Type = engine.TypeInteger
+		case typ == "DOUBLE":
+			p.Type = engine.TypeFloat
+		case typ == "ENUM" || typ == "SET":
+			p.Type, p.AllowedValues = engine.TypeEnum, strings.Split(enum, ",")
+		default:
+			p.Type = engine.TypeString
+		}
+		info[name] = p
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	cat := e.catalog[b.Version]
+	for i, p := range cat {
+		if v, ok := info[p.Name]; ok {
+			v.Default, v.Modifiable = p.Default, p.Modifiable
+			cat[i] = v
+		}
+	}
+	e.learned[b.Version] = true
+}
+
+// CloneReplica implements engine.Engine; read replicas of MariaDB are not
+// built yet.
+func (e *Engine) CloneReplica(ctx context.Context, replica engine.Layout, rep engine.Replication) error {
+	return fmt.Errorf("%w: read replicas of MariaDB", engine.ErrUnsupported)
+}
+
+// Promote implements engine.Engine.
+func (e *Engine) Promote(ctx context.Context, l engine.Layout) error {
+	return e.exec(ctx, l, e.dialect.StopReplica(), e.dialect.ResetReplica())
+}
+
+// DropReplicationSlot implements engine.Engine: MariaDB has no slots.
+func (e *Engine) DropReplicationSlot(ctx context.Context, source engine.Layout, slot string) error {
+	return nil
+}
+
+// ReplicaLag implements engine.Engine.
+func (e *Engine) ReplicaLag(ctx context.Context, replica engine.Layout, rep engine.Replication) (engine.Lag, error) {
+	return engine.Lag{}, fmt.Errorf("%w: read replicas of MariaDB", engine.ErrUnsupported)
+}
+
+func mkdirOwned(dir string, cred *syscall.Credential) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	if cred != nil {
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return fmt.Errorf("chown %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+func writeOwned(path string, data []byte, cred *syscall.Credential) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if cred != nil {
+		if err := os.Chown(tmp, int(cred.Uid), int(cred.Gid)); err != nil {
+			return fmt.Errorf("chown %s: %w", tmp, err)
+		}
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func run(cmd *exec.Cmd, cred *syscall.Credential) error {
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
+	cmd.Dir = os.TempDir()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		s := out.String()
+		if len(s) > 2000 {
+			s = s[len(s)-2000:]
+		}
+		return fmt.Errorf("%w: %s", err, strings.TrimSpace(s))
+	}
+	return nil
+}
+
+var bareValueRE = regexp.MustCompile(`^(-?[0-9]+(\.[0-9]+)?|ON|OFF|on|off|TRUE|FALSE|true|false)$`)
+
+// sqlValue writes a configuration value as SET GLOBAL takes it: numbers and
+// switches bare, anything else as a string.
+func sqlValue(v string) string {
+	if bareValueRE.MatchString(v) {
+		return v
+	}
+	return quote(v)
+}
