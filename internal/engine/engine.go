@@ -123,6 +123,13 @@ type Engine interface {
 	ReplicaLag(ctx context.Context, replica Layout, rep Replication) (Lag, error)
 }
 
+// ReplicaStarter is implemented by engines whose replicas are told to
+// follow their source once started (MariaDB's CHANGE MASTER), rather than
+// by their configuration (PostgreSQL's primary_conninfo).
+type ReplicaStarter interface {
+	StartReplica(ctx context.Context, replica Layout, rep Replication) error
+}
+
 // ErrUnsupported means the engine or the machine cannot do what was asked.
 var ErrUnsupported = errors.New("not supported")
 

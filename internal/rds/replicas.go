@@ -42,9 +42,6 @@ func (s *Service) CreateDBInstanceReadReplica(ctx context.Context, in CreateRead
 	if src.Status != StatusAvailable {
 		return nil, invalidInstanceState(src.Identifier, src.Status, StatusAvailable)
 	}
-	if src.Engine != "postgres" {
-		return nil, invalidCombination("Read replicas of %s are not supported yet.", src.Engine)
-	}
 	if src.SourceResourceID != "" {
 		return nil, invalidInstanceState(src.Identifier, "a read replica", "a primary: teal does not create cascading read replicas")
 	}
@@ -157,6 +154,11 @@ func (s *Service) cloneReplica(ctx context.Context, rid string, e engine.Engine,
 	}
 	if err := s.sup.Start(ctx, rid, e.Spec(l)); err != nil {
 		return fmt.Errorf("start replica: %w", err)
+	}
+	if rs, ok := e.(engine.ReplicaStarter); ok {
+		if err := rs.StartReplica(ctx, l, rep); err != nil {
+			return fmt.Errorf("start replication: %w", err)
+		}
 	}
 	return nil
 }

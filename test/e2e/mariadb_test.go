@@ -56,6 +56,45 @@ func TestMariaDBInstance(t *testing.T) {
 		t.Fatalf("defaults for blue/green: log_bin=%s gtid_strict_mode=%s (%v)", binlog, gtidStrict, err)
 	}
 
+	// A read replica by GTID replication.
+	if _, err := svc.CreateDBInstanceReadReplica(ctx, rds.CreateReadReplicaInput{DBInstanceIdentifier: "maria-r1",
+		SourceDBInstanceIdentifier: "maria"}); err != nil {
+		t.Fatal(err)
+	}
+	replica := waitStatus(t, svc, "maria-r1", rds.StatusAvailable, 2*time.Minute)
+	if _, err := db.ExecContext(ctx, "INSERT INTO items VALUES (3, 'after the copy')"); err != nil {
+		t.Fatal(err)
+	}
+	rdb, err := sql.Open("mysql", fmt.Sprintf("admin:%s@tcp(127.0.0.1:%d)/shop?timeout=5s", masterPass, replica.Endpoint.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	eventually(t, 30*time.Second, "the replica has the row written after the copy", func() error {
+		var c int
+		if err := rdb.QueryRowContext(ctx, "SELECT count(*) FROM items").Scan(&c); err != nil {
+			return err
+		}
+		if c != 3 {
+			return errorf("replica has %d rows", c)
+		}
+		return nil
+	})
+	if _, err := rdb.ExecContext(ctx, "INSERT INTO items VALUES (4, 'x')"); err == nil {
+		t.Fatal("the read replica accepted a write")
+	}
+	if _, err := svc.ReplicaLag(ctx, "maria-r1"); err != nil {
+		t.Fatalf("replica lag: %v", err)
+	}
+	if _, err := svc.PromoteReadReplica(ctx, "maria-r1"); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, svc, "maria-r1", rds.StatusAvailable, time.Minute)
+	eventually(t, 10*time.Second, "the promoted replica accepts writes", func() error {
+		_, err := rdb.ExecContext(ctx, "INSERT INTO items VALUES (4, 'promoted')")
+		return err
+	})
+
 	// max_connections is dynamic: it applies at once.
 	if _, err := svc.ModifyDBParameterGroup(ctx, "maria", []rds.ParameterChange{
 		{ParameterName: "max_connections", ParameterValue: "77", ApplyMethod: "immediate"}}); err != nil {
@@ -80,13 +119,15 @@ func TestMariaDBInstance(t *testing.T) {
 	eventually(t, 20*time.Second, "data after restarts", func() error {
 		return db2.QueryRowContext(ctx, "SELECT count(*) FROM items").Scan(&n)
 	})
-	if n != 2 {
+	if n != 3 {
 		t.Fatalf("%d rows after restarts", n)
 	}
-	if _, err := svc.DeleteDBInstance(ctx, "maria"); err != nil {
-		t.Fatal(err)
+	for _, id := range []string{"maria", "maria-r1"} {
+		if _, err := svc.DeleteDBInstance(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, svc, id, "deleted", time.Minute)
 	}
-	waitStatus(t, svc, "maria", "deleted", time.Minute)
 	if ps := serverProcesses(t, dir); len(ps) > 0 {
 		t.Fatalf("processes left: %v", ps)
 	}

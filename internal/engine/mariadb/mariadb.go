@@ -3,9 +3,11 @@ package mariadb
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -199,7 +201,7 @@ func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *eng
 			set(k, params[k])
 		}
 	}
-	if params[readOnlyParam] == "on" {
+	if params[readOnlyParam] == "on" || rep != nil {
 		set("read_only", "ON")
 	} else {
 		set("read_only", "OFF")
@@ -272,6 +274,9 @@ func (e *Engine) Bootstrap(ctx context.Context, l engine.Layout, m engine.Master
 	stmts := []string{
 		"CREATE USER IF NOT EXISTS " + user + " IDENTIFIED BY " + quote(m.Password),
 		"GRANT ALL PRIVILEGES ON *.* TO " + user + " WITH GRANT OPTION",
+		// As on RDS, the master user is not above read_only: a replica and a
+		// green environment must refuse its writes too.
+		"REVOKE SUPER, READ_ONLY ADMIN ON *.* FROM " + user,
 	}
 	if m.DBName != "" {
 		stmts = append(stmts, "CREATE DATABASE IF NOT EXISTS `"+strings.ReplaceAll(m.DBName, "`", "``")+"`")
@@ -370,12 +375,6 @@ func (e *Engine) learn(ctx context.Context, db *sql.DB, b engine.Build) {
 	e.learned[b.Version] = true
 }
 
-// CloneReplica implements engine.Engine; read replicas of MariaDB are not
-// built yet.
-func (e *Engine) CloneReplica(ctx context.Context, replica engine.Layout, rep engine.Replication) error {
-	return fmt.Errorf("%w: read replicas of MariaDB", engine.ErrUnsupported)
-}
-
 // Promote implements engine.Engine.
 func (e *Engine) Promote(ctx context.Context, l engine.Layout) error {
 	return e.exec(ctx, l, e.dialect.StopReplica(), e.dialect.ResetReplica())
@@ -384,11 +383,6 @@ func (e *Engine) Promote(ctx context.Context, l engine.Layout) error {
 // DropReplicationSlot implements engine.Engine: MariaDB has no slots.
 func (e *Engine) DropReplicationSlot(ctx context.Context, source engine.Layout, slot string) error {
 	return nil
-}
-
-// ReplicaLag implements engine.Engine.
-func (e *Engine) ReplicaLag(ctx context.Context, replica engine.Layout, rep engine.Replication) (engine.Lag, error) {
-	return engine.Lag{}, fmt.Errorf("%w: read replicas of MariaDB", engine.ErrUnsupported)
 }
 
 func mkdirOwned(dir string, cred *syscall.Credential) error {
@@ -445,4 +439,113 @@ func sqlValue(v string) string {
 		return v
 	}
 	return quote(v)
+}
+
+// replUser is the account replicas use on their source.
+const replUser = "tealrepl"
+
+// CloneReplica implements engine.Engine with mariadb-backup: a consistent
+// physical copy of the running source, prepared in the replica's data
+// directory. Its GTID position is kept for StartReplica.
+func (e *Engine) CloneReplica(ctx context.Context, replica engine.Layout, rep engine.Replication) error {
+	if err := mkdirOwned(replica.DataDir, replica.Credential); err != nil {
+		return err
+	}
+	src := filepath.Join(rep.Source.SocketDir, "mysqld.sock")
+	backup := exec.CommandContext(ctx, "/usr/bin/mariadb-backup", "--backup", "--target-dir="+replica.DataDir,
+		"--socket="+src, "--user=root", "--datadir="+rep.Source.DataDir)
+	if err := run(backup, replica.Credential); err != nil {
+		return fmt.Errorf("mariadb-backup --backup: %w", err)
+	}
+	prepare := exec.CommandContext(ctx, "/usr/bin/mariadb-backup", "--prepare", "--target-dir="+replica.DataDir)
+	if err := run(prepare, replica.Credential); err != nil {
+		return fmt.Errorf("mariadb-backup --prepare: %w", err)
+	}
+	return nil
+}
+
+// backupGTID reads the GTID position a mariadb-backup copy was taken at.
+func backupGTID(datadir string) (string, error) {
+	for _, name := range []string{"mariadb_backup_binlog_info", "xtrabackup_binlog_info"} {
+		data, err := os.ReadFile(filepath.Join(datadir, name))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(data))
+		if len(f) >= 3 {
+			return f[2], nil
+		}
+		return "", nil // the source had written no GTID yet
+	}
+	return "", fmt.Errorf("no binlog position in the copy at %s", datadir)
+}
+
+// StartReplica makes a replica, started from a copy, follow its source by
+// GTID. The replication account on the source gets a fresh password each
+// time; the replica keeps it in its own replication settings.
+func (e *Engine) StartReplica(ctx context.Context, replica engine.Layout, rep engine.Replication) error {
+	pos, err := backupGTID(replica.DataDir)
+	if err != nil {
+		return err
+	}
+	password := randomPassword()
+	acct := quote(replUser) + "@'127.0.0.1'"
+	if err := e.exec(ctx, rep.Source,
+		"CREATE USER IF NOT EXISTS "+acct+" IDENTIFIED BY "+quote(password),
+		"ALTER USER "+acct+" IDENTIFIED BY "+quote(password),
+		"GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO "+acct); err != nil {
+		return err
+	}
+	stmts := []string{e.dialect.StopReplica()}
+	stmts = append(stmts, e.dialect.StartFrom(pos)...)
+	stmts = append(stmts, e.dialect.ChangeSource(Source{Host: "127.0.0.1", Port: rep.Source.Port, User: replUser, Password: password}),
+		e.dialect.StartReplica())
+	return e.exec(ctx, replica, stmts...)
+}
+
+// ReplicaLag implements engine.Engine from the replica's own status.
+func (e *Engine) ReplicaLag(ctx context.Context, replica engine.Layout, rep engine.Replication) (engine.Lag, error) {
+	db, err := Connect(replica)
+	if err != nil {
+		return engine.Lag{}, err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, e.dialect.ReplicaStatus())
+	if err != nil {
+		return engine.Lag{}, fmt.Errorf("replica status: %w", err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return engine.Lag{}, err
+	}
+	if !rows.Next() {
+		return engine.Lag{}, fmt.Errorf("the server is not a replica")
+	}
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return engine.Lag{}, err
+	}
+	status := map[string]sql.NullString{}
+	for i, c := range cols {
+		status[c] = vals[i]
+	}
+	if status["Slave_IO_Running"].String != "Yes" || status["Slave_SQL_Running"].String != "Yes" {
+		return engine.Lag{}, fmt.Errorf("replication is not running: %s %s", status["Last_IO_Error"].String, status["Last_SQL_Error"].String)
+	}
+	var secs float64
+	fmt.Sscanf(status["Seconds_Behind_Master"].String, "%g", &secs)
+	return engine.Lag{Seconds: secs}, nil
+}
+
+func randomPassword() string {
+	b := make([]byte, 18)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return hex.EncodeToString(b)
 }
