@@ -16,6 +16,8 @@ const (
 	FindReplicaTrigger    = "replica-trigger"
 	FindLogicalPublisher  = "logical-publisher"
 	FindLogicalSubscriber = "logical-subscriber"
+	FindNonTransactional  = "non-transactional-table"
+	FindEventScheduler    = "event-scheduler"
 )
 
 // Finding is one preflight observation about blue.
@@ -73,6 +75,12 @@ func Classify(fs []Finding) []Finding {
 		case FindLogicalPublisher:
 			f.Blocking = true
 			f.Message = fmt.Sprintf("blue is a logical replication publisher (%s): a blue/green source cannot be one", where)
+		case FindNonTransactional:
+			f.Blocking = true
+			f.Message = fmt.Sprintf("table %s is not transactional: it cannot be copied consistently; convert it to InnoDB", where)
+		case FindEventScheduler:
+			f.Blocking = false
+			f.Message = "the event scheduler is on in blue: it stays off in green until switchover"
 		case FindLogicalSubscriber:
 			f.Blocking = true
 			f.Message = fmt.Sprintf("blue is a logical replication subscriber (%s): a blue/green source cannot replicate from elsewhere", where)

@@ -37,14 +37,18 @@ type Activity struct {
 }
 
 // Marker is a position in blue's history: once green has applied it, green
-// has applied every transaction blue committed before it.
-type Marker map[string]float64
+// has applied every transaction blue committed before it. Its keys and
+// values are the engine's own (PostgreSQL: a heartbeat per database;
+// MariaDB: the GTID position).
+type Marker map[string]string
 
 // Replicator is what blue/green deployments need of an engine: a green
 // server kept in sync with a blue one by logical replication. Every method
 // is idempotent, so an interrupted deployment can run a step again. id names
 // the deployment; the engine names its own objects after it.
 type Replicator interface {
+	// SourceReady checks that blue's parameters allow replication to green.
+	SourceReady(params map[string]string) error
 	// Preflight inspects blue for what replication cannot carry.
 	Preflight(ctx context.Context, blue Layout) ([]bluegreen.Finding, error)
 	// StartReplication prepares blue, copies users and schema to the new

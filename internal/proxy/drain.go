@@ -107,7 +107,12 @@ func (c *conn) stopAtBoundary() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.draining = true
-	if c.tracker != nil && !c.tracker.opaque && c.tracker.status == txIdle && !c.busy {
+	switch {
+	case !c.postgres:
+		// A protocol the proxy does not follow: there is no boundary to
+		// wait for, so the session ends now.
+		c.closing = true
+	case c.tracker != nil && !c.tracker.opaque && c.tracker.status == txIdle && !c.busy:
 		c.closing = true
 	}
 	return c.closing

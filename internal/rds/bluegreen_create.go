@@ -150,9 +150,9 @@ func (s *Service) planDeploymentLocked(blue *instanceRecord, in CreateBlueGreenI
 	default:
 		group = "default." + target.Family()
 	}
-	if v := blue.Applied["wal_level"]; v != "logical" {
-		return nil, sourceNotSupported("The source DB instance %s runs with wal_level=%s; blue/green deployments need wal_level=logical. "+
-			"Set it in its DB parameter group %s and reboot.", blue.Identifier, v, blue.ParameterGroup)
+	if err := rep.SourceReady(blue.Applied); err != nil {
+		return nil, sourceNotSupported("The source DB instance %s runs with %v. Set it in its DB parameter group %s and reboot.",
+			blue.Identifier, err, blue.ParameterGroup)
 	}
 	class := in.TargetDBInstanceClass
 	if class == "" {

@@ -201,7 +201,11 @@ func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *eng
 			set(k, params[k])
 		}
 	}
-	if params[readOnlyParam] == "on" || rep != nil {
+	if params[readOnlyParam] == "on" {
+		// A green environment: no writes from clients, no scheduled events.
+		set("read_only", "ON")
+		set("event_scheduler", "OFF")
+	} else if rep != nil {
 		set("read_only", "ON")
 	} else {
 		set("read_only", "OFF")
@@ -480,17 +484,23 @@ func backupGTID(datadir string) (string, error) {
 	return "", fmt.Errorf("no binlog position in the copy at %s", datadir)
 }
 
-// StartReplica makes a replica, started from a copy, follow its source by
-// GTID. The replication account on the source gets a fresh password each
-// time; the replica keeps it in its own replication settings.
+// StartReplica makes a replica, started from a mariadb-backup copy, follow
+// its source by GTID from where the copy was taken.
 func (e *Engine) StartReplica(ctx context.Context, replica engine.Layout, rep engine.Replication) error {
 	pos, err := backupGTID(replica.DataDir)
 	if err != nil {
 		return err
 	}
+	return e.follow(ctx, replica, rep.Source, pos)
+}
+
+// follow makes a server replicate from source by GTID, starting after pos.
+// The replication account on the source gets a fresh password each time;
+// the replica keeps it in its own replication settings.
+func (e *Engine) follow(ctx context.Context, replica, source engine.Layout, pos string) error {
 	password := randomPassword()
 	acct := quote(replUser) + "@'127.0.0.1'"
-	if err := e.exec(ctx, rep.Source,
+	if err := e.exec(ctx, source,
 		"CREATE USER IF NOT EXISTS "+acct+" IDENTIFIED BY "+quote(password),
 		"ALTER USER "+acct+" IDENTIFIED BY "+quote(password),
 		"GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO "+acct); err != nil {
@@ -498,7 +508,7 @@ func (e *Engine) StartReplica(ctx context.Context, replica engine.Layout, rep en
 	}
 	stmts := []string{e.dialect.StopReplica()}
 	stmts = append(stmts, e.dialect.StartFrom(pos)...)
-	stmts = append(stmts, e.dialect.ChangeSource(Source{Host: "127.0.0.1", Port: rep.Source.Port, User: replUser, Password: password}),
+	stmts = append(stmts, e.dialect.ChangeSource(Source{Host: "127.0.0.1", Port: source.Port, User: replUser, Password: password}),
 		e.dialect.StartReplica())
 	return e.exec(ctx, replica, stmts...)
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/tealdb/teal/internal/bluegreen"
@@ -13,6 +14,15 @@ import (
 // one subscription per user database.
 
 var _ engine.Replicator = (*Engine)(nil)
+
+// SourceReady implements engine.Replicator: logical decoding needs
+// wal_level=logical.
+func (e *Engine) SourceReady(params map[string]string) error {
+	if v := params["wal_level"]; v != "logical" {
+		return fmt.Errorf("wal_level=%s; blue/green deployments need wal_level=logical", v)
+	}
+	return nil
+}
 
 // Preflight implements engine.Replicator.
 func (e *Engine) Preflight(ctx context.Context, blue engine.Layout) ([]bluegreen.Finding, error) {
@@ -189,16 +199,22 @@ func (e *Engine) WriteMarker(ctx context.Context, blue engine.Layout) (engine.Ma
 	}
 	m := engine.Marker{}
 	for _, db := range dbs {
-		if m[db], err = WriteMarker(ctx, blue, db); err != nil {
+		at, err := WriteMarker(ctx, blue, db)
+		if err != nil {
 			return nil, err
 		}
+		m[db] = strconv.FormatFloat(at, 'f', -1, 64)
 	}
 	return m, nil
 }
 
 // HasMarker implements engine.Replicator.
 func (e *Engine) HasMarker(ctx context.Context, green engine.Layout, m engine.Marker) (bool, error) {
-	for db, at := range m {
+	for db, v := range m {
+		at, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return false, fmt.Errorf("marker of %s: %w", db, err)
+		}
 		ok, err := HasMarker(ctx, green, db, at)
 		if err != nil || !ok {
 			return false, err
