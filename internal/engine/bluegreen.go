@@ -79,3 +79,10 @@ type Replicator interface {
 	// sides; a nil side is skipped (it is gone).
 	StopReplication(ctx context.Context, blue, green *Layout, id string) error
 }
+
+// ReplicationKeeper is implemented by engines whose green keeps replicating
+// from blue when a deployment is deleted without DeleteTarget (MariaDB, as
+// RDS does); the others stop replication then.
+type ReplicationKeeper interface {
+	KeepsReplicationOnDelete() bool
+}

@@ -65,7 +65,11 @@ func (s *Service) finishDeleteDeployment(ctx context.Context, id string) {
 	}
 	s.mu.Unlock()
 
-	if !completed && rep != nil {
+	keep := false
+	if k, ok := rep.(engine.ReplicationKeeper); ok && !deleteTarget {
+		keep = k.KeepsReplicationOnDelete()
+	}
+	if !completed && rep != nil && !keep {
 		if err := rep.StopReplication(ctx, bl, gl, id); err != nil {
 			s.log.Warn("remove blue/green replication", "deployment", id, "err", err)
 		}

@@ -206,4 +206,35 @@ func TestMariaDBBlueGreen(t *testing.T) {
 	if len(prod.TagList) != 1 || prod.TagList[0].Key != "env" {
 		t.Fatalf("tags of the new production: %+v", prod.TagList)
 	}
+
+	// A second deployment, deleted without DeleteTarget: green keeps
+	// replicating from blue.
+	dep2 := createBlueGreen(t, svc, "store-keep", prod.DBInstanceArn, "", "")
+	if _, err := svc.DeleteBlueGreenDeployment(ctx, dep2.BlueGreenDeploymentIdentifier, false); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "deployment gone", func() error {
+		if _, _, err := svc.DescribeBlueGreenDeployments(ctx, dep2.BlueGreenDeploymentIdentifier, nil, rds.Page{}); !isFault(err, "BlueGreenDeploymentNotFoundFault") {
+			return errorf("%v", err)
+		}
+		return nil
+	})
+	if _, err := pdb.Exec("INSERT INTO ledger (writer, seq) VALUES (-5, 1)"); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := sql.Open("mysql", mariaDSN(describe(t, svc, nameOf(dep2.Target)).Endpoint.Port, "app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kept.Close()
+	eventually(t, 20*time.Second, "the former green still replicates", func() error {
+		var c int
+		if err := kept.QueryRow("SELECT count(*) FROM ledger WHERE writer = -5").Scan(&c); err != nil {
+			return err
+		}
+		if c != 1 {
+			return errorf("not replicated yet")
+		}
+		return nil
+	})
 }

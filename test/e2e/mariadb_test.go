@@ -126,7 +126,7 @@ func TestMariaDBInstance(t *testing.T) {
 		if _, err := svc.DeleteDBInstance(ctx, id); err != nil {
 			t.Fatal(err)
 		}
-		waitStatus(t, svc, id, "deleted", time.Minute)
+		waitStatus(t, svc, id, "deleted", 2*time.Minute)
 	}
 	if ps := serverProcesses(t, dir); len(ps) > 0 {
 		t.Fatalf("processes left: %v", ps)

@@ -216,15 +216,17 @@ func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *eng
 // Spec implements engine.Engine.
 func (e *Engine) Spec(l engine.Layout) supervisor.Spec {
 	return supervisor.Spec{
-		Path:         filepath.Join(l.Build.BinDir, "mariadbd"),
-		Args:         []string{"--defaults-file=" + configPath(l)},
-		Dir:          l.DataDir,
-		Env:          []string{"PATH=/usr/bin:/bin"},
-		Credential:   l.Credential,
-		LogPath:      l.LogPath,
-		PidFile:      filepath.Join(l.DataDir, "mariadbd.pid"),
-		StopSignal:   syscall.SIGTERM,
-		StopTimeout:  60 * time.Second,
+		Path:       filepath.Join(l.Build.BinDir, "mariadbd"),
+		Args:       []string{"--defaults-file=" + configPath(l)},
+		Dir:        l.DataDir,
+		Env:        []string{"PATH=/usr/bin:/bin"},
+		Credential: l.Credential,
+		LogPath:    l.LogPath,
+		PidFile:    filepath.Join(l.DataDir, "mariadbd.pid"),
+		StopSignal: syscall.SIGTERM,
+		// InnoDB recovers from a kill; a shutdown stuck on a replication
+		// thread's reconnect must not hold a delete or a reboot for long.
+		StopTimeout:  30 * time.Second,
 		ReadyTimeout: 10 * time.Minute,
 		Ready: func(ctx context.Context) error {
 			db, err := Connect(l)

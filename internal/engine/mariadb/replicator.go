@@ -349,3 +349,8 @@ func (e *Engine) StopReplication(ctx context.Context, blue, green *engine.Layout
 	}
 	return nil
 }
+
+// KeepsReplicationOnDelete implements engine.ReplicationKeeper: as on RDS,
+// deleting a deployment without its green environment leaves green
+// replicating from blue.
+func (e *Engine) KeepsReplicationOnDelete() bool { return true }
