@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -97,6 +99,66 @@ func (c *crashable) stop() {
 // must end rolled back (before the commit point) or completed (after it),
 // with exactly one writable primary and every acknowledged insert on it.
 func TestSwitchoverCrash(t *testing.T) {
+	t.Run("postgres", func(t *testing.T) { switchoverCrash(t, pgEngine) })
+	t.Run("mariadb", func(t *testing.T) { switchoverCrash(t, mariaEngine) })
+}
+
+// crashEngine is what the crash test needs to know of an engine.
+type crashEngine struct {
+	engine, version, user string
+	ledgerDDL             string
+	exec                  func(ctx context.Context, port int, q string, args ...any) error
+	writers               func(t *testing.T, port, first, n int, stop <-chan struct{}) (*ledger, *sync.WaitGroup)
+	check                 func(t *testing.T, port int, l *ledger)
+}
+
+var pgEngine = crashEngine{
+	engine: "postgres", version: "15", user: masterUser,
+	ledgerDDL: "CREATE TABLE ledger (id bigserial PRIMARY KEY, writer int, seq int, at timestamptz DEFAULT now(), UNIQUE (writer, seq))",
+	exec: func(ctx context.Context, port int, q string, args ...any) error {
+		c, err := tryConnect(ctx, port, "app")
+		if err != nil {
+			return err
+		}
+		defer c.Close(ctx)
+		_, err = c.Exec(ctx, q, args...)
+		return err
+	},
+	writers: runWriters,
+	check: func(t *testing.T, port int, l *ledger) {
+		c, err := tryConnect(context.Background(), port, "app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(context.Background())
+		checkLedger(t, c, l)
+	},
+}
+
+var mariaEngine = crashEngine{
+	engine: "mariadb", version: "10.11", user: "admin",
+	ledgerDDL: "CREATE TABLE ledger (id bigint AUTO_INCREMENT PRIMARY KEY, writer int, seq int, UNIQUE (writer, seq)) ENGINE=InnoDB",
+	exec: func(ctx context.Context, port int, q string, args ...any) error {
+		db, err := sql.Open("mysql", mariaDSN(port, "app"))
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		_, err = db.ExecContext(ctx, strings.ReplaceAll(q, "$1", "?"), args...)
+		return err
+	},
+	writers: runMariaWriters,
+	check: func(t *testing.T, port int, l *ledger) {
+		db, err := sql.Open("mysql", mariaDSN(port, "app"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		checkMariaLedger(t, db, l)
+	},
+}
+
+func switchoverCrash(t *testing.T, eng crashEngine) {
 	dir := dataDir(t)
 	c := &crashable{dir: dir, listen: freeAddr(t)}
 	t.Cleanup(c.stop)
@@ -106,21 +168,16 @@ func TestSwitchoverCrash(t *testing.T) {
 	ctx := ctxFor(t, 12*time.Minute)
 
 	if _, err := api.CreateDBInstance(ctx, &awsrds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String("prod"),
-		Engine: aws.String("postgres"), EngineVersion: aws.String("15"), DBInstanceClass: aws.String("db.t3.micro"),
-		MasterUsername: aws.String(masterUser), MasterUserPassword: aws.String(masterPass), DBName: aws.String("app")}); err != nil {
+		Engine: aws.String(eng.engine), EngineVersion: aws.String(eng.version), DBInstanceClass: aws.String("db.t3.micro"),
+		MasterUsername: aws.String(eng.user), MasterUserPassword: aws.String(masterPass), DBName: aws.String("app")}); err != nil {
 		t.Fatal(err)
 	}
 	waitAvailable(t, api, "prod")
 	prod := describeAPI(t, api, "prod")
 	port := int(*prod.Endpoint.Port)
-	pc, err := tryConnect(ctx, port, "app")
-	if err != nil {
+	if err := eng.exec(ctx, port, eng.ledgerDDL); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pc.Exec(ctx, "CREATE TABLE ledger (id bigserial PRIMARY KEY, writer int, seq int, at timestamptz DEFAULT now(), UNIQUE (writer, seq))"); err != nil {
-		t.Fatal(err)
-	}
-	pc.Close(ctx)
 
 	phases := []string{bluegreen.PhaseGuardrails, bluegreen.PhaseHold, bluegreen.PhaseStopWrites, bluegreen.PhaseCatchUp,
 		bluegreen.PhaseSequences, bluegreen.PhaseCommitted, bluegreen.PhaseRelease}
@@ -138,7 +195,7 @@ func TestSwitchoverCrash(t *testing.T) {
 		waitDeploymentAPI(t, api, id, 2*time.Minute, bluegreen.StatusAvailable)
 		blueID := *describeAPI(t, api, "prod").DbiResourceId
 		stop := make(chan struct{})
-		l, wg := runWriters(t, port, 100*i, 4, stop)
+		l, wg := eng.writers(t, port, 100*i, 4, stop)
 		time.Sleep(500 * time.Millisecond)
 		// teal may die before it answers: the switchover starts at once.
 		_, err = api.SwitchoverBlueGreenDeployment(ctx, &awsrds.SwitchoverBlueGreenDeploymentInput{
@@ -180,30 +237,20 @@ func TestSwitchoverCrash(t *testing.T) {
 			if inst.ReadReplicaSourceDBInstanceIdentifier != nil {
 				continue
 			}
-			ic, err := tryConnect(ctx, int(*inst.Endpoint.Port), "app")
-			if err != nil {
-				t.Fatalf("connect to %s: %v", *inst.DBInstanceIdentifier, err)
-			}
-			_, werr := ic.Exec(ctx, "INSERT INTO ledger (writer, seq) VALUES (-1, $1)", time.Now().UnixNano()%1e9)
-			ic.Close(ctx)
+			werr := eng.exec(ctx, int(*inst.Endpoint.Port), "INSERT INTO ledger (writer, seq) VALUES (-1, $1)", time.Now().UnixNano()%1e9)
 			if werr == nil {
 				writable++
 				if *inst.DBInstanceIdentifier != "prod" {
 					t.Fatalf("killed at %s: %s is writable", phase, *inst.DBInstanceIdentifier)
 				}
-			} else if !strings.Contains(werr.Error(), "read-only") {
+			} else if !strings.Contains(werr.Error(), "read-only") && !strings.Contains(werr.Error(), "--read-only") {
 				t.Fatalf("killed at %s: write to %s: %v", phase, *inst.DBInstanceIdentifier, werr)
 			}
 		}
 		if writable != 1 {
 			t.Fatalf("killed at %s: %d writable primaries", phase, writable)
 		}
-		pc, err := tryConnect(ctx, port, "app")
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkLedger(t, pc, l)
-		pc.Close(ctx)
+		eng.check(t, port, l)
 
 		// Clean up for the next round: a failed deployment takes its green with it.
 		del := &awsrds.DeleteBlueGreenDeploymentInput{BlueGreenDeploymentIdentifier: aws.String(id)}
