@@ -49,7 +49,7 @@ expect_error("DBParameterGroupAlreadyExists", rds.create_db_parameter_group, DBP
              DBParameterGroupFamily=FAMILY, Description="again")
 rds.modify_db_parameter_group(DBParameterGroupName=group, Parameters=[
     {"ParameterName": "work_mem", "ParameterValue": "8192", "ApplyMethod": "immediate"}] if ENGINE == "postgres" else [
-    {"ParameterName": "max_connections", "ParameterValue": "200", "ApplyMethod": "immediate"}])
+    {"ParameterName": "max_connections", "ParameterValue": "200", "ApplyMethod": "pending-reboot"}])
 user_params = rds.describe_db_parameters(DBParameterGroupName=group, Source="user")["Parameters"]
 assert [p["ParameterName"] for p in user_params] in (["work_mem"], ["max_connections"]), user_params
 all_params = []
@@ -122,12 +122,57 @@ step("events")
 events = rds.describe_events(SourceType="db-instance", SourceIdentifier=f"{primary}-v2", Duration=60)["Events"]
 assert any("Renamed" in e["Message"] for e in events), events
 
+step("blue/green deployment")
+source_arn = rds.describe_db_instances(DBInstanceIdentifier=f"{primary}-v2")["DBInstances"][0]["DBInstanceArn"]
+bgd = rds.create_blue_green_deployment(BlueGreenDeploymentName=f"{PREFIX}-bgd", Source=source_arn,
+                                       Tags=[{"Key": "change", "Value": "test"}])["BlueGreenDeployment"]
+bgd_id = bgd["BlueGreenDeploymentIdentifier"]
+assert bgd["Status"] == "PROVISIONING" and bgd_id.startswith("bgd-"), bgd
+
+
+def wait_bgd(want, limit=180):
+    deadline = time.time() + limit
+    while True:
+        d = rds.describe_blue_green_deployments(BlueGreenDeploymentIdentifier=bgd_id)["BlueGreenDeployments"][0]
+        if d["Status"] in want:
+            return d
+        assert d["Status"] not in ("INVALID_CONFIGURATION", "SWITCHOVER_FAILED"), d
+        assert time.time() < deadline, d
+        time.sleep(0.5)
+
+
+d = wait_bgd(["AVAILABLE"])
+assert all(t["Status"] == "COMPLETED" for t in d["Tasks"]), d["Tasks"]
+green_name = d["Target"].rsplit(":", 1)[1]
+assert green_name.startswith(f"{primary}-v2-green-"), green_name
+rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=bgd_id, SwitchoverTimeout=120)
+d = wait_bgd(["SWITCHOVER_COMPLETED"])
+new_prod = rds.describe_db_instances(DBInstanceIdentifier=f"{primary}-v2")["DBInstances"][0]
+assert new_prod["DbiResourceId"] != renamed["DbiResourceId"], "the name did not move to green"
+old = rds.describe_db_instances(DBInstanceIdentifier=f"{primary}-v2-old1")["DBInstances"][0]
+assert old["DbiResourceId"] == renamed["DbiResourceId"], old
+expect_error("InvalidBlueGreenDeploymentStateFault", rds.delete_blue_green_deployment,
+             BlueGreenDeploymentIdentifier=bgd_id, DeleteTarget=True)
+rds.delete_blue_green_deployment(BlueGreenDeploymentIdentifier=bgd_id)
+deadline = time.time() + 60
+while True:
+    try:
+        rds.describe_blue_green_deployments(BlueGreenDeploymentIdentifier=bgd_id)
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == "BlueGreenDeploymentNotFoundFault", e
+        break
+    assert time.time() < deadline, "deployment not deleted"
+    time.sleep(0.5)
+events = rds.describe_events(SourceType="blue-green-deployment", SourceIdentifier=bgd_id, Duration=60)["Events"]
+assert any("Switchover completed" in e["Message"] for e in events), events
+
 step("promote and delete")
 rds.promote_read_replica(DBInstanceIdentifier=f"{primary}-r1")
 rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=f"{primary}-r1", WaiterConfig=fast)
-for name in (f"{primary}-r1", f"{primary}-v2"):
+names = [f"{primary}-r1", f"{primary}-v2", f"{primary}-v2-old1", f"{primary}-r1-old1"]
+for name in names:
     rds.delete_db_instance(DBInstanceIdentifier=name, SkipFinalSnapshot=True)
-for name in (f"{primary}-r1", f"{primary}-v2"):
+for name in names:
     rds.get_waiter("db_instance_deleted").wait(DBInstanceIdentifier=name, WaiterConfig=fast)
 expect_error("DBInstanceNotFound", rds.describe_db_instances, DBInstanceIdentifier=f"{primary}-v2")
 rds.delete_db_parameter_group(DBParameterGroupName=group)

@@ -83,5 +83,7 @@ func TestBoto3AndAWSCLI(t *testing.T) {
 	}
 	endpoint := tealServe(t, dataDir(t))
 	runClient(t, endpoint, 5*time.Minute, "python3", "../clients/boto3_flow.py")
+	runClient(t, endpoint, 5*time.Minute, "env", "TEAL_TEST_PREFIX=maria", "TEAL_TEST_ENGINE=mariadb",
+		"TEAL_TEST_VERSION=10.11", "TEAL_TEST_FAMILY=mariadb10.11", "python3", "../clients/boto3_flow.py")
 	runClient(t, endpoint, 5*time.Minute, "bash", "../clients/awscli_flow.sh")
 }

@@ -502,7 +502,9 @@ func (e *Engine) StartReplica(ctx context.Context, replica engine.Layout, rep en
 func (e *Engine) follow(ctx context.Context, replica, source engine.Layout, pos string) error {
 	password := randomPassword()
 	acct := quote(replUser) + "@'127.0.0.1'"
-	if err := e.exec(ctx, source,
+	// Not binary-logged: the source may itself be a green replicating by
+	// GTID, where a transaction of its own would break strict GTID order.
+	if err := e.exec(ctx, source, "SET sql_log_bin = 0",
 		"CREATE USER IF NOT EXISTS "+acct+" IDENTIFIED BY "+quote(password),
 		"ALTER USER "+acct+" IDENTIFIED BY "+quote(password),
 		"GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO "+acct); err != nil {
