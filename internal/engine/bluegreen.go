@@ -12,7 +12,8 @@ type ReplicationStatus struct {
 	Tables, TablesCopied int     // initial copy progress
 	Streaming            bool    // every database's changes are streaming
 	Problem              string  // why replication is not healthy, or ""
-	LagBytes             int64   // largest unconfirmed WAL distance
+	LagBytes             int64   // largest unconfirmed WAL distance (PostgreSQL)
+	LagTransactions      int64   // GTID distance: transactions blue has that green has not (MariaDB)
 	LagSeconds           float64 // heartbeat lag
 }
 

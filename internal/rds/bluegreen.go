@@ -252,7 +252,11 @@ func (s *Service) describeDeploymentLocked(d *deploymentRecord) BlueGreenDeploym
 	if live := s.live[d.ID]; live != nil && live.err == nil {
 		out.ReplicaLagSeconds, out.ReplicaLagBytes = live.status.LagSeconds, live.status.LagBytes
 		if d.Status == bluegreen.StatusAvailable && d.Degraded == "" && out.StatusDetails == "" {
-			out.StatusDetails = fmt.Sprintf("Replicating: lag %.3f s, %d bytes", live.status.LagSeconds, live.status.LagBytes)
+			distance := fmt.Sprintf("%d bytes", live.status.LagBytes)
+			if r := s.instances[d.Members[0].Blue]; r != nil && r.Engine == "mariadb" {
+				distance = fmt.Sprintf("%d transactions (GTID)", live.status.LagTransactions)
+			}
+			out.StatusDetails = fmt.Sprintf("Replicating: lag %.3f s, %s", live.status.LagSeconds, distance)
 		}
 	}
 	if d.Degraded != "" && (d.Status == bluegreen.StatusAvailable || d.Status == bluegreen.StatusProvisioning) {

@@ -131,6 +131,13 @@ func TestMariaDBBlueGreen(t *testing.T) {
 	}
 	dep := createBlueGreen(t, svc, "store-params", blue.DBInstanceArn, "", "store-next")
 	green := describe(t, svc, nameOf(dep.Target))
+	eventually(t, 10*time.Second, "lag in seconds and GTID distance reported", func() error {
+		d, _, _ := svc.DescribeBlueGreenDeployments(ctx, dep.BlueGreenDeploymentIdentifier, nil, rds.Page{})
+		if !strings.Contains(d[0].StatusDetails, "transactions (GTID)") {
+			return errorf("status details %q", d[0].StatusDetails)
+		}
+		return nil
+	})
 	gdb, err := sql.Open("mysql", mariaDSN(green.Endpoint.Port, "app"))
 	if err != nil {
 		t.Fatal(err)

@@ -61,3 +61,20 @@ func TestDialect(t *testing.T) {
 		t.Errorf("MySQL clone: %q", q)
 	}
 }
+
+func TestGTIDDistance(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want int64
+	}{
+		{"0-1-100", "0-1-90", 10},
+		{"0-1-100", "0-1-100", 0},
+		{"0-1-100,1-2-7", "0-1-99,1-2-2", 6},
+		{"0-1-5", "", 5},
+		{"", "0-1-5", 0},
+	} {
+		if got := gtidDistance(c.a, c.b); got != c.want {
+			t.Errorf("gtidDistance(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+}

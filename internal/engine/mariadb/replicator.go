@@ -188,7 +188,45 @@ func (e *Engine) ReplicationStatus(ctx context.Context, blue, green engine.Layou
 		st.Problem = err.Error()
 	}
 	st.LagSeconds = max(lag.Seconds, hb)
+	var bluePos, greenPos string
+	if err := e.query(ctx, blue, func(db *sql.DB) error {
+		return db.QueryRowContext(ctx, e.dialect.GTIDPosition()).Scan(&bluePos)
+	}); err != nil {
+		return st, fmt.Errorf("blue's GTID position: %w", err)
+	}
+	if err := e.query(ctx, green, func(db *sql.DB) error {
+		return db.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_slave_pos").Scan(&greenPos)
+	}); err != nil {
+		return st, fmt.Errorf("green's GTID position: %w", err)
+	}
+	st.LagTransactions = gtidDistance(bluePos, greenPos)
 	return st, nil
+}
+
+// gtidDistance counts, over MariaDB GTID domains, how many sequence
+// numbers "domain-server-seq" position a is ahead of b.
+func gtidDistance(a, b string) int64 {
+	seqs := func(pos string) map[string]int64 {
+		out := map[string]int64{}
+		for _, g := range strings.Split(pos, ",") {
+			f := strings.Split(strings.TrimSpace(g), "-")
+			if len(f) != 3 {
+				continue
+			}
+			var n int64
+			fmt.Sscanf(f[2], "%d", &n)
+			out[f[0]] = n
+		}
+		return out
+	}
+	sa, sb := seqs(a), seqs(b)
+	var d int64
+	for domain, n := range sa {
+		if n > sb[domain] {
+			d += n - sb[domain]
+		}
+	}
+	return d
 }
 
 func (e *Engine) heartbeatLag(ctx context.Context, blue, green engine.Layout) (float64, error) {
