@@ -150,6 +150,10 @@ func TestMariaDBBlueGreen(t *testing.T) {
 	if _, err := gdb.Exec("INSERT INTO ledger (writer, seq) VALUES (-2, 1)"); err == nil {
 		t.Fatal("green accepted a client write")
 	}
+	var scheduler string
+	if err := gdb.QueryRow("SELECT @@event_scheduler").Scan(&scheduler); err != nil || scheduler != "OFF" {
+		t.Fatalf("green's event scheduler is %q (%v)", scheduler, err)
+	}
 	// DDL on blue replicates: no degradation.
 	if _, err := bdb.Exec("ALTER TABLE ledger ADD COLUMN note varchar(20) NULL"); err != nil {
 		t.Fatal(err)

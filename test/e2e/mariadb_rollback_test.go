@@ -35,6 +35,17 @@ func TestMariaDBRollback(t *testing.T) {
 	if _, err := bdb.Exec("CREATE TABLE ledger (id bigint AUTO_INCREMENT PRIMARY KEY, writer int, seq int, UNIQUE (writer, seq)) ENGINE=InnoDB"); err != nil {
 		t.Fatal(err)
 	}
+	// A non-transactional table cannot be copied consistently: refused.
+	if _, err := bdb.Exec("CREATE TABLE cache (k int PRIMARY KEY) ENGINE=Aria"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.CreateBlueGreenDeployment(ctx, rds.CreateBlueGreenInput{BlueGreenDeploymentName: "refused", Source: blue.DBInstanceArn})
+	if !isFault(err, "SourceDatabaseNotSupportedFault") || !strings.Contains(err.Error(), "app.cache") {
+		t.Fatalf("deployment of a blue with an Aria table: %v", err)
+	}
+	if _, err := bdb.Exec("DROP TABLE cache"); err != nil {
+		t.Fatal(err)
+	}
 	dep := createBlueGreen(t, svc, "orders-next", blue.DBInstanceArn, "", "")
 	green := describe(t, svc, nameOf(dep.Target))
 
