@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,37 +71,7 @@ func envWithout() []string {
 // reads. The server is stopped when the test ends.
 func serveFirstRun(t *testing.T, bin, dir string) string {
 	t.Helper()
-	listen := freeAddr(t)
-	cmd := exec.Command(bin, "serve", "--data-dir", dir, "--listen", listen, "--log-level", "warn")
-	cmd.Env = envWithout()
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(60 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-	endpoint := "http://" + listen
-	eventually(t, 30*time.Second, "teal serve answers /healthz", func() error {
-		resp, err := http.Get(endpoint + "/healthz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return errorf("healthz: %s", resp.Status)
-		}
-		return nil
-	})
-	return endpoint
+	return startServe(t, bin, dir, envWithout())
 }
 
 // TestCLI drives a DB instance's life through the teal binary: create, wait,

@@ -14,10 +14,17 @@ import (
 // API endpoint.
 func tealServe(t *testing.T, dir string) string {
 	t.Helper()
-	bin := buildTeal(t)
+	return startServe(t, buildTeal(t), dir,
+		append(os.Environ(), "TEAL_ACCESS_KEY_ID=AKIATESTROOT0000000", "TEAL_SECRET_ACCESS_KEY=test-root-secret"))
+}
+
+// startServe runs `teal serve` with env until the test ends and returns
+// its API endpoint once it answers /healthz.
+func startServe(t *testing.T, bin, dir string, env []string) string {
+	t.Helper()
 	listen := freeAddr(t)
 	cmd := exec.Command(bin, "serve", "--data-dir", dir, "--listen", listen, "--log-level", "warn")
-	cmd.Env = append(os.Environ(), "TEAL_ACCESS_KEY_ID=AKIATESTROOT0000000", "TEAL_SECRET_ACCESS_KEY=test-root-secret")
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -35,13 +42,12 @@ func tealServe(t *testing.T, dir string) string {
 	})
 	endpoint := "http://" + listen
 	eventually(t, 30*time.Second, "teal serve answers /healthz", func() error {
-		resp, err := http.Get(endpoint + "/healthz")
+		code, err := httpGet(endpoint + "/healthz")
 		if err != nil {
 			return err
 		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return errorf("healthz: %s", resp.Status)
+		if code != http.StatusOK {
+			return errorf("healthz: %d", code)
 		}
 		return nil
 	})
