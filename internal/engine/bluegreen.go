@@ -72,8 +72,8 @@ type Replicator interface {
 	EndSessions(ctx context.Context, l Layout) (int, error)
 	// WriteMarker commits a marker on blue, even while blue is read-only.
 	WriteMarker(ctx context.Context, blue Layout) (Marker, error)
-	// HasMarker reports whether green has applied the marker.
-	HasMarker(ctx context.Context, green Layout, m Marker) (bool, error)
+	// WaitMarker returns once green has applied the marker, or ctx ends.
+	WaitMarker(ctx context.Context, green Layout, m Marker) error
 	// SyncSequences brings green's sequences at least to blue's values.
 	SyncSequences(ctx context.Context, blue, green Layout) (int, error)
 	// StopReplication removes replication and teal's objects from both

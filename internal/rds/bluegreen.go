@@ -37,6 +37,7 @@ type BlueGreenDeployment struct {
 	ReplicaLagBytes   int64
 	Findings          []bluegreen.Finding
 	SwitchoverPhase   string
+	SwitchoverTimings map[string]float64 // milliseconds per phase of the last switchover
 }
 
 // SwitchoverDetail is one blue member and its green twin.
@@ -231,6 +232,7 @@ func (s *Service) describeDeploymentLocked(d *deploymentRecord) BlueGreenDeploym
 	}
 	if d.Switchover != nil {
 		out.SwitchoverPhase = d.Switchover.Phase
+		out.SwitchoverTimings = d.Switchover.Timings
 		if d.Status == bluegreen.StatusSwitchoverInProgress {
 			out.StatusDetails = "Switchover phase: " + d.Switchover.Phase
 		}

@@ -284,11 +284,14 @@ func (sw *switchover) stopWrites(ctx context.Context) error {
 	if err := sw.s.setReadOnly(ctx, sw.d.Members[0].Blue, true); err != nil {
 		return err
 	}
-	if _, err := sw.rep.EndSessions(ctx, sw.blue); err != nil {
-		return err
+	errs := make(chan error, 2)
+	for _, l := range []engine.Layout{sw.blue, sw.green} {
+		go func(l engine.Layout) {
+			_, err := sw.rep.EndSessions(ctx, l)
+			errs <- err
+		}(l)
 	}
-	_, err := sw.rep.EndSessions(ctx, sw.green)
-	return err
+	return errors.Join(<-errs, <-errs)
 }
 
 // catchUp waits until green has applied everything blue committed: a marker
@@ -302,20 +305,7 @@ func (sw *switchover) catchUp(ctx context.Context) error {
 	sw.d.Switchover.Marker = m
 	sw.s.saveDeploymentLocked(sw.d, "")
 	sw.s.mu.Unlock()
-	for {
-		ok, err := sw.rep.HasMarker(ctx, sw.green, m)
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("green has not caught up with blue: %w", ctx.Err())
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+	return sw.rep.WaitMarker(ctx, sw.green, m)
 }
 
 func (sw *switchover) syncSequences(ctx context.Context) error {

@@ -312,6 +312,9 @@ func TestBlueGreenSwitchover(t *testing.T) {
 	gap := l.longestGap(started.Add(-time.Second), finished.Add(time.Second))
 	t.Logf("switchover took %s; longest pause between acknowledged commits: %s; %d commits acknowledged, %d failed attempts",
 		finished.Sub(started).Round(time.Millisecond), gap.Round(time.Millisecond), len(l.acked), l.failed)
+	if d, _, err := svc.DescribeBlueGreenDeployments(ctx, id, nil, rds.Page{}); err == nil {
+		t.Logf("phase timings (ms): %v", d[0].SwitchoverTimings)
+	}
 	distinct := map[string]int{}
 	for _, e := range l.errs {
 		distinct[e]++

@@ -332,7 +332,7 @@ func (e *Engine) EndSessions(ctx context.Context, l engine.Layout) (int, error) 
 			if time.Now().After(deadline) {
 				return fmt.Errorf("end sessions: %d still running", len(left))
 			}
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(2 * time.Millisecond)
 		}
 	})
 	return n, err
@@ -351,19 +351,26 @@ func (e *Engine) WriteMarker(ctx context.Context, blue engine.Layout) (engine.Ma
 	return engine.Marker{"gtid": pos}, nil
 }
 
-// HasMarker implements engine.Replicator.
-func (e *Engine) HasMarker(ctx context.Context, green engine.Layout, m engine.Marker) (bool, error) {
+// WaitMarker implements engine.Replicator: the server itself waits for the
+// GTID position, in slices so that ctx is honoured.
+func (e *Engine) WaitMarker(ctx context.Context, green engine.Layout, m engine.Marker) error {
 	if m["gtid"] == "" {
-		return true, nil
+		return nil
 	}
-	var r int
-	err := e.query(ctx, green, func(db *sql.DB) error {
-		return db.QueryRowContext(ctx, e.dialect.WaitForPosition(m["gtid"], 0)).Scan(&r)
+	return e.query(ctx, green, func(db *sql.DB) error {
+		for {
+			var r int
+			if err := db.QueryRowContext(ctx, e.dialect.WaitForPosition(m["gtid"], time.Second)).Scan(&r); err != nil {
+				return fmt.Errorf("green's GTID position: %w", err)
+			}
+			if r == 0 {
+				return nil
+			}
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("green has not caught up with blue: %w", err)
+			}
+		}
 	})
-	if err != nil {
-		return false, fmt.Errorf("green's GTID position: %w", err)
-	}
-	return r == 0, nil
 }
 
 // SyncSequences implements engine.Replicator: sequences and auto-increment

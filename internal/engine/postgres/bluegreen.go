@@ -131,7 +131,7 @@ func EndSessions(ctx context.Context, l engine.Layout) (int, error) {
 		select {
 		case <-ctx.Done():
 			return n, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(2 * time.Millisecond):
 		}
 	}
 }
@@ -155,20 +155,6 @@ func WriteMarker(ctx context.Context, blue engine.Layout, db string) (float64, e
 		return 0, fmt.Errorf("marker in %s: %w", db, err)
 	}
 	return at, nil
-}
-
-// HasMarker reports whether green has applied blue's marker in db.
-func HasMarker(ctx context.Context, green engine.Layout, db string, marker float64) (bool, error) {
-	c, err := Connect(ctx, green, db)
-	if err != nil {
-		return false, err
-	}
-	defer c.Close(context.Background())
-	var at float64
-	if err := c.QueryRow(ctx, `SELECT EXTRACT(EPOCH FROM at)::float8 FROM `+tealSchema+`.heartbeat WHERE id = 1`).Scan(&at); err != nil {
-		return false, fmt.Errorf("green marker in %s: %w", db, err)
-	}
-	return at >= marker, nil
 }
 
 // Analyze refreshes the planner statistics of db, as after a major upgrade.

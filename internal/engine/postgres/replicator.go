@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/tealdb/teal/internal/bluegreen"
 	"github.com/tealdb/teal/internal/engine"
@@ -191,36 +193,75 @@ func (e *Engine) EndSessions(ctx context.Context, l engine.Layout) (int, error) 
 	return EndSessions(ctx, l)
 }
 
-// WriteMarker implements engine.Replicator.
+// WriteMarker implements engine.Replicator: a heartbeat committed in every
+// database, all at once.
 func (e *Engine) WriteMarker(ctx context.Context, blue engine.Layout) (engine.Marker, error) {
 	dbs, err := UserDatabases(ctx, blue)
 	if err != nil {
 		return nil, err
 	}
 	m := engine.Marker{}
-	for _, db := range dbs {
+	var mu sync.Mutex
+	err = eachDB(dbs, func(db string) error {
 		at, err := WriteMarker(ctx, blue, db)
 		if err != nil {
-			return nil, err
+			return err
 		}
+		mu.Lock()
 		m[db] = strconv.FormatFloat(at, 'f', -1, 64)
-	}
-	return m, nil
+		mu.Unlock()
+		return nil
+	})
+	return m, err
 }
 
-// HasMarker implements engine.Replicator.
-func (e *Engine) HasMarker(ctx context.Context, green engine.Layout, m engine.Marker) (bool, error) {
-	for db, v := range m {
-		at, err := strconv.ParseFloat(v, 64)
+// WaitMarker implements engine.Replicator: one connection per database,
+// polled every millisecond or two until green has applied the marker.
+func (e *Engine) WaitMarker(ctx context.Context, green engine.Layout, m engine.Marker) error {
+	var dbs []string
+	for db := range m {
+		dbs = append(dbs, db)
+	}
+	return eachDB(dbs, func(db string) error {
+		at, err := strconv.ParseFloat(m[db], 64)
 		if err != nil {
-			return false, fmt.Errorf("marker of %s: %w", db, err)
+			return fmt.Errorf("marker of %s: %w", db, err)
 		}
-		ok, err := HasMarker(ctx, green, db, at)
-		if err != nil || !ok {
-			return false, err
+		c, err := Connect(ctx, green, db)
+		if err != nil {
+			return err
+		}
+		defer c.Close(context.Background())
+		for {
+			var got float64
+			if err := c.QueryRow(ctx, `SELECT EXTRACT(EPOCH FROM at)::float8 FROM `+tealSchema+`.heartbeat WHERE id = 1`).Scan(&got); err != nil {
+				return fmt.Errorf("green marker in %s: %w", db, err)
+			}
+			if got >= at {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("green has not caught up with blue in %s: %w", db, ctx.Err())
+			case <-time.After(time.Millisecond):
+			}
+		}
+	})
+}
+
+// eachDB runs fn for every database at once and returns the first error.
+func eachDB(dbs []string, fn func(db string) error) error {
+	errs := make(chan error, len(dbs))
+	for _, db := range dbs {
+		go func(db string) { errs <- fn(db) }(db)
+	}
+	var first error
+	for range dbs {
+		if err := <-errs; err != nil && first == nil {
+			first = err
 		}
 	}
-	return true, nil
+	return first
 }
 
 // SyncSequences implements engine.Replicator.
@@ -229,15 +270,16 @@ func (e *Engine) SyncSequences(ctx context.Context, blue, green engine.Layout) (
 	if err != nil {
 		return 0, err
 	}
+	var mu sync.Mutex
 	total := 0
-	for _, db := range dbs {
+	err = eachDB(dbs, func(db string) error {
 		n, err := SyncSequences(ctx, blue, green, db)
-		if err != nil {
-			return total, err
-		}
+		mu.Lock()
 		total += n
-	}
-	return total, nil
+		mu.Unlock()
+		return err
+	})
+	return total, err
 }
 
 // StopReplication implements engine.Replicator.
