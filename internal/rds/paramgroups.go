@@ -2,7 +2,6 @@ package rds
 
 import (
 	"context"
-	"net/http"
 	"regexp"
 	"sort"
 	"strconv"
@@ -362,7 +361,7 @@ func (s *Service) changeGroup(ctx context.Context, name string, changes []Parame
 			value, hasValue = defaults[a.name]
 		}
 		for _, r := range touched {
-			if !a.immediate || r.PendingReboot && false {
+			if !a.immediate {
 				r.PendingReboot = true
 				continue
 			}
@@ -493,5 +492,3 @@ func (s *Service) DeleteDBParameterGroup(ctx context.Context, name string) error
 	delete(s.groups, name)
 	return nil
 }
-
-var _ = http.StatusOK

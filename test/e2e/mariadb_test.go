@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
 	"testing"
@@ -131,5 +130,4 @@ func TestMariaDBInstance(t *testing.T) {
 	if ps := serverProcesses(t, dir); len(ps) > 0 {
 		t.Fatalf("processes left: %v", ps)
 	}
-	_ = context.Background
 }
