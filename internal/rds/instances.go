@@ -183,17 +183,26 @@ func (s *Service) provision(ctx context.Context, rid string) {
 	s.setStatusLocked(r, StatusAvailable, "DB instance is available")
 }
 
-func (s *Service) initServer(ctx context.Context, rid string, e engine.Engine, l engine.Layout, config map[string]string, m *engine.Master) error {
+// startOver stops whatever server an interrupted attempt left and empties
+// the instance's directories, so that creating it can run again from the
+// start.
+func (s *Service) startOver(ctx context.Context, rid string, l engine.Layout) error {
 	if err := s.sup.Stop(ctx, rid); err != nil {
 		return err
 	}
-	if err := os.RemoveAll(filepath.Dir(l.DataDir)); err != nil {
-		return fmt.Errorf("remove partial instance: %w", err)
+	for _, d := range []string{filepath.Dir(l.DataDir), l.SocketDir} {
+		if err := os.RemoveAll(d); err != nil {
+			return fmt.Errorf("remove partial instance: %w", err)
+		}
+		if err := mkdirFor(d, l); err != nil {
+			return err
+		}
 	}
-	if err := os.RemoveAll(l.SocketDir); err != nil {
-		return fmt.Errorf("remove partial instance: %w", err)
-	}
-	if err := mkdirFor(filepath.Dir(l.DataDir), l); err != nil {
+	return nil
+}
+
+func (s *Service) initServer(ctx context.Context, rid string, e engine.Engine, l engine.Layout, config map[string]string, m *engine.Master) error {
+	if err := s.startOver(ctx, rid, l); err != nil {
 		return err
 	}
 	if err := e.Init(ctx, l); err != nil {
@@ -261,7 +270,13 @@ func (s *Service) replicationLocked(r *instanceRecord) *engine.Replication {
 	return &engine.Replication{Source: sl, Slot: slotName(r.ResourceID)}
 }
 
+// mkdirFor creates dir for the server's user. Missing parents (such as the
+// /tmp directory of socket directories) are made traversable, not listable,
+// so that user can reach dir.
 func mkdirFor(dir string, l engine.Layout) error {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o711); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(dir), err)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}

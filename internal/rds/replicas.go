@@ -3,8 +3,6 @@ package rds
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -134,16 +132,7 @@ func (s *Service) provisionReplica(ctx context.Context, rid string) {
 }
 
 func (s *Service) cloneReplica(ctx context.Context, rid string, e engine.Engine, l engine.Layout, rep engine.Replication, config map[string]string) error {
-	if err := s.sup.Stop(ctx, rid); err != nil {
-		return err
-	}
-	if err := os.RemoveAll(filepath.Dir(l.DataDir)); err != nil {
-		return fmt.Errorf("remove partial replica: %w", err)
-	}
-	if err := mkdirFor(filepath.Dir(l.DataDir), l); err != nil {
-		return err
-	}
-	if err := mkdirFor(l.SocketDir, l); err != nil {
+	if err := s.startOver(ctx, rid, l); err != nil {
 		return err
 	}
 	if err := e.CloneReplica(ctx, l, rep); err != nil {
