@@ -35,6 +35,9 @@ type endpoint struct {
 	logger   *slog.Logger
 	// afterDial is the Manager's test hook; nil in production.
 	afterDial func()
+	// kernel, when set, forwards new connections in the kernel whenever the
+	// endpoint has a target and is not paused (kernel.go).
+	kernel *kernelPath
 
 	// ctx is cancelled on shutdown to abort backend dials and accept backoff.
 	ctx    context.Context
@@ -293,6 +296,19 @@ func (e *endpoint) setTarget(backend string) error {
 		return nil
 	}
 	previous := e.target
+	if e.kernel != nil && previous != "" {
+		// Sessions the kernel forwards to the previous backend end too. New
+		// connections reach the listener meanwhile, so only those sessions
+		// are ended.
+		if err := e.kernel.set(e.port, ""); err != nil {
+			return err
+		}
+		if n, err := destroySessions(e.port); err != nil {
+			e.logger.Warn("ending kernel-forwarded sessions failed", "err", err, "ended", n)
+		} else if n > 0 {
+			e.logger.Info("ended kernel-forwarded sessions", "sessions", n)
+		}
+	}
 	e.target = backend
 	e.gen++
 	// Every open connection was admitted under an older generation, so it
@@ -302,7 +318,21 @@ func (e *endpoint) setTarget(backend string) error {
 		e.closeConnLocked(c)
 	}
 	e.logger.Info("endpoint target changed", "backend", backend, "previous", previous, "closed_conns", n)
-	return nil
+	return e.routeLocked()
+}
+
+// routeLocked brings the kernel path in line with the endpoint: connections
+// go straight to the target unless the endpoint is paused, closed or has no
+// target, in which case they reach the listener.
+func (e *endpoint) routeLocked() error {
+	if e.kernel == nil {
+		return nil
+	}
+	to := e.target
+	if e.paused || e.closed {
+		to = ""
+	}
+	return e.kernel.set(e.port, to)
 }
 
 // pause starts holding new connections, for at most maxHold.
@@ -316,6 +346,11 @@ func (e *endpoint) pause(maxHold time.Duration) error {
 		e.holdTimer.Stop()
 	}
 	e.paused = true
+	if err := e.routeLocked(); err != nil {
+		// Connections would still go straight to the server: not holding.
+		e.paused = false
+		return err
+	}
 	e.holdGen++
 	gen := e.holdGen
 	e.holdTimer = time.AfterFunc(maxHold, func() {
@@ -353,6 +388,10 @@ func (e *endpoint) resume() int {
 		}
 		e.forwardLocked(c)
 	}
+	if err := e.routeLocked(); err != nil {
+		// Connections keep reaching the listener, which forwards them.
+		e.logger.Warn("kernel path not restored; the endpoint forwards every connection itself", "err", err)
+	}
 	e.logger.Info("endpoint released held connections", "held", len(held), "backend", e.target)
 	return len(held)
 }
@@ -386,6 +425,9 @@ func (e *endpoint) shutdown() error {
 	}
 	e.closed = true
 	e.cancel()
+	if err := e.routeLocked(); err != nil {
+		e.logger.Warn("kernel path not removed", "err", err)
+	}
 	if e.holdTimer != nil {
 		e.holdTimer.Stop()
 	}

@@ -46,6 +46,7 @@ type Manager struct {
 	mu        sync.Mutex
 	endpoints map[string]*endpoint
 	closed    bool
+	kernel    *kernelPath
 }
 
 // NewManager returns a Manager with no endpoints. A nil logger discards logs.
@@ -57,6 +58,35 @@ func NewManager(logger *slog.Logger) *Manager {
 		logger:    logger,
 		endpoints: make(map[string]*endpoint),
 	}
+}
+
+// EnableKernelPath makes the endpoints opened from now on forward their
+// connections in the kernel (kernel.go) rather than through teal, so a
+// session through an endpoint is as fast as a direct one. It needs
+// CAP_NET_ADMIN and the nft command; when it returns an error, endpoints
+// forward every connection themselves, which always works.
+func (m *Manager) EnableKernelPath() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if m.kernel != nil {
+		return nil
+	}
+	k, err := openKernelPath()
+	if err != nil {
+		return fmt.Errorf("kernel path: %w", err)
+	}
+	m.kernel = k
+	return nil
+}
+
+// KernelPath reports whether the endpoints forward in the kernel.
+func (m *Manager) KernelPath() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.kernel != nil
 }
 
 // Open starts (or keeps, if already open on that port) the listener for
@@ -95,6 +125,7 @@ func (m *Manager) Open(name string, port int) (int, error) {
 	}
 	e := newEndpoint(name, ln.(*net.TCPListener), m.logger)
 	e.afterDial = m.afterDial
+	e.kernel = m.kernel
 	m.endpoints[name] = e
 	e.start()
 	e.logger.Info("endpoint opened")
@@ -252,6 +283,11 @@ func (m *Manager) Close() error {
 		eps = append(eps, e)
 	}
 	clear(m.endpoints)
+	if m.kernel != nil {
+		if err := m.kernel.close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	m.mu.Unlock()
 
 	for _, e := range eps {

@@ -32,6 +32,7 @@ type backend struct {
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
+	peers map[string]bool // remote address of every connection accepted
 	wg    sync.WaitGroup
 }
 
@@ -41,7 +42,7 @@ func startBackend(t testing.TB, name string) *backend {
 	if err != nil {
 		t.Fatalf("backend %s: listen: %v", name, err)
 	}
-	b := &backend{name: name, ln: ln, conns: make(map[net.Conn]struct{})}
+	b := &backend{name: name, ln: ln, conns: make(map[net.Conn]struct{}), peers: make(map[string]bool)}
 	b.wg.Add(1)
 	go b.serve()
 	t.Cleanup(b.close)
@@ -59,6 +60,7 @@ func (b *backend) serve() {
 		}
 		b.mu.Lock()
 		b.conns[c] = struct{}{}
+		b.peers[c.RemoteAddr().String()] = true
 		b.mu.Unlock()
 		b.wg.Add(1)
 		go func() {
@@ -88,6 +90,13 @@ func (b *backend) open() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return len(b.conns)
+}
+
+// accepted reports whether the backend accepted a connection from addr.
+func (b *backend) accepted(addr net.Addr) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.peers[addr.String()]
 }
 
 func (b *backend) close() {

@@ -1,0 +1,154 @@
+package proxy
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// kernelManager returns a Manager that forwards in the kernel, or skips the
+// test where that cannot work (not root, no nft).
+func kernelManager(t *testing.T) *Manager {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the kernel path needs root")
+	}
+	m := newTestManager(t)
+	if err := m.EnableKernelPath(); err != nil {
+		t.Skipf("kernel path unavailable: %v", err)
+	}
+	return m
+}
+
+func nftTables(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("nft", "list", "tables", "ip").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list tables: %v: %s", err, out)
+	}
+	return string(out)
+}
+
+// TestKernelPathForwardsDirectly: a session through the endpoint reaches the
+// server from the client's own address, and teal forwards nothing itself.
+func TestKernelPathForwardsDirectly(t *testing.T) {
+	m := kernelManager(t)
+	if !m.KernelPath() {
+		t.Fatal("KernelPath() = false after EnableKernelPath")
+	}
+	b := startBackend(t, "A")
+	port := openEndpoint(t, m, "db", b.addr())
+	s := connect(t, port)
+	if s.by != "A" {
+		t.Fatalf("reached %q", s.by)
+	}
+	s.roundTrip(t, "hello")
+	if !b.accepted(s.c.LocalAddr()) {
+		t.Fatalf("the server did not see the client's address %s: the session went through teal", s.c.LocalAddr())
+	}
+	if n := m.Conns("db"); n != 0 {
+		t.Fatalf("teal forwards %d connections itself", n)
+	}
+}
+
+// TestKernelPathPauseHolds: while paused, new connections reach teal's
+// listener and are held; on resume they go to the new target, and later
+// connections go straight to it again.
+func TestKernelPathPauseHolds(t *testing.T) {
+	m := kernelManager(t)
+	first, second := startBackend(t, "first"), startBackend(t, "second")
+	port := openEndpoint(t, m, "db", first.addr())
+	before := connect(t, port)
+	if err := m.Pause("db", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	held := dial(t, port)
+	eventually(t, "the connection is held", func() bool { return m.Held("db") == 1 })
+	if first.accepted(held.LocalAddr()) {
+		t.Fatal("a connection made while paused reached the server")
+	}
+	// The session made before the pause still works until its server is
+	// left: the kernel remembers where it goes.
+	before.roundTrip(t, "still here")
+
+	if err := m.SetTarget("db", second.addr()); err != nil {
+		t.Fatal(err)
+	}
+	expectClosed(t, before.r, before.c)
+	if n := m.Resume("db"); n != 1 {
+		t.Fatalf("released %d connections", n)
+	}
+	held.SetDeadline(time.Now().Add(promptly))
+	line, err := bufio.NewReader(held).ReadString('\n')
+	if err != nil || line != "second\n" {
+		t.Fatalf("after resume the held client reached %q (%v), want the new target", line, err)
+	}
+	after := connect(t, port)
+	if after.by != "second" || !second.accepted(after.c.LocalAddr()) {
+		t.Fatalf("after resume a new client reached %q, not straight to the new target", after.by)
+	}
+}
+
+// TestKernelPathSetTargetEndsSessions: moving the target ends the sessions the
+// kernel forwarded to the previous server, and an endpoint with no target
+// refuses new connections.
+func TestKernelPathSetTargetEndsSessions(t *testing.T) {
+	m := kernelManager(t)
+	a, b := startBackend(t, "A"), startBackend(t, "B")
+	port := openEndpoint(t, m, "db", a.addr())
+	s1, s2 := connect(t, port), connect(t, port)
+	if err := m.SetTarget("db", b.addr()); err != nil {
+		t.Fatal(err)
+	}
+	expectClosed(t, s1.r, s1.c)
+	expectClosed(t, s2.r, s2.c)
+	eventually(t, "the old server to see its sessions end", func() bool { return a.open() == 0 })
+	if s := connect(t, port); s.by != "B" {
+		t.Fatalf("reached %q after the move", s.by)
+	}
+	if err := m.SetTarget("db", ""); err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, port)
+	expectClosed(t, c, c)
+}
+
+// TestKernelPathTables: a Manager's table goes with Close, and a table left by
+// a process that is gone is removed by the next Manager.
+func TestKernelPathTables(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the kernel path needs root")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("nft not installed")
+	}
+	// A pid above the kernel's maximum never runs.
+	stale := fmt.Sprintf("%s%d_1", tablePrefix, 1<<23)
+	if out, err := exec.Command("nft", "add", "table", "ip", stale).CombinedOutput(); err != nil {
+		t.Fatalf("nft add table: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("nft", "delete", "table", "ip", stale).Run() })
+
+	m := NewManager(nil)
+	if err := m.EnableKernelPath(); err != nil {
+		t.Fatal(err)
+	}
+	own := m.kernel.table
+	tables := nftTables(t)
+	if strings.Contains(tables, stale+"\n") {
+		t.Fatalf("stale table %s kept:\n%s", stale, tables)
+	}
+	if !strings.Contains(tables, own+"\n") {
+		t.Fatalf("own table %s missing:\n%s", own, tables)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if tables := nftTables(t); strings.Contains(tables, own+"\n") {
+		t.Fatalf("table %s left after Close:\n%s", own, tables)
+	}
+}
