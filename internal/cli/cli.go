@@ -135,6 +135,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.AccountID, "account-id", "000000000000", "account named in ARNs")
 	fs.StringVar(&cfg.EnginesDir, "engines-dir", env("TEAL_ENGINES_DIR", server.DefaultEnginesDir()), "where scripts/install-engines.sh put engine builds (env TEAL_ENGINES_DIR)")
 	enginePath := fs.String("engine-path", os.Getenv("TEAL_ENGINE_PATH"), "more engine build directories, separated by ':' (env TEAL_ENGINE_PATH)")
+	fs.StringVar(&cfg.Forwarding, "forwarding", env("TEAL_FORWARDING", "auto"), "how endpoints forward connections: kernel (an nftables rule, as fast as a direct connection; needs root or CAP_NET_ADMIN), teal (through teal's own proxy), or auto: kernel where possible (env TEAL_FORWARDING)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return 2

@@ -68,6 +68,12 @@ type Replicator interface {
 	Activity(ctx context.Context, l Layout) (Activity, error)
 	// ExternalReplication reports whether blue replicates from elsewhere.
 	ExternalReplication(ctx context.Context, blue Layout) (bool, error)
+	// DrainSessions ends the client sessions on a server between
+	// transactions: an idle session at once, one inside a transaction as soon
+	// as it is idle again. It returns at deadline, or when no session is
+	// left, with how many ended and how many are still open. Sessions whose
+	// client port is in skip are left alone (teal's proxy ends them itself).
+	DrainSessions(ctx context.Context, l Layout, deadline time.Time, skip []int) (ended, left int, err error)
 	// EndSessions ends every client session on a server.
 	EndSessions(ctx context.Context, l Layout) (int, error)
 	// WriteMarker commits a marker on blue, even while blue is read-only.

@@ -36,8 +36,11 @@ type endpoint struct {
 	// afterDial is the Manager's test hook; nil in production.
 	afterDial func()
 	// kernel, when set, forwards new connections in the kernel whenever the
-	// endpoint has a target and is not paused (kernel.go).
-	kernel *kernelPath
+	// endpoint has a target and is not paused (kernel.go). routeMu orders
+	// the changes of that route; it is taken before mu, and never held
+	// while forwarding, since a change of route runs nft.
+	kernel  *kernelPath
+	routeMu sync.Mutex
 
 	// ctx is cancelled on shutdown to abort backend dials and accept backoff.
 	ctx    context.Context
@@ -287,15 +290,18 @@ func (e *endpoint) closeConnLocked(c *conn) {
 }
 
 func (e *endpoint) setTarget(backend string) error {
+	e.routeMu.Lock()
+	defer e.routeMu.Unlock()
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.closed {
+		e.mu.Unlock()
 		return ErrNotOpen
 	}
-	if backend == e.target {
+	previous := e.target
+	e.mu.Unlock()
+	if backend == previous {
 		return nil
 	}
-	previous := e.target
 	if e.kernel != nil && previous != "" {
 		// Sessions the kernel forwards to the previous backend end too. New
 		// connections reach the listener meanwhile, so only those sessions
@@ -309,6 +315,7 @@ func (e *endpoint) setTarget(backend string) error {
 			e.logger.Info("ended kernel-forwarded sessions", "sessions", n)
 		}
 	}
+	e.mu.Lock()
 	e.target = backend
 	e.gen++
 	// Every open connection was admitted under an older generation, so it
@@ -317,39 +324,50 @@ func (e *endpoint) setTarget(backend string) error {
 	for c := range e.conns {
 		e.closeConnLocked(c)
 	}
+	e.mu.Unlock()
 	e.logger.Info("endpoint target changed", "backend", backend, "previous", previous, "closed_conns", n)
-	return e.routeLocked()
+	return e.route()
 }
 
-// routeLocked brings the kernel path in line with the endpoint: connections
-// go straight to the target unless the endpoint is paused, closed or has no
-// target, in which case they reach the listener.
-func (e *endpoint) routeLocked() error {
+// route brings the kernel path in line with the endpoint: connections go
+// straight to the target unless the endpoint is paused, closed or has no
+// target, in which case they reach the listener. The caller holds routeMu.
+func (e *endpoint) route() error {
 	if e.kernel == nil {
 		return nil
 	}
+	e.mu.Lock()
 	to := e.target
 	if e.paused || e.closed {
 		to = ""
 	}
+	e.mu.Unlock()
 	return e.kernel.set(e.port, to)
 }
 
 // pause starts holding new connections, for at most maxHold.
 func (e *endpoint) pause(maxHold time.Duration) error {
+	e.routeMu.Lock()
+	defer e.routeMu.Unlock()
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.closed {
+		e.mu.Unlock()
 		return ErrNotOpen
 	}
+	wasPaused := e.paused
+	e.paused = true
+	e.mu.Unlock()
+	if err := e.route(); err != nil {
+		// Connections would still go straight to the server: not holding.
+		e.mu.Lock()
+		e.paused = wasPaused
+		e.mu.Unlock()
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if e.holdTimer != nil {
 		e.holdTimer.Stop()
-	}
-	e.paused = true
-	if err := e.routeLocked(); err != nil {
-		// Connections would still go straight to the server: not holding.
-		e.paused = false
-		return err
 	}
 	e.holdGen++
 	gen := e.holdGen
@@ -367,8 +385,22 @@ func (e *endpoint) pause(maxHold time.Duration) error {
 }
 
 // resume forwards the held connections to the current target and stops
-// holding. It returns how many connections were held.
+// holding. It returns how many connections were held. The kernel path
+// returns only after the held connections are on their way.
 func (e *endpoint) resume() int {
+	n, was := e.release()
+	if was {
+		e.routeMu.Lock()
+		if err := e.route(); err != nil {
+			// Connections keep reaching the listener, which forwards them.
+			e.logger.Warn("kernel path not restored; the endpoint forwards every connection itself", "err", err)
+		}
+		e.routeMu.Unlock()
+	}
+	return n
+}
+
+func (e *endpoint) release() (int, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.holdTimer != nil {
@@ -376,7 +408,7 @@ func (e *endpoint) resume() int {
 		e.holdTimer = nil
 	}
 	if !e.paused {
-		return 0
+		return 0, false
 	}
 	e.paused = false
 	held := e.held
@@ -388,12 +420,8 @@ func (e *endpoint) resume() int {
 		}
 		e.forwardLocked(c)
 	}
-	if err := e.routeLocked(); err != nil {
-		// Connections keep reaching the listener, which forwards them.
-		e.logger.Warn("kernel path not restored; the endpoint forwards every connection itself", "err", err)
-	}
 	e.logger.Info("endpoint released held connections", "held", len(held), "backend", e.target)
-	return len(held)
+	return len(held), true
 }
 
 func (e *endpoint) heldCount() int {
@@ -418,6 +446,16 @@ func (e *endpoint) connCount() int {
 // wait then waits for the goroutines. The split lets the Manager free the port
 // while holding its lock and wait outside it.
 func (e *endpoint) shutdown() error {
+	err := e.close()
+	e.routeMu.Lock()
+	if rerr := e.route(); rerr != nil {
+		e.logger.Warn("kernel path not removed", "err", rerr)
+	}
+	e.routeMu.Unlock()
+	return err
+}
+
+func (e *endpoint) close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -425,9 +463,6 @@ func (e *endpoint) shutdown() error {
 	}
 	e.closed = true
 	e.cancel()
-	if err := e.routeLocked(); err != nil {
-		e.logger.Warn("kernel path not removed", "err", err)
-	}
 	if e.holdTimer != nil {
 		e.holdTimer.Stop()
 	}

@@ -5,7 +5,9 @@
 // An endpoint belongs to an identifier, not to a server: when a rename or a
 // switchover moves the identifier to another server, the caller re-points the
 // endpoint with SetTarget and clients keep the same address. The proxy is plain
-// TCP pass-through, so TLS and authentication go end to end.
+// TCP pass-through, so TLS and authentication go end to end. Where teal may,
+// the kernel does the forwarding (kernel.go) and teal's listener takes only
+// what the kernel leaves it: connections made during a switchover's hold.
 //
 // Failing closed means that whenever the proxy is unsure where the identifier
 // lives (no target, the backend refuses, the target just changed) it closes
@@ -222,6 +224,25 @@ func (m *Manager) Drain(name string, deadline time.Time) (clean, cut int) {
 		return 0, 0
 	}
 	return e.drain(deadline)
+}
+
+// Followed returns the local ports of the server connections of the
+// sessions the endpoint follows, which Drain ends between transactions
+// itself. A caller draining the same server from inside skips them.
+func (m *Manager) Followed(name string) []int {
+	e := m.lookup(name)
+	if e == nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var ports []int
+	for c := range e.conns {
+		if c.postgres && c.backend != nil {
+			ports = append(ports, c.backend.LocalAddr().(*net.TCPAddr).Port)
+		}
+	}
+	return ports
 }
 
 // Held is the number of connections the endpoint holds.

@@ -242,10 +242,13 @@ func (sw *switchover) checkGuardrails(ctx context.Context) error {
 	return nil
 }
 
-// holdConnections makes every member endpoint hold new connections.
+// holdConnections makes every member endpoint hold new connections. Blue's
+// primary comes last, so that writers connecting anew wait as briefly as
+// possible.
 func (sw *switchover) holdConnections(ctx context.Context) error {
 	hold := time.Until(sw.deadline) + 10*time.Second
-	for _, n := range sw.names {
+	for i := len(sw.names) - 1; i >= 0; i-- {
+		n := sw.names[i]
 		if err := sw.s.proxy.Pause(n, hold); err != nil {
 			return fmt.Errorf("hold connections of %s: %w", n, err)
 		}
@@ -259,8 +262,12 @@ const drainTimeout = 5 * time.Second
 // stopWrites ends the client sessions of every member endpoint, each
 // between two transactions where it can (a transaction still open at the
 // drain deadline is cut and rolls back), then makes blue read-only and ends
-// any session that did not come through an endpoint. No client can write to
-// either side until the endpoints are released.
+// any session left. No client can write to either side until the endpoints
+// are released.
+//
+// Sessions are drained in two places at once: the proxy ends those it
+// follows, and blue ends the others, which the kernel forwarded or which
+// came from elsewhere, as each goes idle.
 func (sw *switchover) stopWrites(ctx context.Context) error {
 	deadline := time.Now().Add(drainTimeout)
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < 2*drainTimeout {
@@ -269,7 +276,9 @@ func (sw *switchover) stopWrites(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	clean, cut := 0, 0
+	var followed []int
 	for _, n := range sw.names {
+		followed = append(followed, sw.s.proxy.Followed(n)...)
 		wg.Add(1)
 		go func(n string) {
 			defer wg.Done()
@@ -279,6 +288,18 @@ func (sw *switchover) stopWrites(ctx context.Context) error {
 			mu.Unlock()
 		}(n)
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		ended, left, err := sw.rep.DrainSessions(ctx, sw.blue, deadline, followed)
+		if err != nil {
+			// EndSessions below still ends every session.
+			sw.s.log.Warn("switchover: draining blue's sessions failed", "deployment", sw.d.ID, "err", err)
+		}
+		mu.Lock()
+		clean, cut = clean+ended, cut+left
+		mu.Unlock()
+	}()
 	wg.Wait()
 	sw.s.log.Info("switchover drained sessions", "deployment", sw.d.ID, "between_transactions", clean, "cut", cut)
 	if err := sw.s.setReadOnly(ctx, sw.d.Members[0].Blue, true); err != nil {

@@ -36,7 +36,18 @@ type Config struct {
 	Logger     *slog.Logger
 	// SwitchoverHook, if set, is called as each switchover phase starts.
 	SwitchoverHook func(deployment, phase string)
+	// Forwarding says how endpoints forward connections: ForwardKernel,
+	// ForwardTeal, or ForwardAuto ("" too), which uses the kernel where
+	// teal may (it needs CAP_NET_ADMIN and nft) and teal otherwise.
+	Forwarding string
 }
+
+// How endpoints forward connections (proxy/kernel.go).
+const (
+	ForwardAuto   = "auto"
+	ForwardKernel = "kernel"
+	ForwardTeal   = "teal"
+)
 
 // Service owns teal's DB instances and parameter groups. Its state lives in
 // memory, guarded by mu, and every change is written through to the store
@@ -109,6 +120,28 @@ func serverConfig(r *instanceRecord, params map[string]string) map[string]string
 	return out
 }
 
+// setForwarding chooses how endpoints forward, before any is opened.
+func (s *Service) setForwarding(mode string) error {
+	switch mode {
+	case ForwardTeal:
+	case ForwardKernel:
+		if err := s.proxy.EnableKernelPath(); err != nil {
+			return err
+		}
+	case "", ForwardAuto:
+		if err := s.proxy.EnableKernelPath(); err != nil {
+			s.log.Info("endpoints forward through teal", "why", err)
+			return nil
+		}
+	default:
+		return fmt.Errorf("forwarding %q: want %s, %s or %s", mode, ForwardAuto, ForwardKernel, ForwardTeal)
+	}
+	if s.proxy.KernelPath() {
+		s.log.Info("endpoints forward in the kernel")
+	}
+	return nil
+}
+
 // Open loads the state from cfg.DataDir, opens every endpoint and starts
 // every database server. It returns once the servers are starting; each
 // instance turns available when its server is ready.
@@ -154,6 +187,10 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	})
 	for _, e := range cfg.Engines {
 		s.engines[e.Name()] = e
+	}
+	if err := s.setForwarding(cfg.Forwarding); err != nil {
+		st.Close()
+		return nil, err
 	}
 	if err := s.load(ctx); err != nil {
 		st.Close()

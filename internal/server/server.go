@@ -35,6 +35,8 @@ type Config struct {
 	// SwitchoverHook, if set, is called as each switchover phase starts:
 	// for tests and operators that act between phases.
 	SwitchoverHook func(deployment, phase string)
+	// Forwarding is how endpoints forward connections: auto, kernel or teal.
+	Forwarding string
 }
 
 // DefaultEnginesDir is where scripts/install-engines.sh installs engine
@@ -75,6 +77,7 @@ func OpenService(ctx context.Context, cfg Config) (*rds.Service, error) {
 	return rds.Open(ctx, rds.Config{
 		DataDir: cfg.DataDir, Region: cfg.Region, AccountID: cfg.AccountID,
 		Engines: engines, Credential: cred, Logger: cfg.Logger, SwitchoverHook: cfg.SwitchoverHook,
+		Forwarding: cfg.Forwarding,
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -303,14 +304,77 @@ func (e *Engine) ExternalReplication(ctx context.Context, blue engine.Layout) (b
 	return found, err
 }
 
+// clientSessions selects the client connections: all but teal's,
+// replication's and the server's own threads.
+const clientSessions = `p.id <> CONNECTION_ID()
+	AND p.user NOT IN ('system user', 'root', 'event_scheduler', '` + replUser + `')
+	AND p.command NOT IN ('Binlog Dump', 'Daemon')`
+
+// DrainSessions implements engine.Replicator. A connection is between
+// transactions when it sleeps with no InnoDB transaction open.
+func (e *Engine) DrainSessions(ctx context.Context, l engine.Layout, deadline time.Time, skip []int) (ended, left int, err error) {
+	err = e.query(ctx, l, func(db *sql.DB) error {
+		db.SetMaxOpenConns(1)
+		q := `SELECT p.id, p.command = 'Sleep' AND t.trx_id IS NULL
+			FROM information_schema.processlist p
+			LEFT JOIN information_schema.innodb_trx t ON t.trx_mysql_thread_id = p.id
+			WHERE ` + clientSessions
+		if len(skip) > 0 {
+			ports := make([]string, len(skip))
+			for i, p := range skip {
+				ports[i] = quote(strconv.Itoa(p))
+			}
+			q += " AND SUBSTRING_INDEX(p.host, ':', -1) NOT IN (" + strings.Join(ports, ",") + ")"
+		}
+		for {
+			rows, err := db.QueryContext(ctx, q)
+			if err != nil {
+				return fmt.Errorf("drain sessions: %w", err)
+			}
+			var idle []string
+			left = 0
+			for rows.Next() {
+				var id string
+				var between bool
+				if err := rows.Scan(&id, &between); err != nil {
+					rows.Close()
+					return err
+				}
+				if between {
+					idle = append(idle, id)
+				} else {
+					left++
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, id := range idle {
+				// A session may end by itself meanwhile; that is fine.
+				if _, err := db.ExecContext(ctx, "KILL CONNECTION "+id); err == nil {
+					ended++
+				}
+			}
+			if left == 0 || !time.Now().Before(deadline) {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Millisecond):
+			}
+		}
+	})
+	return ended, left, err
+}
+
 // EndSessions implements engine.Replicator: every client connection except
 // teal's, replication's and the server's own threads.
 func (e *Engine) EndSessions(ctx context.Context, l engine.Layout) (int, error) {
 	n := 0
 	err := e.query(ctx, l, func(db *sql.DB) error {
-		const clients = `SELECT id FROM information_schema.processlist WHERE id <> CONNECTION_ID()
-			AND user NOT IN ('system user', 'root', 'event_scheduler', '` + replUser + `')
-			AND command NOT IN ('Binlog Dump', 'Daemon')`
+		const clients = `SELECT p.id FROM information_schema.processlist p WHERE ` + clientSessions
 		ids, err := strings1(ctx, db, clients)
 		if err != nil {
 			return fmt.Errorf("list sessions: %w", err)

@@ -100,6 +100,45 @@ func SessionActivity(ctx context.Context, l engine.Layout) (engine.Activity, err
 	return a, nil
 }
 
+// drainPoll is how often DrainSessions looks for sessions that have left
+// their transaction. A poll is one cheap query on pg_stat_activity.
+const drainPoll = time.Millisecond
+
+// DrainSessions ends client sessions between transactions (see
+// engine.Replicator). A session is between transactions when its backend
+// is idle: not running a statement and not inside a transaction block.
+func DrainSessions(ctx context.Context, l engine.Layout, deadline time.Time, skip []int) (ended, left int, err error) {
+	c, err := Connect(ctx, l, "postgres")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.Close(context.Background())
+	if skip == nil {
+		skip = []int{}
+	}
+	// CASE, unlike AND, guarantees that only idle backends are terminated.
+	const q = `SELECT count(CASE WHEN state = 'idle' THEN pg_terminate_backend(pid) END),
+			count(*) FILTER (WHERE state IS DISTINCT FROM 'idle')
+		FROM pg_stat_activity
+		WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND usename <> $1
+			AND NOT coalesce(client_port = ANY($2), false)`
+	for {
+		var n int
+		if err := c.QueryRow(ctx, q, AdminUser, skip).Scan(&n, &left); err != nil {
+			return ended, left, fmt.Errorf("drain sessions: %w", err)
+		}
+		ended += n
+		if left == 0 || !time.Now().Before(deadline) {
+			return ended, left, nil
+		}
+		select {
+		case <-ctx.Done():
+			return ended, left, ctx.Err()
+		case <-time.After(drainPoll):
+		}
+	}
+}
+
 // EndSessions terminates every client session except teal's own, rolling
 // back their open transactions. It returns how many it ended.
 func EndSessions(ctx context.Context, l engine.Layout) (int, error) {

@@ -188,6 +188,11 @@ func (e *Engine) ExternalReplication(ctx context.Context, blue engine.Layout) (b
 	return n > 0, nil
 }
 
+// DrainSessions implements engine.Replicator.
+func (e *Engine) DrainSessions(ctx context.Context, l engine.Layout, deadline time.Time, skip []int) (int, int, error) {
+	return DrainSessions(ctx, l, deadline, skip)
+}
+
 // EndSessions implements engine.Replicator.
 func (e *Engine) EndSessions(ctx context.Context, l engine.Layout) (int, error) {
 	return EndSessions(ctx, l)
