@@ -230,6 +230,9 @@ func failureKind(f Failure) string {
 		return "read-only"
 	case strings.Contains(m, "EOF"), strings.Contains(m, "closed"), strings.Contains(m, "reset"):
 		return "connection closed"
+	case strings.Contains(m, "57P01"):
+		// The server ended the session (a drain between transactions).
+		return "session ended"
 	case strings.Contains(m, "timeout"):
 		return "timeout"
 	}

@@ -11,12 +11,14 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/jackc/pgx/v5"
 )
 
 // `teal bench proxy` compares, in one run, pgbench through three paths to
@@ -24,12 +26,13 @@ import (
 // through teal's endpoint, and through PgBouncer (installed from Debian if
 // missing, configured on a free port).
 func runBenchProxy(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	clients, seconds, scale := 8, 15, 10
+	clients, seconds, scale, rounds := 8, 10, 10, 3
 	cn := newConn()
 	defs := []*flagDef{
 		intFlag("clients", "pgbench clients (default 8)", &clients),
-		intFlag("seconds", "length of each pgbench run (default 15)", &seconds),
+		intFlag("seconds", "length of each pgbench run (default 10)", &seconds),
 		intFlag("scale", "pgbench scale (default 10)", &scale),
+		intFlag("rounds", "runs of each workload through each path, taking turns; the median counts (default 3)", &rounds),
 	}
 	globals := cn.flags()
 	if err := parseFlags(args, append(defs, globals...)); err != nil {
@@ -51,14 +54,17 @@ func runBenchProxy(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintln(stderr, "teal:", err)
 		return 1
 	}
-	if err := benchProxy(ctx, client, pgbench, clients, seconds, scale, stdout, stderr); err != nil {
+	if clients < 1 || seconds < 1 || scale < 1 || rounds < 1 {
+		return failUsage(stderr, "bench proxy", errors.New("--clients, --seconds, --scale and --rounds must be at least 1"))
+	}
+	if err := benchProxy(ctx, client, pgbench, clients, seconds, scale, rounds, stdout, stderr); err != nil {
 		fmt.Fprintln(stderr, "teal: bench proxy:", cn.describeError(err))
 		return 1
 	}
 	return 0
 }
 
-func benchProxy(ctx context.Context, c *rds.Client, pgbench string, clients, seconds, scale int, stdout, log io.Writer) error {
+func benchProxy(ctx context.Context, c *rds.Client, pgbench string, clients, seconds, scale, rounds int, stdout, log io.Writer) error {
 	id := "teal-bench-proxy-" + randomHex(3)
 	password := randomHex(12)
 	fmt.Fprintf(log, "bench: creating scratch instance %s\n", id)
@@ -103,31 +109,68 @@ func benchProxy(ctx context.Context, c *rds.Client, pgbench string, clients, sec
 		name string
 		args []string
 	}{{"select-only", []string{"-S"}}, {"TPC-B", nil}}
-	tps := map[string]map[string]float64{}
+	forwarding, err := endpointForwarding(ctx, url(endpoint))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "bench: the endpoint forwards %s\n", forwarding)
+	runs := map[string]map[string][]float64{}
 	for _, m := range modes {
-		tps[m.name] = map[string]float64{}
-		for _, p := range paths {
-			args := append([]string{"-n", "-c", strconv.Itoa(clients), "-j", "2", "-T", strconv.Itoa(seconds), "-M", "prepared"}, m.args...)
-			out, err := exec.CommandContext(ctx, pgbench, append(args, url(p.port))...).CombinedOutput()
-			if err != nil {
-				return fmt.Errorf("pgbench %s through %s: %w: %s", m.name, p.name, err, out)
+		runs[m.name] = map[string][]float64{}
+		for r := 1; r <= rounds; r++ {
+			for _, p := range paths {
+				args := append([]string{"-n", "-c", strconv.Itoa(clients), "-j", "2", "-T", strconv.Itoa(seconds), "-M", "prepared"}, m.args...)
+				out, err := exec.CommandContext(ctx, pgbench, append(args, url(p.port))...).CombinedOutput()
+				if err != nil {
+					return fmt.Errorf("pgbench %s through %s: %w: %s", m.name, p.name, err, out)
+				}
+				v, err := parseTPS(out)
+				if err != nil {
+					return err
+				}
+				runs[m.name][p.name] = append(runs[m.name][p.name], v)
+				fmt.Fprintf(log, "bench: %s through %s, round %d of %d: %.0f tps\n", m.name, p.name, r, rounds, v)
 			}
-			v, err := parseTPS(out)
-			if err != nil {
-				return err
-			}
-			tps[m.name][p.name] = v
-			fmt.Fprintf(log, "bench: %s through %s: %.0f tps\n", m.name, p.name, v)
 		}
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 3, ' ', 0)
-	fmt.Fprintf(tw, "WORKLOAD (%d clients, %d s)\tDIRECT TPS\tTEAL TPS\tPGBOUNCER TPS\tTEAL/DIRECT\tTEAL/PGBOUNCER\t\n", clients, seconds)
+	fmt.Fprintf(tw, "WORKLOAD (%d clients, median of %d × %d s)\tDIRECT TPS\tTEAL TPS\tPGBOUNCER TPS\tTEAL/DIRECT\tTEAL/PGBOUNCER\t\n", clients, rounds, seconds)
 	for _, m := range modes {
-		t := tps[m.name]
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.1f%%\t%.1f%%\t\n", m.name, t["direct"], t["teal endpoint"], t["pgbouncer"],
-			100*t["teal endpoint"]/t["direct"], 100*t["teal endpoint"]/t["pgbouncer"])
+		direct, teal, bouncer := median(runs[m.name]["direct"]), median(runs[m.name]["teal endpoint"]), median(runs[m.name]["pgbouncer"])
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.1f%%\t%.1f%%\t\n", m.name, direct, teal, bouncer, 100*teal/direct, 100*teal/bouncer)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "teal's endpoint forwards %s.\n", forwarding)
+	return nil
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// endpointForwarding tells how the endpoint forwards: in the kernel, the
+// server sees the client's own address; through teal, it sees teal's.
+func endpointForwarding(ctx context.Context, url string) (string, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	var port int
+	if err := conn.QueryRow(ctx, "SELECT inet_client_port()").Scan(&port); err != nil {
+		return "", err
+	}
+	if port == conn.PgConn().Conn().LocalAddr().(*net.TCPAddr).Port {
+		return "in the kernel", nil
+	}
+	return "through teal", nil
 }
 
 var tpsRE = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
