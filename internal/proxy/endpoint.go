@@ -447,11 +447,19 @@ func (e *endpoint) connCount() int {
 // while holding its lock and wait outside it.
 func (e *endpoint) shutdown() error {
 	err := e.close()
+	if e.kernel == nil {
+		return err
+	}
 	e.routeMu.Lock()
+	defer e.routeMu.Unlock()
 	if rerr := e.route(); rerr != nil {
 		e.logger.Warn("kernel path not removed", "err", rerr)
+		return err
 	}
-	e.routeMu.Unlock()
+	// Like the connections teal forwarded, those the kernel did end too.
+	if n, derr := destroySessions(e.port); derr != nil {
+		e.logger.Warn("ending kernel-forwarded sessions failed", "err", derr, "ended", n)
+	}
 	return err
 }
 

@@ -3,8 +3,10 @@ package proxy
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +117,23 @@ func TestKernelPathSetTargetEndsSessions(t *testing.T) {
 	}
 	c := dial(t, port)
 	expectClosed(t, c, c)
+}
+
+// TestKernelPathCloseEndsSessions: closing an endpoint ends the sessions the
+// kernel forwarded, as it ends those teal forwarded, and frees the port.
+func TestKernelPathCloseEndsSessions(t *testing.T) {
+	m := kernelManager(t)
+	a := startBackend(t, "A")
+	port := openEndpoint(t, m, "db", a.addr())
+	s := connect(t, port)
+	if err := m.CloseEndpoint("db"); err != nil {
+		t.Fatal(err)
+	}
+	expectClosed(t, s.r, s.c)
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), promptly); err == nil {
+		c.Close()
+		t.Fatal("a closed endpoint still takes connections")
+	}
 }
 
 // TestKernelPathTables: a Manager's table goes with Close, and a table left by
