@@ -182,6 +182,16 @@ install_debian_engines() {
 	fi
 }
 
+# install_nft installs nft, with which teal forwards endpoints in the kernel
+# when it runs as root. Without root, teal forwards them itself, so nothing
+# is asked for.
+install_nft() {
+	[[ $(id -u) -eq 0 ]] || return 0
+	command -v nft >/dev/null 2>&1 || [[ -x /usr/sbin/nft ]] && return 0
+	progress "installing nftables (Debian), for endpoints forwarded in the kernel"
+	apt_install nftables
+}
+
 # ---------------------------------------------------------------------------
 # npm builds of PostgreSQL
 
@@ -283,6 +293,7 @@ install_pg_npm() {
 }
 
 install_debian_engines
+install_nft
 if compgen -G "$TEAL_ENGINES_DIR/.stage.*" >/dev/null; then
 	lock_engines_dir
 fi

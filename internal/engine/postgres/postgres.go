@@ -352,10 +352,34 @@ func (e *Engine) Reload(ctx context.Context, l engine.Layout) error {
 		return err
 	}
 	defer c.Close(context.Background())
+	// pg_reload_conf only signals the postmaster. The postmaster rereads
+	// the files and then signals its backends, this one too; once this
+	// session has reloaded, every new session starts with the new values.
+	var before time.Time
+	if err := c.QueryRow(ctx, "SELECT pg_conf_load_time()").Scan(&before); err != nil {
+		return fmt.Errorf("reload configuration: %w", err)
+	}
 	if _, err := c.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
 		return fmt.Errorf("reload configuration: %w", err)
 	}
-	return nil
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var reloaded bool
+		if err := c.QueryRow(ctx, "SELECT pg_conf_load_time() > $1", before).Scan(&reloaded); err != nil {
+			return fmt.Errorf("reload configuration: %w", err)
+		}
+		if reloaded {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("reload configuration: %s did not reload within 10 s", l.DataDir)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
 }
 
 // Promote implements engine.Engine.
