@@ -87,6 +87,13 @@ type Replicator interface {
 	StopReplication(ctx context.Context, blue, green *Layout, id string) error
 }
 
+// ConnectionKeeper is implemented by engines that can keep their admin
+// sessions to a server open across a switchover's phases, which run while
+// writes wait. release ends the keeping.
+type ConnectionKeeper interface {
+	KeepConnections(ctx context.Context, l Layout) (release func())
+}
+
 // ReplicationKeeper is implemented by engines whose green keeps replicating
 // from blue when a deployment is deleted without DeleteTarget (MariaDB, as
 // RDS does); the others stop replication then.

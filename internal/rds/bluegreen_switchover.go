@@ -138,6 +138,10 @@ func (s *Service) prepareSwitchover(id string) (*switchover, error) {
 func (s *Service) runSwitchover(ctx context.Context, id string) {
 	sw, err := s.prepareSwitchover(id)
 	if err == nil {
+		if k, ok := sw.eng.(engine.ConnectionKeeper); ok {
+			defer k.KeepConnections(ctx, sw.blue)()
+			defer k.KeepConnections(ctx, sw.green)()
+		}
 		err = sw.beforeCommit(ctx)
 	}
 	if err != nil {

@@ -14,11 +14,11 @@ import (
 // Preflight inspects db on blue for what logical replication cannot carry
 // (see bluegreen.Classify for what each finding means).
 func Preflight(ctx context.Context, blue engine.Layout, db string) ([]bluegreen.Finding, error) {
-	c, err := Connect(ctx, blue, db)
+	c, err := session(ctx, blue, db)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close(context.Background())
+	defer done(c)
 	checks := []struct {
 		kind string
 		q    string
@@ -64,11 +64,11 @@ func Preflight(ctx context.Context, blue engine.Layout, db string) ([]bluegreen.
 // updates and deletes: with a FOR ALL TABLES publication, PostgreSQL refuses
 // them on such a table otherwise.
 func SetReplicaIdentityFull(ctx context.Context, blue engine.Layout, db, table string) error {
-	c, err := Connect(ctx, blue, db)
+	c, err := session(ctx, blue, db)
 	if err != nil {
 		return err
 	}
-	defer c.Close(context.Background())
+	defer done(c)
 	if _, err := c.Exec(ctx, "ALTER TABLE "+table+" REPLICA IDENTITY FULL"); err != nil {
 		return fmt.Errorf("set replica identity of %s in %s: %w", table, db, err)
 	}
@@ -77,11 +77,11 @@ func SetReplicaIdentityFull(ctx context.Context, blue engine.Layout, db, table s
 
 // SessionActivity reports client write activity on a server.
 func SessionActivity(ctx context.Context, l engine.Layout) (engine.Activity, error) {
-	c, err := Connect(ctx, l, "postgres")
+	c, err := session(ctx, l, "postgres")
 	if err != nil {
 		return engine.Activity{}, err
 	}
-	defer c.Close(context.Background())
+	defer done(c)
 	var a engine.Activity
 	var writeSecs, ddlSecs float64
 	err = c.QueryRow(ctx, `SELECT
@@ -108,11 +108,11 @@ const drainPoll = time.Millisecond
 // engine.Replicator). A session is between transactions when its backend
 // is idle: not running a statement and not inside a transaction block.
 func DrainSessions(ctx context.Context, l engine.Layout, deadline time.Time, skip []int) (ended, left int, err error) {
-	c, err := Connect(ctx, l, "postgres")
+	c, err := session(ctx, l, "postgres")
 	if err != nil {
 		return 0, 0, err
 	}
-	defer c.Close(context.Background())
+	defer done(c)
 	if skip == nil {
 		skip = []int{}
 	}
@@ -142,11 +142,11 @@ func DrainSessions(ctx context.Context, l engine.Layout, deadline time.Time, ski
 // EndSessions terminates every client session except teal's own, rolling
 // back their open transactions. It returns how many it ended.
 func EndSessions(ctx context.Context, l engine.Layout) (int, error) {
-	c, err := Connect(ctx, l, "postgres")
+	c, err := session(ctx, l, "postgres")
 	if err != nil {
 		return 0, err
 	}
-	defer c.Close(context.Background())
+	defer done(c)
 	var n int
 	err = c.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 		WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND usename <> $1`, AdminUser).Scan(&n)
@@ -179,11 +179,11 @@ func EndSessions(ctx context.Context, l engine.Layout) (int, error) {
 // read-only, and returns it. Once green has applied the marker, it has
 // applied every transaction blue committed before it.
 func WriteMarker(ctx context.Context, blue engine.Layout, db string) (float64, error) {
-	c, err := Connect(ctx, blue, db)
+	c, err := session(ctx, blue, db)
 	if err != nil {
 		return 0, err
 	}
-	defer c.Close(context.Background())
+	defer done(c)
 	var at float64
 	if _, err := c.Exec(ctx, "SET default_transaction_read_only = off"); err != nil {
 		return 0, fmt.Errorf("marker in %s: %w", db, err)
@@ -198,11 +198,11 @@ func WriteMarker(ctx context.Context, blue engine.Layout, db string) (float64, e
 
 // Analyze refreshes the planner statistics of db, as after a major upgrade.
 func Analyze(ctx context.Context, l engine.Layout, db string) error {
-	c, err := Connect(ctx, l, db)
+	c, err := session(ctx, l, db)
 	if err != nil {
 		return err
 	}
-	defer c.Close(context.Background())
+	defer done(c)
 	if _, err := c.Exec(ctx, "ANALYZE"); err != nil {
 		return fmt.Errorf("analyze %s: %w", db, err)
 	}

@@ -26,11 +26,11 @@ const tealSchema = "teal"
 
 // UserDatabases lists the databases whose contents a deployment replicates.
 func UserDatabases(ctx context.Context, l engine.Layout) ([]string, error) {
-	c, err := Connect(ctx, l, "postgres")
+	c, err := session(ctx, l, "postgres")
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close(context.Background())
+	defer done(c)
 	rows, err := c.Query(ctx, `SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname`)
 	if err != nil {
 		return nil, fmt.Errorf("list databases: %w", err)
@@ -175,11 +175,11 @@ func sanitize(id string) string { return strings.ReplaceAll(strings.ToLower(id),
 // PrepareSource creates teal's heartbeat table and the publication of every
 // table in db on blue. Idempotent.
 func PrepareSource(ctx context.Context, blue engine.Layout, id, db string) error {
-	c, err := Connect(ctx, blue, db)
+	c, err := session(ctx, blue, db)
 	if err != nil {
 		return err
 	}
-	defer c.Close(context.Background())
+	defer done(c)
 	pub := publicationName(id)
 	for _, q := range []string{
 		`CREATE SCHEMA IF NOT EXISTS ` + tealSchema,
@@ -203,11 +203,11 @@ func PrepareSource(ctx context.Context, blue engine.Layout, id, db string) error
 // Subscribe creates green's subscription to blue's publication in db, which
 // copies the existing rows and then streams changes. Idempotent.
 func Subscribe(ctx context.Context, blue, green engine.Layout, id, db string) error {
-	c, err := Connect(ctx, green, db)
+	c, err := session(ctx, green, db)
 	if err != nil {
 		return err
 	}
-	defer c.Close(context.Background())
+	defer done(c)
 	sub := subscriptionName(id)
 	var exists bool
 	c.QueryRow(ctx, `SELECT true FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`, sub).Scan(&exists)
@@ -217,11 +217,11 @@ func Subscribe(ctx context.Context, blue, green engine.Layout, id, db string) er
 	// The slot is created on blue first, outside the subscription, so that
 	// a re-run after a crash can reuse or replace it.
 	slot := slotNameFor(id, db)
-	bc, err := Connect(ctx, blue, db)
+	bc, err := session(ctx, blue, db)
 	if err != nil {
 		return err
 	}
-	defer bc.Close(context.Background())
+	defer done(bc)
 	if _, err := bc.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
 		WHERE slot_name = $1 AND NOT active`, slot); err != nil {
 		return fmt.Errorf("drop stale slot %s: %w", slot, err)
@@ -247,11 +247,11 @@ type SyncState struct {
 // Sync reports the state of db's subscription.
 func Sync(ctx context.Context, blue, green engine.Layout, id, db string) (SyncState, error) {
 	var s SyncState
-	c, err := Connect(ctx, green, db)
+	c, err := session(ctx, green, db)
 	if err != nil {
 		return s, err
 	}
-	defer c.Close(context.Background())
+	defer done(c)
 	err = c.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE sr.srsubstate IN ('r', 's'))
 		FROM pg_subscription_rel sr JOIN pg_subscription s ON s.oid = sr.srsubid WHERE s.subname = $1
 		  AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
@@ -259,11 +259,11 @@ func Sync(ctx context.Context, blue, green engine.Layout, id, db string) (SyncSt
 	if err != nil {
 		return s, fmt.Errorf("subscription state in %s: %w", db, err)
 	}
-	bc, err := Connect(ctx, blue, db)
+	bc, err := session(ctx, blue, db)
 	if err != nil {
 		return s, err
 	}
-	defer bc.Close(context.Background())
+	defer done(bc)
 	err = bc.QueryRow(ctx, `SELECT COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), 0)::bigint, active
 		FROM pg_replication_slots WHERE slot_name = $1`, slotNameFor(id, db)).Scan(&s.LagBytes, &s.Streaming)
 	if err == pgx.ErrNoRows {
@@ -285,11 +285,11 @@ func Heartbeat(ctx context.Context, c *pgx.Conn) error {
 // seconds: 0 when green has applied the latest beat.
 func HeartbeatLag(ctx context.Context, blue, green engine.Layout, db string) (float64, error) {
 	read := func(l engine.Layout) (float64, error) {
-		c, err := Connect(ctx, l, db)
+		c, err := session(ctx, l, db)
 		if err != nil {
 			return 0, err
 		}
-		defer c.Close(context.Background())
+		defer done(c)
 		var at float64
 		err = c.QueryRow(ctx, `SELECT EXTRACT(EPOCH FROM at)::float8 FROM `+tealSchema+`.heartbeat WHERE id = 1`).Scan(&at)
 		return at, err
@@ -308,11 +308,11 @@ func HeartbeatLag(ctx context.Context, blue, green engine.Layout, db string) (fl
 // SchemaFingerprint summarises db's user schema (relations, columns, types,
 // functions, schemas), so that DDL on blue shows as a changed fingerprint.
 func SchemaFingerprint(ctx context.Context, l engine.Layout, db string) (string, error) {
-	c, err := Connect(ctx, l, db)
+	c, err := session(ctx, l, db)
 	if err != nil {
 		return "", err
 	}
-	defer c.Close(context.Background())
+	defer done(c)
 	var fp string
 	err = c.QueryRow(ctx, `
 		WITH ns AS (
@@ -345,11 +345,11 @@ func SchemaFingerprint(ctx context.Context, l engine.Layout, db string) (string,
 // started; a change means large-object changes that logical replication
 // does not carry.
 func LargeObjectWrites(ctx context.Context, l engine.Layout, db string) (int64, error) {
-	c, err := Connect(ctx, l, db)
+	c, err := session(ctx, l, db)
 	if err != nil {
 		return 0, err
 	}
-	defer c.Close(context.Background())
+	defer done(c)
 	var n int64
 	err = c.QueryRow(ctx, `SELECT COALESCE(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::bigint
 		FROM pg_stat_sys_tables WHERE relname IN ('pg_largeobject', 'pg_largeobject_metadata')`).Scan(&n)
@@ -362,11 +362,11 @@ func LargeObjectWrites(ctx context.Context, l engine.Layout, db string) (int64, 
 // SyncSequences sets every sequence of db on green to at least its value on
 // blue, so that new rows on green do not reuse keys.
 func SyncSequences(ctx context.Context, blue, green engine.Layout, db string) (int, error) {
-	bc, err := Connect(ctx, blue, db)
+	bc, err := session(ctx, blue, db)
 	if err != nil {
 		return 0, err
 	}
-	defer bc.Close(context.Background())
+	defer done(bc)
 	rows, err := bc.Query(ctx, `SELECT format('%I.%I', schemaname, sequencename), last_value, true
 		FROM pg_sequences WHERE last_value IS NOT NULL AND schemaname <> '`+tealSchema+`'`)
 	if err != nil {
@@ -392,11 +392,11 @@ func SyncSequences(ctx context.Context, blue, green engine.Layout, db string) (i
 		return 0, nil
 	}
 	sort.Slice(seqs, func(i, j int) bool { return seqs[i].name < seqs[j].name })
-	gc, err := Connect(ctx, green, db)
+	gc, err := session(ctx, green, db)
 	if err != nil {
 		return 0, err
 	}
-	defer gc.Close(context.Background())
+	defer done(gc)
 	batch := &pgx.Batch{}
 	for _, s := range seqs {
 		batch.Queue(`SELECT setval($1::regclass, GREATEST($2::bigint, COALESCE(pg_sequence_last_value($1::regclass), $2::bigint)), true)`,
@@ -413,11 +413,11 @@ func SyncSequences(ctx context.Context, blue, green engine.Layout, db string) (i
 func DropReplication(ctx context.Context, blue, green *engine.Layout, id, db string) error {
 	sub := subscriptionName(id)
 	if green != nil {
-		c, err := Connect(ctx, *green, db)
+		c, err := session(ctx, *green, db)
 		if err != nil {
 			return err
 		}
-		defer c.Close(context.Background())
+		defer done(c)
 		// Green may still be held read-only; teal's own session may write.
 		if _, err := c.Exec(ctx, "SET default_transaction_read_only = off"); err != nil {
 			return fmt.Errorf("drop replication in %s: %w", db, err)
@@ -442,11 +442,11 @@ func DropReplication(ctx context.Context, blue, green *engine.Layout, id, db str
 		}
 	}
 	if blue != nil {
-		c, err := Connect(ctx, *blue, db)
+		c, err := session(ctx, *blue, db)
 		if err != nil {
 			return err
 		}
-		defer c.Close(context.Background())
+		defer done(c)
 		// An old blue stays read-only; teal's own session may write.
 		if _, err := c.Exec(ctx, "SET default_transaction_read_only = off"); err != nil {
 			return fmt.Errorf("drop replication in %s: %w", db, err)

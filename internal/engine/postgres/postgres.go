@@ -261,11 +261,11 @@ func (e *Engine) Spec(l engine.Layout) supervisor.Spec {
 		StopTimeout:  60 * time.Second,
 		ReadyTimeout: 10 * time.Minute, // crash recovery of a large database takes a while
 		Ready: func(ctx context.Context) error {
-			c, err := Connect(ctx, l, "postgres")
+			c, err := session(ctx, l, "postgres")
 			if err != nil {
 				return err
 			}
-			defer c.Close(context.Background())
+			defer done(c)
 			return c.Ping(ctx)
 		},
 	}
@@ -273,13 +273,10 @@ func (e *Engine) Spec(l engine.Layout) supervisor.Spec {
 
 // Connect opens an admin connection to a running server over its socket.
 func Connect(ctx context.Context, l engine.Layout, dbname string) (*pgx.Conn, error) {
-	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=%s connect_timeout=5",
-		l.SocketDir, l.Port, AdminUser, dbname))
+	cfg, err := connConfig(l, dbname)
 	if err != nil {
-		return nil, fmt.Errorf("admin connection config: %w", err)
+		return nil, err
 	}
-	// teal's own sessions write even where clients may not (a green, an old blue).
-	cfg.RuntimeParams["default_transaction_read_only"] = "off"
 	c, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", l.DataDir, err)
@@ -287,14 +284,25 @@ func Connect(ctx context.Context, l engine.Layout, dbname string) (*pgx.Conn, er
 	return c, nil
 }
 
+func connConfig(l engine.Layout, dbname string) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=%s connect_timeout=5",
+		l.SocketDir, l.Port, AdminUser, dbname))
+	if err != nil {
+		return nil, fmt.Errorf("admin connection config: %w", err)
+	}
+	// teal's own sessions write even where clients may not (a green, an old blue).
+	cfg.RuntimeParams["default_transaction_read_only"] = "off"
+	return cfg, nil
+}
+
 // Bootstrap implements engine.Engine. The master user owns its database and
 // may create databases and roles, like the RDS master user.
 func (e *Engine) Bootstrap(ctx context.Context, l engine.Layout, m engine.Master) error {
-	c, err := Connect(ctx, l, "postgres")
+	c, err := session(ctx, l, "postgres")
 	if err != nil {
 		return err
 	}
-	defer c.Close(context.Background())
+	defer done(c)
 	user := pgx.Identifier{m.Username}.Sanitize()
 	exists := false
 	if err := c.QueryRow(ctx, "SELECT true FROM pg_roles WHERE rolname = $1", m.Username).Scan(&exists); err != nil && err != pgx.ErrNoRows {
@@ -333,11 +341,11 @@ func (e *Engine) Bootstrap(ctx context.Context, l engine.Layout, m engine.Master
 
 // SetPassword implements engine.Engine.
 func (e *Engine) SetPassword(ctx context.Context, l engine.Layout, user, password string) error {
-	c, err := Connect(ctx, l, "postgres")
+	c, err := session(ctx, l, "postgres")
 	if err != nil {
 		return err
 	}
-	defer c.Close(context.Background())
+	defer done(c)
 	if _, err := c.Exec(ctx, fmt.Sprintf("ALTER ROLE %s PASSWORD %s",
 		pgx.Identifier{user}.Sanitize(), quoteLiteral(password))); err != nil {
 		return fmt.Errorf("set password of %s: %w", user, err)
@@ -347,11 +355,11 @@ func (e *Engine) SetPassword(ctx context.Context, l engine.Layout, user, passwor
 
 // Reload implements engine.Engine.
 func (e *Engine) Reload(ctx context.Context, l engine.Layout) error {
-	c, err := Connect(ctx, l, "postgres")
+	c, err := session(ctx, l, "postgres")
 	if err != nil {
 		return err
 	}
-	defer c.Close(context.Background())
+	defer done(c)
 	// pg_reload_conf only signals the postmaster. The postmaster rereads
 	// the files and then signals its backends, this one too; once this
 	// session has reloaded, every new session starts with the new values.
@@ -384,11 +392,11 @@ func (e *Engine) Reload(ctx context.Context, l engine.Layout) error {
 
 // Promote implements engine.Engine.
 func (e *Engine) Promote(ctx context.Context, l engine.Layout) error {
-	c, err := Connect(ctx, l, "postgres")
+	c, err := session(ctx, l, "postgres")
 	if err != nil {
 		return err
 	}
-	defer c.Close(context.Background())
+	defer done(c)
 	var inRecovery bool
 	if err := c.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
 		return fmt.Errorf("check recovery: %w", err)
@@ -408,11 +416,11 @@ func (e *Engine) Promote(ctx context.Context, l engine.Layout) error {
 
 // DropReplicationSlot implements engine.Engine.
 func (e *Engine) DropReplicationSlot(ctx context.Context, source engine.Layout, slot string) error {
-	c, err := Connect(ctx, source, "postgres")
+	c, err := session(ctx, source, "postgres")
 	if err != nil {
 		return err
 	}
-	defer c.Close(context.Background())
+	defer done(c)
 	// A walsender may still hold the slot for a moment after the replica
 	// stopped following; end it first.
 	if _, err := c.Exec(ctx, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
@@ -440,11 +448,11 @@ func (e *Engine) DropReplicationSlot(ctx context.Context, source engine.Layout, 
 // replayed (seen from the source) and seconds since the last replayed
 // transaction, or 0 when it has replayed everything.
 func (e *Engine) ReplicaLag(ctx context.Context, replica engine.Layout, rep engine.Replication) (engine.Lag, error) {
-	src, err := Connect(ctx, rep.Source, "postgres")
+	src, err := session(ctx, rep.Source, "postgres")
 	if err != nil {
 		return engine.Lag{}, err
 	}
-	defer src.Close(context.Background())
+	defer done(src)
 	var lag engine.Lag
 	err = src.QueryRow(ctx, `SELECT COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::bigint,
 		COALESCE(EXTRACT(EPOCH FROM replay_lag), 0)::float8

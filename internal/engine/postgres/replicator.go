@@ -176,11 +176,11 @@ func (e *Engine) Activity(ctx context.Context, l engine.Layout) (engine.Activity
 // ExternalReplication implements engine.Replicator: a subscription that is
 // not teal's makes blue a replication target.
 func (e *Engine) ExternalReplication(ctx context.Context, blue engine.Layout) (bool, error) {
-	c, err := Connect(ctx, blue, "postgres")
+	c, err := session(ctx, blue, "postgres")
 	if err != nil {
 		return false, err
 	}
-	defer c.Close(context.Background())
+	defer done(c)
 	var n int
 	if err := c.QueryRow(ctx, `SELECT count(*) FROM pg_subscription WHERE subname NOT LIKE 'teal\_%'`).Scan(&n); err != nil {
 		return false, fmt.Errorf("external replication: %w", err)
@@ -232,11 +232,11 @@ func (e *Engine) WaitMarker(ctx context.Context, green engine.Layout, m engine.M
 		if err != nil {
 			return fmt.Errorf("marker of %s: %w", db, err)
 		}
-		c, err := Connect(ctx, green, db)
+		c, err := session(ctx, green, db)
 		if err != nil {
 			return err
 		}
-		defer c.Close(context.Background())
+		defer done(c)
 		for {
 			var got float64
 			if err := c.QueryRow(ctx, `SELECT EXTRACT(EPOCH FROM at)::float8 FROM `+tealSchema+`.heartbeat WHERE id = 1`).Scan(&got); err != nil {
