@@ -182,6 +182,14 @@ func TestMariaDBBlueGreen(t *testing.T) {
 	t.Logf("MariaDB switchover took %s; longest pause between acknowledged commits %s; %d acknowledged, %d failed attempts",
 		finished.Sub(started).Round(time.Millisecond), l.longestGap(started.Add(-time.Second), finished.Add(time.Second)).Round(time.Millisecond),
 		len(l.acked), l.failed)
+	if d, _, err := svc.DescribeBlueGreenDeployments(ctx, dep.BlueGreenDeploymentIdentifier, nil, rds.Page{}); err == nil {
+		t.Logf("phase timings (ms): %v", d[0].SwitchoverTimings)
+	}
+	errs := map[string]int{}
+	for _, e := range l.errs {
+		errs[e]++
+	}
+	t.Logf("writers saw: %v", errs)
 
 	prod := describe(t, svc, "store")
 	if prod.DbiResourceId != green.DbiResourceId || prod.Endpoint.Port != blue.Endpoint.Port {

@@ -61,12 +61,48 @@ func (d Dialect) StopReplica() string {
 	return "STOP SLAVE"
 }
 
+// ParallelApply makes the replica apply transactions on several threads,
+// committing them in the source's order. Set while replication is stopped.
+func (d Dialect) ParallelApply(threads int) []string {
+	if d.Flavor == MySQL {
+		return []string{fmt.Sprintf("SET GLOBAL replica_parallel_workers = %d", threads),
+			"SET GLOBAL replica_preserve_commit_order = ON"}
+	}
+	return []string{fmt.Sprintf("SET GLOBAL slave_parallel_threads = %d", threads),
+		"SET GLOBAL slave_parallel_mode = 'optimistic'"}
+}
+
 // ResetReplica forgets the source entirely, as after a switchover.
 func (d Dialect) ResetReplica() string {
 	if d.Flavor == MySQL {
 		return "RESET REPLICA ALL"
 	}
 	return "RESET SLAVE ALL"
+}
+
+// OpenTransactions finds, in the text of SHOW ENGINE INNODB STATUS, the
+// connections with a transaction under way. The list is live, unlike
+// information_schema.innodb_trx, which may be 0.1 s old. Each such
+// transaction is a "---TRANSACTION ..., ACTIVE" entry followed by a line
+// naming its connection: "MariaDB thread id N," or "MySQL thread id N,".
+func (d Dialect) OpenTransactions(status string) map[string]bool {
+	label := "MariaDB thread id "
+	if d.Flavor == MySQL {
+		label = "MySQL thread id "
+	}
+	open := map[string]bool{}
+	active := false
+	for _, line := range strings.Split(status, "\n") {
+		switch {
+		case strings.HasPrefix(line, "---TRANSACTION "):
+			active = strings.Contains(line, ", ACTIVE")
+		case active && strings.HasPrefix(line, label):
+			id, _, _ := strings.Cut(strings.TrimPrefix(line, label), ",")
+			open[id] = true
+			active = false
+		}
+	}
+	return open
 }
 
 // ReplicaStatus shows the replication threads' state.

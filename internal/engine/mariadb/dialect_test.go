@@ -2,6 +2,7 @@ package mariadb
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -20,6 +21,7 @@ func TestDialect(t *testing.T) {
 		{"status", maria.ReplicaStatus(), mysql.ReplicaStatus()},
 		{"position", maria.GTIDPosition(), mysql.GTIDPosition()},
 		{"wait", maria.WaitForPosition("0-1-42", 30*time.Second), mysql.WaitForPosition("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-42", 30*time.Second)},
+		{"parallel", strings.Join(maria.ParallelApply(4), "; "), strings.Join(mysql.ParallelApply(4), "; ")},
 	} {
 		want := map[string][2]string{
 			"change source": {`CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=3307, MASTER_USER='repl', MASTER_PASSWORD='pa\'ss\\word', MASTER_USE_GTID=slave_pos`,
@@ -29,6 +31,8 @@ func TestDialect(t *testing.T) {
 			"reset":    {"RESET SLAVE ALL", "RESET REPLICA ALL"},
 			"status":   {"SHOW SLAVE STATUS", "SHOW REPLICA STATUS"},
 			"position": {"SELECT @@GLOBAL.gtid_binlog_pos", "SELECT @@GLOBAL.gtid_executed"},
+			"parallel": {"SET GLOBAL slave_parallel_threads = 4; SET GLOBAL slave_parallel_mode = 'optimistic'",
+				"SET GLOBAL replica_parallel_workers = 4; SET GLOBAL replica_preserve_commit_order = ON"},
 			"wait": {"SELECT MASTER_GTID_WAIT('0-1-42', 30)",
 				"SELECT WAIT_FOR_EXECUTED_GTID_SET('3e11fa47-71ca-11e1-9e33-c80aa9429562:1-42', 30)"},
 		}[c.name]
@@ -76,5 +80,34 @@ func TestGTIDDistance(t *testing.T) {
 		if got := gtidDistance(c.a, c.b); got != c.want {
 			t.Errorf("gtidDistance(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
 		}
+	}
+}
+
+func TestOpenTransactions(t *testing.T) {
+	// Abridged from SHOW ENGINE INNODB STATUS: connection 5 has a read
+	// view, 4 has written, 9's transaction has not started.
+	const maria = `LIST OF TRANSACTIONS FOR EACH SESSION:
+---TRANSACTION 421, not started
+0 lock struct(s), heap size 1128, 0 row lock(s)
+MariaDB thread id 9, OS thread handle 140140556117000, query id 3 localhost root
+---TRANSACTION (0x7f750426f680), ACTIVE 1 sec
+0 lock struct(s), heap size 1128, 0 row lock(s)
+MariaDB thread id 5, OS thread handle 140140556117696, query id 10 localhost root User sleep
+do sleep(3)
+---TRANSACTION 19, ACTIVE 1 sec
+1 lock struct(s), heap size 1128, 0 row lock(s), undo log entries 1
+MariaDB thread id 4, OS thread handle 140140556424896, query id 7 localhost root User sleep
+--------
+FILE I/O`
+	got := Dialect{Flavor: MariaDB}.OpenTransactions(maria)
+	if len(got) != 2 || !got["4"] || !got["5"] {
+		t.Errorf("MariaDB: open transactions %v, want connections 4 and 5", got)
+	}
+	mysql := strings.ReplaceAll(maria, "MariaDB thread id", "MySQL thread id")
+	if got := (Dialect{Flavor: MySQL}).OpenTransactions(mysql); len(got) != 2 || !got["4"] || !got["5"] {
+		t.Errorf("MySQL: open transactions %v, want connections 4 and 5", got)
+	}
+	if got := (Dialect{Flavor: MySQL}).OpenTransactions(maria); len(got) != 0 {
+		t.Errorf("MySQL read MariaDB's labels: %v", got)
 	}
 }

@@ -496,6 +496,9 @@ func (e *Engine) StartReplica(ctx context.Context, replica engine.Layout, rep en
 	return e.follow(ctx, replica, rep.Source, pos)
 }
 
+// applyThreads is how many threads a replica applies transactions on.
+const applyThreads = 4
+
 // follow makes a server replicate from source by GTID, starting after pos.
 // The replication account on the source gets a fresh password each time;
 // the replica keeps it in its own replication settings.
@@ -511,6 +514,9 @@ func (e *Engine) follow(ctx context.Context, replica, source engine.Layout, pos 
 		return err
 	}
 	stmts := []string{e.dialect.StopReplica()}
+	// Writers on the source commit side by side; so does the replica,
+	// which keeps it close behind (and a switchover's catch-up short).
+	stmts = append(stmts, e.dialect.ParallelApply(applyThreads)...)
 	stmts = append(stmts, e.dialect.StartFrom(pos)...)
 	stmts = append(stmts, e.dialect.ChangeSource(Source{Host: "127.0.0.1", Port: source.Port, User: replUser, Password: password}),
 		e.dialect.StartReplica())

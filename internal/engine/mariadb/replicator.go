@@ -311,14 +311,11 @@ const clientSessions = `p.id <> CONNECTION_ID()
 	AND p.command NOT IN ('Binlog Dump', 'Daemon')`
 
 // DrainSessions implements engine.Replicator. A connection is between
-// transactions when it sleeps with no InnoDB transaction open.
+// transactions when it sleeps with no InnoDB transaction under way.
 func (e *Engine) DrainSessions(ctx context.Context, l engine.Layout, deadline time.Time, skip []int) (ended, left int, err error) {
 	err = e.query(ctx, l, func(db *sql.DB) error {
 		db.SetMaxOpenConns(1)
-		q := `SELECT p.id, p.command = 'Sleep' AND t.trx_id IS NULL
-			FROM information_schema.processlist p
-			LEFT JOIN information_schema.innodb_trx t ON t.trx_mysql_thread_id = p.id
-			WHERE ` + clientSessions
+		q := `SELECT p.id, p.command = 'Sleep' FROM information_schema.processlist p WHERE ` + clientSessions
 		if len(skip) > 0 {
 			ports := make([]string, len(skip))
 			for i, p := range skip {
@@ -327,30 +324,23 @@ func (e *Engine) DrainSessions(ctx context.Context, l engine.Layout, deadline ti
 			q += " AND SUBSTRING_INDEX(p.host, ':', -1) NOT IN (" + strings.Join(ports, ",") + ")"
 		}
 		for {
-			rows, err := db.QueryContext(ctx, q)
+			sleeping, busy, err := sessionStates(ctx, db, q)
 			if err != nil {
 				return fmt.Errorf("drain sessions: %w", err)
 			}
-			var idle []string
-			left = 0
-			for rows.Next() {
-				var id string
-				var between bool
-				if err := rows.Scan(&id, &between); err != nil {
-					rows.Close()
-					return err
-				}
-				if between {
-					idle = append(idle, id)
-				} else {
+			// Read after the process list: a session that starts a
+			// transaction in between is only left for the next round.
+			var engine, name, status string
+			if err := db.QueryRowContext(ctx, "SHOW ENGINE INNODB STATUS").Scan(&engine, &name, &status); err != nil {
+				return fmt.Errorf("drain sessions: %w", err)
+			}
+			open := e.dialect.OpenTransactions(status)
+			left = busy
+			for _, id := range sleeping {
+				if open[id] {
 					left++
+					continue
 				}
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			for _, id := range idle {
 				// A session may end by itself meanwhile; that is fine.
 				if _, err := db.ExecContext(ctx, "KILL CONNECTION "+id); err == nil {
 					ended++
@@ -367,6 +357,29 @@ func (e *Engine) DrainSessions(ctx context.Context, l engine.Layout, deadline ti
 		}
 	})
 	return ended, left, err
+}
+
+// sessionStates runs q, which selects (id, sleeping), and splits the
+// sessions into those sleeping and a count of the others.
+func sessionStates(ctx context.Context, db *sql.DB, q string) (sleeping []string, busy int, err error) {
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var asleep bool
+		if err := rows.Scan(&id, &asleep); err != nil {
+			return nil, 0, err
+		}
+		if asleep {
+			sleeping = append(sleeping, id)
+		} else {
+			busy++
+		}
+	}
+	return sleeping, busy, rows.Err()
 }
 
 // EndSessions implements engine.Replicator: every client connection except
