@@ -125,10 +125,16 @@ func (c *conn) stopAtBoundary() bool {
 func (e *endpoint) drain(deadline time.Time) (clean, cut int) {
 	e.mu.Lock()
 	total := len(e.conns)
+	// Every session is marked before any is closed, so that none can pass
+	// its next boundary unmarked while the others are being closed.
+	var now []*conn
 	for c := range e.conns {
 		if c.stopAtBoundary() {
-			e.closeConnLocked(c)
+			now = append(now, c)
 		}
+	}
+	for _, c := range now {
+		e.closeConnLocked(c)
 	}
 	e.mu.Unlock()
 	// Sessions that end before the deadline, at a boundary or because
