@@ -53,7 +53,7 @@ var staleTable = regexp.MustCompile(`(?m)^table ip (` + tablePrefix + `(\d+)_\d+
 // openKernelPath creates this Manager's nftables table, after removing those
 // of processes that no longer run.
 func openKernelPath() (*kernelPath, error) {
-	if _, err := exec.LookPath("nft"); err != nil {
+	if nftPath() == "" {
 		return nil, errors.New("the nft command is not installed")
 	}
 	out, err := nft("list tables ip\n")
@@ -141,9 +141,22 @@ func (k *kernelPath) close() error {
 	return err
 }
 
+// nftPath finds nft, which lives in /usr/sbin, not always on PATH.
+func nftPath() string {
+	if p, err := exec.LookPath("nft"); err == nil {
+		return p
+	}
+	for _, p := range []string{"/usr/sbin/nft", "/sbin/nft"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
 // nft runs an nft script as one atomic transaction.
 func nft(script string) ([]byte, error) {
-	cmd := exec.Command("nft", "-f", "-")
+	cmd := exec.Command(nftPath(), "-f", "-")
 	cmd.Stdin = strings.NewReader(script)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

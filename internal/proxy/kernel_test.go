@@ -28,7 +28,7 @@ func kernelManager(t *testing.T) *Manager {
 
 func nftTables(t *testing.T) string {
 	t.Helper()
-	out, err := exec.Command("nft", "list", "tables", "ip").CombinedOutput()
+	out, err := exec.Command(nftPath(), "list", "tables", "ip").CombinedOutput()
 	if err != nil {
 		t.Fatalf("nft list tables: %v: %s", err, out)
 	}
@@ -142,15 +142,15 @@ func TestKernelPathTables(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the kernel path needs root")
 	}
-	if _, err := exec.LookPath("nft"); err != nil {
+	if nftPath() == "" {
 		t.Skip("nft not installed")
 	}
 	// A pid above the kernel's maximum never runs.
 	stale := fmt.Sprintf("%s%d_1", tablePrefix, 1<<23)
-	if out, err := exec.Command("nft", "add", "table", "ip", stale).CombinedOutput(); err != nil {
+	if out, err := exec.Command(nftPath(), "add", "table", "ip", stale).CombinedOutput(); err != nil {
 		t.Fatalf("nft add table: %v: %s", err, out)
 	}
-	t.Cleanup(func() { exec.Command("nft", "delete", "table", "ip", stale).Run() })
+	t.Cleanup(func() { exec.Command(nftPath(), "delete", "table", "ip", stale).Run() })
 
 	m := NewManager(nil)
 	if err := m.EnableKernelPath(); err != nil {
