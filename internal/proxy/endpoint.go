@@ -364,6 +364,11 @@ func (e *endpoint) pause(maxHold time.Duration) error {
 		e.mu.Unlock()
 		return err
 	}
+	if e.kernel != nil && e.kernel.syn != nil {
+		if err := e.kernel.syn.hold(e.port); err != nil {
+			e.logger.Warn("holding connection attempts in the kernel failed; the listener holds them", "err", err)
+		}
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.holdTimer != nil {
@@ -394,6 +399,12 @@ func (e *endpoint) resume() int {
 		if err := e.route(); err != nil {
 			// Connections keep reaching the listener, which forwards them.
 			e.logger.Warn("kernel path not restored; the endpoint forwards every connection itself", "err", err)
+		}
+		if e.kernel != nil && e.kernel.syn != nil {
+			// After the route: the held attempts go where it now points.
+			if err := e.kernel.syn.release(e.port); err != nil {
+				e.logger.Warn("releasing held connection attempts", "err", err)
+			}
 		}
 		e.routeMu.Unlock()
 	}
@@ -426,8 +437,12 @@ func (e *endpoint) release() (int, bool) {
 
 func (e *endpoint) heldCount() int {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	return len(e.held)
+	n := len(e.held)
+	e.mu.Unlock()
+	if e.kernel != nil && e.kernel.syn != nil {
+		n += e.kernel.syn.count(e.port)
+	}
+	return n
 }
 
 func (e *endpoint) currentTarget() string {
@@ -455,6 +470,9 @@ func (e *endpoint) shutdown() error {
 	if rerr := e.route(); rerr != nil {
 		e.logger.Warn("kernel path not removed", "err", rerr)
 		return err
+	}
+	if e.kernel.syn != nil {
+		e.kernel.syn.release(e.port)
 	}
 	// Like the connections teal forwarded, those the kernel did end too.
 	if n, derr := destroySessions(e.port); derr != nil {

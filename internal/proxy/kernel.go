@@ -38,7 +38,12 @@ import (
 // Manager that enables the kernel path.
 type kernelPath struct {
 	table string
-	mu    sync.Mutex
+	// syn holds connection attempts in the kernel during a pause; nil
+	// where that cannot work (synhold.go), and then teal's listener holds
+	// them.
+	syn    *synHold
+	synErr error
+	mu     sync.Mutex
 	// routes is what the table's map holds: endpoint port -> backend port.
 	routes map[int]int
 }
@@ -86,6 +91,7 @@ table ip %[1]s {
 	if _, err := nft(script.String()); err != nil {
 		return nil, err
 	}
+	k.syn, k.synErr = openSynHold(k.table)
 	return k, nil
 }
 
@@ -137,6 +143,9 @@ func (k *kernelPath) set(port int, backend string) error {
 // close deletes the table. Sessions already rewritten keep going: the kernel
 // remembers each connection's rewrite.
 func (k *kernelPath) close() error {
+	if k.syn != nil {
+		k.syn.close()
+	}
 	_, err := nft(fmt.Sprintf("delete table ip %s\n", k.table))
 	return err
 }
@@ -191,7 +200,11 @@ func destroySessions(port int) (int, error) {
 		if int(id.DestinationPort) != port || !id.Destination.Equal(loopback) || listened[id.SourcePort] {
 			continue
 		}
-		if s.State == netlink.TCP_LISTEN || s.State == netlink.TCP_CLOSE || s.State == netlink.TCP_TIME_WAIT {
+		switch s.State {
+		case netlink.TCP_LISTEN, netlink.TCP_CLOSE, netlink.TCP_TIME_WAIT:
+			continue
+		case netlink.TCP_SYN_SENT:
+			// An attempt not yet answered: held (synhold.go), not forwarded.
 			continue
 		}
 		local := &net.TCPAddr{IP: id.Source, Port: int(id.SourcePort)}

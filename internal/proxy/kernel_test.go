@@ -57,9 +57,9 @@ func TestKernelPathForwardsDirectly(t *testing.T) {
 	}
 }
 
-// TestKernelPathPauseHolds: while paused, new connections reach teal's
-// listener and are held; on resume they go to the new target, and later
-// connections go straight to it again.
+// TestKernelPathPauseHolds: while paused, new connections are held; on
+// resume they go to the new target, straight (the kernel holds the attempt
+// itself) where it can, and later connections go straight to it too.
 func TestKernelPathPauseHolds(t *testing.T) {
 	m := kernelManager(t)
 	first, second := startBackend(t, "first"), startBackend(t, "second")
@@ -68,11 +68,23 @@ func TestKernelPathPauseHolds(t *testing.T) {
 	if err := m.Pause("db", 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	held := dial(t, port)
-	eventually(t, "the connection is held", func() bool { return m.Held("db") == 1 })
-	if first.accepted(held.LocalAddr()) {
-		t.Fatal("a connection made while paused reached the server")
+	type reached struct {
+		s   *session
+		err error
 	}
+	got := make(chan reached, 1)
+	go func() {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 10*time.Second)
+		if err != nil {
+			got <- reached{err: err}
+			return
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		r := bufio.NewReader(c)
+		line, err := r.ReadString('\n')
+		got <- reached{&session{c: c.(*net.TCPConn), r: r, by: strings.TrimSuffix(line, "\n")}, err}
+	}()
+	eventually(t, "the connection attempt is held", func() bool { return m.Held("db") == 1 })
 	// The session made before the pause still works until its server is
 	// left: the kernel remembers where it goes.
 	before.roundTrip(t, "still here")
@@ -81,13 +93,26 @@ func TestKernelPathPauseHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectClosed(t, before.r, before.c)
-	if n := m.Resume("db"); n != 1 {
+	select {
+	case r := <-got:
+		t.Fatalf("a connection made while paused got through: %+v", r)
+	default:
+	}
+	if n := m.Resume("db"); n > 1 {
 		t.Fatalf("released %d connections", n)
 	}
-	held.SetDeadline(time.Now().Add(promptly))
-	line, err := bufio.NewReader(held).ReadString('\n')
-	if err != nil || line != "second\n" {
-		t.Fatalf("after resume the held client reached %q (%v), want the new target", line, err)
+	var held reached
+	select {
+	case held = <-got:
+	case <-time.After(promptly):
+		t.Fatal("the held connection was not released")
+	}
+	if held.err != nil || held.s.by != "second" {
+		t.Fatalf("after resume the held client reached %+v, want the new target", held)
+	}
+	t.Cleanup(func() { held.s.c.Close() })
+	if m.kernel.syn != nil && !second.accepted(held.s.c.LocalAddr()) {
+		t.Error("the held connection goes through teal, not straight to the new target")
 	}
 	after := connect(t, port)
 	if after.by != "second" || !second.accepted(after.c.LocalAddr()) {

@@ -81,6 +81,9 @@ func (m *Manager) EnableKernelPath() error {
 		return fmt.Errorf("kernel path: %w", err)
 	}
 	m.kernel = k
+	if k.synErr != nil {
+		m.logger.Info("connections made during a hold will be forwarded by teal", "why", k.synErr)
+	}
 	return nil
 }
 
