@@ -24,9 +24,10 @@ import (
 // what a direct connection costs. teal's listener stays bound to the
 // endpoint port and takes every connection the rule does not rewrite:
 //
-//   - While an endpoint is paused, its rule is gone, so new connections reach
-//     the listener and are held there; they are forwarded by teal for their
-//     whole life once released.
+//   - While an endpoint is paused, its rule is gone and connection attempts
+//     are held in the kernel (synhold.go) until the rule points at the new
+//     target; where they cannot be, they reach the listener, are held
+//     there, and are forwarded by teal for their whole life.
 //   - A session that went through the rule is never seen by teal. A
 //     switchover ends such sessions at the server, between transactions (see
 //     the engines' DrainSessions); a change of target ends them with
