@@ -177,9 +177,28 @@ func TestKernelPathTables(t *testing.T) {
 	}
 	t.Cleanup(func() { exec.Command(nftPath(), "delete", "table", "ip", stale).Run() })
 
+	// And a queueing rule such a process left.
+	staleRule := []string{"OUTPUT", "-d", "127.0.0.1", "-p", "tcp", "--dport", "9", "--syn",
+		"-m", "comment", "--comment", stale, "-j", "NFQUEUE", "--queue-num", "9", "--queue-bypass"}
+	haveIptables := iptablesPath() != ""
+	if haveIptables {
+		if err := iptables(append([]string{"-A"}, staleRule...)...); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { iptables(append([]string{"-D"}, staleRule...)...) })
+	}
+
 	m := NewManager(nil)
 	if err := m.EnableKernelPath(); err != nil {
 		t.Fatal(err)
+	}
+	if haveIptables {
+		if m.kernel.syn == nil {
+			t.Errorf("connection attempts are not held in the kernel: %v", m.kernel.synErr)
+		}
+		if err := iptables(append([]string{"-C"}, staleRule...)...); err == nil {
+			t.Error("a queueing rule of a process that is gone was kept")
+		}
 	}
 	own := m.kernel.table
 	tables := nftTables(t)
