@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -151,18 +152,26 @@ func (k *kernelPath) close() error {
 	return err
 }
 
-// nftPath finds nft, which lives in /usr/sbin, not always on PATH.
-func nftPath() string {
-	if p, err := exec.LookPath("nft"); err == nil {
+// sbinCommand finds an administration command, which lives in /usr/sbin,
+// not always on PATH; "" if it is not installed.
+func sbinCommand(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
-	for _, p := range []string{"/usr/sbin/nft", "/sbin/nft"} {
-		if _, err := os.Stat(p); err == nil {
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		if p := filepath.Join(dir, name); fileExists(p) {
 			return p
 		}
 	}
 	return ""
 }
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func nftPath() string { return sbinCommand("nft") }
 
 // nft runs an nft script as one atomic transaction.
 func nft(script string) ([]byte, error) {

@@ -40,17 +40,7 @@ type synHold struct {
 
 var staleRule = regexp.MustCompile(`--comment "?(` + tablePrefix + `(\d+)_\d+)"?`)
 
-func iptablesPath() string {
-	if p, err := exec.LookPath("iptables"); err == nil {
-		return p
-	}
-	for _, p := range []string{"/usr/sbin/iptables", "/sbin/iptables"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return ""
-}
+func iptablesPath() string { return sbinCommand("iptables") }
 
 func iptables(args ...string) error {
 	out, err := exec.Command(iptablesPath(), append([]string{"-w", "5", "-t", "raw"}, args...)...).CombinedOutput()
