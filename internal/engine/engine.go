@@ -49,7 +49,7 @@ type Layout struct {
 // Master is the instance's master user, created at initialisation.
 type Master struct {
 	Username string
-	Password string
+	Verifier string // what the server stores for the password (Engine.PasswordVerifier)
 	DBName   string // optional database to create, owned by the master user
 }
 
@@ -108,8 +108,13 @@ type Engine interface {
 	Spec(l Layout) supervisor.Spec
 	// Bootstrap creates the master user and database on a new, running server.
 	Bootstrap(ctx context.Context, l Layout, m Master) error
-	// SetPassword changes a user's password on a running server.
-	SetPassword(ctx context.Context, l Layout, user, password string) error
+	// PasswordVerifier computes what the server stores for a password (a
+	// salted verifier or a hash). teal keeps and sends only this: the
+	// password itself is never stored and never travels as SQL.
+	PasswordVerifier(password string) (string, error)
+	// SetPassword gives a user the password a verifier stands for, on a
+	// running server.
+	SetPassword(ctx context.Context, l Layout, user, verifier string) error
 	// Reload makes a running server re-read its configuration.
 	Reload(ctx context.Context, l Layout) error
 	// CloneReplica fills the empty replica data directory rep.Layout from the running

@@ -44,6 +44,10 @@ func (s *Service) CreateDBInstance(ctx context.Context, in CreateDBInstanceInput
 	if err := validMasterPassword(in.MasterUserPassword); err != nil {
 		return nil, err
 	}
+	verifier, err := e.PasswordVerifier(in.MasterUserPassword)
+	if err != nil {
+		return nil, err
+	}
 	if err := validDBName(in.DBName); err != nil {
 		return nil, err
 	}
@@ -91,7 +95,7 @@ func (s *Service) CreateDBInstance(ctx context.Context, in CreateDBInstanceInput
 		AllocatedStorage:      in.AllocatedStorage,
 		StorageType:           in.StorageType,
 		MasterUsername:        in.MasterUsername,
-		MasterPassword:        in.MasterUserPassword,
+		MasterVerifier:        verifier,
 		DBName:                in.DBName,
 		ParameterGroup:        groupName,
 		Status:                StatusCreating,
@@ -157,7 +161,7 @@ func (s *Service) provision(ctx context.Context, rid string) {
 	l, err := s.layout(r)
 	params := s.effectiveParamsLocked(r)
 	config := serverConfig(r, params)
-	master := engine.Master{Username: r.MasterUsername, Password: r.MasterPassword, DBName: r.DBName}
+	master := engine.Master{Username: r.MasterUsername, Verifier: r.MasterVerifier, DBName: r.DBName}
 	e := s.engines[r.Engine]
 	s.mu.Unlock()
 
@@ -177,7 +181,6 @@ func (s *Service) provision(ctx context.Context, rid string) {
 		s.setStatusLocked(r, StatusFailed, "DB instance creation failed: "+err.Error())
 		return
 	}
-	r.MasterPassword = ""
 	r.Applied = params
 	s.proxy.SetTarget(r.Identifier, r.backend())
 	s.setStatusLocked(r, StatusAvailable, "DB instance is available")
@@ -556,12 +559,23 @@ func (s *Service) portOf(id string) int {
 	return p
 }
 
+// setMasterPasswordLocked sets the password on the server by its verifier
+// and keeps the verifier, never the password. The caller saves r.
 func (s *Service) setMasterPasswordLocked(ctx context.Context, r *instanceRecord, password string) error {
 	l, err := s.layout(r)
 	if err != nil {
 		return err
 	}
-	return s.engines[r.Engine].SetPassword(ctx, l, r.MasterUsername, password)
+	e := s.engines[r.Engine]
+	v, err := e.PasswordVerifier(password)
+	if err != nil {
+		return err
+	}
+	if err := e.SetPassword(ctx, l, r.MasterUsername, v); err != nil {
+		return err
+	}
+	r.MasterVerifier = v
+	return nil
 }
 
 // RebootDBInstance restarts an instance's server, applying parameters that

@@ -88,7 +88,10 @@ type instanceRecord struct {
 	AllocatedStorage      int
 	StorageType           string
 	MasterUsername        string
-	MasterPassword        string `json:",omitempty"` // kept only until the instance is created
+	MasterVerifier        string `json:",omitempty"` // the engine's verifier of the master password, never the password
+	// LegacyMasterPassword is how older versions of teal kept the password
+	// of an instance being created; load replaces it with a verifier.
+	LegacyMasterPassword string `json:"MasterPassword,omitempty"`
 	DBName                string
 	ParameterGroup        string
 	PendingReboot         bool
@@ -225,7 +228,11 @@ func (s *Service) load(ctx context.Context) error {
 		return err
 	}
 	for i := range insts {
-		s.instances[insts[i].ResourceID] = &insts[i]
+		r := &insts[i]
+		if err := s.dropPlaintextPassword(ctx, r); err != nil {
+			return err
+		}
+		s.instances[r.ResourceID] = r
 	}
 	deps, err := store.List[deploymentRecord](ctx, s.store, kindDeployment)
 	if err != nil {
@@ -234,6 +241,32 @@ func (s *Service) load(ctx context.Context) error {
 	for i := range deps {
 		s.deployments[deps[i].ID] = &deps[i]
 	}
+	return nil
+}
+
+// dropPlaintextPassword upgrades a record an older teal saved with the
+// master password itself: the password becomes the engine's verifier, and
+// the record is saved again without it.
+func (s *Service) dropPlaintextPassword(ctx context.Context, r *instanceRecord) error {
+	if r.LegacyMasterPassword == "" {
+		return nil
+	}
+	e := s.engines[r.Engine]
+	if e == nil {
+		return fmt.Errorf("instance %s: engine %s is not available to protect its stored password", r.Identifier, r.Engine)
+	}
+	v, err := e.PasswordVerifier(r.LegacyMasterPassword)
+	if err != nil {
+		return fmt.Errorf("instance %s: %w", r.Identifier, err)
+	}
+	upgraded := *r
+	upgraded.MasterVerifier, upgraded.LegacyMasterPassword = v, ""
+	if err := s.store.Update(ctx, func(tx *store.Tx) error {
+		return tx.Put(store.KindInstance, r.ResourceID, &upgraded)
+	}); err != nil {
+		return fmt.Errorf("instance %s: save without its password: %w", r.Identifier, err)
+	}
+	*r = upgraded
 	return nil
 }
 

@@ -56,7 +56,10 @@ func Open(path string) (*Store, error) {
 	} else {
 		f.Close()
 	}
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)"
+	// secure_delete zeroes what a change overwrites, so a value replaced
+	// in a document (a record upgraded to drop a secret) leaves no copy in
+	// the file's free pages.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=secure_delete(ON)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)

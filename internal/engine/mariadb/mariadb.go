@@ -277,8 +277,12 @@ func (e *Engine) exec(ctx context.Context, l engine.Layout, stmts ...string) err
 // master user may, from anywhere that reaches the endpoint.
 func (e *Engine) Bootstrap(ctx context.Context, l engine.Layout, m engine.Master) error {
 	user := quote(m.Username) + "@'%'"
+	hash, err := hashLiteral(m.Verifier)
+	if err != nil {
+		return fmt.Errorf("create master user: %w", err)
+	}
 	stmts := []string{
-		"CREATE USER IF NOT EXISTS " + user + " IDENTIFIED BY " + quote(m.Password),
+		"CREATE USER IF NOT EXISTS " + user + " IDENTIFIED BY PASSWORD " + hash,
 		"GRANT ALL PRIVILEGES ON *.* TO " + user + " WITH GRANT OPTION",
 		// As on RDS, the master user is not above read_only: a replica and a
 		// green environment must refuse its writes too.
@@ -291,8 +295,12 @@ func (e *Engine) Bootstrap(ctx context.Context, l engine.Layout, m engine.Master
 }
 
 // SetPassword implements engine.Engine.
-func (e *Engine) SetPassword(ctx context.Context, l engine.Layout, user, password string) error {
-	return e.exec(ctx, l, "ALTER USER "+quote(user)+"@'%' IDENTIFIED BY "+quote(password))
+func (e *Engine) SetPassword(ctx context.Context, l engine.Layout, user, verifier string) error {
+	hash, err := hashLiteral(verifier)
+	if err != nil {
+		return fmt.Errorf("set password of %s: %w", user, err)
+	}
+	return e.exec(ctx, l, "ALTER USER "+quote(user)+"@'%' IDENTIFIED BY PASSWORD "+hash)
 }
 
 // readOnlyParam is how teal asks any engine to refuse client writes; for

@@ -49,7 +49,11 @@ func startServer(t *testing.T, e *Engine, sup *supervisor.Supervisor, major, nam
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sup.Stop(context.Background(), name) })
-	if err := e.Bootstrap(ctx, lay, engine.Master{Username: "master", Password: "secret-pass-1", DBName: "app"}); err != nil {
+	verifier, err := e.PasswordVerifier("secret-pass-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Bootstrap(ctx, lay, engine.Master{Username: "master", Verifier: verifier, DBName: "app"}); err != nil {
 		t.Fatal(err)
 	}
 	return lay

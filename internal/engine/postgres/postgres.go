@@ -266,7 +266,7 @@ func (e *Engine) Spec(l engine.Layout) supervisor.Spec {
 				return err
 			}
 			defer done(c)
-			return c.Ping(ctx)
+			return protectServerPowerRoles(ctx, c)
 		},
 	}
 }
@@ -309,9 +309,13 @@ func (e *Engine) Bootstrap(ctx context.Context, l engine.Layout, m engine.Master
 		return fmt.Errorf("look up master user: %w", err)
 	}
 	if !exists {
-		// The password travels as a literal because CREATE ROLE takes no parameters.
-		if _, err := c.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN CREATEDB CREATEROLE PASSWORD %s",
-			user, quoteLiteral(m.Password))); err != nil {
+		// CREATE ROLE takes no parameters: the verifier goes as a literal,
+		// which verifierLiteral allows only for the verifier's own charset.
+		pw, err := verifierLiteral(m.Verifier)
+		if err != nil {
+			return fmt.Errorf("create master user: %w", err)
+		}
+		if _, err := c.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN CREATEDB CREATEROLE PASSWORD %s", user, pw)); err != nil {
 			return fmt.Errorf("create master user: %w", err)
 		}
 	}
@@ -340,14 +344,17 @@ func (e *Engine) Bootstrap(ctx context.Context, l engine.Layout, m engine.Master
 }
 
 // SetPassword implements engine.Engine.
-func (e *Engine) SetPassword(ctx context.Context, l engine.Layout, user, password string) error {
+func (e *Engine) SetPassword(ctx context.Context, l engine.Layout, user, verifier string) error {
+	pw, err := verifierLiteral(verifier)
+	if err != nil {
+		return fmt.Errorf("set password of %s: %w", user, err)
+	}
 	c, err := session(ctx, l, "postgres")
 	if err != nil {
 		return err
 	}
 	defer done(c)
-	if _, err := c.Exec(ctx, fmt.Sprintf("ALTER ROLE %s PASSWORD %s",
-		pgx.Identifier{user}.Sanitize(), quoteLiteral(password))); err != nil {
+	if _, err := c.Exec(ctx, fmt.Sprintf("ALTER ROLE %s PASSWORD %s", pgx.Identifier{user}.Sanitize(), pw)); err != nil {
 		return fmt.Errorf("set password of %s: %w", user, err)
 	}
 	return nil
@@ -466,8 +473,10 @@ func (e *Engine) ReplicaLag(ctx context.Context, replica engine.Layout, rep engi
 	return lag, nil
 }
 
+// quoteLiteral quotes s as an escape string (E'…'), whose meaning does not
+// depend on standard_conforming_strings.
 func quoteLiteral(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	return "E'" + strings.NewReplacer(`\`, `\\`, "'", "''").Replace(s) + "'"
 }
 
 func run(cmd *exec.Cmd, cred *syscall.Credential) error {
