@@ -579,7 +579,9 @@ func (s *Service) setMasterPasswordLocked(ctx context.Context, r *instanceRecord
 }
 
 // RebootDBInstance restarts an instance's server, applying parameters that
-// wait for a reboot.
+// wait for a reboot. A failed instance may be rebooted too: its
+// configuration is rewritten from its group, so a value that kept the
+// server from starting, once reset, no longer does.
 func (s *Service) RebootDBInstance(ctx context.Context, id string) (*DBInstance, error) {
 	if id == "" {
 		return nil, missing("DBInstanceIdentifier")
@@ -590,8 +592,12 @@ func (s *Service) RebootDBInstance(ctx context.Context, id string) (*DBInstance,
 	if r == nil {
 		return nil, instanceNotFound(id)
 	}
-	if r.Status != StatusAvailable {
-		return nil, invalidInstanceState(r.Identifier, r.Status, StatusAvailable)
+	if r.Status != StatusAvailable && r.Status != StatusFailed {
+		return nil, invalidInstanceState(r.Identifier, r.Status, StatusAvailable+" or "+StatusFailed)
+	}
+	if r.Applied == nil {
+		// Its creation failed: there is no server to start; delete it.
+		return nil, invalidInstanceState(r.Identifier, r.Status, "created (its creation failed; delete it)")
 	}
 	if err := s.notSwitchingLocked(r); err != nil {
 		return nil, err
@@ -613,8 +619,12 @@ func (s *Service) reboot(ctx context.Context, rid string) {
 	s.mu.Unlock()
 
 	if err == nil {
+		// Stop and Start rather than Restart: the supervisor has forgotten
+		// a server whose last start failed.
 		if err = e.WriteConfig(l, serverConfig(r, params), rep); err == nil {
-			err = s.sup.Restart(ctx, rid)
+			if err = s.sup.Stop(ctx, rid); err == nil {
+				err = s.sup.Start(ctx, rid, e.Spec(l))
+			}
 		}
 	}
 	s.mu.Lock()

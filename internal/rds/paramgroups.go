@@ -2,10 +2,15 @@ package rds
 
 import (
 	"context"
+	"fmt"
+	"math"
+	"math/big"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tealdb/teal/internal/engine"
 	"github.com/tealdb/teal/internal/store"
@@ -310,9 +315,21 @@ func (s *Service) changeGroup(ctx context.Context, name string, changes []Parame
 		name, value string // value "" means back to the default
 		immediate   bool
 	}
+	s.mu.Lock()
+	held := map[string]bool{}
+	for k := range g.Params {
+		held[k] = true
+	}
+	s.mu.Unlock()
 	var plan []applied
 	for _, c := range changes {
 		p, ok := byName[c.ParameterName]
+		if reset && held[c.ParameterName] {
+			// Taking a value out is always safe, even one of a parameter
+			// that is no longer modifiable or no longer exists.
+			plan = append(plan, applied{name: c.ParameterName, immediate: ok && !p.Static})
+			continue
+		}
 		if !ok {
 			return "", invalidValue("Could not find parameter with name: %s", c.ParameterName)
 		}
@@ -332,7 +349,7 @@ func (s *Service) changeGroup(ctx context.Context, name string, changes []Parame
 		if p.Static && c.ApplyMethod == applyImmediate {
 			return "", invalidCombination("cannot use immediate apply method for static parameter %s", p.Name)
 		}
-		if err := validParamValue(p, c.ParameterValue); err != nil {
+		if err := validParamValue(e.Name(), p, c.ParameterValue); err != nil {
 			return "", err
 		}
 		plan = append(plan, applied{name: p.Name, value: c.ParameterValue, immediate: c.ApplyMethod == applyImmediate})
@@ -399,50 +416,111 @@ func (s *Service) changeGroup(ctx context.Context, name string, changes []Parame
 			s.saveLocked(r, "Could not apply parameter changes at once; they apply at the next reboot: "+err.Error())
 		}
 	}
+	for _, r := range touched {
+		if r.Status == StatusFailed {
+			s.rewriteFailedConfigLocked(e, r)
+		}
+	}
 	return name, nil
 }
 
+// rewriteFailedConfigLocked writes the whole group into the configuration
+// of a failed instance. Its server may be failing on a value the change
+// just fixed: the supervisor's next attempt to start it, or a reboot, then
+// reads the fixed file.
+func (s *Service) rewriteFailedConfigLocked(e engine.Engine, r *instanceRecord) {
+	params := s.effectiveParamsLocked(r)
+	l, err := s.layout(r)
+	if err == nil {
+		err = e.WriteConfig(l, serverConfig(r, params), s.replicationLocked(r))
+	}
+	if err != nil {
+		s.log.Error("rewrite configuration of failed instance", "instance", r.Identifier, "err", err)
+		return
+	}
+	r.Applied, r.PendingReboot = params, false
+	if err := s.saveLocked(r, ""); err != nil {
+		s.log.Error("save instance", "instance", r.Identifier, "err", err)
+	}
+}
+
+// Parameter values are judged before anything is stored, so that no value
+// can break a configuration file or be read differently by the server:
+//   - every value is valid UTF-8 without control characters (no setting
+//     needs one, and a line break would end a line of the file);
+//   - a boolean is one of the words both engines read as one;
+//   - an integer is digits with an optional sign, and for PostgreSQL an
+//     optional unit; it is compared with the bounds as an exact number, so
+//     no value is too large to check;
+//   - a float is a finite decimal number within the bounds;
+//   - an enum is one of its values, or a plain word when they are unknown.
 var (
-	intValueRE  = regexp.MustCompile(`^-?[0-9]+\s*(B|kB|MB|GB|TB|us|ms|s|min|h|d)?$`)
-	enumValueRE = regexp.MustCompile(`^[A-Za-z0-9_.,+-]+$`)
+	intValueRE   = regexp.MustCompile(`^([-+]?[0-9]+)\s*([A-Za-z]*)$`)
+	floatValueRE = regexp.MustCompile(`^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$`)
+	enumValueRE  = regexp.MustCompile(`^[A-Za-z0-9_.,+-]+$`)
 )
 
-func validParamValue(p engine.ParamInfo, v string) error {
-	bad := func(why string) error {
-		return invalidValue("Value %q for parameter %s is not valid: %s", v, p.Name, why)
+// unitScale is one unit an integer value may carry: how many of the
+// smallest unit of its kind it holds, and the largest base unit the engine
+// measures a parameter of that kind in.
+type unitScale struct {
+	factor, largestBase int64
+}
+
+// integerUnits are the units integer values may carry, by engine.
+// PostgreSQL converts a value with a unit to the parameter's base unit:
+// bytes, kB, 8 kB blocks or MB for memory, ms, s or min for time. MariaDB's
+// SET GLOBAL takes plain numbers only.
+var integerUnits = map[string]map[string]unitScale{
+	"postgres": {
+		"B": {1, 1 << 20}, "kB": {1 << 10, 1 << 20}, "MB": {1 << 20, 1 << 20},
+		"GB": {1 << 30, 1 << 20}, "TB": {1 << 40, 1 << 20},
+		"us": {1, 60e6}, "ms": {1e3, 60e6}, "s": {1e6, 60e6},
+		"min": {60e6, 60e6}, "h": {3600e6, 60e6}, "d": {86400e6, 60e6},
+	},
+}
+
+// Without bounds from the engine, an integer must still fit in 64 bits,
+// signed or not, which is the widest any server reads.
+var (
+	minInteger = new(big.Int).Lsh(big.NewInt(-1), 63)
+	maxInteger = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 64), big.NewInt(1))
+)
+
+func validParamValue(engineName string, p engine.ParamInfo, v string) error {
+	bad := func(format string, args ...any) error {
+		return invalidValue("Value %q for parameter %s is not valid: %s", v, p.Name, fmt.Sprintf(format, args...))
 	}
-	if strings.ContainsAny(v, "\n\r\x00") {
-		return bad("it contains a line break or NUL")
+	if !utf8.ValidString(v) {
+		return bad("it is not valid UTF-8")
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) {
+			return bad("it contains a control character (%U)", r)
+		}
 	}
 	switch p.Type {
 	case engine.TypeBoolean:
 		switch strings.ToLower(v) {
-		case "0", "1", "on", "off", "true", "false", "yes", "no":
+		case "0", "1", "on", "off", "true", "false":
 		default:
 			return bad("it must be 0 or 1")
 		}
 	case engine.TypeInteger:
-		if !intValueRE.MatchString(v) {
-			return bad("it must be an integer, optionally with a unit")
-		}
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			if min, err := strconv.ParseInt(p.Min, 10, 64); err == nil && n < min {
-				return bad("it is below the minimum " + p.Min)
-			}
-			if max, err := strconv.ParseInt(p.Max, 10, 64); err == nil && n > max {
-				return bad("it is above the maximum " + p.Max)
-			}
-		}
+		return validInteger(engineName, p, v, bad)
 	case engine.TypeFloat:
+		if !floatValueRE.MatchString(v) {
+			return bad("it must be a decimal number")
+		}
 		n, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return bad("it must be a number")
+		if err != nil || math.IsInf(n, 0) {
+			return bad("it is out of range")
 		}
 		if min, err := strconv.ParseFloat(p.Min, 64); err == nil && n < min {
-			return bad("it is below the minimum " + p.Min)
+			return bad("it is below the minimum %s", p.Min)
 		}
 		if max, err := strconv.ParseFloat(p.Max, 64); err == nil && n > max {
-			return bad("it is above the maximum " + p.Max)
+			return bad("it is above the maximum %s", p.Max)
 		}
 	case engine.TypeEnum:
 		if len(p.AllowedValues) > 0 {
@@ -451,11 +529,63 @@ func validParamValue(p engine.ParamInfo, v string) error {
 					return nil
 				}
 			}
-			return bad("allowed values are " + strings.Join(p.AllowedValues, ", "))
+			return bad("allowed values are %s", strings.Join(p.AllowedValues, ", "))
 		}
 		if !enumValueRE.MatchString(v) {
 			return bad("it is not one of the parameter's values")
 		}
+	}
+	return nil
+}
+
+func validInteger(engineName string, p engine.ParamInfo, v string, bad func(string, ...any) error) error {
+	m := intValueRE.FindStringSubmatch(v)
+	if m == nil {
+		return bad("it must be an integer")
+	}
+	n, ok := new(big.Int).SetString(m[1], 10)
+	if !ok {
+		return bad("it must be an integer")
+	}
+	min, hasMin := new(big.Int).SetString(p.Min, 10)
+	max, hasMax := new(big.Int).SetString(p.Max, 10)
+	if !hasMin {
+		min = minInteger
+	}
+	if !hasMax {
+		max = maxInteger
+	}
+	if m[2] == "" {
+		if n.Cmp(min) < 0 {
+			return bad("it is below the minimum %s", min)
+		}
+		if n.Cmp(max) > 0 {
+			return bad("it is above the maximum %s", max)
+		}
+		return nil
+	}
+	u, ok := integerUnits[engineName][m[2]]
+	if !ok {
+		units := make([]string, 0, len(integerUnits[engineName]))
+		for k := range integerUnits[engineName] {
+			units = append(units, k)
+		}
+		if len(units) == 0 {
+			return bad("it must be a plain integer, without a unit")
+		}
+		sort.Strings(units)
+		return bad("%s is not a unit; the units are %s", m[2], strings.Join(units, ", "))
+	}
+	if n.Sign() < 0 {
+		return bad("a value with a unit cannot be negative")
+	}
+	// The parameter's base unit is not known here. The value is refused
+	// when even the largest base unit of its kind would put it above the
+	// maximum; the server checks the rest exactly when it reads the file.
+	inBase := new(big.Int).Mul(n, big.NewInt(u.factor))
+	inBase.Quo(inBase, big.NewInt(u.largestBase))
+	if inBase.Cmp(max) > 0 {
+		return bad("it is above the maximum %s (in the parameter's base unit)", max)
 	}
 	return nil
 }
