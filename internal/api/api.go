@@ -158,21 +158,30 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) (action string, call
 		return action, caller, nil, &rds.Fault{Code: "AccessDenied", Status: http.StatusForbidden,
 			Message: fmt.Sprintf("Only the root access key may perform %s.", action)}
 	}
-	for _, g := range call.access {
-		name := g.action
-		if name == "" {
-			name = action
-		}
-		if err := caller.Authorize("rds:"+name, g.resources...); err != nil {
-			return action, caller, nil, err
-		}
+	if err := authorize(caller, action, call.access); err != nil {
+		return action, caller, nil, err
 	}
 	result, err = call.run(r.Context())
 	return action, caller, result, err
 }
 
+// authorize checks every grant a decoded request needs.
+func authorize(caller Caller, action string, acc access) error {
+	for _, g := range acc {
+		name := g.action
+		if name == "" {
+			name = action
+		}
+		if err := caller.Authorize("rds:"+name, g.resources...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // decodeRequest finds the operation a request names and decodes its
-// members. It has no effect: whatever the bytes, it returns a decoded call
+// members, with the resources they name in canonical form (identifiers.go),
+// which the authorization rule and the handler both use. It has no effect: whatever the bytes, it returns a decoded call
 // or an *rds.Fault with a 4xx status.
 func (a *API) decodeRequest(r *http.Request, body []byte) (string, operation, call, error) {
 	values, err := requestValues(r, body)

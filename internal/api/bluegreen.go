@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 
 	"github.com/tealdb/teal/internal/rds"
 )
@@ -10,9 +11,9 @@ import (
 
 type createBlueGreenInput struct {
 	BlueGreenDeploymentName    string `query:",required"`
-	Source                     string `query:",required"`
+	Source                     string `query:",required,arn=db|cluster"`
 	TargetEngineVersion        string
-	TargetDBParameterGroupName string
+	TargetDBParameterGroupName string `query:",id=pg"`
 	TargetDBInstanceClass      string
 	Tags                       []tagInput `query:"Tags.Tag"`
 	// Aurora and storage members teal cannot honour are refused, not ignored.
@@ -24,19 +25,19 @@ type createBlueGreenInput struct {
 }
 
 type describeBlueGreenInput struct {
-	BlueGreenDeploymentIdentifier string
+	BlueGreenDeploymentIdentifier string        `query:",id=deployment"`
 	Filters                       []filterInput `query:"Filters.Filter"`
 	Marker                        string
 	MaxRecords                    int
 }
 
 type switchoverBlueGreenInput struct {
-	BlueGreenDeploymentIdentifier string `query:",required"`
+	BlueGreenDeploymentIdentifier string `query:",required,id=deployment"`
 	SwitchoverTimeout             *int
 }
 
 type deleteBlueGreenInput struct {
-	BlueGreenDeploymentIdentifier string `query:",required"`
+	BlueGreenDeploymentIdentifier string `query:",required,id=deployment"`
 	DeleteTarget                  bool
 }
 
@@ -140,16 +141,25 @@ func (a *API) deleteBlueGreen(ctx context.Context, in *deleteBlueGreenInput) (bl
 	return blueGreenResultOf(a.svc.DeleteBlueGreenDeployment(ctx, in.BlueGreenDeploymentIdentifier, in.DeleteTarget))
 }
 
+// deploymentNotFound matches the fault of an unknown deployment (rds.Fault
+// compares codes).
+var deploymentNotFound = &rds.Fault{Code: "BlueGreenDeploymentNotFoundFault"}
+
 // deploymentArn is the ARN of a deployment; without an identifier, every one.
-func (a *API) deploymentArn(id string) string { return a.arn("deployment", id) }
+func (a *API) deploymentArn(id string) string { return a.arn(rds.TypeDeployment, id) }
 
 // membersOf lists the ARNs of a deployment's instances on one side (blue
 // or green), for the checks RDS makes on them. An unknown deployment has
 // none; the operation itself then answers BlueGreenDeploymentNotFoundFault.
+// If the members cannot be read, the check fails closed: it is made on every
+// instance.
 func (a *API) membersOf(id string, green bool) []string {
 	deps, _, err := a.svc.DescribeBlueGreenDeployments(context.Background(), id, nil, rds.Page{})
-	if err != nil || len(deps) == 0 {
+	if errors.Is(err, deploymentNotFound) {
 		return nil
+	}
+	if err != nil || len(deps) == 0 {
+		return []string{a.dbArn("")}
 	}
 	var out []string
 	for _, m := range deps[0].SwitchoverDetails {

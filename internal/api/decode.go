@@ -24,7 +24,10 @@ import (
 // locationName from the service model ("Tags.Tag", "TagKeys.member"). Tag
 // options: "required" answers MissingParameter when the member is absent;
 // "unsupported" refuses a member teal does not implement, where silently
-// ignoring it would mislead the caller.
+// ignoring it would mislead the caller; "name=TYPE", "id=TYPE" and
+// "arn=TYPE|TYPE" mark a member that names a resource, which canonicalize
+// rewrites to its canonical form before the request is authorized
+// (identifiers.go).
 //
 // Keys no field names are ignored, as RDS ignores members it does not use;
 // that keeps newer clients working against teal.
@@ -103,6 +106,9 @@ type fieldSpec struct {
 	name        string // the member's location, e.g. "Tags.Tag"
 	required    bool
 	unsupported bool
+	nameOf      string   // "name=db": the identifier of a new resource of this type
+	idOf        string   // "id=db": an identifier of this resource type, or its ARN
+	arnOf       []string // "arn=db|pg": an ARN of one of these resource types
 }
 
 func specOf(sf reflect.StructField) fieldSpec {
@@ -118,6 +124,14 @@ func specOf(sf reflect.StructField) fieldSpec {
 			s.required = true
 		case "unsupported":
 			s.unsupported = true
+		default:
+			if t, ok := strings.CutPrefix(o, "name="); ok {
+				s.nameOf = t
+			} else if t, ok := strings.CutPrefix(o, "id="); ok {
+				s.idOf = t
+			} else if t, ok := strings.CutPrefix(o, "arn="); ok {
+				s.arnOf = strings.Split(t, "|")
+			}
 		}
 	}
 	return s

@@ -107,7 +107,7 @@ func TestDecodeOperations(t *testing.T) {
 	}{
 		{
 			body: "Action=CreateDBInstance&Version=2014-10-31&DBInstanceIdentifier=DB1&DBInstanceClass=db.t3.micro&Engine=postgres&BackupRetentionPeriod=0&DBParameterGroupName=tuned&Tags.Tag.1.Key=env&Tags.Tag.1.Value=prod",
-			want: &createDBInstanceInput{DBInstanceIdentifier: "DB1", DBInstanceClass: "db.t3.micro", Engine: "postgres",
+			want: &createDBInstanceInput{DBInstanceIdentifier: "db1", DBInstanceClass: "db.t3.micro", Engine: "postgres",
 				BackupRetentionPeriod: intp(0), DBParameterGroupName: "tuned", Tags: []tagInput{{"env", "prod"}}},
 			access: access{
 				{resources: []string{"arn:aws:rds:eu-west-1:123456789012:db:db1", "arn:aws:rds:eu-west-1:123456789012:pg:tuned"}},
@@ -126,7 +126,7 @@ func TestDecodeOperations(t *testing.T) {
 		},
 		{
 			body:   "Action=CreateDBInstanceReadReplica&Version=2014-10-31&DBInstanceIdentifier=r&SourceDBInstanceIdentifier=arn%3Aaws%3Ards%3Aeu-west-1%3A123456789012%3Adb%3Asrc&Tags=",
-			want:   &createReadReplicaInput{DBInstanceIdentifier: "r", SourceDBInstanceIdentifier: "arn:aws:rds:eu-west-1:123456789012:db:src", Tags: []tagInput{}},
+			want:   &createReadReplicaInput{DBInstanceIdentifier: "r", SourceDBInstanceIdentifier: "src", Tags: []tagInput{}},
 			access: access{{resources: []string{"arn:aws:rds:eu-west-1:123456789012:db:r", "arn:aws:rds:eu-west-1:123456789012:db:src"}}},
 		},
 		{

@@ -7,7 +7,7 @@ import (
 )
 
 type createDBParameterGroupInput struct {
-	DBParameterGroupName   string     `query:",required"`
+	DBParameterGroupName   string     `query:",required,name=pg"`
 	DBParameterGroupFamily string     `query:",required"`
 	Description            string     `query:",required"`
 	Tags                   []tagInput `query:"Tags.Tag"`
@@ -39,7 +39,7 @@ func changesOf(in []parameterInput) []rds.ParameterChange {
 }
 
 type modifyDBParameterGroupInput struct {
-	DBParameterGroupName string           `query:",required"`
+	DBParameterGroupName string           `query:",required,id=pg"`
 	Parameters           []parameterInput `query:"Parameters.Parameter,required"`
 }
 
@@ -49,7 +49,7 @@ func (a *API) modifyDBParameterGroup(ctx context.Context, in *modifyDBParameterG
 }
 
 type resetDBParameterGroupInput struct {
-	DBParameterGroupName string `query:",required"`
+	DBParameterGroupName string `query:",required,id=pg"`
 	ResetAllParameters   bool
 	Parameters           []parameterInput `query:"Parameters.Parameter"`
 }
@@ -60,7 +60,7 @@ func (a *API) resetDBParameterGroup(ctx context.Context, in *resetDBParameterGro
 }
 
 type describeDBParameterGroupsInput struct {
-	DBParameterGroupName string
+	DBParameterGroupName string `query:",id=pg"`
 	MaxRecords           int
 	Marker               string
 }
@@ -79,7 +79,7 @@ func (a *API) describeDBParameterGroups(ctx context.Context, in *describeDBParam
 }
 
 type describeDBParametersInput struct {
-	DBParameterGroupName string `query:",required"`
+	DBParameterGroupName string `query:",required,id=pg"`
 	Source               string
 	MaxRecords           int
 	Marker               string
@@ -99,7 +99,7 @@ func (a *API) describeDBParameters(ctx context.Context, in *describeDBParameters
 
 // groupNameInput is the input of DeleteDBParameterGroup.
 type groupNameInput struct {
-	DBParameterGroupName string `query:",required"`
+	DBParameterGroupName string `query:",required,id=pg"`
 }
 
 func (a *API) deleteDBParameterGroup(ctx context.Context, in *groupNameInput) (noResult, error) {

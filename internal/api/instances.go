@@ -40,7 +40,7 @@ func filtersOf(in []filterInput) []rds.Filter {
 }
 
 type createDBInstanceInput struct {
-	DBInstanceIdentifier  string `query:",required"`
+	DBInstanceIdentifier  string `query:",required,name=db"`
 	DBInstanceClass       string `query:",required"`
 	Engine                string `query:",required"`
 	EngineVersion         string
@@ -50,7 +50,7 @@ type createDBInstanceInput struct {
 	Port                  int
 	AllocatedStorage      int
 	StorageType           string
-	DBParameterGroupName  string
+	DBParameterGroupName  string `query:",id=pg"`
 	BackupRetentionPeriod *int
 	DeletionProtection    bool
 	Tags                  []tagInput `query:"Tags.Tag"`
@@ -76,7 +76,7 @@ func (a *API) createDBInstance(ctx context.Context, in *createDBInstanceInput) (
 }
 
 type describeDBInstancesInput struct {
-	DBInstanceIdentifier string
+	DBInstanceIdentifier string        `query:",id=db"`
 	Filters              []filterInput `query:"Filters.Filter"`
 	MaxRecords           int
 	Marker               string
@@ -96,9 +96,9 @@ func (a *API) describeDBInstances(ctx context.Context, in *describeDBInstancesIn
 }
 
 type modifyDBInstanceInput struct {
-	DBInstanceIdentifier    string `query:",required"`
-	NewDBInstanceIdentifier string
-	DBParameterGroupName    string
+	DBInstanceIdentifier    string `query:",required,id=db"`
+	NewDBInstanceIdentifier string `query:",name=db"`
+	DBParameterGroupName    string `query:",id=pg"`
 	DeletionProtection      *bool
 	BackupRetentionPeriod   *int
 	DBInstanceClass         string
@@ -128,7 +128,7 @@ func (a *API) modifyDBInstance(ctx context.Context, in *modifyDBInstanceInput) (
 
 // instanceIDInput is the input of RebootDBInstance and PromoteReadReplica.
 type instanceIDInput struct {
-	DBInstanceIdentifier string `query:",required"`
+	DBInstanceIdentifier string `query:",required,id=db"`
 }
 
 func (a *API) rebootDBInstance(ctx context.Context, in *instanceIDInput) (dbInstanceResult, error) {
@@ -140,7 +140,7 @@ func (a *API) promoteReadReplica(ctx context.Context, in *instanceIDInput) (dbIn
 }
 
 type deleteDBInstanceInput struct {
-	DBInstanceIdentifier      string `query:",required"`
+	DBInstanceIdentifier      string `query:",required,id=db"`
 	SkipFinalSnapshot         bool
 	FinalDBSnapshotIdentifier string
 	DeleteAutomatedBackups    *bool
@@ -154,11 +154,11 @@ func (a *API) deleteDBInstance(ctx context.Context, in *deleteDBInstanceInput) (
 }
 
 type createReadReplicaInput struct {
-	DBInstanceIdentifier       string `query:",required"`
-	SourceDBInstanceIdentifier string
+	DBInstanceIdentifier       string `query:",required,name=db"`
+	SourceDBInstanceIdentifier string `query:",id=db"`
 	DBInstanceClass            string
 	Port                       int
-	DBParameterGroupName       string
+	DBParameterGroupName       string `query:",id=pg"`
 	DeletionProtection         bool
 	Tags                       []tagInput `query:"Tags.Tag"`
 }

@@ -2,8 +2,8 @@ package api
 
 import (
 	"context"
-	"fmt"
-	"strings"
+
+	"github.com/tealdb/teal/internal/rds"
 )
 
 // operations is the table of actions teal answers. Each entry names the
@@ -127,6 +127,9 @@ func op[In, Out any](handler func(a *API, ctx context.Context, in *In) (Out, err
 		if err := decode(f, in); err != nil {
 			return call{}, err
 		}
+		if err := canonicalize(a.scope(), in); err != nil {
+			return call{}, err
+		}
 		return call{
 			input:  in,
 			access: rule(a, in),
@@ -181,24 +184,23 @@ func (acc access) withGroup(a *API, group string) access {
 	return acc
 }
 
-// dbArn is the ARN of a DB instance named by identifier or ARN; without a
-// name, every instance.
-func (a *API) dbArn(id string) string { return a.arn("db", id) }
+// The rules build ARNs from members canonicalize has already rewritten: an
+// identifier is checked and lower-case, so the ARN a policy is checked on is
+// the canonical ARN of the resource the operation acts on. A member that must
+// be an ARN (ResourceName, Source) is used as it is, already canonical.
+
+// dbArn is the ARN of a DB instance; without an identifier, every instance.
+func (a *API) dbArn(id string) string { return a.arn(rds.TypeInstance, id) }
 
 // pgArn is the ARN of a DB parameter group; without a name, every group.
-func (a *API) pgArn(name string) string { return a.arn("pg", name) }
+func (a *API) pgArn(name string) string { return a.arn(rds.TypeParameterGroup, name) }
 
-func (a *API) arn(kind, name string) string {
-	switch {
-	case name == "":
-		name = "*"
-	case strings.HasPrefix(name, "arn:"):
-		return name
-	default:
-		// RDS identifiers are case-insensitive and kept in lower case, so a
-		// policy written with the stored name matches whatever case the
-		// request used.
-		name = strings.ToLower(name)
+func (a *API) arn(typ, id string) string {
+	if id == "" {
+		id = "*"
 	}
-	return fmt.Sprintf("arn:aws:rds:%s:%s:%s:%s", a.region, a.accountID, kind, name)
+	return a.scope().ARN(typ, id)
 }
+
+// scope is where the resources this API serves live.
+func (a *API) scope() rds.Scope { return rds.Scope{Region: a.region, AccountID: a.accountID} }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/tealdb/teal/internal/bluegreen"
@@ -33,23 +32,19 @@ func (s *Service) CreateBlueGreenDeployment(ctx context.Context, in CreateBlueGr
 			return nil, err
 		}
 	}
-	parts := strings.SplitN(in.Source, ":", 7)
-	if len(parts) != 7 || parts[0] != "arn" || parts[2] != "rds" {
-		return nil, invalidValue("The parameter Source must be the ARN of a DB instance or DB cluster: %s", in.Source)
+	source, err := s.scope().ResolveARN("Source", in.Source, TypeInstance, TypeCluster)
+	if err != nil {
+		return nil, err
 	}
-	switch parts[5] {
-	case "cluster":
-		return nil, clusterNotFound(parts[6])
-	case "db":
-	default:
-		return nil, invalidValue("The parameter Source must be the ARN of a DB instance or DB cluster: %s", in.Source)
+	if source.Type == TypeCluster {
+		return nil, clusterNotFound(source.Name)
 	}
 
 	s.mu.Lock()
-	blue := s.findLocked(parts[6])
+	blue := s.findLocked(source.Name)
 	if blue == nil {
 		s.mu.Unlock()
-		return nil, instanceNotFound(parts[6])
+		return nil, instanceNotFound(source.Name)
 	}
 	plan, err := s.planDeploymentLocked(blue, in)
 	s.mu.Unlock()
@@ -74,7 +69,7 @@ func (s *Service) CreateBlueGreenDeployment(ctx context.Context, in CreateBlueGr
 	defer s.mu.Unlock()
 	// Re-check what may have changed while the lock was released.
 	if blue = s.instances[plan.blue.ResourceID]; blue == nil {
-		return nil, instanceNotFound(parts[6])
+		return nil, instanceNotFound(source.Name)
 	}
 	if _, err := s.planDeploymentLocked(blue, in); err != nil {
 		return nil, err

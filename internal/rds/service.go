@@ -422,13 +422,9 @@ func categoryOf(message string) []string {
 	return []string{"configuration change"}
 }
 
-func (s *Service) instanceArn(id string) string {
-	return fmt.Sprintf("arn:aws:rds:%s:%s:db:%s", s.cfg.Region, s.cfg.AccountID, id)
-}
+func (s *Service) instanceArn(id string) string { return s.scope().ARN(TypeInstance, id) }
 
-func (s *Service) groupArn(name string) string {
-	return fmt.Sprintf("arn:aws:rds:%s:%s:pg:%s", s.cfg.Region, s.cfg.AccountID, name)
-}
+func (s *Service) groupArn(name string) string { return s.scope().ARN(TypeParameterGroup, name) }
 
 func (r *instanceRecord) backend() string { return fmt.Sprintf("127.0.0.1:%d", r.ServerPort) }
 
@@ -569,15 +565,14 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// findLocked finds an instance by identifier or ARN.
+// findLocked finds an instance by identifier or ARN. The reference is read
+// as the API reads it before authorizing (Scope.Identifier), so an ARN of
+// another region, account or resource type, or one that is not well formed,
+// finds nothing.
 func (s *Service) findLocked(idOrArn string) *instanceRecord {
-	id := strings.ToLower(idOrArn)
-	if strings.HasPrefix(idOrArn, "arn:") {
-		i := strings.LastIndex(idOrArn, ":db:")
-		if i < 0 {
-			return nil
-		}
-		id = strings.ToLower(idOrArn[i+len(":db:"):])
+	id, err := s.scope().Identifier(TypeInstance, "DBInstanceIdentifier", idOrArn)
+	if err != nil {
+		return nil
 	}
 	for _, r := range s.instances {
 		if r.Identifier == id {

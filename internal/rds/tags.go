@@ -2,40 +2,33 @@ package rds
 
 import (
 	"context"
-	"strings"
 )
 
 // resourceLocked finds the tags of the resource an ARN names: a DB instance
 // (…:db:NAME) or a parameter group (…:pg:NAME). save persists a change.
-func (s *Service) resourceLocked(ctx context.Context, arn string) (tags *[]Tag, save func(msg string) error, err error) {
-	if !strings.HasPrefix(arn, "arn:") {
-		return nil, nil, invalidValue("The ARN %s is not valid.", arn)
+func (s *Service) resourceLocked(ctx context.Context, ref string) (tags *[]Tag, save func(msg string) error, err error) {
+	arn, err := s.scope().ResolveARN("ResourceName", ref, TypeInstance, TypeParameterGroup, TypeCluster)
+	if err != nil {
+		return nil, nil, err
 	}
-	parts := strings.SplitN(arn, ":", 7)
-	if len(parts) != 7 || parts[2] != "rds" {
-		return nil, nil, invalidValue("The ARN %s is not valid.", arn)
-	}
-	kind, name := parts[5], parts[6]
-	switch kind {
-	case "db":
-		r := s.findLocked(name)
+	switch arn.Type {
+	case TypeInstance:
+		r := s.findLocked(arn.Name)
 		if r == nil {
-			return nil, nil, instanceNotFound(name)
+			return nil, nil, instanceNotFound(arn.Name)
 		}
 		return &r.Tags, func(msg string) error { return s.saveLocked(r, msg) }, nil
-	case "pg":
-		g := s.groups[strings.ToLower(name)]
+	case TypeParameterGroup:
+		g := s.groups[arn.Name]
 		if g == nil {
-			return nil, nil, groupNotFound(name)
+			return nil, nil, groupNotFound(arn.Name)
 		}
 		if g.Default {
-			return nil, nil, invalidValue("Default parameter groups cannot be tagged: %s", name)
+			return nil, nil, invalidValue("Default parameter groups cannot be tagged: %s", arn.Name)
 		}
 		return &g.Tags, func(msg string) error { return s.saveGroupLocked(ctx, g, msg) }, nil
-	case "cluster":
-		return nil, nil, clusterNotFound(name)
 	}
-	return nil, nil, invalidValue("The ARN %s does not name a resource teal tags.", arn)
+	return nil, nil, clusterNotFound(arn.Name)
 }
 
 // AddTagsToResource sets tags on a resource, replacing values of existing keys.
