@@ -154,16 +154,26 @@ func (e *Engine) Parameters(b engine.Build) ([]engine.ParamInfo, error) {
 	return params, nil
 }
 
-// Init implements engine.Engine: mariadb-install-db, with root reachable
-// only over the private socket.
+// Init implements engine.Engine: mariadb-install-db, whose only accounts
+// that can log in authenticate by unix_socket: teal's admin (the OS user
+// teal runs as) and root, which the first start drops when teal runs as
+// another user (reconcileAccounts).
 func (e *Engine) Init(ctx context.Context, l engine.Layout) error {
+	admin, err := adminName()
+	if err != nil {
+		return err
+	}
 	for _, d := range []string{l.DataDir, l.SocketDir} {
 		if err := mkdirOwned(d, l.Credential); err != nil {
 			return err
 		}
 	}
 	cmd := exec.CommandContext(ctx, "/usr/bin/mariadb-install-db", "--no-defaults", "--datadir="+l.DataDir,
-		"--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve", "--basedir=/usr")
+		"--auth-root-authentication-method=socket", "--auth-root-socket-user="+admin,
+		"--skip-test-db", "--skip-name-resolve", "--basedir=/usr",
+		// Its own temporary directory: bootstraps running side by side in
+		// /tmp collide on their temporary tables' file names.
+		"--tmpdir="+filepath.Dir(l.DataDir))
 	if err := run(cmd, l.Credential); err != nil {
 		return fmt.Errorf("mariadb-install-db %s: %w", l.DataDir, err)
 	}
@@ -216,8 +226,11 @@ func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *eng
 // Spec implements engine.Engine.
 func (e *Engine) Spec(l engine.Layout) supervisor.Spec {
 	return supervisor.Spec{
-		Path:       filepath.Join(l.Build.BinDir, "mariadbd"),
-		Args:       []string{"--defaults-file=" + configPath(l)},
+		Path: filepath.Join(l.Build.BinDir, "mariadbd"),
+		// Without symbolic links, DATA DIRECTORY and INDEX DIRECTORY are
+		// ignored: a table's files stay in the data directory. On the
+		// command line, which no configuration file overrides.
+		Args:       []string{"--defaults-file=" + configPath(l), "--skip-symbolic-links"},
 		Dir:        l.DataDir,
 		Env:        []string{"PATH=/usr/bin:/bin"},
 		Credential: l.Credential,
@@ -228,14 +241,19 @@ func (e *Engine) Spec(l engine.Layout) supervisor.Spec {
 		// thread's reconnect must not hold a delete or a reboot for long.
 		StopTimeout:  30 * time.Second,
 		ReadyTimeout: 10 * time.Minute,
+		// Ready also brings the accounts to teal's rules, at every start:
+		// a server an older teal created is fixed before it is used.
 		Ready: func(ctx context.Context) error {
+			if err := e.secureAccounts(ctx, l); err != nil {
+				return err
+			}
 			db, err := Connect(l)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
 			if err := db.PingContext(ctx); err != nil {
-				return err
+				return fmt.Errorf("admin connection: %w", err)
 			}
 			e.learn(ctx, db, l.Build)
 			return nil
@@ -243,10 +261,19 @@ func (e *Engine) Spec(l engine.Layout) supervisor.Spec {
 	}
 }
 
-// Connect opens teal's admin connection (root, over the private socket).
+// Connect opens teal's admin connection: over the private socket, as the
+// account unix_socket gives the OS user teal runs as.
 func Connect(l engine.Layout) (*sql.DB, error) {
+	admin, err := adminName()
+	if err != nil {
+		return nil, err
+	}
+	return connectAs(l, admin)
+}
+
+func connectAs(l engine.Layout, user string) (*sql.DB, error) {
 	cfg := mysql.NewConfig()
-	cfg.User = "root"
+	cfg.User = user
 	cfg.Net = "unix"
 	cfg.Addr = filepath.Join(l.SocketDir, "mysqld.sock")
 	cfg.Timeout = 5 * time.Second
@@ -274,7 +301,9 @@ func (e *Engine) exec(ctx context.Context, l engine.Layout, stmts ...string) err
 }
 
 // Bootstrap implements engine.Engine: the master user may do what the RDS
-// master user may, from anywhere that reaches the endpoint.
+// master user may, from anywhere that reaches the endpoint, short of what
+// would make it more (see accounts.go). As on RDS, it is not above
+// read_only: a replica and a green environment refuse its writes too.
 func (e *Engine) Bootstrap(ctx context.Context, l engine.Layout, m engine.Master) error {
 	user := quote(m.Username) + "@'%'"
 	hash, err := hashLiteral(m.Verifier)
@@ -283,15 +312,16 @@ func (e *Engine) Bootstrap(ctx context.Context, l engine.Layout, m engine.Master
 	}
 	stmts := []string{
 		"CREATE USER IF NOT EXISTS " + user + " IDENTIFIED BY PASSWORD " + hash,
-		"GRANT ALL PRIVILEGES ON *.* TO " + user + " WITH GRANT OPTION",
-		// As on RDS, the master user is not above read_only: a replica and a
-		// green environment must refuse its writes too.
-		"REVOKE SUPER, READ_ONLY ADMIN ON *.* FROM " + user,
+		// The mark that makes it master; secureAccounts grants the rest.
+		"GRANT EXECUTE ON PROCEDURE mysql." + markProcedure + " TO " + user,
 	}
 	if m.DBName != "" {
 		stmts = append(stmts, "CREATE DATABASE IF NOT EXISTS `"+strings.ReplaceAll(m.DBName, "`", "``")+"`")
 	}
-	return e.exec(ctx, l, stmts...)
+	if err := e.exec(ctx, l, stmts...); err != nil {
+		return err
+	}
+	return e.secureAccounts(ctx, l)
 }
 
 // SetPassword implements engine.Engine.
@@ -460,22 +490,44 @@ const replUser = "tealrepl"
 
 // CloneReplica implements engine.Engine with mariadb-backup: a consistent
 // physical copy of the running source, prepared in the replica's data
-// directory. Its GTID position is kept for StartReplica.
+// directory. Its GTID position is kept for StartReplica. mariadb-backup
+// runs as teal, whose OS user is the admin account unix_socket lets in;
+// the copy is then given to the replica's OS user.
 func (e *Engine) CloneReplica(ctx context.Context, replica engine.Layout, rep engine.Replication) error {
+	admin, err := adminName()
+	if err != nil {
+		return err
+	}
 	if err := mkdirOwned(replica.DataDir, replica.Credential); err != nil {
 		return err
 	}
 	src := filepath.Join(rep.Source.SocketDir, "mysqld.sock")
 	backup := exec.CommandContext(ctx, "/usr/bin/mariadb-backup", "--backup", "--target-dir="+replica.DataDir,
-		"--socket="+src, "--user=root", "--datadir="+rep.Source.DataDir)
-	if err := run(backup, replica.Credential); err != nil {
+		"--socket="+src, "--user="+admin, "--datadir="+rep.Source.DataDir)
+	if err := run(backup, nil); err != nil {
 		return fmt.Errorf("mariadb-backup --backup: %w", err)
 	}
 	prepare := exec.CommandContext(ctx, "/usr/bin/mariadb-backup", "--prepare", "--target-dir="+replica.DataDir)
-	if err := run(prepare, replica.Credential); err != nil {
+	if err := run(prepare, nil); err != nil {
 		return fmt.Errorf("mariadb-backup --prepare: %w", err)
 	}
-	return nil
+	return chownTree(replica.DataDir, replica.Credential)
+}
+
+// chownTree gives dir and everything in it to cred's user (nil: teal's own).
+func chownTree(dir string, cred *syscall.Credential) error {
+	if cred == nil {
+		return nil
+	}
+	return filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := os.Lchown(path, int(cred.Uid), int(cred.Gid)); err != nil {
+			return fmt.Errorf("chown %s: %w", path, err)
+		}
+		return nil
+	})
 }
 
 // backupGTID reads the GTID position a mariadb-backup copy was taken at.
@@ -512,12 +564,17 @@ const applyThreads = 4
 // the replica keeps it in its own replication settings.
 func (e *Engine) follow(ctx context.Context, replica, source engine.Layout, pos string) error {
 	password := randomPassword()
+	hash, err := e.PasswordVerifier(password)
+	if err != nil {
+		return err
+	}
 	acct := quote(replUser) + "@'127.0.0.1'"
 	// Not binary-logged: the source may itself be a green replicating by
 	// GTID, where a transaction of its own would break strict GTID order.
+	// The source gets the hash only; the replica needs the password.
 	if err := e.exec(ctx, source, "SET sql_log_bin = 0",
-		"CREATE USER IF NOT EXISTS "+acct+" IDENTIFIED BY "+quote(password),
-		"ALTER USER "+acct+" IDENTIFIED BY "+quote(password),
+		"CREATE USER IF NOT EXISTS "+acct+" IDENTIFIED BY PASSWORD "+quote(hash),
+		"ALTER USER "+acct+" IDENTIFIED BY PASSWORD "+quote(hash),
 		"GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO "+acct); err != nil {
 		return err
 	}

@@ -107,13 +107,17 @@ func (e *Engine) StartReplication(ctx context.Context, blue, green engine.Layout
 		"INSERT INTO "+tealDB+".heartbeat VALUES (1, NOW(6)) ON DUPLICATE KEY UPDATE at = NOW(6)"); err != nil {
 		return err
 	}
+	admin, err := adminName()
+	if err != nil {
+		return err
+	}
 	dump := filepath.Join(filepath.Dir(green.DataDir), "blue.sql")
 	defer os.Remove(dump)
 	f, err := os.Create(dump)
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "/usr/bin/mariadb-dump", "--socket="+filepath.Join(blue.SocketDir, "mysqld.sock"), "--user=root",
+	cmd := exec.CommandContext(ctx, "/usr/bin/mariadb-dump", "--socket="+filepath.Join(blue.SocketDir, "mysqld.sock"), "--user="+admin,
 		"--all-databases", "--single-transaction", "--gtid", "--master-data=1", "--routines", "--events", "--triggers", "--flush-privileges")
 	cmd.Stdout = f
 	var stderr strings.Builder
@@ -129,7 +133,7 @@ func (e *Engine) StartReplication(ctx context.Context, blue, green engine.Layout
 	}
 	// The dump is loaded without binary-logging it: green's own GTIDs would
 	// collide with blue's, which it is about to replicate.
-	load := exec.CommandContext(ctx, "/usr/bin/mariadb", "--socket="+filepath.Join(green.SocketDir, "mysqld.sock"), "--user=root",
+	load := exec.CommandContext(ctx, "/usr/bin/mariadb", "--socket="+filepath.Join(green.SocketDir, "mysqld.sock"), "--user="+admin,
 		"--init-command=SET sql_log_bin=0")
 	in, err := os.Open(dump)
 	if err != nil {
@@ -267,18 +271,22 @@ func (e *Engine) AfterInitialCopy(ctx context.Context, green engine.Layout) erro
 // rows (the replication applier is not a client), and running DDL.
 func (e *Engine) Activity(ctx context.Context, l engine.Layout) (engine.Activity, error) {
 	var a engine.Activity
-	err := e.query(ctx, l, func(db *sql.DB) error {
+	notTeal, err := notTealSession()
+	if err != nil {
+		return a, err
+	}
+	err = e.query(ctx, l, func(db *sql.DB) error {
 		var writeUs, ddlMs float64
 		var who sql.NullString
 		if err := db.QueryRowContext(ctx, `SELECT count(*), COALESCE(MAX(TIMESTAMPDIFF(MICROSECOND, t.trx_started, NOW(6))), 0),
 			MAX(CONCAT('id ', p.id, ', user ', p.user))
 			FROM information_schema.innodb_trx t JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id
-			WHERE t.trx_rows_modified > 0 AND p.user NOT IN ('system user', 'root')`).Scan(&a.ActiveWrites, &writeUs, &who); err != nil {
+			WHERE t.trx_rows_modified > 0 AND p.user <> 'system user' AND `+notTeal).Scan(&a.ActiveWrites, &writeUs, &who); err != nil {
 			return fmt.Errorf("session activity: %w", err)
 		}
-		if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(time_ms), 0) FROM information_schema.processlist
-			WHERE command = 'Query' AND user NOT IN ('system user', 'root')
-			AND info REGEXP '^[[:space:]]*(ALTER|CREATE|DROP|TRUNCATE|RENAME)'`).Scan(&ddlMs); err != nil {
+		if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(p.time_ms), 0) FROM information_schema.processlist p
+			WHERE p.command = 'Query' AND p.user <> 'system user' AND `+notTeal+`
+			AND p.info REGEXP '^[[:space:]]*(ALTER|CREATE|DROP|TRUNCATE|RENAME)'`).Scan(&ddlMs); err != nil {
 			return fmt.Errorf("session activity: %w", err)
 		}
 		a.LongestWrite = time.Duration(writeUs) * time.Microsecond
@@ -304,18 +312,39 @@ func (e *Engine) ExternalReplication(ctx context.Context, blue engine.Layout) (b
 	return found, err
 }
 
+// notTealSession excludes, from information_schema.processlist p, teal's
+// admin sessions: its account, over the socket. A master user may have
+// the same name (root), never the same host.
+func notTealSession() (string, error) {
+	admin, err := adminName()
+	if err != nil {
+		return "", err
+	}
+	return "NOT (p.user = " + quote(admin) + " AND p.host = 'localhost')", nil
+}
+
 // clientSessions selects the client connections: all but teal's,
 // replication's and the server's own threads.
-const clientSessions = `p.id <> CONNECTION_ID()
-	AND p.user NOT IN ('system user', 'root', 'event_scheduler', '` + replUser + `')
-	AND p.command NOT IN ('Binlog Dump', 'Daemon')`
+func clientSessions() (string, error) {
+	notTeal, err := notTealSession()
+	if err != nil {
+		return "", err
+	}
+	return `p.id <> CONNECTION_ID() AND ` + notTeal + `
+	AND p.user NOT IN ('system user', 'event_scheduler', '` + replUser + `')
+	AND p.command NOT IN ('Binlog Dump', 'Daemon')`, nil
+}
 
 // DrainSessions implements engine.Replicator. A connection is between
 // transactions when it sleeps with no InnoDB transaction under way.
 func (e *Engine) DrainSessions(ctx context.Context, l engine.Layout, deadline time.Time, skip []int) (ended, left int, err error) {
+	clients, err := clientSessions()
+	if err != nil {
+		return 0, 0, err
+	}
 	err = e.query(ctx, l, func(db *sql.DB) error {
 		db.SetMaxOpenConns(1)
-		q := `SELECT p.id, p.command = 'Sleep' FROM information_schema.processlist p WHERE ` + clientSessions
+		q := `SELECT p.id, p.command = 'Sleep' FROM information_schema.processlist p WHERE ` + clients
 		if len(skip) > 0 {
 			ports := make([]string, len(skip))
 			for i, p := range skip {
@@ -386,8 +415,12 @@ func sessionStates(ctx context.Context, db *sql.DB, q string) (sleeping []string
 // teal's, replication's and the server's own threads.
 func (e *Engine) EndSessions(ctx context.Context, l engine.Layout) (int, error) {
 	n := 0
-	err := e.query(ctx, l, func(db *sql.DB) error {
-		const clients = `SELECT p.id FROM information_schema.processlist p WHERE ` + clientSessions
+	sessions, err := clientSessions()
+	if err != nil {
+		return 0, err
+	}
+	err = e.query(ctx, l, func(db *sql.DB) error {
+		clients := `SELECT p.id FROM information_schema.processlist p WHERE ` + sessions
 		ids, err := strings1(ctx, db, clients)
 		if err != nil {
 			return fmt.Errorf("list sessions: %w", err)
