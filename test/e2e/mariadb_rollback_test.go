@@ -63,7 +63,7 @@ func TestMariaDBRollback(t *testing.T) {
 	defer gc.Close()
 	svc.SetSwitchoverHook(func(_, phase string) {
 		if phase == bluegreen.PhaseStopWrites {
-			if _, err := gc.ExecContext(ctx, "STOP SLAVE SQL_THREAD"); err != nil {
+			if _, err := gc.ExecContext(ctx, "CALL mysql.rds_stop_replication"); err != nil {
 				t.Errorf("stall green: %v", err)
 			}
 		}
@@ -94,7 +94,7 @@ func TestMariaDBRollback(t *testing.T) {
 	}
 	checkMariaLedger(t, bdb, l)
 	svc.SetSwitchoverHook(nil)
-	if _, err := gdb.Exec("START SLAVE SQL_THREAD"); err != nil {
+	if _, err := gdb.Exec("CALL mysql.rds_start_replication"); err != nil {
 		t.Fatal(err)
 	}
 
