@@ -99,61 +99,6 @@ func (e *Engine) Defaults(b engine.Build) map[string]string {
 	}
 }
 
-// managed are the settings teal owns.
-var managed = map[string]bool{
-	"datadir": true, "socket": true, "port": true, "bind_address": true, "pid_file": true,
-	"log_error": true, "server_id": true, "basedir": true, "plugin_dir": true, "tmpdir": true,
-	"user": true, "skip_networking": true, "secure_file_priv": true, "log_bin": true,
-}
-
-// Parameters implements engine.Engine from the build's own list of
-// variables (mariadbd --verbose --help). Which are dynamic, and their types,
-// come from a running server once one is up (learn); until then every
-// parameter counts as static, which asks for a reboot but is never wrong.
-func (e *Engine) Parameters(b engine.Build) ([]engine.ParamInfo, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if c, ok := e.catalog[b.Version]; ok {
-		return c, nil
-	}
-	out, err := exec.Command(filepath.Join(b.BinDir, "mariadbd"), "--no-defaults", "--verbose", "--help").Output()
-	if err != nil && len(out) == 0 {
-		return nil, fmt.Errorf("list variables of mariadb %s: %w", b.Version, err)
-	}
-	var params []engine.ParamInfo
-	in := false
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(line, "-----") {
-			in = true
-			continue
-		}
-		if !in {
-			continue
-		}
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			break
-		}
-		name := strings.ReplaceAll(f[0], "-", "_")
-		value := ""
-		if len(f) > 1 {
-			value = strings.Join(f[1:], " ")
-		}
-		p := engine.ParamInfo{Name: name, Default: value, Static: true, Modifiable: !managed[name], Type: engine.TypeString}
-		switch {
-		case value == "TRUE" || value == "FALSE":
-			p.Type, p.AllowedValues = engine.TypeBoolean, []string{"0", "1"}
-			p.Default = map[string]string{"TRUE": "1", "FALSE": "0"}[value]
-		case regexp.MustCompile(`^-?[0-9]+$`).MatchString(value):
-			p.Type = engine.TypeInteger
-		}
-		params = append(params, p)
-	}
-	sort.Slice(params, func(i, j int) bool { return params[i].Name < params[j].Name })
-	e.catalog[b.Version] = params
-	return params, nil
-}
-
 // Init implements engine.Engine: mariadb-install-db, whose only accounts
 // that can log in authenticate by unix_socket: teal's admin (the OS user
 // teal runs as) and root, which the first start drops when teal runs as
@@ -190,9 +135,20 @@ func serverID(l engine.Layout) uint32 {
 
 // WriteConfig implements engine.Engine.
 func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *engine.Replication) error {
+	settable, err := e.settable(l.Build)
+	if err != nil {
+		return err
+	}
 	var b strings.Builder
 	b.WriteString("# Managed by teal: rewritten from the DB parameter group. Do not edit.\n[mariadbd]\n")
-	set := func(k, v string) { fmt.Fprintf(&b, "%s = %s\n", k, v) }
+	var bad error
+	set := func(k, v string) {
+		line, err := optionLine(k, v)
+		if err != nil && bad == nil {
+			bad = fmt.Errorf("write %s: %w", configPath(l), err)
+		}
+		b.WriteString(line)
+	}
 	set("datadir", l.DataDir)
 	set("socket", filepath.Join(l.SocketDir, "mysqld.sock"))
 	set("port", fmt.Sprint(l.Port))
@@ -207,7 +163,10 @@ func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *eng
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if !managed[k] && k != readOnlyParam {
+		// Only what a group may set: teal's own settings are above, and a
+		// group stored before a variable became unmodifiable must not bring
+		// it back.
+		if settable[k] {
 			set(k, params[k])
 		}
 	}
@@ -219,6 +178,9 @@ func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *eng
 		set("read_only", "ON")
 	} else {
 		set("read_only", "OFF")
+	}
+	if bad != nil {
+		return bad
 	}
 	return writeOwned(configPath(l), []byte(b.String()), l.Credential)
 }
@@ -355,7 +317,7 @@ func (e *Engine) Reload(ctx context.Context, l engine.Layout) error {
 		if !ok || managed[k] || k == "skip_name_resolve" {
 			continue
 		}
-		if _, err := db.ExecContext(ctx, "SET GLOBAL "+k+" = "+sqlValue(v)); err != nil {
+		if _, err := db.ExecContext(ctx, "SET GLOBAL "+k+" = "+sqlValue(optionValue(v))); err != nil {
 			var me *mysql.MySQLError
 			// 1238: read-only (static) variable; it applies at the next start.
 			if errors.As(err, &me) && me.Number == 1238 {
