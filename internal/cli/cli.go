@@ -136,6 +136,9 @@ func serve(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.EnginesDir, "engines-dir", env("TEAL_ENGINES_DIR", server.DefaultEnginesDir()), "where scripts/install-engines.sh put engine builds (env TEAL_ENGINES_DIR)")
 	enginePath := fs.String("engine-path", os.Getenv("TEAL_ENGINE_PATH"), "more engine build directories, separated by ':' (env TEAL_ENGINE_PATH)")
 	fs.StringVar(&cfg.Forwarding, "forwarding", env("TEAL_FORWARDING", "auto"), "how endpoints forward connections: kernel (an nftables rule, as fast as a direct connection; needs root or CAP_NET_ADMIN), teal (through teal's own proxy), or auto: kernel where possible (env TEAL_FORWARDING)")
+	fs.IntVar(&cfg.MaxAPIConns, "max-api-conns", 0, "connections the API serves at once; 0 derives it from the open-file limit")
+	fs.IntVar(&cfg.MaxProxiedConns, "max-proxied-conns", 0, "connections teal's endpoint listeners hold at once, all endpoints together (the kernel's forwarding is not counted); 0 derives it from the open-file limit")
+	fs.IntVar(&cfg.MaxEndpointConns, "max-endpoint-conns", 0, "connections one endpoint listener holds at once; 0: a quarter of --max-proxied-conns")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return 2

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -50,6 +51,15 @@ type endpoint struct {
 	acceptDone chan struct{}
 	// wg counts the accept loop and every connection goroutine.
 	wg sync.WaitGroup
+
+	// refused counts the connections closed at once: over the limits
+	// (limits.go) or with no target. refusals and acceptErrs keep the log
+	// of them and of failed accepts to a line now and then.
+	refused    atomic.Uint64
+	refusals   rateLog
+	acceptErrs rateLog
+	// acceptFailures counts failed accepts, for tests.
+	acceptFailures atomic.Uint64
 
 	mu     sync.Mutex
 	target string
@@ -107,6 +117,8 @@ func newEndpoint(name string, ln *net.TCPListener, logger *slog.Logger) *endpoin
 		cancel:     cancel,
 		acceptDone: make(chan struct{}),
 		conns:      make(map[*conn]struct{}),
+		refusals:   rateLog{interval: refusalLogEvery},
+		acceptErrs: rateLog{interval: refusalLogEvery},
 	}
 }
 
@@ -126,7 +138,10 @@ func (e *endpoint) acceptLoop() {
 			if errors.Is(err, net.ErrClosed) || e.ctx.Err() != nil {
 				return
 			}
-			e.logger.Warn("accept failed; retrying", "err", err, "backoff", backoff)
+			e.acceptFailures.Add(1)
+			if n := e.acceptErrs.tick(time.Now()); n > 0 {
+				e.logger.Warn("accept failed; retrying", "err", err, "failures", n, "backoff", backoff)
+			}
 			t := time.NewTimer(backoff)
 			select {
 			case <-t.C:
@@ -142,14 +157,19 @@ func (e *endpoint) acceptLoop() {
 	}
 }
 
-// admit decides what happens to a new client connection. Today it either
-// forwards it to the current target or, with no target, closes it at once.
-// This is where a paused endpoint will hold connections instead.
+// admit decides what happens to a new client connection: closed at once
+// when it is over the limits (limits.go), held while the endpoint is paused,
+// else forwarded to the current target or, with no target, closed at once.
+// Every connection the endpoint keeps holds a slot until it is closed.
 func (e *endpoint) admit(client *net.TCPConn) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		client.Close()
+		return
+	}
+	if reason := e.overLimitLocked(); reason != "" {
+		e.shed(client, reason)
 		return
 	}
 	if e.paused {
@@ -160,11 +180,12 @@ func (e *endpoint) admit(client *net.TCPConn) {
 }
 
 // forwardLocked starts forwarding client to the current target, or closes it
-// when there is none.
+// when there is none. client holds a slot, which closing it gives back.
 func (e *endpoint) forwardLocked(client *net.TCPConn) {
 	if e.target == "" {
 		client.Close()
-		e.logger.Warn("connection refused: endpoint has no target", "client", client.RemoteAddr().String())
+		giveSlot()
+		e.noteRefused(refusedNoTarget)
 		return
 	}
 
@@ -287,6 +308,7 @@ func (e *endpoint) closeConnLocked(c *conn) {
 		c.backend.Close()
 	}
 	delete(e.conns, c)
+	giveSlot()
 }
 
 func (e *endpoint) setTarget(backend string) error {
@@ -427,6 +449,7 @@ func (e *endpoint) release() (int, bool) {
 	for _, c := range held {
 		if e.closed {
 			c.Close()
+			giveSlot()
 			continue
 		}
 		e.forwardLocked(c)
@@ -494,6 +517,7 @@ func (e *endpoint) close() error {
 	}
 	for _, c := range e.held {
 		c.Close()
+		giveSlot()
 	}
 	e.held = nil
 	err := e.ln.Close()

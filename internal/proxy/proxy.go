@@ -13,7 +13,9 @@
 // lives (no target, the backend refuses, the target just changed) it closes
 // the client connection rather than forwarding it anywhere else. A client that
 // talks to a server which no longer holds the identifier could write to a stale
-// primary, which is worse than a reconnect.
+// primary, which is worse than a reconnect. For the same reason, a connection
+// over the limits on what teal's listeners hold (limits.go) is closed at once
+// rather than left waiting.
 package proxy
 
 import (
@@ -263,6 +265,16 @@ func (m *Manager) Conns(name string) int {
 		return 0
 	}
 	return e.connCount()
+}
+
+// Refused returns how many connections the endpoint has closed at once since
+// it opened: over the limits (SetLimits) or with no target.
+func (m *Manager) Refused(name string) uint64 {
+	e := m.lookup(name)
+	if e == nil {
+		return 0
+	}
+	return e.refused.Load()
 }
 
 // CloseEndpoint stops the endpoint's listener, closes its connections and

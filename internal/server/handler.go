@@ -35,15 +35,18 @@ func Handler(svc *rds.Service, keys *auth.Keyring, logger *slog.Logger) http.Han
 // newHTTPServer bounds every phase of a request, so that a slow or stalled
 // client holds a connection for a limited time only. Operations answer
 // quickly (long work runs in the background); the write timeout leaves room
-// for the few that reload database servers.
-func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+// for the few that reload database servers. A kept-alive connection is
+// closed after 30 s idle, and at the listener's cap at once (apiListener):
+// clients open a new one when they need it.
+func newHTTPServer(h http.Handler, ln *apiListener, logger *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       30 * time.Second,
 		MaxHeaderBytes:    64 << 10,
+		ConnState:         ln.connState,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 }

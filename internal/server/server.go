@@ -19,6 +19,7 @@ import (
 	"github.com/tealdb/teal/internal/engine"
 	"github.com/tealdb/teal/internal/engine/mariadb"
 	"github.com/tealdb/teal/internal/engine/postgres"
+	"github.com/tealdb/teal/internal/proxy"
 	"github.com/tealdb/teal/internal/rds"
 	"github.com/tealdb/teal/internal/supervisor"
 )
@@ -37,6 +38,10 @@ type Config struct {
 	SwitchoverHook func(deployment, phase string)
 	// Forwarding is how endpoints forward connections: auto, kernel or teal.
 	Forwarding string
+	// Connection caps (Limits); 0 derives each from the open-file limit.
+	MaxAPIConns      int
+	MaxProxiedConns  int
+	MaxEndpointConns int
 }
 
 // DefaultEnginesDir is where scripts/install-engines.sh installs engine
@@ -92,10 +97,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.AccountID == "" {
 		cfg.AccountID = "000000000000"
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	limits, err := applyLimits(cfg)
+	if err != nil {
+		return err
+	}
+	tcpLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	ln := newAPIListener(tcpLn, limits.API, cfg.Logger)
 	defer ln.Close()
 	svc, err := OpenService(ctx, cfg)
 	if err != nil {
@@ -121,7 +131,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	srv := newHTTPServer(Handler(svc, keys, cfg.Logger), cfg.Logger)
+	srv := newHTTPServer(Handler(svc, keys, cfg.Logger), ln, cfg.Logger)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	cfg.Logger.Info("teal is serving", "listen", ln.Addr().String(), "data_dir", cfg.DataDir,
@@ -139,6 +149,32 @@ func Run(ctx context.Context, cfg Config) error {
 	defer cancel()
 	srv.Shutdown(shutdownCtx)
 	return nil
+}
+
+// applyLimits raises the open-file limit, derives the connection caps from
+// it and sets the endpoints' (internal/proxy) before any endpoint opens.
+func applyLimits(cfg Config) (Limits, error) {
+	soft, hard, err := RaiseOpenFileLimit()
+	if err != nil {
+		// teal still runs, with caps derived from the limit it has, or
+		// from the usual default when it cannot even read it.
+		cfg.Logger.Warn("open file limit not raised", "err", err)
+		if soft == 0 {
+			soft = 1024
+		}
+	}
+	limits, err := limitsFor(soft, cfg)
+	if err != nil {
+		return Limits{}, err
+	}
+	cfg.Logger.Info("open file limit", "soft", soft, "hard", hard,
+		"max_api_conns", limits.API, "max_proxied_conns", limits.Proxied, "max_endpoint_conns", limits.PerEndpoint)
+	if need := limits.descriptors() + minReserve; need > soft {
+		cfg.Logger.Warn("the connection caps leave teal too few descriptors of its open file limit; a flood can exhaust them",
+			"descriptors", limits.descriptors(), "reserve", minReserve, "open_file_limit", soft)
+	}
+	proxy.SetLimits(proxy.Limits{PerEndpoint: limits.PerEndpoint, Total: limits.Proxied})
+	return limits, nil
 }
 
 // Credentials are the root access key.
