@@ -109,73 +109,6 @@ func (e *Engine) Defaults(b engine.Build) map[string]string {
 	}
 }
 
-// managed are the settings teal owns: users may not set them.
-var managed = map[string]bool{
-	"listen_addresses": true, "port": true, "unix_socket_directories": true,
-	"unix_socket_permissions": true, "unix_socket_group": true, "data_directory": true,
-	"config_file": true, "hba_file": true, "ident_file": true, "external_pid_file": true,
-	"primary_conninfo": true, "primary_slot_name": true, "logging_collector": true,
-	"log_directory": true, "log_filename": true, "restore_command": true,
-	"archive_command": true, "archive_library": true, "recovery_target": true,
-	"recovery_target_name": true, "recovery_target_time": true, "recovery_target_xid": true,
-	"recovery_target_lsn": true, "recovery_target_inclusive": true,
-	"recovery_target_timeline": true, "recovery_target_action": true,
-	"ssl_cert_file": true, "ssl_key_file": true, "ssl_ca_file": true, "ssl_crl_file": true,
-	"ssl_crl_dir": true, "shared_preload_libraries": false, "allow_alter_system": true,
-	"event_source": true, "bonjour": true, "bonjour_name": true, "krb_server_keyfile": true,
-}
-
-// Parameters implements engine.Engine from the build's own description of
-// its settings (postgres --describe-config).
-func (e *Engine) Parameters(b engine.Build) ([]engine.ParamInfo, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if c, ok := e.catalog[b.Version]; ok {
-		return c, nil
-	}
-	out, err := exec.Command(filepath.Join(b.BinDir, "postgres"), "--describe-config").Output()
-	if err != nil {
-		return nil, fmt.Errorf("describe config of postgres %s: %w", b.Version, err)
-	}
-	var params []engine.ParamInfo
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Split(line, "\t")
-		if len(f) < 8 {
-			continue
-		}
-		name, context, typ := f[0], f[1], f[3]
-		if context == "internal" {
-			continue // compile-time constants
-		}
-		p := engine.ParamInfo{
-			Name:        name,
-			Description: f[7],
-			Static:      context == "postmaster",
-			Modifiable:  !managed[name],
-			Default:     f[4],
-			Min:         f[5],
-			Max:         f[6],
-		}
-		switch typ {
-		case "BOOLEAN":
-			p.Type = engine.TypeBoolean
-			p.AllowedValues = []string{"0", "1"}
-			p.Default = map[string]string{"FALSE": "0", "TRUE": "1"}[f[4]]
-		case "INTEGER":
-			p.Type = engine.TypeInteger
-		case "REAL":
-			p.Type = engine.TypeFloat
-		case "ENUM":
-			p.Type = engine.TypeEnum
-		default:
-			p.Type = engine.TypeString
-		}
-		params = append(params, p)
-	}
-	e.catalog[b.Version] = params
-	return params, nil
-}
-
 // Init implements engine.Engine: initdb with teal's admin superuser.
 func (e *Engine) Init(ctx context.Context, l engine.Layout) error {
 	if err := mkdirOwned(l.DataDir, 0o700, l.Credential); err != nil {
@@ -216,15 +149,31 @@ host    replication     all                 127.0.0.1/32            scram-sha-25
 
 // WriteConfig implements engine.Engine.
 func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *engine.Replication) error {
+	path := filepath.Join(l.DataDir, "teal.conf")
+	settable, err := e.settable(l.Build)
+	if err != nil {
+		return err
+	}
 	var b strings.Builder
 	b.WriteString("# Managed by teal: rewritten from the DB parameter group. Do not edit.\n")
-	set := func(k, v string) { fmt.Fprintf(&b, "%s = '%s'\n", k, strings.ReplaceAll(v, "'", "''")) }
+	var bad error
+	set := func(k, v string) {
+		line, err := confLine(k, v)
+		if err != nil && bad == nil {
+			bad = fmt.Errorf("write %s: %w", path, err)
+		}
+		b.WriteString(line)
+	}
 	set("listen_addresses", "127.0.0.1")
 	set("port", fmt.Sprint(l.Port))
 	set("unix_socket_directories", l.SocketDir)
 	set("unix_socket_permissions", "0700")
+	set("hot_standby", "on")
 	for _, k := range sortedKeys(params) {
-		if !managed[k] {
+		// Only what a group may set: teal's own settings are above, and a
+		// group stored before a parameter became unmodifiable must not
+		// bring it back.
+		if settable[k] {
 			set(k, params[k])
 		}
 	}
@@ -233,7 +182,9 @@ func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *eng
 			rep.Source.SocketDir, rep.Source.Port, AdminUser, rep.Slot))
 		set("primary_slot_name", rep.Slot)
 	}
-	path := filepath.Join(l.DataDir, "teal.conf")
+	if bad != nil {
+		return bad
+	}
 	if err := writeOwned(path, []byte(b.String()), l.Credential); err != nil {
 		return err
 	}
