@@ -201,7 +201,7 @@ func (s *Service) startOver(ctx context.Context, rid string, l engine.Layout) er
 			return err
 		}
 	}
-	return nil
+	return chmodInstanceDirs(filepath.Dir(l.DataDir), l.SocketDir)
 }
 
 func (s *Service) initServer(ctx context.Context, rid string, e engine.Engine, l engine.Layout, config map[string]string, m *engine.Master) error {
@@ -236,6 +236,9 @@ func (s *Service) startServer(ctx context.Context, rid string) {
 	rep := s.replicationLocked(r)
 	applied := r.Applied
 	s.mu.Unlock()
+	if err == nil {
+		err = adoptFiles(l, filepath.Join(s.instancesDir, rid))
+	}
 	if err == nil {
 		if err = e.WriteConfig(l, serverConfig(r, applied), rep); err == nil {
 			err = s.sup.Start(ctx, r.ResourceID, e.Spec(l))
@@ -719,6 +722,9 @@ func (s *Service) finishDelete(ctx context.Context, rid string) {
 		if layoutErr == nil {
 			err = errors.Join(err, os.RemoveAll(l.SocketDir))
 		}
+	}
+	if err == nil {
+		err = s.removeOSUser(rid)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

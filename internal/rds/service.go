@@ -69,6 +69,8 @@ type Service struct {
 	deployments map[string]*deploymentRecord // by identifier
 	live        map[string]*deploymentLive   // what the monitor last measured
 
+	users osUsers // each instance's OS user
+
 	switchoverHook func(deployment, phase string)
 
 	supEvents chan supervisor.Event
@@ -438,6 +440,10 @@ func (s *Service) layout(r *instanceRecord) (engine.Layout, error) {
 	if err != nil || b.Version != r.EngineVersion {
 		return engine.Layout{}, fmt.Errorf("%s %s is no longer installed", r.Engine, r.EngineVersion)
 	}
+	cred, err := s.serverCredentialLocked(r)
+	if err != nil {
+		return engine.Layout{}, err
+	}
 	dir := filepath.Join(s.instancesDir, r.ResourceID)
 	return engine.Layout{
 		Build:      b,
@@ -445,7 +451,7 @@ func (s *Service) layout(r *instanceRecord) (engine.Layout, error) {
 		SocketDir:  s.socketDir(r.ResourceID),
 		Port:       r.ServerPort,
 		LogPath:    filepath.Join(dir, "server.log"),
-		Credential: s.cfg.Credential,
+		Credential: cred,
 	}, nil
 }
 

@@ -29,7 +29,7 @@ func validInstanceIdentifier(param, id string) error { return validIdentifier(pa
 var usernameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,62}$`)
 
 var reservedUsers = map[string]bool{
-	"postgres": false, "rdsadmin": true, "tealadmin": true, "rdsrepladmin": true,
+	"postgres": false, "rdsadmin": true, "tealadmin": true, "tealrepl": true, "rdsrepladmin": true,
 	"public": true, "current_user": true, "session_user": true, "user": true, "all": true,
 	"none": true, "pg_signal_backend": true,
 }

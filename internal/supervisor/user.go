@@ -17,10 +17,10 @@ import (
 // when teal runs as root.
 const ServerUserName = "teal"
 
-// createUserTimeout bounds each attempt to create the server user.
+// createUserTimeout bounds each attempt to create or remove a user.
 const createUserTimeout = 30 * time.Second
 
-// userMu keeps concurrent callers from racing to create the user.
+// userMu keeps concurrent callers from racing to create or remove users.
 var userMu sync.Mutex
 
 // ServerUser returns the credential database servers must run as: nil when
@@ -32,30 +32,56 @@ func ServerUser() (*syscall.Credential, error) {
 	if os.Geteuid() != 0 {
 		return nil, nil
 	}
+	return SystemUser(ServerUserName)
+}
+
+// SystemUser returns the credential of an unprivileged system user (no
+// home, no login shell, a group of its own), created if missing. Only root
+// may call it.
+func SystemUser(name string) (*syscall.Credential, error) {
 	userMu.Lock()
 	defer userMu.Unlock()
-	u, err := user.Lookup(ServerUserName)
+	u, err := user.Lookup(name)
 	var unknown user.UnknownUserError
 	if errors.As(err, &unknown) {
-		if err := createServerUser(); err != nil {
-			return nil, err
+		if err := userTool(name, [][]string{
+			{"useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group", name},
+			{"adduser", "--system", "--group", "--no-create-home", "--shell", "/usr/sbin/nologin", name},
+			{"adduser", "-S", "-D", "-H", "-s", "/sbin/nologin", name},
+		}); err != nil {
+			return nil, fmt.Errorf("create user %s: %w", name, err)
 		}
-		u, err = user.Lookup(ServerUserName)
+		u, err = user.Lookup(name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("look up user %s: %w", ServerUserName, err)
+		return nil, fmt.Errorf("look up user %s: %w", name, err)
 	}
 	return credential(u)
 }
 
-// createServerUser tries the user-creation tools found on common
-// distributions: shadow's useradd, Debian's adduser, then BusyBox's adduser.
-func createServerUser() error {
-	attempts := [][]string{
-		{"useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group", ServerUserName},
-		{"adduser", "--system", "--group", "--no-create-home", "--shell", "/usr/sbin/nologin", ServerUserName},
-		{"adduser", "-S", "-D", "-H", "-s", "/sbin/nologin", ServerUserName},
+// RemoveSystemUser deletes a user SystemUser created, with its group. A
+// user that does not exist is already removed.
+func RemoveSystemUser(name string) error {
+	userMu.Lock()
+	defer userMu.Unlock()
+	if _, err := user.Lookup(name); err != nil {
+		var unknown user.UnknownUserError
+		if errors.As(err, &unknown) {
+			return nil
+		}
+		return fmt.Errorf("look up user %s: %w", name, err)
 	}
+	if err := userTool(name, [][]string{{"userdel", name}, {"deluser", "--system", name}, {"deluser", name}}); err != nil {
+		return fmt.Errorf("remove user %s: %w", name, err)
+	}
+	// userdel keeps a group that another user still names; the user's own
+	// group goes with it otherwise.
+	return nil
+}
+
+// userTool runs the first of the attempts whose tool is installed: shadow's
+// tools, Debian's, then BusyBox's.
+func userTool(name string, attempts [][]string) error {
 	var errs []error
 	for _, args := range attempts {
 		if _, err := exec.LookPath(args[0]); err != nil {
@@ -70,7 +96,7 @@ func createServerUser() error {
 		}
 		errs = append(errs, fmt.Errorf("%s: %w: %s", args[0], err, out))
 	}
-	return fmt.Errorf("create user %s: %w", ServerUserName, errors.Join(errs...))
+	return errors.Join(errs...)
 }
 
 func credential(u *user.User) (*syscall.Credential, error) {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/tealdb/teal/internal/rds"
 	"github.com/tealdb/teal/internal/server"
+	"github.com/tealdb/teal/internal/supervisor"
 )
 
 const (
@@ -36,8 +38,29 @@ func dataDir(t *testing.T) string {
 	if err := os.Chmod(dir, 0o711); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		removeInstanceUsers(t, dir)
+		os.RemoveAll(dir)
+	})
 	return dir
+}
+
+// removeInstanceUsers deletes the OS users of the instances a test left in
+// dir. It runs last, once every server of the test has stopped; deleting an
+// instance removes its user, but most tests end with instances in place.
+func removeInstanceUsers(t *testing.T, dir string) {
+	entries, err := os.ReadDir(filepath.Join(dir, "instances"))
+	if err != nil {
+		return // no instance was ever created
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "db-") {
+			continue
+		}
+		if err := supervisor.RemoveSystemUser(rds.OSUserOf(e.Name())); err != nil {
+			t.Errorf("remove the OS user of %s: %v", e.Name(), err)
+		}
+	}
 }
 
 func testLogger(t *testing.T) *slog.Logger {

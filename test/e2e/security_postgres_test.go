@@ -5,7 +5,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,6 +17,8 @@ import (
 	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tealdb/teal/internal/rds"
 )
 
 // Passwords that broke out of the SQL literal teal used to build, with
@@ -104,6 +110,10 @@ func TestPostgresMasterConfined(t *testing.T) {
 				t.Error("the master read a server file")
 			}
 
+			// A program running as the server's OS user (what COPY TO
+			// PROGRAM would have given) is not teal's admin over the socket.
+			serverUserIsNotAdmin(t, dir, describe(t, svc, id).DbiResourceId)
+
 			// What the master may do: create a role and a database, and
 			// give the role to itself.
 			for _, q := range []string{
@@ -117,6 +127,47 @@ func TestPostgresMasterConfined(t *testing.T) {
 			}
 			connectAs(t, port, "app_reader", "reader-pass-1", "reports")
 		})
+	}
+
+	// Each server runs as an OS user of its own, which reaches its own
+	// files and no other instance's.
+	if os.Getuid() == 0 {
+		a, b := describe(t, svc, "pg14").DbiResourceId, describe(t, svc, "pg15").DbiResourceId
+		ownerA, ownerB := ownerOf(t, filepath.Join(dir, "instances", a, "data")), ownerOf(t, filepath.Join(dir, "instances", b, "data"))
+		if ownerA == ownerB || ownerA == 0 {
+			t.Fatalf("instances %s and %s are owned by uids %d and %d", a, b, ownerA, ownerB)
+		}
+		if u, err := user.LookupId(fmt.Sprint(ownerA)); err != nil || u.Username != rds.OSUserOf(a) {
+			t.Fatalf("owner of %s: %v %v", a, u, err)
+		}
+		// ls lists a directory; cat reads a file.
+		lsAs := func(uid uint32, path string) error {
+			tool := "ls"
+			if filepath.Ext(path) == ".db" {
+				tool = "cat"
+			}
+			cmd := exec.Command(tool, path)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+			return cmd.Run()
+		}
+		if err := lsAs(ownerA, filepath.Join(dir, "instances", a, "data")); err != nil {
+			t.Errorf("an instance's user cannot list its own data: %v", err)
+		}
+		for _, other := range []string{filepath.Join(dir, "instances", b, "data"), filepath.Join(dir, "instances", b, "run"), filepath.Join(dir, "teal.db")} {
+			if err := lsAs(ownerA, other); err == nil {
+				t.Errorf("the OS user of %s reaches %s", a, other)
+			}
+		}
+		// Deleting an instance removes its OS user.
+		gone := describe(t, svc, "pg17").DbiResourceId
+		if _, err := c.DeleteDBInstance(ctx, &awsrds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String("pg17"),
+			SkipFinalSnapshot: aws.Bool(true)}); err != nil {
+			t.Fatal(err)
+		}
+		waitDeleted(t, c, "pg17")
+		if _, err := user.Lookup(rds.OSUserOf(gone)); err == nil {
+			t.Errorf("the OS user of deleted instance %s is still there", gone)
+		}
 	}
 
 	// No password teal was given is in its store, in any form SQLite may
@@ -136,6 +187,63 @@ func TestPostgresMasterConfined(t *testing.T) {
 			}
 		}
 	}
+}
+
+// serverUserIsNotAdmin runs psql as the OS user that owns an instance's
+// data directory, against its private socket: it is not tealadmin nor the
+// master, and as the replication role it cannot run programs. teal itself
+// (this process, root) still gets in as tealadmin.
+func serverUserIsNotAdmin(t *testing.T, dir, resourceID string) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Log("not root: teal and the servers run as the same OS user, nothing to separate")
+		return
+	}
+	inst := filepath.Join(dir, "instances", resourceID)
+	sockets, _ := filepath.Glob(filepath.Join(inst, "run", ".s.PGSQL.[0-9]*[0-9]"))
+	if len(sockets) != 1 {
+		t.Fatalf("socket of %s: found %v", resourceID, sockets)
+	}
+	st, err := os.Stat(filepath.Join(inst, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	port := strings.TrimPrefix(filepath.Ext(sockets[0]), ".")
+	psql := func(uid, gid uint32, user, sql string) (string, error) {
+		cmd := exec.Command("psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", filepath.Dir(sockets[0]), "-p", port,
+			"-U", user, "-d", "postgres", "-c", sql)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
+		cmd.Env = append(os.Environ(), "PGCONNECT_TIMEOUT=5", "PGPASSWORD=")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for _, user := range []string{"tealadmin", masterUser} {
+		if out, err := psql(sys.Uid, sys.Gid, user, "SELECT current_user"); err == nil {
+			t.Errorf("the server's OS user connected to the socket as %s: %s", user, out)
+		}
+	}
+	// Replicas and green environments follow their source as tealrepl,
+	// so the server's OS user is tealrepl: a role that reads and
+	// replicates, and no more.
+	if out, err := psql(sys.Uid, sys.Gid, "tealrepl", "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"); err != nil || strings.TrimSpace(out) != "f" {
+		t.Errorf("tealrepl: %v: %s", err, out)
+	}
+	if out, err := psql(sys.Uid, sys.Gid, "tealrepl", "COPY (SELECT 1) TO PROGRAM 'id'"); err == nil {
+		t.Errorf("tealrepl ran a program: %s", out)
+	}
+	if out, err := psql(0, 0, "tealadmin", "SELECT current_user"); err != nil || strings.TrimSpace(out) != "tealadmin" {
+		t.Errorf("teal's own OS user is refused as tealadmin: %v: %s", err, out)
+	}
+}
+
+func ownerOf(t *testing.T, path string) uint32 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Uid
 }
 
 func connectAs(t *testing.T, port int, user, password, db string) *pgx.Conn {

@@ -8,6 +8,22 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// secure runs at every start of a server: what a primary must hold before
+// clients come, whether teal created it just now or an older teal did.
+func secure(ctx context.Context, c *pgx.Conn) error {
+	var inRecovery bool
+	if err := c.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
+		return fmt.Errorf("check recovery: %w", err)
+	}
+	if inRecovery {
+		return nil // a replica has its source's catalog
+	}
+	if err := ensureReplicationUser(ctx, c); err != nil {
+		return err
+	}
+	return protectServerPowerRoles(ctx, c)
+}
+
 // serverPowerRoles are the predefined roles whose members run programs as
 // the server's OS user or read and write its files. The master user must
 // never hold them.
@@ -22,8 +38,6 @@ var serverPowerRoles = []string{"pg_execute_server_program", "pg_read_server_fil
 // roles cannot log in, so no session runs as them. From 16 on a CREATEROLE
 // role grants only roles it has ADMIN OPTION on, and nothing is changed.
 //
-// It runs at every start of a primary, so that servers created before teal
-// did this are closed too; a replica gets the catalog from its source.
 func protectServerPowerRoles(ctx context.Context, c *pgx.Conn) error {
 	var num string
 	if err := c.QueryRow(ctx, "SHOW server_version_num").Scan(&num); err != nil {
@@ -34,13 +48,6 @@ func protectServerPowerRoles(ctx context.Context, c *pgx.Conn) error {
 		return fmt.Errorf("server version %q: %w", num, err)
 	}
 	if v >= 160000 {
-		return nil
-	}
-	var inRecovery bool
-	if err := c.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
-		return fmt.Errorf("check recovery: %w", err)
-	}
-	if inRecovery {
 		return nil
 	}
 	// Members who hold a role already (granted before this protection

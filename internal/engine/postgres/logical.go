@@ -67,11 +67,17 @@ func connString(l engine.Layout, db string) string {
 	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s", l.SocketDir, l.Port, AdminUser, db)
 }
 
+// replicationConnString is how green's subscription reaches blue: as the
+// replication role, which green's server process may authenticate as.
+func replicationConnString(l engine.Layout, db string) string {
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s", l.SocketDir, l.Port, ReplicationUser, db)
+}
+
 // clientEnv makes client programs' sessions writable on a read-only server.
 var clientEnv = []string{"PGOPTIONS=-c default_transaction_read_only=off"}
 
 // CopyRoles copies every role (with its password hash) from blue to green,
-// except teal's own admin role.
+// except teal's own roles, which green has.
 func CopyRoles(ctx context.Context, blue, green engine.Layout) error {
 	dumpall, err := clientTool("pg_dumpall", blue.Build)
 	if err != nil {
@@ -83,7 +89,7 @@ func CopyRoles(ctx context.Context, blue, green engine.Layout) error {
 	}
 	var kept []string
 	for _, line := range strings.Split(out, "\n") {
-		if strings.Contains(line, " "+AdminUser+" ") || strings.Contains(line, " "+AdminUser+";") {
+		if mentionsRole(line, AdminUser) || mentionsRole(line, ReplicationUser) {
 			continue
 		}
 		kept = append(kept, line)
@@ -92,6 +98,10 @@ func CopyRoles(ctx context.Context, blue, green engine.Layout) error {
 	// bootstrapped) make CREATE ROLE fail; the ALTER ROLE that follows still
 	// copies their attributes and password, so such errors are expected.
 	return psql(ctx, green, "postgres", strings.Join(kept, "\n"), false)
+}
+
+func mentionsRole(line, role string) bool {
+	return strings.Contains(line, " "+role+" ") || strings.Contains(line, " "+role+";")
 }
 
 // CopySchema creates db on green, owned as on blue, and copies its schema.
@@ -226,7 +236,7 @@ func Subscribe(ctx context.Context, blue, green engine.Layout, id, db string) er
 		WHERE slot_name = $1 AND NOT active`, slot); err != nil {
 		return fmt.Errorf("drop stale slot %s: %w", slot, err)
 	}
-	conn := quoteLiteral(connString(blue, db) + " application_name=" + slot)
+	conn := quoteLiteral(replicationConnString(blue, db) + " application_name=" + slot)
 	q := fmt.Sprintf(`CREATE SUBSCRIPTION %s CONNECTION %s PUBLICATION %s
 		WITH (copy_data = true, create_slot = true, slot_name = %s)`,
 		sub, conn, publicationName(id), quoteLiteral(slot))

@@ -114,27 +114,17 @@ func (e *Engine) Init(ctx context.Context, l engine.Layout) error {
 	if err := mkdirOwned(l.DataDir, 0o700, l.Credential); err != nil {
 		return err
 	}
-	if err := mkdirOwned(l.SocketDir, 0o700, l.Credential); err != nil {
+	if err := mkdirOwned(l.SocketDir, 0o750, l.Credential); err != nil {
 		return err
 	}
 	cmd := exec.CommandContext(ctx, filepath.Join(l.Build.BinDir, "initdb"),
 		"-D", l.DataDir, "-U", AdminUser, "-E", "UTF8", "--no-locale",
-		"--auth-local=trust", "--auth-host=scram-sha-256")
+		"--auth-local=peer", "--auth-host=scram-sha-256")
 	if err := run(cmd, l.Credential); err != nil {
 		return fmt.Errorf("initdb %s: %w", l.DataDir, err)
 	}
-	hba := fmt.Sprintf(`# Managed by teal.
-# teal's admin and replication connections use the private socket directory (0700).
-local   all             all                                     trust
-local   replication     all                                     trust
-host    all             %[1]s                 0.0.0.0/0          reject
-host    all             %[1]s                 ::/0               reject
-host    all             all                 127.0.0.1/32            scram-sha-256
-host    replication     all                 127.0.0.1/32            scram-sha-256
-`, AdminUser)
-	if err := writeOwned(filepath.Join(l.DataDir, "pg_hba.conf"), []byte(hba), l.Credential); err != nil {
-		return err
-	}
+	// pg_hba.conf and pg_ident.conf are written by WriteConfig, before the
+	// first start.
 	conf := filepath.Join(l.DataDir, "postgresql.conf")
 	f, err := os.OpenFile(conf, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -167,7 +157,7 @@ func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *eng
 	set("listen_addresses", "127.0.0.1")
 	set("port", fmt.Sprint(l.Port))
 	set("unix_socket_directories", l.SocketDir)
-	set("unix_socket_permissions", "0700")
+	set("unix_socket_permissions", "0770") // the directory (0750) decides who reaches it
 	set("hot_standby", "on")
 	for _, k := range sortedKeys(params) {
 		// Only what a group may set: teal's own settings are above, and a
@@ -179,13 +169,16 @@ func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *eng
 	}
 	if rep != nil {
 		set("primary_conninfo", fmt.Sprintf("host=%s port=%d user=%s application_name=%s",
-			rep.Source.SocketDir, rep.Source.Port, AdminUser, rep.Slot))
+			rep.Source.SocketDir, rep.Source.Port, ReplicationUser, rep.Slot))
 		set("primary_slot_name", rep.Slot)
 	}
 	if bad != nil {
 		return bad
 	}
 	if err := writeOwned(path, []byte(b.String()), l.Credential); err != nil {
+		return err
+	}
+	if err := writeAccess(l); err != nil {
 		return err
 	}
 	standby := filepath.Join(l.DataDir, "standby.signal")
@@ -217,7 +210,7 @@ func (e *Engine) Spec(l engine.Layout) supervisor.Spec {
 				return err
 			}
 			defer done(c)
-			return protectServerPowerRoles(ctx, c)
+			return secure(ctx, c)
 		},
 	}
 }
