@@ -91,9 +91,6 @@ type instanceRecord struct {
 	StorageType           string
 	MasterUsername        string
 	MasterVerifier        string `json:",omitempty"` // the engine's verifier of the master password, never the password
-	// LegacyMasterPassword is how older versions of teal kept the password
-	// of an instance being created; load replaces it with a verifier.
-	LegacyMasterPassword string `json:"MasterPassword,omitempty"`
 	DBName                string
 	ParameterGroup        string
 	PendingReboot         bool
@@ -110,6 +107,10 @@ type instanceRecord struct {
 	// (default_transaction_read_only): a green instance until switchover,
 	// an old blue until its next reboot.
 	ReadOnly bool `json:",omitempty"`
+
+	// LegacyMasterPassword is how older versions of teal kept the password
+	// of an instance being created; load replaces it with a verifier.
+	LegacyMasterPassword string `json:"MasterPassword,omitempty"`
 }
 
 // serverConfig is what an instance's server configuration holds: the

@@ -37,7 +37,6 @@ var serverPowerRoles = []string{"pg_execute_server_program", "pg_read_server_fil
 // superuser is an attribute of the role that logs in, never inherited. The
 // roles cannot log in, so no session runs as them. From 16 on a CREATEROLE
 // role grants only roles it has ADMIN OPTION on, and nothing is changed.
-//
 func protectServerPowerRoles(ctx context.Context, c *pgx.Conn) error {
 	var num string
 	if err := c.QueryRow(ctx, "SHOW server_version_num").Scan(&num); err != nil {
