@@ -274,3 +274,69 @@ func isSuperuser(t *testing.T, c *pgx.Conn) bool {
 	}
 	return super
 }
+
+// TestOlderInstancesAdopted starts teal on instances as an older teal left
+// them: every file owned by the shared OS user teal, pg_hba.conf trusting
+// whoever reaches the socket, a replica following its source as tealadmin.
+// After the start each server runs as its own user, the replica streams
+// again through the source's group, and the socket trusts no one.
+func TestOlderInstancesAdopted(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("OS users of their own need root")
+	}
+	t.Parallel()
+	dir := dataDir(t)
+	svc := openService(t, dir)
+	ctx := ctxFor(t, 3*time.Minute)
+	src := createPostgres(t, svc, "legacy", "15")
+	if _, err := connect(t, src, "app").Exec(ctx, "CREATE TABLE kept (v int); INSERT INTO kept VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateDBInstanceReadReplica(ctx, rds.CreateReadReplicaInput{
+		DBInstanceIdentifier: "legacy-r1", SourceDBInstanceIdentifier: "legacy"}); err != nil {
+		t.Fatal(err)
+	}
+	rep := waitStatus(t, svc, "legacy-r1", rds.StatusAvailable, 2*time.Minute)
+	if err := svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	shared, err := user.Lookup("teal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, inst := range []*rds.DBInstance{src, rep} {
+		root := filepath.Join(dir, "instances", inst.DbiResourceId)
+		if out, err := exec.Command("chown", "-R", shared.Uid+":"+shared.Gid, root).CombinedOutput(); err != nil {
+			t.Fatalf("chown: %v: %s", err, out)
+		}
+		if err := os.Chmod(filepath.Join(root, "run"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		hba := "local all all trust\nlocal replication all trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
+		if err := os.WriteFile(filepath.Join(root, "data", "pg_hba.conf"), []byte(hba), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	svc = openService(t, dir)
+	src = waitStatus(t, svc, "legacy", rds.StatusAvailable, time.Minute)
+	rep = waitStatus(t, svc, "legacy-r1", rds.StatusAvailable, time.Minute)
+	for _, inst := range []*rds.DBInstance{src, rep} {
+		owner := ownerOf(t, filepath.Join(dir, "instances", inst.DbiResourceId, "data"))
+		if u, err := user.LookupId(fmt.Sprint(owner)); err != nil || u.Username != rds.OSUserOf(inst.DbiResourceId) {
+			t.Fatalf("%s is owned by %v (%v), want %s", inst.DBInstanceIdentifier, u, err, rds.OSUserOf(inst.DbiResourceId))
+		}
+		serverUserIsNotAdmin(t, dir, inst.DbiResourceId)
+	}
+	if _, err := connect(t, src, "app").Exec(ctx, "INSERT INTO kept VALUES (2)"); err != nil {
+		t.Fatal(err)
+	}
+	rc := connect(t, rep, "app")
+	eventually(t, 30*time.Second, "the replica streams the row written after the start", func() error {
+		if n := count(t, rc, "SELECT count(*) FROM kept"); n != 2 {
+			return errorf("replica has %d rows, want 2", n)
+		}
+		return nil
+	})
+}
