@@ -83,6 +83,18 @@ type ParamInfo struct {
 	Default       string
 }
 
+// Settable lists the names of the parameters of a catalog that a group may
+// set.
+func Settable(catalog []ParamInfo) map[string]bool {
+	out := make(map[string]bool, len(catalog))
+	for _, p := range catalog {
+		if p.Modifiable {
+			out[p.Name] = true
+		}
+	}
+	return out
+}
+
 // Lag is a replica's distance behind its source.
 type Lag struct {
 	Bytes   int64

@@ -135,10 +135,12 @@ func serverID(l engine.Layout) uint32 {
 
 // WriteConfig implements engine.Engine.
 func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *engine.Replication) error {
-	settable, err := e.settable(l.Build)
+	catalog, err := e.Parameters(l.Build)
 	if err != nil {
 		return err
 	}
+	// Only what a group may set is written, whatever a stored group holds.
+	settable := engine.Settable(catalog)
 	var b strings.Builder
 	b.WriteString("# Managed by teal: rewritten from the DB parameter group. Do not edit.\n[mariadbd]\n")
 	var bad error

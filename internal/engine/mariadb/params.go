@@ -135,22 +135,6 @@ func parseHelp(out string) []engine.ParamInfo {
 	return params
 }
 
-// settable are the names of b's variables that a group may set: WriteConfig
-// writes no other, whatever a stored group holds.
-func (e *Engine) settable(b engine.Build) (map[string]bool, error) {
-	catalog, err := e.Parameters(b)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]bool, len(catalog))
-	for _, p := range catalog {
-		if p.Modifiable {
-			out[p.Name] = true
-		}
-	}
-	return out, nil
-}
-
 var (
 	optionNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	bareOptionRE = regexp.MustCompile(`^[A-Za-z0-9_.,:/+@-]+$`)

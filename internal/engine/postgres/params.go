@@ -147,22 +147,6 @@ func parseDescribeConfig(out string) []engine.ParamInfo {
 	return params
 }
 
-// settable are the names of b's parameters that a group may set: WriteConfig
-// writes no other, whatever a stored group holds.
-func (e *Engine) settable(b engine.Build) (map[string]bool, error) {
-	catalog, err := e.Parameters(b)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]bool, len(catalog))
-	for _, p := range catalog {
-		if p.Modifiable {
-			out[p.Name] = true
-		}
-	}
-	return out, nil
-}
-
 // confLine renders one setting of a PostgreSQL configuration file. Inside a
 // quoted value the server's lexer takes a backslash as an escape and ” as a
 // quote, and a line break ends the line whatever the quotes; so backslashes

@@ -140,10 +140,12 @@ func (e *Engine) Init(ctx context.Context, l engine.Layout) error {
 // WriteConfig implements engine.Engine.
 func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *engine.Replication) error {
 	path := filepath.Join(l.DataDir, "teal.conf")
-	settable, err := e.settable(l.Build)
+	catalog, err := e.Parameters(l.Build)
 	if err != nil {
 		return err
 	}
+	// Only what a group may set is written, whatever a stored group holds.
+	settable := engine.Settable(catalog)
 	var b strings.Builder
 	b.WriteString("# Managed by teal: rewritten from the DB parameter group. Do not edit.\n")
 	var bad error
