@@ -91,14 +91,72 @@ func TestClassify(t *testing.T) {
 		{Finding{Kind: FindLogicalPublisher, Database: "app", Object: "pub"}, true},
 		{Finding{Kind: FindLogicalSubscriber, Database: "app", Object: "sub"}, true},
 	} {
-		got := Classify([]Finding{c.f})[0]
+		got := Classify([]Finding{c.f}, "15")[0]
 		if got.Blocking != c.blocking || got.Message == "" {
 			t.Errorf("%s %s: blocking %v, message %q", c.f.Kind, c.f.Object, got.Blocking, got.Message)
 		}
 	}
-	fs := Classify([]Finding{{Kind: FindNoPrimaryKey, Object: "a"}, {Kind: FindUnlogged, Object: "b"}})
+	fs := Classify([]Finding{{Kind: FindNoPrimaryKey, Object: "a"}, {Kind: FindUnlogged, Object: "b"}}, "15")
 	if !fs[0].Blocking || Blocking(fs) == "" || !strings.Contains(Blocking(fs), "unlogged") || strings.Contains(Blocking(fs), "primary key") {
 		t.Fatalf("%+v / %q", fs, Blocking(fs))
+	}
+}
+
+// The master user's functions block exactly where green's version would run
+// them as superuser, and are not reported elsewhere.
+func TestClassifyUserCode(t *testing.T) {
+	for _, c := range []struct {
+		kind, major string
+		blocks      bool
+	}{
+		{FindApplyRunsUserCode, "14", true},
+		{FindApplyRunsUserCode, "15", true},
+		{FindApplyRunsUserCode, "16", false},
+		{FindApplyRunsUserCode, "17", false},
+		{FindApplyRunsUserCode, "18", false},
+		{FindApplyRunsUserCode, "", true}, // unknown: the most exposed
+		{FindIdentityRunsUserCode, "14", false},
+		{FindIdentityRunsUserCode, "15", false},
+		{FindIdentityRunsUserCode, "16", true},
+		{FindIdentityRunsUserCode, "17", true},
+		{FindIdentityRunsUserCode, "18", false},
+		{FindIdentityRunsUserCode, "bad", true},
+		{FindCopyRunsUserCode, "14", true},
+		{FindCopyRunsUserCode, "17", true},
+		{FindCopyRunsUserCode, "18", true},
+	} {
+		f := Finding{Kind: c.kind, Database: "app", Object: "public.guard(integer) in index public.items_guard"}
+		if got := UserCodeRunsAsSuperuser(c.kind, c.major); got != c.blocks {
+			t.Errorf("%s on %q: runs as superuser %v, want %v", c.kind, c.major, got, c.blocks)
+		}
+		fs := Classify([]Finding{f}, c.major)
+		if !c.blocks {
+			if len(fs) != 0 {
+				t.Errorf("%s on %q: reported %+v", c.kind, c.major, fs)
+			}
+			continue
+		}
+		if len(fs) != 1 || !fs[0].Blocking {
+			t.Fatalf("%s on %q: %+v", c.kind, c.major, fs)
+		}
+		msg := Blocking(fs)
+		for _, want := range []string{"public.guard(integer)", "items_guard", "database app", "superuser"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s on %q: message %q lacks %q", c.kind, c.major, msg, want)
+			}
+		}
+	}
+	// The way out is named: a newer version where there is one.
+	if msg := Blocking(Classify([]Finding{{Kind: FindApplyRunsUserCode, Object: "f() in index i"}}, "15")); !strings.Contains(msg, "PostgreSQL 16 or newer") {
+		t.Errorf("apply message: %q", msg)
+	}
+	if msg := Blocking(Classify([]Finding{{Kind: FindIdentityRunsUserCode, Object: "f() in index i"}}, "17")); !strings.Contains(msg, "primary key") {
+		t.Errorf("identity message: %q", msg)
+	}
+	// Dropping a finding keeps the others.
+	fs := Classify([]Finding{{Kind: FindApplyRunsUserCode, Object: "f()"}, {Kind: FindNoPrimaryKey, Object: "t"}}, "17")
+	if len(fs) != 1 || fs[0].Kind != FindNoPrimaryKey {
+		t.Fatalf("%+v", fs)
 	}
 }
 

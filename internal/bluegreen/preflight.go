@@ -3,6 +3,7 @@ package bluegreen
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -18,6 +19,10 @@ const (
 	FindLogicalSubscriber = "logical-subscriber"
 	FindNonTransactional  = "non-transactional-table"
 	FindEventScheduler    = "event-scheduler"
+	// The master user's functions that green would run as superuser.
+	FindApplyRunsUserCode    = "apply-runs-user-code"
+	FindIdentityRunsUserCode = "identity-index-runs-user-code"
+	FindCopyRunsUserCode     = "schema-copy-runs-user-code"
 )
 
 // Finding is one preflight observation about blue.
@@ -30,7 +35,8 @@ type Finding struct {
 }
 
 // Classify decides which findings block a deployment and says what each
-// means for the user. Only what would lose data or break replication blocks:
+// means for the user. Only what would lose data, break replication or let
+// the master user act as superuser blocks:
 //   - a table without a primary key replicates once teal sets REPLICA
 //     IDENTITY FULL on it, so it is reported, not blocking;
 //   - unlogged tables and large objects are not replicated: their data would
@@ -39,10 +45,15 @@ type Finding struct {
 //   - pg_partman and pglogical/pg_active change schema or replicate on their
 //     own and block; pg_cron is reported (it is kept off on green);
 //   - triggers set ENABLE REPLICA or ENABLE ALWAYS would fire twice: block;
-//   - a blue that is itself a logical publisher or subscriber: block.
-func Classify(fs []Finding) []Finding {
-	out := make([]Finding, len(fs))
-	for i, f := range fs {
+//   - a blue that is itself a logical publisher or subscriber: block;
+//   - the master user's functions that green would run as superuser block,
+//     since the master user must never act as one (see UserCodeRunsAsSuperuser);
+//     where green's version runs them as their owner they are not reported.
+//
+// targetMajor is the major version green runs, e.g. "15".
+func Classify(fs []Finding, targetMajor string) []Finding {
+	out := make([]Finding, 0, len(fs))
+	for _, f := range fs {
 		where := f.Object
 		if f.Database != "" {
 			where = f.Database + ": " + f.Object
@@ -84,14 +95,72 @@ func Classify(fs []Finding) []Finding {
 		case FindLogicalSubscriber:
 			f.Blocking = true
 			f.Message = fmt.Sprintf("blue is a logical replication subscriber (%s): a blue/green source cannot replicate from elsewhere", where)
+		case FindApplyRunsUserCode, FindIdentityRunsUserCode, FindCopyRunsUserCode:
+			if !UserCodeRunsAsSuperuser(f.Kind, targetMajor) {
+				continue
+			}
+			f.Blocking = true
+			f.Message = userCodeMessage(f, targetMajor)
 		default:
 			f.Blocking = true
 			f.Message = fmt.Sprintf("%s: %s", f.Kind, where)
 		}
-		out[i] = f
+		out = append(out, f)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Blocking && !out[j].Blocking })
 	return out
+}
+
+func userCodeMessage(f Finding, targetMajor string) string {
+	fn := f.Object
+	if f.Database != "" {
+		fn += " (database " + f.Database + ")"
+	}
+	switch f.Kind {
+	case FindApplyRunsUserCode:
+		return fmt.Sprintf("function %s would run as superuser on green: PostgreSQL %s applies replicated rows as the subscription's owner, a superuser, "+
+			"and evaluates the functions of indexes, constraints, generated columns and partition keys as it does. "+
+			"Deploy straight to PostgreSQL 16 or newer, which applies rows as each table's owner, or drop the function or replace it with built-in expressions", fn, targetMajor)
+	case FindIdentityRunsUserCode:
+		return fmt.Sprintf("function %s would run as superuser on green: the table replicates with REPLICA IDENTITY FULL, and PostgreSQL %s "+
+			"simplifies the expressions of its indexes as the subscription's owner, a superuser, calling the functions they call with constant arguments. "+
+			"Give the table a primary key, deploy to PostgreSQL 18 or newer, or take the function out of the index", fn, targetMajor)
+	default:
+		return fmt.Sprintf("function %s would run as superuser on green: creating green's schema simplifies generated columns, partition keys "+
+			"and the indexes of partitioned tables as a superuser, calling the functions they call with constant arguments and inlining SQL functions. "+
+			"Call the function with column arguments only, write it in PL/pgSQL rather than SQL, or take it out of the expression", fn)
+	}
+}
+
+// UserCodeRunsAsSuperuser reports whether a green running PostgreSQL
+// targetMajor runs, as superuser, the master user's functions a finding of
+// kind names. Logical replication on green applies rows as the
+// subscription's owner, teal's superuser (in 14 and 15 it must be one):
+//   - up to 15 the apply evaluates every function of an index, constraint,
+//     generated column or partition key as that superuser;
+//   - 16 and 17 apply each row as the table's owner, but simplify the index
+//     expressions of a REPLICA IDENTITY FULL table as the superuser first,
+//     calling their functions with constant arguments;
+//   - 18 simplifies them as the table's owner too;
+//   - creating green's schema runs pg_dump's script as superuser, and that
+//     simplifies generated columns and partition keys on every version.
+//
+// A version that cannot be read is taken to be the most exposed.
+func UserCodeRunsAsSuperuser(kind, targetMajor string) bool {
+	major, err := strconv.Atoi(targetMajor)
+	if err != nil {
+		major = 0
+	}
+	switch kind {
+	case FindApplyRunsUserCode:
+		return major < 16
+	case FindIdentityRunsUserCode:
+		// Up to 15, FindApplyRunsUserCode reports the same functions.
+		return major >= 16 && major < 18 || major == 0
+	case FindCopyRunsUserCode:
+		return true
+	}
+	return false
 }
 
 // Blocking summarises the blocking findings in one message, or "" if none.

@@ -60,7 +60,8 @@ func (s *Service) CreateBlueGreenDeployment(ctx context.Context, in CreateBlueGr
 	if err != nil {
 		return nil, fmt.Errorf("preflight of %s: %w", blue.Identifier, err)
 	}
-	findings = bluegreen.Classify(findings)
+	// What replication runs with privileges depends on green's version.
+	findings = bluegreen.Classify(findings, plan.target.Major())
 	if msg := bluegreen.Blocking(findings); msg != "" {
 		return nil, sourceNotSupported("The source DB instance %s is not ready for a blue/green deployment: %s", blue.Identifier, msg)
 	}

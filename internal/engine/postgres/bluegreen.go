@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -57,7 +59,264 @@ func Preflight(ctx context.Context, blue engine.Layout, db string) ([]bluegreen.
 			out = append(out, bluegreen.Finding{Kind: ch.kind, Database: db, Object: o})
 		}
 	}
+	code, err := userCode(ctx, c, db)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, code...), nil
+}
+
+// userFunctions are the functions the master user may have written: not
+// PostgreSQL's own, not an extension's (a superuser installed those), and
+// in a trusted language (only a superuser creates C, internal or untrusted
+// functions).
+const userFunctions = `SELECT p.oid, format('%I.%I(%s)', n.nspname, p.proname, oidvectortypes(p.proargtypes)) AS name,
+		l.lanname = 'sql' AS sql
+	FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
+	WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND l.lanpltrusted
+	  AND NOT EXISTS (SELECT 1 FROM pg_depend e
+	      WHERE e.classid = 'pg_proc'::regclass AND e.objid = p.oid AND e.deptype = 'e')`
+
+// applyCode lists the user functions that applying a row evaluates: those
+// that indexes, partition keys, constraints (of tables and of domains) and
+// generated columns call, directly, through an operator, through an index's
+// operator class, or as the subtype_diff of a range a GiST index holds.
+const applyCode = `WITH userfn AS (` + userFunctions + `),
+calls(classid, objid, objsubid, fn) AS (
+	SELECT d.classid, d.objid, d.objsubid, d.refobjid FROM pg_depend d WHERE d.refclassid = 'pg_proc'::regclass
+	UNION SELECT d.classid, d.objid, d.objsubid, o.oprcode::oid FROM pg_depend d JOIN pg_operator o ON o.oid = d.refobjid
+		WHERE d.refclassid = 'pg_operator'::regclass
+	UNION SELECT d.classid, d.objid, d.objsubid, ap.amproc::oid FROM pg_depend d JOIN pg_opclass oc ON oc.oid = d.refobjid
+		JOIN pg_amproc ap ON ap.amprocfamily = oc.opcfamily WHERE d.refclassid = 'pg_opclass'::regclass
+	UNION SELECT d.classid, d.objid, d.objsubid, o.oprcode::oid FROM pg_depend d JOIN pg_opclass oc ON oc.oid = d.refobjid
+		JOIN pg_amop ao ON ao.amopfamily = oc.opcfamily JOIN pg_operator o ON o.oid = ao.amopopr
+		WHERE d.refclassid = 'pg_opclass'::regclass
+	UNION SELECT 'pg_class'::regclass, i.indexrelid, 0, r.rngsubdiff::oid FROM pg_index i
+		JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam AND am.amname = 'gist'
+		JOIN pg_attribute a ON a.attrelid IN (i.indrelid, i.indexrelid)
+			AND (a.attrelid = i.indexrelid OR a.attnum = ANY (i.indkey))
+		JOIN pg_range r ON a.atttypid IN (r.rngtypid, r.rngmultitypid)
+)
+SELECT DISTINCT format('%s in %s', f.name, CASE
+		WHEN c.classid = 'pg_attrdef'::regclass THEN 'generated column ' || substr(o.identity, 5)
+		WHEN o.type = 'table column' THEN 'generated column ' || o.identity
+		WHEN o.type = 'table' THEN 'the partition key of table ' || o.identity
+		ELSE o.type || ' ' || o.identity END)
+FROM calls c JOIN userfn f ON f.oid = c.fn, pg_identify_object(c.classid, c.objid, c.objsubid) o
+WHERE (c.classid = 'pg_class'::regclass AND c.objsubid = 0 AND EXISTS (SELECT 1 FROM pg_class r
+		WHERE r.oid = c.objid AND r.relkind IN ('i', 'I', 'p')))
+	-- up to 14 a generated column depends on its functions itself
+	OR (c.classid = 'pg_class'::regclass AND EXISTS (SELECT 1 FROM pg_attribute a
+		WHERE a.attrelid = c.objid AND a.attnum = c.objsubid AND c.objsubid > 0 AND a.attgenerated <> ''))
+	OR c.classid = 'pg_constraint'::regclass
+	OR (c.classid = 'pg_attrdef'::regclass AND EXISTS (SELECT 1 FROM pg_attrdef ad
+		JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+		WHERE ad.oid = c.objid AND a.attgenerated <> ''))
+ORDER BY 1`
+
+// foldedTrees are the stored expressions that PostgreSQL simplifies, calling
+// every function whose arguments are constant, while a superuser acts:
+//   - "copy": creating green's schema (pg_dump's script, run as superuser)
+//     simplifies generated columns and partition keys as it creates them,
+//     and the indexes of partitioned tables as it attaches them;
+//   - "identity": from PostgreSQL 16 on the apply worker runs as each
+//     table's owner, but it simplifies the indexes of a table replicated
+//     with REPLICA IDENTITY FULL (as teal replicates a table without a
+//     primary key) before it switches, looking for one to find rows by.
+const foldedTrees = `SELECT 'copy', format('generated column %I.%I.%I', n.nspname, t.relname, a.attname), ad.adbin::text
+	FROM pg_attrdef ad JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+	JOIN pg_class t ON t.oid = ad.adrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+	WHERE a.attgenerated <> ''
+UNION ALL
+SELECT 'copy', format('the partition key of table %I.%I', n.nspname, t.relname), pt.partexprs::text
+	FROM pg_partitioned_table pt JOIN pg_class t ON t.oid = pt.partrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+	WHERE pt.partexprs IS NOT NULL
+UNION ALL
+SELECT CASE WHEN ic.relkind = 'I' OR ic.relispartition THEN 'copy' ELSE 'identity' END,
+	format('index %I.%I', n.nspname, ic.relname), concat(i.indexprs::text, ' ', i.indpred::text)
+	FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
+	JOIN pg_class t ON t.oid = i.indrelid
+	WHERE (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL)
+	  AND (ic.relkind = 'I' OR ic.relispartition OR t.relreplident = 'f' OR (t.relreplident IN ('d', 'n')
+	      AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = t.oid AND k.contype = 'p')))`
+
+// userCode finds the master user's functions that green would run as
+// superuser (see bluegreen.Classify for which green versions do).
+func userCode(ctx context.Context, c *pgx.Conn, db string) ([]bluegreen.Finding, error) {
+	rows, err := c.Query(ctx, applyCode)
+	if err != nil {
+		return nil, fmt.Errorf("preflight %s in %s: %w", bluegreen.FindApplyRunsUserCode, db, err)
+	}
+	applied, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("preflight %s in %s: %w", bluegreen.FindApplyRunsUserCode, db, err)
+	}
+	var out []bluegreen.Finding
+	for _, o := range applied {
+		out = append(out, bluegreen.Finding{Kind: bluegreen.FindApplyRunsUserCode, Database: db, Object: o})
+	}
+
+	type tree struct{ when, what, expr string }
+	rows, err = c.Query(ctx, foldedTrees)
+	if err != nil {
+		return nil, fmt.Errorf("preflight folded expressions in %s: %w", db, err)
+	}
+	trees, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tree, error) {
+		var t tree
+		err := r.Scan(&t.when, &t.what, &t.expr)
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("preflight folded expressions in %s: %w", db, err)
+	}
+	var funcs, ops []uint32
+	for _, t := range trees {
+		for _, call := range nodeCalls(t.expr) {
+			if call.op {
+				ops = append(ops, call.oid)
+			} else {
+				funcs = append(funcs, call.oid)
+			}
+		}
+	}
+	if len(funcs)+len(ops) == 0 {
+		return out, nil
+	}
+	// An operator calls its function; resolve both to user functions.
+	opCode := map[uint32]uint32{}
+	rows, err = c.Query(ctx, `SELECT oid, oprcode::oid FROM pg_operator WHERE oid = ANY ($1)`, ops)
+	if err != nil {
+		return nil, fmt.Errorf("preflight operators in %s: %w", db, err)
+	}
+	var op, fn uint32
+	if _, err := pgx.ForEachRow(rows, []any{&op, &fn}, func() error {
+		opCode[op] = fn
+		funcs = append(funcs, fn)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("preflight operators in %s: %w", db, err)
+	}
+	type userFunc struct {
+		name string
+		sql  bool
+	}
+	user := map[uint32]userFunc{}
+	rows, err = c.Query(ctx, userFunctions+` AND p.oid = ANY ($1)`, funcs)
+	if err != nil {
+		return nil, fmt.Errorf("preflight user functions in %s: %w", db, err)
+	}
+	var uf userFunc
+	if _, err := pgx.ForEachRow(rows, []any{&fn, &uf.name, &uf.sql}, func() error {
+		user[fn] = uf
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("preflight user functions in %s: %w", db, err)
+	}
+
+	seen := map[string]bool{}
+	for _, t := range trees {
+		kind := bluegreen.FindCopyRunsUserCode
+		if t.when == "identity" {
+			kind = bluegreen.FindIdentityRunsUserCode
+		}
+		for _, call := range nodeCalls(t.expr) {
+			oid := call.oid
+			if call.op {
+				oid = opCode[oid]
+			}
+			f, ok := user[oid]
+			var obj string
+			switch {
+			case !ok:
+				continue
+			case call.constant:
+				obj = fmt.Sprintf("%s called with constant arguments in %s", f.name, t.what)
+			case f.sql:
+				// PostgreSQL inlines a simple SQL function and simplifies
+				// its body: what it calls with constants runs too.
+				obj = fmt.Sprintf("%s, a SQL function PostgreSQL may inline, in %s", f.name, t.what)
+			default:
+				continue
+			}
+			if !seen[kind+obj] {
+				seen[kind+obj] = true
+				out = append(out, bluegreen.Finding{Kind: kind, Database: db, Object: obj})
+			}
+		}
+	}
 	return out, nil
+}
+
+// nodeCall is a call of a function or an operator in a stored expression.
+type nodeCall struct {
+	oid      uint32 // pg_proc OID, or pg_operator OID if op
+	op       bool
+	constant bool // no argument depends on a row: simplifying it calls it
+}
+
+// nodeCalls lists the calls in an expression in PostgreSQL's stored form
+// (pg_node_tree text), e.g. {FUNCEXPR :funcid 16390 ... :args ({VAR ...}
+// {CONST ...}) :location 7}. A call is constant when nothing below it
+// stands for a value known only at run time: a column (VAR), a parameter,
+// or the value a CASE, array coercion or domain check substitutes.
+func nodeCalls(tree string) []nodeCall {
+	var out []nodeCall
+	for i := 0; i < len(tree); i++ {
+		switch tree[i] {
+		case '\\':
+			i++ // an escaped character is never syntax
+			continue
+		case '{':
+		default:
+			continue
+		}
+		name, rest, _ := strings.Cut(tree[i+1:], " ")
+		var field string
+		switch name {
+		case "FUNCEXPR":
+			field = ":funcid "
+		case "OPEXPR", "DISTINCTEXPR", "NULLIFEXPR", "SCALARARRAYOPEXPR":
+			field = ":opno "
+		default:
+			continue
+		}
+		if !strings.HasPrefix(rest, field) {
+			continue
+		}
+		id, _, _ := strings.Cut(rest[len(field):], " ")
+		oid, err := strconv.ParseUint(id, 10, 32)
+		if err != nil {
+			continue
+		}
+		node := tree[i:nodeEnd(tree, i)]
+		constant := true
+		for _, leaf := range []string{"{VAR ", "{PARAM ", "{CASETESTEXPR ", "{COERCETODOMAINVALUE "} {
+			if strings.Contains(node, leaf) {
+				constant = false
+			}
+		}
+		out = append(out, nodeCall{oid: uint32(oid), op: name != "FUNCEXPR", constant: constant})
+	}
+	return out
+}
+
+// nodeEnd is the index just past the node that opens at tree[start].
+func nodeEnd(tree string, start int) int {
+	depth := 0
+	for i := start; i < len(tree); i++ {
+		switch tree[i] {
+		case '\\':
+			i++
+		case '{':
+			depth++
+		case '}':
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		}
+	}
+	return len(tree)
 }
 
 // SetReplicaIdentityFull makes a table without a primary key replicate its

@@ -1,0 +1,189 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tealdb/teal/internal/bluegreen"
+	"github.com/tealdb/teal/internal/rds"
+)
+
+// trySuperuser is the master user's attempt to act as superuser from code
+// that green evaluates while it replicates: an index expression calls it. It
+// logs where it runs and as whom, then tries to write a server file into
+// dir, which only a superuser may. Green's transactions are read-only, which
+// forbids ALTER ROLE but not COPY TO a file (or TO PROGRAM).
+func trySuperuser(dir string) string {
+	return `
+CREATE FUNCTION try_superuser() RETURNS int LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+	RAISE WARNING 'try_superuser ran on % as %', current_setting('server_version_num'), current_user;
+	BEGIN
+		EXECUTE format('COPY (SELECT current_user) TO %L', '` + dir + `/' || current_setting('server_version_num'));
+	EXCEPTION WHEN insufficient_privilege THEN NULL;
+	END;
+	RETURN 0;
+END $$;
+CREATE FUNCTION guard(n int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN RETURN n + public.try_superuser(); END $$;
+CREATE TABLE items (id int PRIMARY KEY, n int);
+CREATE INDEX items_guard ON items (guard(n));
+INSERT INTO items VALUES (1, 1);`
+}
+
+// TestBlueGreenApplyRunsUserCode: on PostgreSQL 15 green applies rows as its
+// superuser, so a deployment whose green runs 15 is refused while the master
+// user's function sits in an index; a green on 17 applies them as the table's
+// owner, so the same blue deploys there and the function stays powerless.
+func TestBlueGreenApplyRunsUserCode(t *testing.T) {
+	t.Parallel()
+	dir := dataDir(t)
+	svc := openService(t, dir)
+	requireVersions(t, svc, "15", "17")
+	ctx := ctxFor(t, 4*time.Minute)
+	blue := createPostgres(t, svc, "usercode", "15")
+	// Where a superuser's COPY could write, so that the test can fail.
+	markers, err := os.MkdirTemp("", "teal-markers-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(markers) })
+	if err := os.Chmod(markers, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	bc := connect(t, blue, "app")
+	if _, err := bc.Exec(ctx, trySuperuser(markers)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateDBParameterGroup(ctx, "other15", "postgres15", "a parameter change", nil); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, in := range []rds.CreateBlueGreenInput{
+		{BlueGreenDeploymentName: "same-major", Source: blue.DBInstanceArn, TargetEngineVersion: "15"},
+		{BlueGreenDeploymentName: "new-params", Source: blue.DBInstanceArn, TargetDBParameterGroupName: "other15"},
+	} {
+		_, err := svc.CreateBlueGreenDeployment(ctx, in)
+		if !isFault(err, "SourceDatabaseNotSupportedFault") {
+			t.Fatalf("%s: got %v, want SourceDatabaseNotSupportedFault", in.BlueGreenDeploymentName, err)
+		}
+		for _, want := range []string{"public.guard(integer)", "index public.items_guard", "superuser", "PostgreSQL 16 or newer"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: the refusal does not say %q: %v", in.BlueGreenDeploymentName, want, err)
+			}
+		}
+	}
+	if deps, _, err := svc.DescribeBlueGreenDeployments(ctx, "", nil, rds.Page{}); err != nil || len(deps) != 0 {
+		t.Fatalf("refused requests created deployments: %+v %v", deps, err)
+	}
+
+	dep := createBlueGreen(t, svc, "to-17", blue.DBInstanceArn, "17", "")
+	for _, f := range dep.Findings {
+		if f.Kind == bluegreen.FindApplyRunsUserCode {
+			t.Errorf("a green on 17 reports %+v", f)
+		}
+	}
+	if _, err := bc.Exec(ctx, "INSERT INTO items VALUES (2, 2), (3, 3)"); err != nil {
+		t.Fatal(err)
+	}
+	green := describe(t, svc, nameOf(dep.Target))
+	gc := connect(t, green, "app")
+	eventually(t, 30*time.Second, "rows replicated to green", func() error {
+		var n int
+		if err := gc.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil || n != 3 {
+			return errorf("%d rows, %v", n, err)
+		}
+		return nil
+	})
+	// Green evaluated the index on the rows it copied and applied, as the
+	// table's owner: the master user, who could not write the file.
+	ran := regexp.MustCompile(`try_superuser ran on (\d+) as (\S+)`)
+	eventually(t, 10*time.Second, "green logs the function's runs", func() error {
+		log, err := os.ReadFile(filepath.Join(dir, "instances", green.DbiResourceId, "server.log"))
+		if err != nil {
+			return err
+		}
+		var on17 int
+		for _, m := range ran.FindAllStringSubmatch(string(log), -1) {
+			if m[2] != masterUser {
+				t.Fatalf("green ran the function as %s", m[2])
+			}
+			if strings.HasPrefix(m[1], "17") {
+				on17++
+			}
+		}
+		if on17 == 0 {
+			return errorf("green's log shows no run of the function")
+		}
+		return nil
+	})
+	if files, _ := os.ReadDir(markers); len(files) != 0 {
+		t.Fatalf("the function wrote a server file as superuser: %v", files[0].Name())
+	}
+	for _, side := range []struct {
+		name string
+		inst *rds.DBInstance
+	}{{"blue", blue}, {"green", green}} {
+		var super bool
+		if err := connect(t, side.inst, "app").QueryRow(ctx, "SELECT rolsuper FROM pg_roles WHERE rolname = $1", masterUser).Scan(&super); err != nil {
+			t.Fatal(err)
+		}
+		if super {
+			t.Fatalf("the master user is superuser on %s", side.name)
+		}
+	}
+}
+
+// TestBlueGreenFoldedUserCode: PostgreSQL calls a function with constant
+// arguments when it simplifies an expression, and some of that happens as
+// superuser on green whatever its version: creating a generated column as
+// green's schema is copied, and (16 and 17) opening the indexes of a table
+// replicated with REPLICA IDENTITY FULL. Such a blue is refused where it
+// would happen and only there.
+func TestBlueGreenFoldedUserCode(t *testing.T) {
+	t.Parallel()
+	dir := dataDir(t)
+	svc := openService(t, dir)
+	requireVersions(t, svc, "15", "17", "18")
+	ctx := ctxFor(t, 3*time.Minute)
+	blue := createPostgres(t, svc, "foldcode", "15")
+	if _, err := connect(t, blue, "app").Exec(ctx, `
+		CREATE FUNCTION bump(n int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RETURN n + 1; END $$;
+		CREATE TABLE totals (id int PRIMARY KEY, n int, m int GENERATED ALWAYS AS (n + bump(0)) STORED);
+		CREATE TABLE tags (n int); -- no primary key: replicated with REPLICA IDENTITY FULL
+		CREATE INDEX tags_bump ON tags ((n + bump(0)))`); err != nil {
+		t.Fatal(err)
+	}
+	const generated, identity = "generated column public.totals.m", "index public.tags_bump"
+	for _, c := range []struct {
+		version       string
+		says, notSays []string
+	}{
+		{"15", []string{generated, identity, "PostgreSQL 16 or newer"}, nil},
+		{"17", []string{generated, identity, "REPLICA IDENTITY FULL"}, nil},
+		{"18", []string{generated}, []string{identity}},
+	} {
+		_, err := svc.CreateBlueGreenDeployment(ctx, rds.CreateBlueGreenInput{
+			BlueGreenDeploymentName: "to-" + c.version, Source: blue.DBInstanceArn, TargetEngineVersion: c.version})
+		if !isFault(err, "SourceDatabaseNotSupportedFault") {
+			t.Fatalf("to %s: got %v, want SourceDatabaseNotSupportedFault", c.version, err)
+		}
+		for _, want := range c.says {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("to %s: the refusal does not say %q: %v", c.version, want, err)
+			}
+		}
+		for _, not := range c.notSays {
+			if strings.Contains(err.Error(), not) {
+				t.Errorf("to %s: the refusal names %q: %v", c.version, not, err)
+			}
+		}
+	}
+	if deps, _, err := svc.DescribeBlueGreenDeployments(ctx, "", nil, rds.Page{}); err != nil || len(deps) != 0 {
+		t.Fatalf("refused requests created deployments: %+v %v", deps, err)
+	}
+}
