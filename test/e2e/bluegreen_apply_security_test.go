@@ -187,3 +187,90 @@ func TestBlueGreenFoldedUserCode(t *testing.T) {
 		t.Fatalf("refused requests created deployments: %+v %v", deps, err)
 	}
 }
+
+// TestBlueGreenTealObjectsGuarded: teal's own objects in a user database run
+// as its superuser. A heartbeat the master made first, with a trigger on it,
+// refuses the deployment rather than running the trigger; and while green
+// replicates, the master cannot change its schema (green's read-only
+// setting is only a session default), so it cannot plant code there for
+// the apply to run. After the switchover the guard is gone.
+func TestBlueGreenTealObjectsGuarded(t *testing.T) {
+	t.Parallel()
+	dir := dataDir(t)
+	svc := openService(t, dir)
+	requireVersions(t, svc, "15", "17")
+	ctx := ctxFor(t, 4*time.Minute)
+	blue := createPostgres(t, svc, "guarded", "15")
+	bc := connect(t, blue, "app")
+	if _, err := bc.Exec(ctx, `CREATE TABLE items (id int PRIMARY KEY, n int);
+		CREATE SCHEMA teal;
+		CREATE TABLE teal.heartbeat (id int PRIMARY KEY, at timestamptz NOT NULL);
+		CREATE FUNCTION public.on_heartbeat() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN EXECUTE 'ALTER ROLE master SUPERUSER'; RETURN NEW; END $$;
+		CREATE TRIGGER on_heartbeat BEFORE INSERT OR UPDATE ON teal.heartbeat FOR EACH ROW EXECUTE FUNCTION public.on_heartbeat();`); err != nil {
+		t.Fatal(err)
+	}
+	d, err := svc.CreateBlueGreenDeployment(ctx, rds.CreateBlueGreenInput{BlueGreenDeploymentName: "guarded-1",
+		Source: blue.DBInstanceArn, TargetEngineVersion: "17"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := waitDeployment(t, svc, d.BlueGreenDeploymentIdentifier, 2*time.Minute, bluegreen.StatusInvalidConfiguration, bluegreen.StatusAvailable)
+	if failed.Status != bluegreen.StatusInvalidConfiguration || !strings.Contains(failed.StatusDetails, "schema teal") {
+		t.Fatalf("deployment with the master's heartbeat: %s: %s", failed.Status, failed.StatusDetails)
+	}
+	if isSuperuser(t, bc) {
+		t.Fatal("the master's trigger on teal's heartbeat ran as superuser")
+	}
+	if _, err := svc.DeleteBlueGreenDeployment(ctx, d.BlueGreenDeploymentIdentifier, true); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "the refused deployment is gone", func() error {
+		if _, _, err := svc.DescribeBlueGreenDeployments(ctx, d.BlueGreenDeploymentIdentifier, nil, rds.Page{}); !isFault(err, "BlueGreenDeploymentNotFoundFault") {
+			return errorf("%v", err)
+		}
+		return nil
+	})
+	if _, err := bc.Exec(ctx, "DROP SCHEMA teal CASCADE"); err != nil {
+		t.Fatal(err)
+	}
+
+	dep := createBlueGreen(t, svc, "guarded-2", blue.DBInstanceArn, "17", "")
+	green := describe(t, svc, nameOf(dep.Target))
+	gc := connect(t, green, "app")
+	if _, err := gc.Exec(ctx, "SET default_transaction_read_only = off"); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"CREATE FUNCTION planted(n int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT n'",
+		"CREATE INDEX planted ON items (n)",
+		"ALTER TABLE items ADD CHECK (n > 0)",
+		"DROP EVENT TRIGGER teal_green_guard",
+		"DROP SCHEMA teal_green_guard CASCADE",
+	} {
+		if _, err := gc.Exec(ctx, q); err == nil {
+			t.Errorf("green accepted from the master: %s", q)
+		}
+	}
+	// Rows still replicate through the guard.
+	if _, err := bc.Exec(ctx, "INSERT INTO items VALUES (1, 1)"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "green has blue's row", func() error {
+		if n := count(t, gc, "SELECT count(*) FROM items"); n != 1 {
+			return errorf("green has %d rows", n)
+		}
+		return nil
+	})
+	gc.Close(ctx)
+
+	timeout := 60
+	if _, err := svc.SwitchoverBlueGreenDeployment(ctx, dep.BlueGreenDeploymentIdentifier, &timeout); err != nil {
+		t.Fatal(err)
+	}
+	waitDeployment(t, svc, dep.BlueGreenDeploymentIdentifier, 2*time.Minute, bluegreen.StatusSwitchoverCompleted)
+	prod := connect(t, describe(t, svc, "guarded"), "app")
+	if _, err := prod.Exec(ctx, "CREATE INDEX after_switchover ON items (n)"); err != nil {
+		t.Fatalf("the new production refuses the master's DDL: %v", err)
+	}
+}

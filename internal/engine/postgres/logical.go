@@ -191,8 +191,10 @@ func PrepareSource(ctx context.Context, blue engine.Layout, id, db string) error
 	}
 	defer done(c)
 	pub := publicationName(id)
+	if err := ownTealSchema(ctx, c, db, tealSchema); err != nil {
+		return err
+	}
 	for _, q := range []string{
-		`CREATE SCHEMA IF NOT EXISTS ` + tealSchema,
 		`CREATE TABLE IF NOT EXISTS ` + tealSchema + `.heartbeat (id int PRIMARY KEY, at timestamptz NOT NULL)`,
 		`INSERT INTO ` + tealSchema + `.heartbeat VALUES (1, clock_timestamp()) ON CONFLICT (id) DO UPDATE SET at = excluded.at`,
 	} {
@@ -219,6 +221,9 @@ func Subscribe(ctx context.Context, blue, green engine.Layout, id, db string) er
 	}
 	defer done(c)
 	sub := subscriptionName(id)
+	if err := guardGreen(ctx, c, db); err != nil {
+		return err
+	}
 	var exists bool
 	c.QueryRow(ctx, `SELECT true FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`, sub).Scan(&exists)
 	if exists {
@@ -327,7 +332,7 @@ func SchemaFingerprint(ctx context.Context, l engine.Layout, db string) (string,
 	err = c.QueryRow(ctx, `
 		WITH ns AS (
 			SELECT oid, nspname FROM pg_namespace
-			WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', '`+tealSchema+`')
+			WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', '`+tealSchema+`', '`+greenGuardSchema+`')
 			  AND nspname NOT LIKE 'pg\_temp\_%' AND nspname NOT LIKE 'pg\_toast\_temp\_%'
 		), items AS (
 			SELECT 'n:' || nspname AS x FROM ns
@@ -447,8 +452,10 @@ func DropReplication(ctx context.Context, blue, green *engine.Layout, id, db str
 				return fmt.Errorf("drop subscription in %s: %w", db, err)
 			}
 		}
-		if _, err := c.Exec(ctx, "DROP SCHEMA IF EXISTS "+tealSchema+" CASCADE"); err != nil {
-			return fmt.Errorf("drop teal schema in %s on green: %w", db, err)
+		for _, schema := range []string{greenGuardSchema, tealSchema} {
+			if _, err := c.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+				return fmt.Errorf("drop schema %s in %s on green: %w", schema, db, err)
+			}
 		}
 	}
 	if blue != nil {
