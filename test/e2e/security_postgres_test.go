@@ -30,20 +30,22 @@ const (
 )
 
 // TestPostgresMasterConfined attacks an instance as its master user would,
-// on every major where the rules differ (14 and 15 let CREATEROLE grant any
-// non-superuser role; 17 does not), through the AWS SDK and pgx: passwords
-// crafted to escape a SQL literal under standard_conforming_strings=off, and
-// grants of the roles that run programs and touch server files. Each attack
+// on every major teal offers (14 and 15 let CREATEROLE grant any
+// non-superuser role; 16 and later do not), through the AWS SDK and pgx:
+// passwords crafted to escape a SQL literal under
+// standard_conforming_strings=off, and grants of the roles that run
+// programs and touch server files. Each attack
 // fails; what the master legitimately does beside it works.
 func TestPostgresMasterConfined(t *testing.T) {
 	dir := dataDir(t)
 	svc := openService(t, dir)
-	requireVersions(t, svc, "14", "15", "17")
+	majors := []string{"14", "15", "16", "17", "18"}
+	requireVersions(t, svc, majors...)
 	rig := startAPI(t, svc)
 	ctx := ctxFor(t, 5*time.Minute)
 	c := rig.client
 
-	for _, major := range []string{"14", "15", "17"} {
+	for _, major := range majors {
 		group := "lax-strings-" + major
 		if _, err := c.CreateDBParameterGroup(ctx, &awsrds.CreateDBParameterGroupInput{
 			DBParameterGroupName: aws.String(group), DBParameterGroupFamily: aws.String("postgres" + major),
@@ -65,7 +67,7 @@ func TestPostgresMasterConfined(t *testing.T) {
 		}
 	}
 
-	for _, major := range []string{"14", "15", "17"} {
+	for _, major := range majors {
 		t.Run(major, func(t *testing.T) {
 			id := "pg" + major
 			waitAvailable(t, c, id)
