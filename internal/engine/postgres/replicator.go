@@ -28,7 +28,9 @@ func (e *Engine) SourceReady(params map[string]string) error {
 
 // Preflight implements engine.Replicator.
 func (e *Engine) Preflight(ctx context.Context, blue engine.Layout) ([]bluegreen.Finding, error) {
-	if _, err := clientTool("pg_dump", blue.Build); err != nil {
+	// Green's version is not known here; CopyRoles checks the client
+	// programs against it.
+	if err := canDump(blue.Build); err != nil {
 		return nil, err
 	}
 	dbs, err := UserDatabases(ctx, blue)
