@@ -12,12 +12,13 @@ import (
 
 // TestChainUpgrade upgrades one instance again and again through blue/green
 // deployments, as a user keeping up with PostgreSQL would: 15 -> 16 -> 17 ->
-// 18, and 14 -> 16 (which skips a major). Writers insert through the
+// 18, and 14 -> 16 (which skips a major) -> 16 (a same-major deployment,
+// copied by a newer pg_dump). Writers insert through the
 // endpoint during each deployment and switchover; after each, every
 // acknowledged insert is there, the endpoint's port is the same, and the
 // user deletes the deployment and the old blue before the next upgrade.
 func TestChainUpgrade(t *testing.T) {
-	for _, chain := range [][]string{{"15", "16", "17", "18"}, {"14", "16"}} {
+	for _, chain := range [][]string{{"15", "16", "17", "18"}, {"14", "16", "16"}} {
 		t.Run(strings.Join(chain, "-"), func(t *testing.T) {
 			t.Parallel()
 			dir := dataDir(t)
@@ -53,7 +54,7 @@ func upgradeChain(t *testing.T, svc *rds.Service, id string, chain []string) {
 		}
 		defer halt()
 
-		dep := createBlueGreen(t, svc, "to-"+version, blue.DBInstanceArn, version, "")
+		dep := createBlueGreen(t, svc, fmt.Sprintf("hop%d-to-%s", hop+1, version), blue.DBInstanceArn, version, "")
 		depID := dep.BlueGreenDeploymentIdentifier
 		green := describe(t, svc, nameOf(dep.Target))
 		if !strings.HasPrefix(green.EngineVersion, version+".") {

@@ -32,12 +32,12 @@ func TestChooseClient(t *testing.T) {
 		{"15 to 18: the target's own", this, 15, 18, c18, ""},
 		{"14 to 18, no 18: newest below", []Client{debian15, c17}, 14, 18, c17, ""},
 		{"order does not matter", []Client{c18, c17, debian15}, 16, 17, c17, ""},
-		{"16 to 16: 17 writes what 16 rejects", this, 16, 16, Client{}, "version 16, and none is installed (have 15, 17, 18"},
+		{"16 to 16: no 16, so the oldest newer, 17", this, 16, 16, c17, ""},
 		{"14 to 14: 15's output loads into 14", this, 14, 14, debian15, ""},
 		{"14 to 14: the oldest newer one", []Client{c18, c17, debian15}, 14, 14, debian15, ""},
-		{"14 to 14 with only 17: transaction_timeout", []Client{c17, c18}, 14, 14, Client{}, "version 14 (or up to 16), and none"},
-		{"16 to 16 with only 15: too old", []Client{debian15}, 16, 16, Client{}, "version 16, and none is installed (have 15;"},
-		{"range named", []Client{debian15}, 16, 18, Client{}, "copying PostgreSQL 16 to 18 needs pg_dump, pg_dumpall and psql of version 16 to 18"},
+		{"14 to 14 with only 17 and 18: 17", []Client{c18, c17}, 14, 14, c17, ""},
+		{"16 to 16 with only 15: too old", []Client{debian15}, 16, 16, Client{}, "version 16 or newer, and none is installed (have 15;"},
+		{"versions named", []Client{debian15}, 16, 18, Client{}, "copying PostgreSQL 16 to 18 needs pg_dump, pg_dumpall and psql of version 16 or newer"},
 		{"nothing installed", nil, 15, 17, Client{}, "(have none;"},
 	}
 	for _, c := range cases {
@@ -59,5 +59,16 @@ func TestChooseClient(t *testing.T) {
 				t.Fatalf("error %q does not say %q", err, c.wantErr)
 			}
 		})
+	}
+}
+
+func TestLoadableInto(t *testing.T) {
+	script := "SET statement_timeout = 0;\nSET transaction_timeout = 0;\nSET lock_timeout = 0;\nCREATE TABLE t (transaction_timeout int);\n"
+	if got := loadableInto(script, 17); got != script {
+		t.Fatalf("17 keeps every line, got %q", got)
+	}
+	want := "SET statement_timeout = 0;\nSET lock_timeout = 0;\nCREATE TABLE t (transaction_timeout int);\n"
+	if got := loadableInto(script, 16); got != want {
+		t.Fatalf("16:\n got %q\nwant %q", got, want)
 	}
 }

@@ -81,15 +81,15 @@ var ErrNoClient = fmt.Errorf("%w: no suitable PostgreSQL client programs", engin
 // chooseClient picks the client programs that copy a schema from a server
 // of major source into one of major target. pg_dump refuses servers newer
 // than itself, and what a pg_dump writes is only sure to load into its own
-// major or a newer one (pg_dump 17 writes SET transaction_timeout, which
-// PostgreSQL 16 rejects), so its major must lie in [source, target]; the
-// newest such, which is the target's own when it is installed, knows the
+// major or a newer one, so the newest client in [source, target] is
+// preferred; it is the target's own when that is installed, and knows the
 // most about both. psql comes from the same set, so it understands every
 // meta-command that pg_dump writes.
 //
-// Without one in the range, the oldest newer client is used when what it
-// writes is known to load into the target (15 into 14); never 17 or later
-// into 16 or earlier, as transaction_timeout would stop the load.
+// Without one in the range, the oldest newer client is used: the schema it
+// dumps is the source's, which the target (as new as the source) knows,
+// and the one setting such a dump starts with that an older server rejects
+// is taken out before it is loaded (loadableInto).
 func chooseClient(have []Client, source, target int) (Client, error) {
 	best := Client{}
 	for _, c := range have {
@@ -99,20 +99,13 @@ func chooseClient(have []Client, source, target int) (Client, error) {
 	}
 	if best.BinDir == "" {
 		for _, c := range have {
-			if c.Major > target && (c.Major < transactionTimeoutMajor || target >= transactionTimeoutMajor) &&
-				(best.BinDir == "" || c.Major < best.Major) {
+			if c.Major > target && (best.BinDir == "" || c.Major < best.Major) {
 				best = c
 			}
 		}
 	}
 	if best.BinDir == "" {
-		want := fmt.Sprintf("%d", source)
-		if target > source {
-			want = fmt.Sprintf("%d to %d", source, target)
-		}
-		if target < transactionTimeoutMajor-1 {
-			want += fmt.Sprintf(" (or up to %d)", transactionTimeoutMajor-1)
-		}
+		want := fmt.Sprintf("%d or newer", source)
 		return Client{}, fmt.Errorf("%w: copying PostgreSQL %d to %d needs pg_dump, pg_dumpall and psql of version %s, and none is installed (have %s; run scripts/install-engines.sh)",
 			ErrNoClient, source, target, want, majors(have))
 	}
@@ -122,6 +115,17 @@ func chooseClient(have []Client, source, target int) (Client, error) {
 // transactionTimeoutMajor is the first pg_dump that writes SET
 // transaction_timeout, a setting older servers do not know.
 const transactionTimeoutMajor = 17
+
+var transactionTimeoutRE = regexp.MustCompile(`(?m)^SET transaction_timeout = [^;\n]*;\n?`)
+
+// loadableInto takes out of a dump script the settings a server of major
+// target does not know, as a newer pg_dump writes them at the top.
+func loadableInto(script string, target int) string {
+	if target >= transactionTimeoutMajor {
+		return script
+	}
+	return transactionTimeoutRE.ReplaceAllString(script, "")
+}
 
 func majors(cs []Client) string {
 	var ms []int
@@ -231,7 +235,7 @@ func CopyRoles(ctx context.Context, blue, green engine.Layout) error {
 	// Roles that already exist on green (the master user, when green was
 	// bootstrapped) make CREATE ROLE fail; the ALTER ROLE that follows still
 	// copies their attributes and password, so such errors are expected.
-	return psql(ctx, load, green, "postgres", strings.Join(kept, "\n"), false)
+	return psql(ctx, load, green, "postgres", loadableInto(strings.Join(kept, "\n"), majorOf(green.Build)), false)
 }
 
 func mentionsRole(line, role string) bool {
@@ -278,7 +282,13 @@ func CopySchema(ctx context.Context, blue, green engine.Layout, db string) error
 	if err != nil {
 		return fmt.Errorf("dump schema of %s: %w", db, err)
 	}
-	return psql(ctx, load, green, db, schema, true)
+	return psql(ctx, load, green, db, loadableInto(schema, majorOf(green.Build)), true)
+}
+
+// majorOf is a build's major version as a number (0 if it has none).
+func majorOf(b engine.Build) int {
+	m, _ := strconv.Atoi(b.Major())
+	return m
 }
 
 // psql runs a script against a database with the psql program bin; strict
