@@ -26,8 +26,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(args) > 0 && args[0] == "proxy" {
 		return runBenchProxy(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "lag" {
+		return runBenchLag(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "switchover" {
-		fmt.Fprintln(stderr, "Usage: teal bench switchover|proxy [options]   (teal bench switchover --help)")
+		fmt.Fprintln(stderr, "Usage: teal bench switchover|proxy|lag [options]   (teal bench switchover --help)")
 		return 2
 	}
 	opts := benchOptions{clients: 8, trials: 20, style: "both", scale: 1, version: "15"}

@@ -86,3 +86,53 @@ func TestBenchCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchCommandsLag runs `teal bench lag` briefly: both load levels must
+// report probes that green showed, and the JSON and chart must be written.
+func TestBenchCommandsLag(t *testing.T) {
+	bin := buildTeal(t)
+	dir := dataDir(t)
+	endpoint := serveFirstRun(t, bin, dir)
+	teal := tealCLI{bin: bin, env: append(envWithout(), "TEAL_ENDPOINT="+endpoint, "TEAL_DATA_DIR="+dir)}
+
+	jsonPath, chartPath := filepath.Join(t.TempDir(), "lag.json"), filepath.Join(t.TempDir(), "lag.svg")
+	out, _ := teal.ok(t, "bench", "lag", "--scale", "1", "--duration", "3s", "--json", jsonPath, "--chart", chartPath)
+	if !regexp.MustCompile(`(?m)^50%\s+\d+\s+\d+\s+\d+\s+0\s+[\d.]+ ms`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^90%\s+\d+\s+\d+\s+\d+\s+0\s+[\d.]+ ms`).MatchString(out) {
+		t.Errorf("bench lag printed no row per level with every probe seen:\n%s", out)
+	}
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		FullTPS float64 `json:"full_tps"`
+		Levels  []struct {
+			Percent  int     `json:"percent_of_full_rate"`
+			Achieved float64 `json:"achieved_tps"`
+			Probes   int     `json:"probes"`
+			Unseen   int     `json:"unseen"`
+			P99      float64 `json:"lag_p99_ms"`
+		} `json:"levels"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("bench lag JSON: %v", err)
+	}
+	if r.FullTPS <= 0 || len(r.Levels) != 2 {
+		t.Fatalf("bench lag JSON: %s", b)
+	}
+	for _, l := range r.Levels {
+		// A probe every 10 ms for 3 s: well over 100 even on a slow machine.
+		if l.Achieved <= 0 || l.Probes < 100 || l.Unseen != 0 || l.P99 <= 0 {
+			t.Errorf("level %d%%: %+v", l.Percent, l)
+		}
+	}
+	if svg, err := os.ReadFile(chartPath); err != nil || !strings.Contains(string(svg), "<polyline") {
+		t.Errorf("lag chart: %v, %.80q", err, svg)
+	}
+	// Nothing it created is left behind.
+	out, _ = teal.ok(t, "describe-db-instances")
+	if strings.Contains(out, "teal-bench-lag") {
+		t.Errorf("bench lag left instances behind:\n%s", out)
+	}
+}
