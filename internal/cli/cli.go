@@ -92,6 +92,7 @@ Usage:
   teal iam <command> [options]    manage access keys
   teal bench switchover [options] measure switchovers as clients see them
   teal bench proxy [options]      pgbench direct vs through teal's endpoint vs PgBouncer
+  teal bench lag [options]        replication lag from blue to green under pgbench load
   teal version                    print the version
 
 Commands:
