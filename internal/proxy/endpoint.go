@@ -56,8 +56,8 @@ type endpoint struct {
 	// (limits.go) or with no target. refusals and acceptErrs keep the log
 	// of them and of failed accepts to a line now and then.
 	refused    atomic.Uint64
-	refusals   rateLog
-	acceptErrs rateLog
+	refusals   RateLog
+	acceptErrs RateLog
 	// acceptFailures counts failed accepts, for tests.
 	acceptFailures atomic.Uint64
 
@@ -117,8 +117,8 @@ func newEndpoint(name string, ln *net.TCPListener, logger *slog.Logger) *endpoin
 		cancel:     cancel,
 		acceptDone: make(chan struct{}),
 		conns:      make(map[*conn]struct{}),
-		refusals:   rateLog{interval: refusalLogEvery},
-		acceptErrs: rateLog{interval: refusalLogEvery},
+		refusals:   RateLog{Interval: refusalLogEvery},
+		acceptErrs: RateLog{Interval: refusalLogEvery},
 	}
 }
 
@@ -139,7 +139,7 @@ func (e *endpoint) acceptLoop() {
 				return
 			}
 			e.acceptFailures.Add(1)
-			if n := e.acceptErrs.tick(time.Now()); n > 0 {
+			if n := e.acceptErrs.Tick(time.Now()); n > 0 {
 				e.logger.Warn("accept failed; retrying", "err", err, "failures", n, "backoff", backoff)
 			}
 			t := time.NewTimer(backoff)

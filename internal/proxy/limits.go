@@ -92,7 +92,7 @@ func (e *endpoint) shed(client *net.TCPConn, reason string) {
 // lines.
 func (e *endpoint) noteRefused(reason string) {
 	e.refused.Add(1)
-	if n := e.refusals.tick(time.Now()); n > 0 {
+	if n := e.refusals.Tick(time.Now()); n > 0 {
 		e.logger.Warn("connections refused", "reason", reason, "refused", n, "refused_total", e.refused.Load(),
 			"limit_per_endpoint", limitPerEndpoint.Load(), "limit_total", limitTotal.Load())
 	}
@@ -102,10 +102,11 @@ func (e *endpoint) noteRefused(reason string) {
 // or fails to accept, at most.
 const refusalLogEvery = 10 * time.Second
 
-// rateLog lets an event that may repeat thousands of times a second be logged
-// at most once per interval, with how many times it happened since.
-type rateLog struct {
-	interval time.Duration
+// RateLog lets an event that may repeat thousands of times a second be logged
+// at most once per Interval, with how many times it happened since. The API's
+// listener uses it too.
+type RateLog struct {
+	Interval time.Duration
 
 	mu   sync.Mutex
 	last time.Time
@@ -114,11 +115,11 @@ type rateLog struct {
 
 // tick records one event. It returns how many events the log line about it
 // should report, or 0 when no line is due.
-func (r *rateLog) tick(now time.Time) uint64 {
+func (r *RateLog) Tick(now time.Time) uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.n++
-	if !r.last.IsZero() && now.Sub(r.last) < r.interval {
+	if !r.last.IsZero() && now.Sub(r.last) < r.Interval {
 		return 0
 	}
 	n := r.n

@@ -298,11 +298,11 @@ func freeDescriptors(t *testing.T, n int) []int {
 // TestRateLog: a repeated event is logged once per interval, with the count
 // of what happened since.
 func TestRateLog(t *testing.T) {
-	r := rateLog{interval: time.Second}
+	r := RateLog{Interval: time.Second}
 	t0 := time.Unix(1000, 0)
 	var got []uint64
 	for i := 0; i < 2500; i++ {
-		if n := r.tick(t0.Add(time.Duration(i) * time.Millisecond)); n > 0 {
+		if n := r.Tick(t0.Add(time.Duration(i) * time.Millisecond)); n > 0 {
 			got = append(got, n)
 		}
 	}

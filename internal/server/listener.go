@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/tealdb/teal/internal/proxy"
 )
 
 // apiListener caps the connections the API serves at once, so that a flood
@@ -32,7 +34,7 @@ type apiListener struct {
 	mu    sync.Mutex
 	conns map[*apiConn]struct{}
 
-	acceptErrs, shedLog rateLimit
+	acceptErrs, shedLog proxy.RateLog
 }
 
 // newConnGrace is how long a new connection may stay silent before it can be
@@ -61,8 +63,8 @@ func newAPIListener(ln net.Listener, limit int, logger *slog.Logger) *apiListene
 		slots:      make(chan struct{}, max(limit, 1)),
 		done:       make(chan struct{}),
 		conns:      make(map[*apiConn]struct{}),
-		acceptErrs: rateLimit{interval: logEvery},
-		shedLog:    rateLimit{interval: logEvery},
+		acceptErrs: proxy.RateLog{Interval: logEvery},
+		shedLog:    proxy.RateLog{Interval: logEvery},
 	}
 }
 
@@ -105,7 +107,7 @@ func (l *apiListener) Accept() (net.Conn, error) {
 			<-l.slots
 			return nil, err
 		}
-		if n := l.acceptErrs.tick(time.Now()); n > 0 {
+		if n := l.acceptErrs.Tick(time.Now()); n > 0 {
 			l.logger.Warn("API accept failed; retrying", "err", err, "failures", n, "backoff", backoff)
 		}
 		t := time.NewTimer(backoff)
@@ -157,7 +159,7 @@ func (l *apiListener) shed(now time.Time) {
 		c.Close()
 	}
 	if len(idle) > 0 {
-		if n := l.shedLog.tick(now); n > 0 {
+		if n := l.shedLog.Tick(now); n > 0 {
 			l.logger.Warn("API at its connection limit; closed idle connections", "closed", len(idle), "limit", cap(l.slots))
 		}
 	}
@@ -183,28 +185,4 @@ func (l *apiListener) Close() error {
 // open returns how many connections are open.
 func (l *apiListener) open() int {
 	return len(l.slots)
-}
-
-// rateLimit lets an event that may repeat thousands of times a second be
-// logged at most once per interval, with how many times it happened since.
-type rateLimit struct {
-	interval time.Duration
-
-	mu   sync.Mutex
-	last time.Time
-	n    uint64
-}
-
-// tick records one event. It returns how many events the log line about it
-// should report, or 0 when no line is due.
-func (r *rateLimit) tick(now time.Time) uint64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.n++
-	if !r.last.IsZero() && now.Sub(r.last) < r.interval {
-		return 0
-	}
-	n := r.n
-	r.n, r.last = 0, now
-	return n
 }
