@@ -258,7 +258,11 @@ func (s *Service) provisionDeployment(ctx context.Context, id string) {
 		d.Status = bluegreen.StatusInvalidConfiguration
 		d.StatusDetails = "Creating the green environment failed: " + err.Error()
 		s.log.Error("blue/green deployment", "deployment", id, "err", err)
-		s.saveDeploymentLocked(d, "Blue/green deployment failed: "+err.Error())
+		if err := s.saveDeploymentLocked(d, "Blue/green deployment failed: "+err.Error()); err != nil {
+			// The store still says PROVISIONING: the next start provisions
+			// again, and fails again or succeeds.
+			s.log.Error("save failed blue/green deployment", "deployment", id, "err", err)
+		}
 		return
 	}
 	for i := range d.Members {
@@ -266,12 +270,18 @@ func (s *Service) provisionDeployment(ctx context.Context, id string) {
 	}
 	d.Status = bluegreen.StatusAvailable
 	d.StatusDetails = ""
-	s.saveDeploymentLocked(d, "Blue/green deployment is available: green is in sync with blue")
+	if err := s.saveDeploymentLocked(d, "Blue/green deployment is available: green is in sync with blue"); err != nil {
+		// The store still says PROVISIONING: the next start provisions again.
+		s.log.Error("save available blue/green deployment", "deployment", id, "err", err)
+	}
 }
 
-func (s *Service) setTaskLocked(d *deploymentRecord, task, status string) {
+func (s *Service) setTaskLocked(d *deploymentRecord, task, status string) error {
 	bluegreen.SetTask(d.Tasks, task, status)
-	s.saveDeploymentLocked(d, "")
+	if err := s.saveDeploymentLocked(d, ""); err != nil {
+		return fmt.Errorf("save task %s: %w", task, err)
+	}
+	return nil
 }
 
 func (s *Service) buildGreen(ctx context.Context, id string) error {
@@ -281,7 +291,10 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 		s.mu.Unlock()
 		return nil
 	}
-	s.setTaskLocked(d, bluegreen.TaskCreateReplica, bluegreen.TaskInProgress)
+	if err := s.setTaskLocked(d, bluegreen.TaskCreateReplica, bluegreen.TaskInProgress); err != nil {
+		s.mu.Unlock()
+		return err
+	}
 	blue, green := s.instances[d.Members[0].Blue], s.instances[d.Members[0].Green]
 	if blue == nil || green == nil {
 		s.mu.Unlock()
@@ -309,9 +322,14 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 	}
 	s.mu.Lock()
 	green.Applied = params
-	s.proxy.SetTarget(green.Identifier, green.backend())
-	s.saveLocked(green, "")
+	err = s.saveLocked(green, "")
+	if err == nil {
+		err = s.proxy.SetTarget(green.Identifier, green.backend())
+	}
 	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("green primary: %w", err)
+	}
 
 	if err := rep.StartReplication(ctx, bl, gl, id); err != nil {
 		return fmt.Errorf("start replication: %w", err)
@@ -322,8 +340,11 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 	}
 	s.mu.Lock()
 	d.Baseline = &baseline
-	s.saveDeploymentLocked(d, "Replication from blue to green started; copying data")
+	err = s.saveDeploymentLocked(d, "Replication from blue to green started; copying data")
 	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("save replication baseline: %w", err)
+	}
 
 	// Wait for the initial copy, bounded: a stuck copy fails the deployment
 	// with what it reached rather than hang.
@@ -350,8 +371,14 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 	bluegreen.SetTask(d.Tasks, bluegreen.TaskCreateReplica, bluegreen.TaskCompleted)
 	bluegreen.SetTask(d.Tasks, bluegreen.TaskUpgrade, bluegreen.TaskCompleted)
 	green.Status = StatusAvailable
-	s.saveLocked(green, "Green primary is in sync with blue")
-	s.setTaskLocked(d, bluegreen.TaskCreateTopology, bluegreen.TaskInProgress)
+	err = s.saveLocked(green, "Green primary is in sync with blue")
+	if err == nil {
+		err = s.setTaskLocked(d, bluegreen.TaskCreateTopology, bluegreen.TaskInProgress)
+	}
+	if err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("save green primary: %w", err)
+	}
 	var replicas []string
 	for _, m := range d.Members[1:] {
 		replicas = append(replicas, m.Green)
@@ -371,7 +398,10 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 	s.mu.Lock()
 	bluegreen.SetTask(d.Tasks, bluegreen.TaskCreateTopology, bluegreen.TaskCompleted)
 	bluegreen.SetTask(d.Tasks, bluegreen.TaskConfigureBackup, bluegreen.TaskCompleted)
-	s.saveDeploymentLocked(d, "")
+	err = s.saveDeploymentLocked(d, "")
 	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("save green topology: %w", err)
+	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -100,7 +101,7 @@ func (e *Engine) Preflight(ctx context.Context, blue engine.Layout) ([]bluegreen
 }
 
 // StartReplication implements engine.Replicator.
-func (e *Engine) StartReplication(ctx context.Context, blue, green engine.Layout, id string) error {
+func (e *Engine) StartReplication(ctx context.Context, blue, green engine.Layout, id string) (err error) {
 	if err := e.exec(ctx, blue,
 		"CREATE DATABASE IF NOT EXISTS "+tealDB,
 		"CREATE TABLE IF NOT EXISTS "+tealDB+".heartbeat (id int PRIMARY KEY, at datetime(6) NOT NULL) ENGINE=InnoDB",
@@ -112,7 +113,12 @@ func (e *Engine) StartReplication(ctx context.Context, blue, green engine.Layout
 		return err
 	}
 	dump := filepath.Join(filepath.Dir(green.DataDir), "blue.sql")
-	defer os.Remove(dump)
+	// The dump is a copy of all of blue's data: it must not stay behind.
+	defer func() {
+		if rerr := os.Remove(dump); rerr != nil && !os.IsNotExist(rerr) {
+			err = errors.Join(err, fmt.Errorf("remove blue's dump: %w", rerr))
+		}
+	}()
 	f, err := os.Create(dump)
 	if err != nil {
 		return err
@@ -427,7 +433,7 @@ func (e *Engine) EndSessions(ctx context.Context, l engine.Layout) (int, error) 
 		}
 		for _, id := range ids {
 			// A session may end by itself meanwhile; that is fine.
-			db.ExecContext(ctx, "KILL CONNECTION "+id)
+			_, _ = db.ExecContext(ctx, "KILL CONNECTION "+id)
 		}
 		n = len(ids)
 		deadline := time.Now().Add(10 * time.Second)

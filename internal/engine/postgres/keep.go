@@ -57,7 +57,9 @@ func (e *Engine) KeepConnections(ctx context.Context, l engine.Layout) (release 
 					defer wg.Done()
 					if c, err := session(ctx, l, db); err == nil {
 						defer done(c)
-						c.Exec(ctx, "SELECT 1")
+						// Only opens the session; a broken one is replaced
+						// when it is next used (sessions are pinged first).
+						_, _ = c.Exec(ctx, "SELECT 1")
 					}
 				}()
 			}
