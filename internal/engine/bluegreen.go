@@ -52,9 +52,11 @@ type Replicator interface {
 	SourceReady(params map[string]string) error
 	// Preflight inspects blue for what replication cannot carry.
 	Preflight(ctx context.Context, blue Layout) ([]bluegreen.Finding, error)
-	// StartReplication prepares blue, copies users and schema to the new
-	// green and starts replication, which first copies the existing data.
-	StartReplication(ctx context.Context, blue, green Layout, id string) error
+	// StartReplication prepares blue, copies users, schema and the existing
+	// data to the new green and starts replication of what blue commits
+	// after the copy's consistent point. It reports how far the copy has
+	// come to progress, which may be nil, as it goes.
+	StartReplication(ctx context.Context, blue, green Layout, id string, progress func(CopyProgress)) error
 	// ReplicationStatus measures the initial copy, health and lag.
 	ReplicationStatus(ctx context.Context, blue, green Layout, id string) (ReplicationStatus, error)
 	// Heartbeat records the time on blue, for lag in seconds.
@@ -99,4 +101,11 @@ type ConnectionKeeper interface {
 // RDS does); the others stop replication then.
 type ReplicationKeeper interface {
 	KeepsReplicationOnDelete() bool
+}
+
+// Loader is implemented by engines whose green is loaded faster with
+// settings it must not keep. Green starts with LoadSettings over its own
+// for StartReplication and is restarted with its own before it is used.
+type Loader interface {
+	LoadSettings() map[string]string
 }

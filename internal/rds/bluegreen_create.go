@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/tealdb/teal/internal/bluegreen"
@@ -276,6 +277,15 @@ func (s *Service) provisionDeployment(ctx context.Context, id string) {
 	}
 }
 
+// catchUpProgress says how far green is from following blue once its data
+// is copied (or, when the subscription copies, while it does).
+func catchUpProgress(st engine.ReplicationStatus) string {
+	if st.TablesCopied < st.Tables {
+		return engine.CopyProgress{Phase: "copying the data", Item: "tables", Done: st.TablesCopied, Total: st.Tables}.String()
+	}
+	return fmt.Sprintf("catching up with what blue committed during the copy: %s behind", engine.FormatBytes(st.LagBytes))
+}
+
 func (s *Service) setTaskLocked(d *deploymentRecord, task, status string) error {
 	bluegreen.SetTask(d.Tasks, task, status)
 	if err := s.saveDeploymentLocked(d, ""); err != nil {
@@ -317,7 +327,15 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 	gid := green.ResourceID
 	s.mu.Unlock()
 
-	if err := s.initServer(ctx, gid, e, gl, config, nil); err != nil {
+	// Green is loaded with the engine's load settings, if it has any, and
+	// restarted with its own once its data is in.
+	load, loads := e.(engine.Loader)
+	startConfig := config
+	if loads {
+		startConfig = maps.Clone(config)
+		maps.Copy(startConfig, load.LoadSettings())
+	}
+	if err := s.initServer(ctx, gid, e, gl, startConfig, nil); err != nil {
 		return fmt.Errorf("start green primary: %w", err)
 	}
 	s.mu.Lock()
@@ -331,8 +349,27 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 		return fmt.Errorf("green primary: %w", err)
 	}
 
-	if err := rep.StartReplication(ctx, bl, gl, id); err != nil {
+	defer func() {
+		s.mu.Lock()
+		delete(s.building, id)
+		s.mu.Unlock()
+	}()
+	setProgress := func(p string) {
+		s.mu.Lock()
+		s.building[id] = p
+		s.mu.Unlock()
+	}
+	if err := rep.StartReplication(ctx, bl, gl, id, func(p engine.CopyProgress) { setProgress(p.String()) }); err != nil {
 		return fmt.Errorf("start replication: %w", err)
+	}
+	if loads {
+		setProgress("restarting green with its own settings")
+		if err := e.WriteConfig(gl, config, nil); err != nil {
+			return fmt.Errorf("green primary: %w", err)
+		}
+		if err := s.sup.Restart(ctx, gid); err != nil {
+			return fmt.Errorf("restart green primary: %w", err)
+		}
 	}
 	baseline, err := rep.SchemaState(ctx, bl)
 	if err != nil {
@@ -340,7 +377,7 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 	}
 	s.mu.Lock()
 	d.Baseline = &baseline
-	err = s.saveDeploymentLocked(d, "Replication from blue to green started; copying data")
+	err = s.saveDeploymentLocked(d, "Replication from blue to green started")
 	s.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("save replication baseline: %w", err)
@@ -355,6 +392,9 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 			break
 		}
 		s.log.Debug("waiting for the initial copy", "deployment", id, "status", fmt.Sprintf("%+v", st), "err", err)
+		if err == nil {
+			setProgress(catchUpProgress(st))
+		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("initial copy not finished after 6 hours: %d of %d tables copied", st.TablesCopied, st.Tables)
 		}
@@ -364,6 +404,7 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+	setProgress("collecting statistics")
 	if err := rep.AfterInitialCopy(ctx, gl); err != nil {
 		return err
 	}

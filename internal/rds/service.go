@@ -68,6 +68,7 @@ type Service struct {
 	groups      map[string]*groupRecord      // by name
 	deployments map[string]*deploymentRecord // by identifier
 	live        map[string]*deploymentLive   // what the monitor last measured
+	building    map[string]string            // how far each green being built has come, not persisted
 
 	users osUsers // each instance's OS user
 
@@ -180,6 +181,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		groups:       map[string]*groupRecord{},
 		deployments:  map[string]*deploymentRecord{},
 		live:         map[string]*deploymentLive{},
+		building:     map[string]string{},
 		supEvents:    make(chan supervisor.Event, 256),
 
 		switchoverHook: cfg.SwitchoverHook,

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,7 +102,10 @@ func (e *Engine) Preflight(ctx context.Context, blue engine.Layout) ([]bluegreen
 }
 
 // StartReplication implements engine.Replicator.
-func (e *Engine) StartReplication(ctx context.Context, blue, green engine.Layout, id string) (err error) {
+func (e *Engine) StartReplication(ctx context.Context, blue, green engine.Layout, id string, progress func(engine.CopyProgress)) (err error) {
+	if progress == nil {
+		progress = func(engine.CopyProgress) {}
+	}
 	if err := e.exec(ctx, blue,
 		"CREATE DATABASE IF NOT EXISTS "+tealDB,
 		"CREATE TABLE IF NOT EXISTS "+tealDB+".heartbeat (id int PRIMARY KEY, at datetime(6) NOT NULL) ENGINE=InnoDB",
@@ -123,6 +127,7 @@ func (e *Engine) StartReplication(ctx context.Context, blue, green engine.Layout
 	if err != nil {
 		return err
 	}
+	progress(engine.CopyProgress{Phase: "dumping blue"})
 	cmd := exec.CommandContext(ctx, "/usr/bin/mariadb-dump", "--socket="+filepath.Join(blue.SocketDir, "mysqld.sock"), "--user="+admin,
 		"--all-databases", "--single-transaction", "--gtid", "--master-data=1", "--routines", "--events", "--triggers", "--flush-privileges")
 	cmd.Stdout = f
@@ -146,7 +151,12 @@ func (e *Engine) StartReplication(ctx context.Context, blue, green engine.Layout
 		return err
 	}
 	defer in.Close()
-	load.Stdin = in
+	st, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	read := &progressReader{r: in, total: st.Size(), start: time.Now(), report: progress}
+	load.Stdin = read
 	if out, err := load.CombinedOutput(); err != nil {
 		return fmt.Errorf("load blue's dump into green: %w: %s", err, out)
 	}
@@ -154,6 +164,25 @@ func (e *Engine) StartReplication(ctx context.Context, blue, green engine.Layout
 		return err
 	}
 	return e.follow(ctx, green, blue, pos)
+}
+
+// progressReader reports, at most twice a second, how much of blue's dump
+// green has loaded.
+type progressReader struct {
+	r           io.Reader
+	n, total    int64
+	start, last time.Time
+	report      func(engine.CopyProgress)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if now := time.Now(); now.Sub(p.last) >= 500*time.Millisecond || err != nil {
+		p.last = now
+		p.report(engine.CopyProgress{Phase: "loading blue's data into green", Bytes: p.n, BytesTotal: p.total, Elapsed: now.Sub(p.start)})
+	}
+	return n, err
 }
 
 // dumpGTID finds the GTID position a mariadb-dump --gtid --master-data=1 was

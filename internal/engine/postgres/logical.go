@@ -42,7 +42,7 @@ func UserDatabases(ctx context.Context, l engine.Layout) ([]string, error) {
 }
 
 // Client is one installed set of PostgreSQL client programs (pg_dump,
-// pg_dumpall, psql): Debian's /usr/lib/postgresql/<major>/bin or a prefix
+// pg_dumpall, pg_restore, psql): Debian's /usr/lib/postgresql/<major>/bin or a prefix
 // scripts/install-engines.sh unpacked into the engines directory.
 type Client struct {
 	Major  int
@@ -176,7 +176,7 @@ func canDump(b engine.Build) error {
 // clientVersion reads the major of the client programs in bin, or reports
 // that bin has no complete set.
 func clientVersion(bin string) (int, bool) {
-	for _, p := range []string{"pg_dump", "pg_dumpall", "psql"} {
+	for _, p := range []string{"pg_dump", "pg_dumpall", "pg_restore", "psql"} {
 		if _, err := os.Stat(filepath.Join(bin, p)); err != nil {
 			return 0, false
 		}
@@ -306,8 +306,14 @@ func psql(ctx context.Context, bin string, l engine.Layout, db, script string, s
 	return nil
 }
 
+// output runs a client program and returns what it wrote. Unless the
+// command has an environment of its own, its sessions may write on a
+// read-only server (clientEnv).
 func output(cmd *exec.Cmd) (string, error) {
-	cmd.Env = append(append(os.Environ(), "PGCONNECT_TIMEOUT=10"), clientEnv...)
+	if cmd.Env == nil {
+		cmd.Env = append(os.Environ(), clientEnv...)
+	}
+	cmd.Env = append(cmd.Env, "PGCONNECT_TIMEOUT=10")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -48,32 +48,51 @@ func (e *Engine) Preflight(ctx context.Context, blue engine.Layout) ([]bluegreen
 	return out, nil
 }
 
-// StartReplication implements engine.Replicator.
-func (e *Engine) StartReplication(ctx context.Context, blue, green engine.Layout, id string) error {
+// StartReplication implements engine.Replicator. teal copies the data
+// itself (fastCopy) unless the copy would evaluate the master user's
+// functions: then the subscription copies, which from PostgreSQL 16 on
+// writes each table as its owner (a green older than 16 is refused such a
+// blue by the preflight).
+func (e *Engine) StartReplication(ctx context.Context, blue, green engine.Layout, id string, progress func(engine.CopyProgress)) error {
+	if progress == nil {
+		progress = func(engine.CopyProgress) {}
+	}
 	dbs, err := UserDatabases(ctx, blue)
 	if err != nil {
 		return err
 	}
+	byTeal := true
 	for _, db := range dbs {
 		fs, err := Preflight(ctx, blue, db)
 		if err != nil {
 			return err
 		}
 		for _, f := range fs {
-			if f.Kind == bluegreen.FindNoPrimaryKey {
+			switch f.Kind {
+			case bluegreen.FindNoPrimaryKey:
 				if err := SetReplicaIdentityFull(ctx, blue, db, f.Object); err != nil {
 					return err
 				}
+			case bluegreen.FindApplyRunsUserCode:
+				byTeal = false
 			}
 		}
 		if err := PrepareSource(ctx, blue, id, db); err != nil {
 			return err
 		}
 	}
+	progress(engine.CopyProgress{Phase: "copying roles"})
 	if err := CopyRoles(ctx, blue, green); err != nil {
 		return err
 	}
 	for _, db := range dbs {
+		if byTeal {
+			if err := fastCopy(ctx, blue, green, id, db, progress); err != nil {
+				return err
+			}
+			continue
+		}
+		progress(engine.CopyProgress{Phase: "copying the schema of database " + db})
 		if err := CopySchema(ctx, blue, green, db); err != nil {
 			return err
 		}
@@ -82,6 +101,24 @@ func (e *Engine) StartReplication(ctx context.Context, blue, green engine.Layout
 		}
 	}
 	return nil
+}
+
+var _ engine.Loader = (*Engine)(nil)
+
+// LoadSettings implements engine.Loader. With wal_level=minimal, a table
+// truncated and loaded in one transaction, and an index built, are written
+// without WAL and synced at commit: the copy writes its data once instead
+// of twice. No replica or slot can follow a server in that state, and none
+// does while green is loaded. Checkpoints wait for the end of the load, and
+// autovacuum too: green is analyzed once its data is in.
+func (e *Engine) LoadSettings() map[string]string {
+	return map[string]string{
+		"wal_level":          "minimal",
+		"max_wal_senders":    "0",
+		"max_wal_size":       "16GB",
+		"checkpoint_timeout": "1h",
+		"autovacuum":         "off",
+	}
 }
 
 // ReplicationStatus implements engine.Replicator.
