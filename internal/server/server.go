@@ -38,6 +38,10 @@ type Config struct {
 	SwitchoverHook func(deployment, phase string)
 	// Forwarding is how endpoints forward connections: auto, kernel or teal.
 	Forwarding string
+	// InitialCopy is how a PostgreSQL green gets blue's data: "teal" (the
+	// default; see docs/bluegreen.md) or "subscription", PostgreSQL's own
+	// table synchronisation, slower, kept to compare with.
+	InitialCopy string
 	// Connection caps (Limits); 0 derives each from the open-file limit.
 	MaxAPIConns      int
 	MaxProxiedConns  int
@@ -72,6 +76,17 @@ func OpenService(ctx context.Context, cfg Config) (*rds.Service, error) {
 		return nil, err
 	}
 	engines := Engines(cfg.EnginesDir, cfg.EnginePath)
+	switch cfg.InitialCopy {
+	case "", "teal":
+	case "subscription":
+		for _, e := range engines {
+			if pg, ok := e.(*postgres.Engine); ok {
+				pg.SubscriptionCopy = true
+			}
+		}
+	default:
+		return nil, fmt.Errorf("initial copy %q: want teal or subscription", cfg.InitialCopy)
+	}
 	n := 0
 	for _, e := range engines {
 		n += len(e.Builds())

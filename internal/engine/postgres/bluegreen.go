@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tealdb/teal/internal/bluegreen"
 	"github.com/tealdb/teal/internal/engine"
@@ -455,15 +457,42 @@ func WriteMarker(ctx context.Context, blue engine.Layout, db string) (float64, e
 	return at, nil
 }
 
-// Analyze refreshes the planner statistics of db, as after a major upgrade.
+// Analyze collects the statistics of db's tables and materialized views,
+// several tables at once. Each ANALYZE runs as the table's owner.
 func Analyze(ctx context.Context, l engine.Layout, db string) error {
 	c, err := session(ctx, l, db)
 	if err != nil {
 		return err
 	}
-	defer done(c)
-	if _, err := c.Exec(ctx, "ANALYZE"); err != nil {
-		return fmt.Errorf("analyze %s: %w", db, err)
+	rows, err := c.Query(ctx, `SELECT format('%I.%I', n.nspname, t.relname) FROM pg_class t
+		JOIN pg_namespace n ON n.oid = t.relnamespace
+		WHERE t.relkind IN ('r', 'm', 'p') AND t.relpersistence <> 't'
+		  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'
+		ORDER BY pg_relation_size(t.oid) DESC`)
+	var tables []string
+	if err == nil {
+		tables, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	}
-	return nil
+	done(c)
+	if err != nil {
+		return fmt.Errorf("analyze %s: list tables: %w", db, err)
+	}
+	var next atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	for range min(copyWorkers(), len(tables)) {
+		g.Go(func() error {
+			c, err := Connect(gctx, l, db)
+			if err != nil {
+				return err
+			}
+			defer c.Close(context.Background())
+			for i := int(next.Add(1)) - 1; i < len(tables); i = int(next.Add(1)) - 1 {
+				if _, err := c.Exec(gctx, "ANALYZE "+tables[i]); err != nil {
+					return fmt.Errorf("analyze %s in %s: %w", tables[i], db, err)
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }

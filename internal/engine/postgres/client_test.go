@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/tealdb/teal/internal/engine"
 )
 
@@ -70,5 +72,22 @@ func TestLoadableInto(t *testing.T) {
 	want := "SET statement_timeout = 0;\nSET lock_timeout = 0;\nCREATE TABLE t (transaction_timeout int);\n"
 	if got := loadableInto(script, 16); got != want {
 		t.Fatalf("16:\n got %q\nwant %q", got, want)
+	}
+}
+
+// A database's name is the master user's to choose: whatever it holds, the
+// connection string names that database on that server and nothing else.
+func TestConnStringQuotesEveryValue(t *testing.T) {
+	l := engine.Layout{SocketDir: "/var/lib/teal/x/run", Port: 5433}
+	for _, db := range []string{"app", "x host=/tmp port=1", "it's", `back\slash' host='/tmp`, "a b\tc", "= '"} {
+		for _, s := range []string{connString(l, db), replicationConnString(l, db)} {
+			cfg, err := pgconn.ParseConfig(s)
+			if err != nil {
+				t.Fatalf("%q: %v", s, err)
+			}
+			if cfg.Database != db || cfg.Host != l.SocketDir || cfg.Port != 5433 {
+				t.Errorf("%q: database %q on %s:%d, want %q on %s:5433", s, cfg.Database, cfg.Host, cfg.Port, db, l.SocketDir)
+			}
+		}
 	}
 }

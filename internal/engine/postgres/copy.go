@@ -3,6 +3,8 @@ package postgres
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -143,7 +145,10 @@ func fastCopy(ctx context.Context, blue, green engine.Layout, id, db string, pro
 
 	// The schema holds no rows, but it names everything: it goes beside
 	// green's data, readable by teal only, and is removed.
-	file := filepath.Join(filepath.Dir(green.DataDir), "schema-"+sanitize(db)+".dump")
+	// Its name comes from a hash: a database's name is the master user's
+	// to choose, and may hold "/" and "..".
+	sum := sha256.Sum256([]byte(db))
+	file := filepath.Join(filepath.Dir(green.DataDir), "schema-"+hex.EncodeToString(sum[:8])+".dump")
 	defer func() {
 		if rerr := os.Remove(file); rerr != nil && !os.IsNotExist(rerr) {
 			err = errors.Join(err, fmt.Errorf("remove the schema dump of %s: %w", db, rerr))

@@ -196,15 +196,29 @@ func clientVersion(bin string) (int, bool) {
 var clientVersionRE = regexp.MustCompile(`\(PostgreSQL\) (\d+)`)
 
 // connString is the libpq connection string of teal's admin session, for
-// the client programs and for subscriptions.
+// the client programs and for subscriptions. Every value is quoted: a
+// database's name is the master user's to choose, and unquoted, a name
+// such as "x host=/elsewhere" would send teal's superuser session to
+// another server.
 func connString(l engine.Layout, db string) string {
-	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s", l.SocketDir, l.Port, AdminUser, db)
+	return conninfo("host", l.SocketDir, "port", strconv.Itoa(l.Port), "user", AdminUser, "dbname", db)
 }
 
 // replicationConnString is how green's subscription reaches blue: as the
 // replication role, which green's server process may authenticate as.
 func replicationConnString(l engine.Layout, db string) string {
-	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s", l.SocketDir, l.Port, ReplicationUser, db)
+	return conninfo("host", l.SocketDir, "port", strconv.Itoa(l.Port), "user", ReplicationUser, "dbname", db)
+}
+
+// conninfo writes keys and values as a libpq connection string, each
+// value single-quoted with its quotes and backslashes escaped.
+func conninfo(kv ...string) string {
+	quote := strings.NewReplacer(`\`, `\\`, `'`, `\'`)
+	var parts []string
+	for i := 0; i+1 < len(kv); i += 2 {
+		parts = append(parts, kv[i]+"='"+quote.Replace(kv[i+1])+"'")
+	}
+	return strings.Join(parts, " ")
 }
 
 // clientEnv makes client programs' sessions writable on a read-only server.

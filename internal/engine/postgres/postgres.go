@@ -29,6 +29,10 @@ const AdminUser = "tealadmin"
 // Engine is the PostgreSQL engine.
 type Engine struct {
 	builds []engine.Build
+	// SubscriptionCopy makes green's subscriptions copy blue's data
+	// (PostgreSQL's table synchronisation) instead of teal's copy. Set it
+	// before the engine is used.
+	SubscriptionCopy bool
 
 	mu      sync.Mutex
 	catalog map[string][]engine.ParamInfo // by build version

@@ -52,7 +52,7 @@ func (e *Engine) Preflight(ctx context.Context, blue engine.Layout) ([]bluegreen
 // itself (fastCopy) unless the copy would evaluate the master user's
 // functions: then the subscription copies, which from PostgreSQL 16 on
 // writes each table as its owner (a green older than 16 is refused such a
-// blue by the preflight).
+// blue by the preflight). SubscriptionCopy chooses the subscription always.
 func (e *Engine) StartReplication(ctx context.Context, blue, green engine.Layout, id string, progress func(engine.CopyProgress)) error {
 	if progress == nil {
 		progress = func(engine.CopyProgress) {}
@@ -61,7 +61,7 @@ func (e *Engine) StartReplication(ctx context.Context, blue, green engine.Layout
 	if err != nil {
 		return err
 	}
-	byTeal := true
+	byTeal := !e.SubscriptionCopy
 	for _, db := range dbs {
 		fs, err := Preflight(ctx, blue, db)
 		if err != nil {
