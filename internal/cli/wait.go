@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -208,13 +210,16 @@ func (w *waiter) statusLine(insts []types.DBInstance, notFound bool, id string) 
 }
 
 // progress shows a wait on stderr. On a terminal the current line is
-// redrawn each second with the elapsed time and a change of status starts
-// a new line; otherwise, as in CI logs, only changes are written.
+// redrawn each second with the elapsed time, a share done ("42%") is drawn
+// as a bar, and a new status starts a new line unless only its numbers
+// changed. Otherwise, as in CI logs, changes are written as lines, and a
+// line that differs from the last only in its numbers at most every 10 s.
 type progress struct {
 	w       io.Writer
 	tty     bool
 	current string
 	open    bool // a redrawable line is on screen
+	written time.Time
 }
 
 func newProgress(w io.Writer) *progress {
@@ -227,28 +232,54 @@ func newProgress(w io.Writer) *progress {
 	return p
 }
 
+var digitsRE = regexp.MustCompile(`[0-9]+(\.[0-9]+)?`)
+
+// sameShape reports whether two statuses differ only in their numbers.
+func sameShape(a, b string) bool {
+	return digitsRE.ReplaceAllString(a, "#") == digitsRE.ReplaceAllString(b, "#")
+}
+
 func (p *progress) set(status string, elapsed time.Duration) {
 	if status == p.current {
 		p.redraw(elapsed)
 		return
 	}
-	if p.open {
+	moved := p.current != "" && sameShape(status, p.current)
+	if !p.tty {
+		if moved && time.Since(p.written) < 10*time.Second {
+			return
+		}
+		p.current, p.written = status, time.Now()
+		fmt.Fprintf(p.w, "%s (%s)\n", status, elapsed.Round(time.Second))
+		return
+	}
+	if p.open && !moved {
 		fmt.Fprintln(p.w)
 		p.open = false
 	}
 	p.current = status
-	if !p.tty {
-		fmt.Fprintf(p.w, "%s (%s)\n", status, elapsed.Round(time.Second))
-		return
-	}
 	p.redraw(elapsed)
+}
+
+var shareRE = regexp.MustCompile(`\b([0-9]{1,3})%`)
+
+// bar draws the share done a status states, or "" if it states none.
+func bar(status string) string {
+	m := shareRE.FindStringSubmatch(status)
+	if m == nil {
+		return ""
+	}
+	n, _ := strconv.Atoi(m[1])
+	const width = 20
+	filled := min(n, 100) * width / 100
+	return "[" + strings.Repeat("#", filled) + strings.Repeat("-", width-filled) + "] "
 }
 
 func (p *progress) redraw(elapsed time.Duration) {
 	if !p.tty || p.current == "" {
 		return
 	}
-	fmt.Fprintf(p.w, "\r\x1b[K%s (%s)", p.current, elapsed.Round(time.Second))
+	fmt.Fprintf(p.w, "\r\x1b[K%s%s (%s)", bar(p.current), p.current, elapsed.Round(time.Second))
 	p.open = true
 }
 
