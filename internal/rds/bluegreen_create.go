@@ -85,7 +85,7 @@ func (s *Service) CreateBlueGreenDeployment(ctx context.Context, in CreateBlueGr
 	}
 	s.deployments[d.ID] = d
 	id := d.ID
-	s.goWork(func(ctx context.Context) { s.provisionDeployment(ctx, id) })
+	s.startProvisionLocked(id)
 	desc := s.describeDeploymentLocked(d)
 	return &desc, nil
 }
@@ -234,6 +234,46 @@ func (s *Service) recordDeploymentLocked(p *deploymentPlan, findings []bluegreen
 		return nil, nil, err
 	}
 	return d, greens, nil
+}
+
+// A provision is a green build under way: DeleteBlueGreenDeployment
+// cancels it and waits for it to end before it removes what it built.
+type provision struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// startProvisionLocked builds deployment id's green in the background. It
+// is registered at once, so a delete that follows finds it.
+func (s *Service) startProvisionLocked(id string) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	p := &provision{cancel: cancel, done: make(chan struct{})}
+	s.provisions[id] = p
+	s.goWork(func(context.Context) {
+		defer func() {
+			s.mu.Lock()
+			if s.provisions[id] == p {
+				delete(s.provisions, id)
+			}
+			s.mu.Unlock()
+			cancel()
+			close(p.done)
+		}()
+		s.provisionDeployment(ctx, id)
+	})
+}
+
+// stopProvisionLocked cancels the green build of deployment id, if one
+// runs, and returns a channel closed once it has ended.
+func (s *Service) stopProvisionLocked(id string) <-chan struct{} {
+	p := s.provisions[id]
+	if p == nil {
+		ended := make(chan struct{})
+		close(ended)
+		return ended
+	}
+	p.cancel()
+	return p.done
 }
 
 // provisionDeployment builds the green environment. Each task is persisted

@@ -40,7 +40,17 @@ func (s *Service) DeleteBlueGreenDeployment(ctx context.Context, id string, dele
 		return nil, err
 	}
 	desc := s.describeDeploymentLocked(d)
-	s.goWork(func(ctx context.Context) { s.finishDeleteDeployment(ctx, id) })
+	// A green still being built stops first, so nothing it does comes
+	// after the clean-up.
+	built := s.stopProvisionLocked(id)
+	s.goWork(func(ctx context.Context) {
+		select {
+		case <-built:
+		case <-ctx.Done():
+			return // teal is stopping; the next start deletes again
+		}
+		s.finishDeleteDeployment(ctx, id)
+	})
 	return &desc, nil
 }
 
@@ -82,6 +92,15 @@ func (s *Service) finishDeleteDeployment(ctx context.Context, id string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !deleteTarget {
+		// A green whose build was stopped holds part of blue's data: it is
+		// kept, as asked, but says so.
+		for _, m := range d.Members {
+			if g := s.instances[m.Green]; g != nil && g.Status == StatusCreating {
+				s.setStatusLocked(g, StatusFailed, "DB instance was not finished: its blue/green deployment "+id+" was deleted while it was being created")
+			}
+		}
+	}
 	now := time.Now().UTC()
 	if err := s.store.Update(s.ctx, func(tx *store.Tx) error {
 		if err := tx.Delete(kindDeployment, id); err != nil {

@@ -81,7 +81,11 @@ func (s *Service) monitorOnce(ctx context.Context, id string) {
 		s.mu.Lock()
 		if d.Degraded == "" && d.Switchover == nil {
 			d.Degraded = why
-			s.saveDeploymentLocked(d, "Replication degraded: "+why+". Switchover is blocked; delete this deployment and create a new one after the change.")
+			if err := s.saveDeploymentLocked(d, "Replication degraded: "+why+". Switchover is blocked; delete this deployment and create a new one after the change."); err != nil {
+				// Switchover stays blocked by memory; the next start
+				// measures the schema again.
+				s.log.Error("save degraded deployment", "deployment", id, "err", err)
+			}
 		}
 		s.mu.Unlock()
 	}

@@ -328,8 +328,11 @@ func (sw *switchover) catchUp(ctx context.Context) error {
 	}
 	sw.s.mu.Lock()
 	sw.d.Switchover.Marker = m
-	sw.s.saveDeploymentLocked(sw.d, "")
+	err = sw.s.saveDeploymentLocked(sw.d, "")
 	sw.s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("save the catch-up marker: %w", err)
+	}
 	return sw.rep.WaitMarker(ctx, sw.green, m)
 }
 
@@ -463,14 +466,22 @@ func (s *Service) completeSwitchover(ctx context.Context, id string) {
 		d.Members[i].Status = bluegreen.MemberCompleted
 	}
 	total := time.Since(d.Switchover.Started).Round(time.Millisecond)
-	s.saveDeploymentLocked(d, fmt.Sprintf("Switchover completed in %s", total))
+	if err := s.saveDeploymentLocked(d, fmt.Sprintf("Switchover completed in %s", total)); err != nil {
+		// The store still says the switchover is committed: the next start
+		// rolls it forward again, which changes nothing more.
+		s.log.Error("save completed switchover", "deployment", id, "err", err)
+	}
 }
 
 func (s *Service) rollForward(ctx context.Context, id string) error {
 	s.mu.Lock()
 	d := s.deployments[id]
 	d.Switchover.Phase = bluegreen.PhaseRelease
-	s.saveDeploymentLocked(d, "")
+	if err := s.saveDeploymentLocked(d, ""); err != nil {
+		// Committed is what counts, and that is saved: rolling forward
+		// goes on, and runs again at the next start.
+		s.log.Error("save switchover phase", "deployment", id, "phase", bluegreen.PhaseRelease, "err", err)
+	}
 	sw := d.Switchover
 	// Route every name to the server that now holds it; this also closes
 	// connections that were still open to the previous holder.
@@ -480,7 +491,10 @@ func (s *Service) rollForward(ctx context.Context, id string) error {
 			s.mu.Unlock()
 			return fmt.Errorf("open endpoint %s: %w", rn.To, err)
 		}
-		s.proxy.SetTarget(rn.To, r.backend())
+		if err := s.proxy.SetTarget(rn.To, r.backend()); err != nil {
+			s.mu.Unlock()
+			return err
+		}
 	}
 	for _, rn := range sw.Renames {
 		if s.findLocked(rn.From) == nil {
@@ -563,7 +577,11 @@ func (s *Service) rollbackSwitchover(ctx context.Context, id string, cause error
 		d.Members[i].Status = bluegreen.MemberFailed
 	}
 	s.log.Warn("switchover rolled back", "deployment", id, "cause", cause)
-	s.saveDeploymentLocked(d, d.StatusDetails)
+	if err := s.saveDeploymentLocked(d, d.StatusDetails); err != nil {
+		// The store says the switchover had not reached its commit point:
+		// the next start rolls it back again.
+		s.log.Error("save rolled-back switchover", "deployment", id, "err", err)
+	}
 }
 
 // resumeDeploymentLocked continues what a deployment was doing when teal
@@ -573,7 +591,7 @@ func (s *Service) rollbackSwitchover(ctx context.Context, id string, cause error
 func (s *Service) resumeDeploymentLocked(id string, d *deploymentRecord) {
 	switch d.Status {
 	case bluegreen.StatusProvisioning:
-		s.goWork(func(ctx context.Context) { s.provisionDeployment(ctx, id) })
+		s.startProvisionLocked(id)
 	case bluegreen.StatusSwitchoverInProgress:
 		committed := d.Switchover != nil && bluegreen.Committed(d.Switchover.Phase)
 		s.goWork(func(ctx context.Context) {

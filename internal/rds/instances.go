@@ -182,7 +182,11 @@ func (s *Service) provision(ctx context.Context, rid string) {
 		return
 	}
 	r.Applied = params
-	s.proxy.SetTarget(r.Identifier, r.backend())
+	if err := s.proxy.SetTarget(r.Identifier, r.backend()); err != nil {
+		// Running but unreachable is not available; a reboot tries again.
+		s.setStatusLocked(r, StatusFailed, "DB instance's endpoint cannot route to its server: "+err.Error())
+		return
+	}
 	s.setStatusLocked(r, StatusAvailable, "DB instance is available")
 }
 
@@ -256,7 +260,11 @@ func (s *Service) startServer(ctx context.Context, rid string) {
 		s.setStatusLocked(r, StatusFailed, "DB instance failed to start: "+err.Error())
 		return
 	}
-	s.proxy.SetTarget(r.Identifier, r.backend())
+	if err := s.proxy.SetTarget(r.Identifier, r.backend()); err != nil {
+		// Running but unreachable is not available; a reboot tries again.
+		s.setStatusLocked(r, StatusFailed, "DB instance's endpoint cannot route to its server: "+err.Error())
+		return
+	}
 	s.setStatusLocked(r, StatusAvailable, "")
 }
 
@@ -618,7 +626,10 @@ func (s *Service) reboot(ctx context.Context, rid string) {
 	e := s.engines[r.Engine]
 	params := s.effectiveParamsLocked(r)
 	rep := s.replicationLocked(r)
-	s.proxy.SetTarget(r.Identifier, "")
+	if err := s.proxy.SetTarget(r.Identifier, ""); err != nil {
+		// Connections still reach the server until it stops.
+		s.log.Warn("stop routing to a stopping server", "instance", r.Identifier, "err", err)
+	}
 	s.mu.Unlock()
 
 	if err == nil {
@@ -641,7 +652,11 @@ func (s *Service) reboot(ctx context.Context, rid string) {
 	}
 	r.Applied = params
 	r.PendingReboot = false
-	s.proxy.SetTarget(r.Identifier, r.backend())
+	if err := s.proxy.SetTarget(r.Identifier, r.backend()); err != nil {
+		// Running but unreachable is not available; a reboot tries again.
+		s.setStatusLocked(r, StatusFailed, "DB instance's endpoint cannot route to its server: "+err.Error())
+		return
+	}
 	s.setStatusLocked(r, StatusAvailable, "DB instance restarted")
 	if r.ReadOnly {
 		if _, green := s.memberOfLocked(r.ResourceID); !green {
@@ -678,8 +693,10 @@ func (s *Service) DeleteDBInstance(ctx context.Context, id string) (*DBInstance,
 	if err := s.notSwitchingLocked(r); err != nil {
 		return nil, err
 	}
+	// Replicas are promoted when their source goes; one being deleted
+	// goes its own way.
 	for _, rep := range s.replicasLocked(r.ResourceID) {
-		if rep.Status != StatusAvailable {
+		if rep.Status != StatusAvailable && rep.Status != StatusDeleting {
 			return nil, invalidInstanceState(rep.Identifier, rep.Status,
 				"available before its source "+r.Identifier+" can be deleted (its replicas are promoted)")
 		}
@@ -695,6 +712,9 @@ func (s *Service) finishDelete(ctx context.Context, rid string) {
 	r := s.instances[rid]
 	var replicas []string
 	for _, rep := range s.replicasLocked(rid) {
+		if rep.Status == StatusDeleting {
+			continue
+		}
 		replicas = append(replicas, rep.ResourceID)
 		rep.Status = StatusModifying
 	}
@@ -707,7 +727,10 @@ func (s *Service) finishDelete(ctx context.Context, rid string) {
 	l, layoutErr := s.layout(r)
 	rep := s.replicationLocked(r)
 	e := s.engines[r.Engine]
-	s.proxy.SetTarget(r.Identifier, "")
+	if err := s.proxy.SetTarget(r.Identifier, ""); err != nil {
+		// Connections still reach the server until it stops.
+		s.log.Warn("stop routing to a stopping server", "instance", r.Identifier, "err", err)
+	}
 	s.mu.Unlock()
 
 	err := s.sup.Stop(ctx, rid)

@@ -413,7 +413,9 @@ func (s *Service) changeGroup(ctx context.Context, name string, changes []Parame
 		if err != nil {
 			s.log.Error("apply parameters", "instance", r.Identifier, "err", err)
 			r.PendingReboot = true
-			s.saveLocked(r, "Could not apply parameter changes at once; they apply at the next reboot: "+err.Error())
+			if serr := s.saveLocked(r, "Could not apply parameter changes at once; they apply at the next reboot: "+err.Error()); serr != nil {
+				s.log.Error("save pending reboot", "instance", r.Identifier, "err", serr)
+			}
 		}
 	}
 	for _, r := range touched {

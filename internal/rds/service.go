@@ -69,6 +69,7 @@ type Service struct {
 	deployments map[string]*deploymentRecord // by identifier
 	live        map[string]*deploymentLive   // what the monitor last measured
 	building    map[string]string            // how far each green being built has come, not persisted
+	provisions  map[string]*provision        // the green builds under way
 
 	users osUsers // each instance's OS user
 
@@ -182,6 +183,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		deployments:  map[string]*deploymentRecord{},
 		live:         map[string]*deploymentLive{},
 		building:     map[string]string{},
+		provisions:   map[string]*provision{},
 		supEvents:    make(chan supervisor.Event, 256),
 
 		switchoverHook: cfg.SwitchoverHook,
