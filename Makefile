@@ -22,9 +22,9 @@ run: engines build
 test: engines vet
 	$(GO) test $(TEST_FLAGS) ./...
 
-# Fast tests only: no database servers.
+# Fast tests only: no database servers (tests that start one skip under -short).
 unit:
-	$(GO) test -count=1 ./internal/...
+	$(GO) test -count=1 -short ./internal/...
 
 vet:
 	@test -z "$$(gofmt -l cmd internal test)" || { echo "gofmt needed:"; gofmt -l cmd internal test; exit 1; }

@@ -14,8 +14,13 @@ import (
 
 // startServer initialises and starts a server of the given major version
 // for a test, stopping it when the test ends.
+// startServer starts a PostgreSQL server of major for a test. Tests that
+// start servers are skipped by make unit (go test -short).
 func startServer(t *testing.T, e *Engine, sup *supervisor.Supervisor, major, name string) engine.Layout {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts PostgreSQL servers; make test runs it")
+	}
 	b, err := engine.Resolve(e.Builds(), major)
 	if err != nil {
 		t.Fatalf("PostgreSQL %s: %v (run scripts/install-engines.sh)", major, err)
