@@ -107,5 +107,5 @@ type ReplicationKeeper interface {
 // settings it must not keep. Green starts with LoadSettings over its own
 // for StartReplication and is restarted with its own before it is used.
 type Loader interface {
-	LoadSettings() map[string]string
+	LoadSettings(b Build) map[string]string
 }

@@ -373,7 +373,7 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 	startConfig := config
 	if loads {
 		startConfig = maps.Clone(config)
-		maps.Copy(startConfig, load.LoadSettings())
+		maps.Copy(startConfig, load.LoadSettings(gl.Build))
 	}
 	if err := s.initServer(ctx, gid, e, gl, startConfig, nil); err != nil {
 		return fmt.Errorf("start green primary: %w", err)

@@ -109,16 +109,22 @@ var _ engine.Loader = (*Engine)(nil)
 // truncated and loaded in one transaction, and an index built, are written
 // without WAL and synced at commit: the copy writes its data once instead
 // of twice. No replica or slot can follow a server in that state, and none
-// does while green is loaded. Checkpoints wait for the end of the load, and
-// autovacuum too: green is analyzed once its data is in.
-func (e *Engine) LoadSettings() map[string]string {
-	return map[string]string{
-		"wal_level":          "minimal",
-		"max_wal_senders":    "0",
-		"max_wal_size":       "16GB",
-		"checkpoint_timeout": "1h",
-		"autovacuum":         "off",
+// does while green is loaded; so no commit may wait for a standby, and
+// from 17 on no WAL is summarized. Checkpoints wait for the end of the
+// load, and autovacuum too: green is analyzed once its data is in.
+func (e *Engine) LoadSettings(b engine.Build) map[string]string {
+	out := map[string]string{
+		"wal_level":                 "minimal",
+		"max_wal_senders":           "0",
+		"synchronous_standby_names": "",
+		"max_wal_size":              "16GB",
+		"checkpoint_timeout":        "1h",
+		"autovacuum":                "off",
 	}
+	if majorOf(b) >= 17 {
+		out["summarize_wal"] = "off"
+	}
+	return out
 }
 
 // ReplicationStatus implements engine.Replicator.
