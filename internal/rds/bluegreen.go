@@ -2,6 +2,7 @@ package rds
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -110,6 +111,26 @@ func (s *Service) deploymentArn(id string) string {
 }
 
 // saveDeploymentLocked persists d, and an event when message is not empty.
+// updateDeploymentLocked changes a deployment the safe way: change is made
+// to a copy, the copy is saved, and only then does memory take it. A failed
+// save leaves the deployment as it was, in memory and in the store.
+func (s *Service) updateDeploymentLocked(d *deploymentRecord, change func(next *deploymentRecord) (message string)) error {
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("copy deployment %s: %w", d.ID, err)
+	}
+	var next deploymentRecord
+	if err := json.Unmarshal(raw, &next); err != nil {
+		return fmt.Errorf("copy deployment %s: %w", d.ID, err)
+	}
+	message := change(&next)
+	if err := s.saveDeploymentLocked(&next, message); err != nil {
+		return err
+	}
+	*d = next
+	return nil
+}
+
 func (s *Service) saveDeploymentLocked(d *deploymentRecord, message string) error {
 	return s.store.Update(s.ctx, func(tx *store.Tx) error {
 		if err := tx.Put(kindDeployment, d.ID, d); err != nil {

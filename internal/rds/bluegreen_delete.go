@@ -34,9 +34,11 @@ func (s *Service) DeleteBlueGreenDeployment(ctx context.Context, id string, dele
 				"environment now, so DeleteTarget cannot be used. Delete the deployment without it, then the old instances if you wish.", id)
 		}
 	}
-	d.Status = bluegreen.StatusDeleting
-	d.DeleteTarget = deleteTarget
-	if err := s.saveDeploymentLocked(d, "Blue/green deployment is being deleted"); err != nil {
+	if err := s.updateDeploymentLocked(d, func(d *deploymentRecord) string {
+		d.Status = bluegreen.StatusDeleting
+		d.DeleteTarget = deleteTarget
+		return "Blue/green deployment is being deleted"
+	}); err != nil {
 		return nil, err
 	}
 	desc := s.describeDeploymentLocked(d)

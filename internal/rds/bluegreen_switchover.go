@@ -74,14 +74,16 @@ func (s *Service) SwitchoverBlueGreenDeployment(ctx context.Context, id string, 
 		}
 	}
 	now := time.Now().UTC()
-	d.Status = bluegreen.StatusSwitchoverInProgress
-	d.StatusDetails = ""
-	d.Switchover = &switchoverRecord{Phase: bluegreen.PhaseGuardrails, Started: now,
-		Deadline: now.Add(time.Duration(seconds) * time.Second), Timeout: seconds, Timings: map[string]float64{}}
-	for i := range d.Members {
-		d.Members[i].Status = bluegreen.MemberInProgress
-	}
-	if err := s.saveDeploymentLocked(d, fmt.Sprintf("Switchover started (timeout %d s)", seconds)); err != nil {
+	if err := s.updateDeploymentLocked(d, func(d *deploymentRecord) string {
+		d.Status = bluegreen.StatusSwitchoverInProgress
+		d.StatusDetails = ""
+		d.Switchover = &switchoverRecord{Phase: bluegreen.PhaseGuardrails, Started: now,
+			Deadline: now.Add(time.Duration(seconds) * time.Second), Timeout: seconds, Timings: map[string]float64{}}
+		for i := range d.Members {
+			d.Members[i].Status = bluegreen.MemberInProgress
+		}
+		return fmt.Sprintf("Switchover started (timeout %d s)", seconds)
+	}); err != nil {
 		return nil, err
 	}
 	s.goWork(func(ctx context.Context) { s.runSwitchover(ctx, id) })
