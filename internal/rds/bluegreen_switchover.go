@@ -205,8 +205,10 @@ func (s *Service) SetSwitchoverHook(fn func(deployment, phase string)) {
 func (s *Service) setPhase(d *deploymentRecord, phase string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d.Switchover.Phase = phase
-	return s.saveDeploymentLocked(d, "")
+	return s.updateDeploymentLocked(d, func(d *deploymentRecord) string {
+		d.Switchover.Phase = phase
+		return ""
+	})
 }
 
 func (s *Service) recordTiming(d *deploymentRecord, phase string, took time.Duration) {

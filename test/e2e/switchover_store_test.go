@@ -1,0 +1,142 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tealdb/teal/internal/bluegreen"
+	"github.com/tealdb/teal/internal/rds"
+)
+
+// storeWritable sets or clears the immutable flag of teal's store (its
+// database and write-ahead log), which makes every write to them fail, as
+// a disk gone read-only would.
+func storeWritable(t *testing.T, dir string, writable bool) {
+	t.Helper()
+	flag := "+i"
+	if writable {
+		flag = "-i"
+	}
+	for _, f := range []string{"teal.db", "teal.db-wal"} {
+		path := filepath.Join(dir, f)
+		if _, err := os.Stat(path); err != nil {
+			continue
+		}
+		if out, err := exec.Command("chattr", flag, path).CombinedOutput(); err != nil {
+			t.Fatalf("chattr %s %s: %v: %s", flag, path, err, out)
+		}
+	}
+}
+
+// TestSwitchoverStoreFails makes teal's store refuse every write as each
+// switchover phase starts. A switchover whose commit point cannot be saved
+// ends rolled back; one past it ends completed. Then teal restarts with a store that
+// works again: the deployment says the same as before, production is one
+// writable primary behind its endpoint, and every insert acknowledged
+// through the endpoint during the switchover is there.
+func TestSwitchoverStoreFails(t *testing.T) {
+	t.Parallel()
+	dir := dataDir(t)
+	t.Cleanup(func() { storeWritable(t, dir, true) })
+	svc := openService(t, dir)
+	requireVersions(t, svc, "15")
+	ctx := ctxFor(t, 10*time.Minute)
+	blue := createPostgres(t, svc, "sf", "15")
+	port := blue.Endpoint.Port
+	if _, err := connect(t, blue, "app").Exec(ctx, `CREATE TABLE ledger (id bigserial PRIMARY KEY, writer int NOT NULL,
+		seq int NOT NULL, at timestamptz DEFAULT now(), UNIQUE (writer, seq))`); err != nil {
+		t.Fatal(err)
+	}
+	for i, phase := range bluegreen.Phases {
+		if phase == bluegreen.PhaseDone {
+			continue
+		}
+		// The hook runs as a phase starts, after the phase is saved: the
+		// commit point's own transaction is the first to fail from
+		// "committed" on, so only a failure from "release" on is past it.
+		want := bluegreen.StatusSwitchoverFailed
+		if phase == bluegreen.PhaseRelease {
+			want = bluegreen.StatusSwitchoverCompleted
+		}
+		prod := describe(t, svc, "sf")
+		dep := createBlueGreen(t, svc, fmt.Sprintf("sf-%d", i), prod.DBInstanceArn, "15", "")
+		id := dep.BlueGreenDeploymentIdentifier
+
+		stop := make(chan struct{})
+		l, wg := runWriters(t, port, 10*i, 2, stop)
+		halt := func() {
+			if stop != nil {
+				close(stop)
+				wg.Wait()
+				stop = nil
+			}
+		}
+		var failed atomic.Bool
+		svc.SetSwitchoverHook(func(d, p string) {
+			if d == id && p == phase {
+				storeWritable(t, dir, false)
+				failed.Store(true)
+			}
+		})
+		time.Sleep(300 * time.Millisecond)
+		timeout := 60
+		if _, err := svc.SwitchoverBlueGreenDeployment(ctx, id, &timeout); err != nil {
+			t.Fatalf("%s: switchover: %v", phase, err)
+		}
+		got := waitDeployment(t, svc, id, 2*time.Minute, bluegreen.StatusSwitchoverFailed, bluegreen.StatusSwitchoverCompleted)
+		svc.SetSwitchoverHook(nil)
+		storeWritable(t, dir, true)
+		halt()
+		if !failed.Load() {
+			t.Fatalf("%s: the phase never started", phase)
+		}
+		if got.Status != want {
+			t.Fatalf("store failing from %s: switchover %s (%s), want %s", phase, got.Status, got.StatusDetails, want)
+		}
+
+		// teal restarts: what it saved, and what it finishes at start,
+		// must say the same.
+		if err := svc.Close(); err != nil {
+			t.Fatalf("%s: close: %v", phase, err)
+		}
+		svc = openService(t, dir)
+		again := waitDeployment(t, svc, id, 2*time.Minute, bluegreen.StatusSwitchoverFailed, bluegreen.StatusSwitchoverCompleted)
+		if again.Status != want {
+			t.Fatalf("store failing from %s: after a restart the switchover is %s (%s), before it %s", phase, again.Status, again.StatusDetails, want)
+		}
+		prod = waitStatus(t, svc, "sf", rds.StatusAvailable, 2*time.Minute)
+		if prod.Endpoint.Port != port {
+			t.Fatalf("%s: production moved from port %d to %d", phase, port, prod.Endpoint.Port)
+		}
+		c := connect(t, prod, "app")
+		checkLedger(t, c, l)
+		if _, err := c.Exec(ctx, "INSERT INTO ledger (writer, seq) VALUES ($1, -1)", 10*i); err != nil {
+			t.Fatalf("%s: production is not writable after the restart: %v", phase, err)
+		}
+		c.Close(context.Background())
+		t.Logf("store failing from %s: %s, and %s after a restart; %d inserts acknowledged", phase, got.Status, again.Status, len(l.acked))
+
+		// Clean up for the next phase.
+		if _, err := svc.DeleteBlueGreenDeployment(ctx, id, want == bluegreen.StatusSwitchoverFailed); err != nil {
+			t.Fatalf("%s: delete deployment: %v", phase, err)
+		}
+		eventually(t, 2*time.Minute, "deployment deleted", func() error {
+			if _, _, err := svc.DescribeBlueGreenDeployments(ctx, id, nil, rds.Page{}); !isFault(err, "BlueGreenDeploymentNotFoundFault") {
+				return fmt.Errorf("describe: %v", err)
+			}
+			return nil
+		})
+		if want == bluegreen.StatusSwitchoverCompleted {
+			if _, err := svc.DeleteDBInstance(ctx, "sf-old1"); err != nil {
+				t.Fatalf("%s: delete the old blue: %v", phase, err)
+			}
+			waitStatus(t, svc, "sf-old1", "deleted", time.Minute)
+		}
+	}
+}
