@@ -19,7 +19,7 @@ import (
 	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/smithy-go"
 
-	"github.com/tealdb/teal/internal/rds"
+	"github.com/tealdb/teal/internal/fault"
 )
 
 // TestRDSClient sends requests with aws-sdk-go-v2's RDS client, exactly as
@@ -36,7 +36,7 @@ func TestRDSClient(t *testing.T) {
 		if err == nil {
 			err = p.Authorize("rds:DescribeDBInstances", "arn:aws:rds:us-east-1:000000000000:db:*")
 		}
-		var f *rds.Fault
+		var f *fault.Fault
 		if errors.As(err, &f) {
 			w.WriteHeader(f.Status)
 			var msg strings.Builder

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/tealdb/teal/internal/rds"
+	"github.com/tealdb/teal/internal/fault"
 )
 
 // The refusals below use the codes and statuses AWS returns for the Query
@@ -12,52 +12,52 @@ import (
 // official clients branch on them: botocore, for instance, corrects its clock
 // and retries on RequestExpired and SignatureDoesNotMatch.
 
-func missingAuthenticationToken() *rds.Fault {
-	return &rds.Fault{Code: "MissingAuthenticationToken", Status: http.StatusForbidden,
+func missingAuthenticationToken() *fault.Fault {
+	return &fault.Fault{Code: "MissingAuthenticationToken", Status: http.StatusForbidden,
 		Message: "Request is missing Authentication Token"}
 }
 
-func incompleteSignature(format string, args ...any) *rds.Fault {
-	return &rds.Fault{Code: "IncompleteSignature", Status: http.StatusForbidden,
+func incompleteSignature(format string, args ...any) *fault.Fault {
+	return &fault.Fault{Code: "IncompleteSignature", Status: http.StatusForbidden,
 		Message: fmt.Sprintf(format, args...)}
 }
 
-func invalidClientTokenID() *rds.Fault {
-	return &rds.Fault{Code: "InvalidClientTokenId", Status: http.StatusForbidden,
+func invalidClientTokenID() *fault.Fault {
+	return &fault.Fault{Code: "InvalidClientTokenId", Status: http.StatusForbidden,
 		Message: "The security token included in the request is invalid."}
 }
 
 const signatureMismatchMessage = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."
 
-func signatureDoesNotMatch(format string, args ...any) *rds.Fault {
-	return &rds.Fault{Code: "SignatureDoesNotMatch", Status: http.StatusForbidden,
+func signatureDoesNotMatch(format string, args ...any) *fault.Fault {
+	return &fault.Fault{Code: "SignatureDoesNotMatch", Status: http.StatusForbidden,
 		Message: fmt.Sprintf(format, args...)}
 }
 
-func requestExpired(format string, args ...any) *rds.Fault {
-	return &rds.Fault{Code: "RequestExpired", Status: http.StatusBadRequest,
+func requestExpired(format string, args ...any) *fault.Fault {
+	return &fault.Fault{Code: "RequestExpired", Status: http.StatusBadRequest,
 		Message: "Request has expired. " + fmt.Sprintf(format, args...)}
 }
 
-func accessDenied(format string, args ...any) *rds.Fault {
-	return &rds.Fault{Code: "AccessDenied", Status: http.StatusForbidden,
+func accessDenied(format string, args ...any) *fault.Fault {
+	return &fault.Fault{Code: "AccessDenied", Status: http.StatusForbidden,
 		Message: fmt.Sprintf(format, args...)}
 }
 
 // malformedPolicy is InvalidParameterValue, the code RDS clients already
 // handle, with IAM's MalformedPolicyDocument wording so the cause is familiar.
-func malformedPolicy(format string, args ...any) *rds.Fault {
-	return &rds.Fault{Code: "InvalidParameterValue", Status: http.StatusBadRequest,
+func malformedPolicy(format string, args ...any) *fault.Fault {
+	return &fault.Fault{Code: "InvalidParameterValue", Status: http.StatusBadRequest,
 		Message: "MalformedPolicyDocument: " + fmt.Sprintf(format, args...)}
 }
 
-func invalidValue(format string, args ...any) *rds.Fault {
-	return &rds.Fault{Code: "InvalidParameterValue", Status: http.StatusBadRequest,
+func invalidValue(format string, args ...any) *fault.Fault {
+	return &fault.Fault{Code: "InvalidParameterValue", Status: http.StatusBadRequest,
 		Message: fmt.Sprintf(format, args...)}
 }
 
 // noSuchEntity is IAM's answer to DeleteAccessKey for an unknown key.
-func noSuchEntity(id string) *rds.Fault {
-	return &rds.Fault{Code: "NoSuchEntity", Status: http.StatusNotFound,
+func noSuchEntity(id string) *fault.Fault {
+	return &fault.Fault{Code: "NoSuchEntity", Status: http.StatusNotFound,
 		Message: fmt.Sprintf("The Access Key with id %s cannot be found.", id)}
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
-	"github.com/tealdb/teal/internal/rds"
+	"github.com/tealdb/teal/internal/fault"
 	"github.com/tealdb/teal/internal/store"
 )
 
@@ -88,7 +88,7 @@ func newRig(t *testing.T) *rig {
 		r.mu.Lock()
 		r.last = result{p, err}
 		r.mu.Unlock()
-		var f *rds.Fault
+		var f *fault.Fault
 		if errors.As(err, &f) {
 			w.WriteHeader(f.Status)
 		}
@@ -158,12 +158,12 @@ func sign(t *testing.T, req *http.Request, o signOpts) {
 	}
 }
 
-// faultOf returns the *rds.Fault in err, failing the test if there is none.
-func faultOf(t *testing.T, err error) *rds.Fault {
+// faultOf returns the *fault.Fault in err, failing the test if there is none.
+func faultOf(t *testing.T, err error) *fault.Fault {
 	t.Helper()
-	var f *rds.Fault
+	var f *fault.Fault
 	if !errors.As(err, &f) {
-		t.Fatalf("error %v (%T) is not an *rds.Fault", err, err)
+		t.Fatalf("error %v (%T) is not an *fault.Fault", err, err)
 	}
 	return f
 }

@@ -124,7 +124,7 @@ func (k *Keyring) Region() string { return k.region }
 func (k *Keyring) AccountID() string { return k.accountID }
 
 // CreateKey creates and persists a key limited by policy. The answer is the
-// only place the secret is ever shown. A bad policy is an *rds.Fault
+// only place the secret is ever shown. A bad policy is an *fault.Fault
 // InvalidParameterValue saying what is wrong.
 func (k *Keyring) CreateKey(ctx context.Context, policy []byte, description string) (AccessKey, error) {
 	parsed, err := ParsePolicy(policy)
@@ -196,7 +196,7 @@ func (k *Keyring) ListKeys(ctx context.Context) ([]AccessKey, error) {
 }
 
 // DeleteKey deletes a key; requests signed with it fail from then on. An
-// unknown key is an *rds.Fault NoSuchEntity (404), as in IAM.
+// unknown key is an *fault.Fault NoSuchEntity (404), as in IAM.
 func (k *Keyring) DeleteKey(ctx context.Context, id string) error {
 	if id == k.rootID {
 		return invalidValue("The root access key cannot be deleted; it is set by TEAL_ACCESS_KEY_ID or the credentials file in the data directory.")

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tealdb/teal/internal/rds"
+	"github.com/tealdb/teal/internal/fault"
 	"github.com/tealdb/teal/internal/store"
 )
 
@@ -109,7 +109,7 @@ func TestCreateKey(t *testing.T) {
 	}
 
 	_, err = r.kr.CreateKey(ctx, []byte(`{"Statement":{"Effect":"Allow","Action":"rds:*"}}`), "bad")
-	if !errors.Is(err, rds.ErrInvalidParameterValue) {
+	if !errors.Is(err, &fault.Fault{Code: "InvalidParameterValue"}) {
 		t.Fatalf("bad policy: %v", err)
 	}
 	keys, err := r.kr.ListKeys(ctx)

@@ -31,7 +31,7 @@ type statement struct {
 }
 
 // ParsePolicy parses and validates an IAM-style policy document. Errors are
-// *rds.Fault InvalidParameterValue messages that say what to fix.
+// *fault.Fault InvalidParameterValue messages that say what to fix.
 //
 // Parts teal cannot honour, such as Condition, are refused rather than
 // ignored: ignoring a condition on an Allow would grant more than the author

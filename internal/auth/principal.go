@@ -28,7 +28,7 @@ func (p Principal) KeyID() string { return p.AccessKeyID }
 // "*", as IAM does for actions that name none, so only a statement with
 // Resource "*" allows it.
 //
-// It returns nil or an *rds.Fault AccessDenied (403) naming the principal,
+// It returns nil or an *fault.Fault AccessDenied (403) naming the principal,
 // the action and the first resource refused. The root key may do everything;
 // a zero Principal may do nothing.
 func (p Principal) Authorize(action string, resources ...string) error {

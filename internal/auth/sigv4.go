@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tealdb/teal/internal/rds"
+	"github.com/tealdb/teal/internal/fault"
 )
 
 const (
@@ -50,7 +50,7 @@ type signature struct {
 // returns the principal that signed it. body is the request body, already
 // read; the signature covers its SHA-256.
 //
-// Refusals are *rds.Fault values with AWS's codes: MissingAuthenticationToken,
+// Refusals are *fault.Fault values with AWS's codes: MissingAuthenticationToken,
 // IncompleteSignature, InvalidClientTokenId, SignatureDoesNotMatch (all 403)
 // and RequestExpired (400).
 func (k *Keyring) Authenticate(r *http.Request, body []byte) (Principal, error) {
@@ -96,7 +96,7 @@ func (k *Keyring) Authenticate(r *http.Request, body []byte) (Principal, error) 
 // header, never a signature.
 func (k *Keyring) refused(r *http.Request, accessKeyID string, err error) {
 	attrs := []any{"remote", r.RemoteAddr, "access_key_id", accessKeyID}
-	var f *rds.Fault
+	var f *fault.Fault
 	if errors.As(err, &f) {
 		attrs = append(attrs, "code", f.Code, "reason", f.Message)
 	} else {

@@ -1,32 +1,18 @@
 package rds
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
+
+	apifault "github.com/tealdb/teal/internal/fault"
 )
 
-// Fault is an error the RDS API returns to the caller: the code and HTTP
-// status of the RDS service model, and a message saying what was wrong. Every
-// operation of this package returns its refusals as a *Fault; any other error
-// is an internal failure.
-type Fault struct {
-	Code    string
-	Status  int
-	Message string
-}
-
-func (f *Fault) Error() string { return f.Code + ": " + f.Message }
-
-// Is makes errors.Is match faults by code, so callers can test against the
-// sentinel values below.
-func (f *Fault) Is(target error) bool {
-	var t *Fault
-	return errors.As(target, &t) && t.Code == f.Code
-}
+// Fault is an error the RDS API returns to the caller (see package fault).
+// Every operation of this package returns its refusals as a *Fault; any
+// other error is an internal failure.
+type Fault = apifault.Fault
 
 func fault(code string, status int, format string, args ...any) *Fault {
-	return &Fault{Code: code, Status: status, Message: fmt.Sprintf(format, args...)}
+	return apifault.New(code, status, format, args...)
 }
 
 // Sentinels for errors.Is; their messages are not used.
