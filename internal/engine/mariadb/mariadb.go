@@ -1,7 +1,6 @@
 package mariadb
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -109,7 +108,7 @@ func (e *Engine) Init(ctx context.Context, l engine.Layout) error {
 		return err
 	}
 	for _, d := range []string{l.DataDir, l.SocketDir} {
-		if err := mkdirOwned(d, l.Credential); err != nil {
+		if err := engine.MkdirOwned(d, 0o700, l.Credential); err != nil {
 			return err
 		}
 	}
@@ -119,7 +118,7 @@ func (e *Engine) Init(ctx context.Context, l engine.Layout) error {
 		// Its own temporary directory: bootstraps running side by side in
 		// /tmp collide on their temporary tables' file names.
 		"--tmpdir="+filepath.Dir(l.DataDir))
-	if err := run(cmd, l.Credential); err != nil {
+	if err := engine.RunAs(cmd, l.Credential); err != nil {
 		return fmt.Errorf("mariadb-install-db %s: %w", l.DataDir, err)
 	}
 	return nil
@@ -184,7 +183,7 @@ func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *eng
 	if bad != nil {
 		return bad
 	}
-	return writeOwned(configPath(l), []byte(b.String()), l.Credential)
+	return engine.WriteOwned(configPath(l), []byte(b.String()), l.Credential)
 }
 
 // Spec implements engine.Engine.
@@ -393,51 +392,6 @@ func (e *Engine) DropReplicationSlot(ctx context.Context, source engine.Layout, 
 	return nil
 }
 
-func mkdirOwned(dir string, cred *syscall.Credential) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
-	if cred != nil {
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			return fmt.Errorf("chown %s: %w", dir, err)
-		}
-	}
-	return nil
-}
-
-func writeOwned(path string, data []byte, cred *syscall.Credential) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if cred != nil {
-		if err := os.Chown(tmp, int(cred.Uid), int(cred.Gid)); err != nil {
-			return fmt.Errorf("chown %s: %w", tmp, err)
-		}
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-func run(cmd *exec.Cmd, cred *syscall.Credential) error {
-	if cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	}
-	cmd.Dir = os.TempDir()
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		s := out.String()
-		if len(s) > 2000 {
-			s = s[len(s)-2000:]
-		}
-		return fmt.Errorf("%w: %s", err, strings.TrimSpace(s))
-	}
-	return nil
-}
-
 var bareValueRE = regexp.MustCompile(`^(-?[0-9]+(\.[0-9]+)?|ON|OFF|on|off|TRUE|FALSE|true|false)$`)
 
 // sqlValue writes a configuration value as SET GLOBAL takes it: numbers and
@@ -462,17 +416,17 @@ func (e *Engine) CloneReplica(ctx context.Context, replica engine.Layout, rep en
 	if err != nil {
 		return err
 	}
-	if err := mkdirOwned(replica.DataDir, replica.Credential); err != nil {
+	if err := engine.MkdirOwned(replica.DataDir, 0o700, replica.Credential); err != nil {
 		return err
 	}
 	src := filepath.Join(rep.Source.SocketDir, "mysqld.sock")
 	backup := exec.CommandContext(ctx, "/usr/bin/mariadb-backup", "--backup", "--target-dir="+replica.DataDir,
 		"--socket="+src, "--user="+admin, "--datadir="+rep.Source.DataDir)
-	if err := run(backup, nil); err != nil {
+	if err := engine.RunAs(backup, nil); err != nil {
 		return fmt.Errorf("mariadb-backup --backup: %w", err)
 	}
 	prepare := exec.CommandContext(ctx, "/usr/bin/mariadb-backup", "--prepare", "--target-dir="+replica.DataDir)
-	if err := run(prepare, nil); err != nil {
+	if err := engine.RunAs(prepare, nil); err != nil {
 		return fmt.Errorf("mariadb-backup --prepare: %w", err)
 	}
 	return chownTree(replica.DataDir, replica.Credential)

@@ -62,14 +62,14 @@ func writeAccess(l engine.Layout) error {
 	}
 	ident := fmt.Sprintf("# Managed by teal: rewritten at every start. Do not edit.\nteal     %s  %s\nservers  %s  %s\n",
 		tealUser, AdminUser, followers, ReplicationUser)
-	if err := mkdirOwned(l.SocketDir, 0o750, l.Credential); err != nil {
+	if err := engine.MkdirOwned(l.SocketDir, 0o750, l.Credential); err != nil {
 		return err
 	}
-	if err := writeOwned(filepath.Join(l.DataDir, "pg_ident.conf"), []byte(ident), l.Credential); err != nil {
+	if err := engine.WriteOwned(filepath.Join(l.DataDir, "pg_ident.conf"), []byte(ident), l.Credential); err != nil {
 		return err
 	}
 	hba := fmt.Sprintf(hbaTemplate, AdminUser, ReplicationUser)
-	return writeOwned(filepath.Join(l.DataDir, "pg_hba.conf"), []byte(hba), l.Credential)
+	return engine.WriteOwned(filepath.Join(l.DataDir, "pg_hba.conf"), []byte(hba), l.Credential)
 }
 
 func osUserName(uid int) (string, error) {

@@ -51,11 +51,11 @@ func (e *Engine) CloneReplica(ctx context.Context, replica engine.Layout, rep en
 	if stopErr != nil {
 		return fmt.Errorf("stop backup: %w", stopErr)
 	}
-	if err := writeOwned(filepath.Join(replica.DataDir, "backup_label"), []byte(label), replica.Credential); err != nil {
+	if err := engine.WriteOwned(filepath.Join(replica.DataDir, "backup_label"), []byte(label), replica.Credential); err != nil {
 		return err
 	}
 	if spcmap != "" {
-		if err := writeOwned(filepath.Join(replica.DataDir, "tablespace_map"), []byte(spcmap), replica.Credential); err != nil {
+		if err := engine.WriteOwned(filepath.Join(replica.DataDir, "tablespace_map"), []byte(spcmap), replica.Credential); err != nil {
 			return err
 		}
 	}
@@ -91,12 +91,12 @@ func copyDataDir(src, dst string, cred *syscall.Credential) error {
 		}
 		target := filepath.Join(dst, rel)
 		if d.IsDir() {
-			if err := mkdirOwned(target, 0o700, cred); err != nil {
+			if err := engine.MkdirOwned(target, 0o700, cred); err != nil {
 				return err
 			}
 			if emptied[rel] {
 				if rel == "pg_wal" {
-					return mkdirOwned(filepath.Join(target, "archive_status"), 0o700, cred)
+					return engine.MkdirOwned(filepath.Join(target, "archive_status"), 0o700, cred)
 				}
 				return filepath.SkipDir
 			}
@@ -130,42 +130,7 @@ func copyFile(src, dst string, cred *syscall.Credential) error {
 	if err := out.Close(); err != nil {
 		return err
 	}
-	return chown(dst, cred)
-}
-
-func mkdirOwned(dir string, perm os.FileMode, cred *syscall.Credential) error {
-	if err := os.MkdirAll(dir, perm); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
-	if err := os.Chmod(dir, perm); err != nil {
-		return fmt.Errorf("chmod %s: %w", dir, err)
-	}
-	return chown(dir, cred)
-}
-
-// writeOwned replaces a file atomically, owned by the server's user.
-func writeOwned(path string, data []byte, cred *syscall.Credential) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := chown(tmp, cred); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-func chown(path string, cred *syscall.Credential) error {
-	if cred == nil {
-		return nil
-	}
-	if err := os.Lchown(path, int(cred.Uid), int(cred.Gid)); err != nil {
-		return fmt.Errorf("chown %s: %w", path, err)
-	}
-	return nil
+	return engine.Chown(dst, cred)
 }
 
 func sortedKeys(m map[string]string) []string {

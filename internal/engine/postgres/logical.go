@@ -332,7 +332,7 @@ func output(cmd *exec.Cmd) (string, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("%s: %w: %s", filepath.Base(cmd.Path), err, tail(stderr.String(), 2000))
+		return "", fmt.Errorf("%s: %w: %s", filepath.Base(cmd.Path), err, engine.Tail(stderr.String(), 2000))
 	}
 	return string(out), nil
 }

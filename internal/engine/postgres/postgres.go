@@ -4,7 +4,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -119,16 +118,16 @@ func (e *Engine) Defaults(b engine.Build) map[string]string {
 
 // Init implements engine.Engine: initdb with teal's admin superuser.
 func (e *Engine) Init(ctx context.Context, l engine.Layout) error {
-	if err := mkdirOwned(l.DataDir, 0o700, l.Credential); err != nil {
+	if err := engine.MkdirOwned(l.DataDir, 0o700, l.Credential); err != nil {
 		return err
 	}
-	if err := mkdirOwned(l.SocketDir, 0o750, l.Credential); err != nil {
+	if err := engine.MkdirOwned(l.SocketDir, 0o750, l.Credential); err != nil {
 		return err
 	}
 	cmd := exec.CommandContext(ctx, filepath.Join(l.Build.BinDir, "initdb"),
 		"-D", l.DataDir, "-U", AdminUser, "-E", "UTF8", "--no-locale",
 		"--auth-local=peer", "--auth-host=scram-sha-256")
-	if err := run(cmd, l.Credential); err != nil {
+	if err := engine.RunAs(cmd, l.Credential); err != nil {
 		return fmt.Errorf("initdb %s: %w", l.DataDir, err)
 	}
 	// pg_hba.conf and pg_ident.conf are written by WriteConfig, before the
@@ -185,7 +184,7 @@ func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *eng
 	if bad != nil {
 		return bad
 	}
-	if err := writeOwned(path, []byte(b.String()), l.Credential); err != nil {
+	if err := engine.WriteOwned(path, []byte(b.String()), l.Credential); err != nil {
 		return err
 	}
 	if err := writeAccess(l); err != nil {
@@ -193,7 +192,7 @@ func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *eng
 	}
 	standby := filepath.Join(l.DataDir, "standby.signal")
 	if rep != nil {
-		return writeOwned(standby, nil, l.Credential)
+		return engine.WriteOwned(standby, nil, l.Credential)
 	}
 	if err := os.Remove(standby); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("remove %s: %w", standby, err)
@@ -431,26 +430,4 @@ func (e *Engine) ReplicaLag(ctx context.Context, replica engine.Layout, rep engi
 // depend on standard_conforming_strings.
 func quoteLiteral(s string) string {
 	return "E'" + strings.NewReplacer(`\`, `\\`, "'", "''").Replace(s) + "'"
-}
-
-func run(cmd *exec.Cmd, cred *syscall.Credential) error {
-	if cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	}
-	if cmd.Dir == "" {
-		cmd.Dir = os.TempDir()
-	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%w: %s", err, strings.TrimSpace(tail(out.String(), 2000)))
-	}
-	return nil
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
 }

@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+)
+
+// Files and programs of a server's own OS user. teal runs as root and
+// writes into directories that user owns, where a file name may already be
+// a link the user planted: nothing here follows one.
+
+// MkdirOwned creates dir (and its parents) with mode perm, owned by cred's
+// user (teal's own when cred is nil).
+func MkdirOwned(dir string, perm os.FileMode, cred *syscall.Credential) error {
+	if err := os.MkdirAll(dir, perm); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	if err := os.Chmod(dir, perm); err != nil {
+		return fmt.Errorf("chmod %s: %w", dir, err)
+	}
+	return Chown(dir, cred)
+}
+
+// WriteOwned replaces path atomically with data, mode 0600, owned by
+// cred's user. The file is written beside path under a temporary name that
+// is created anew, never opened through a link, and renamed over path.
+func WriteOwned(path string, data []byte, cred *syscall.Credential) error {
+	tmp := path + ".tmp"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = Chown(tmp, cred)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// Chown gives path (not what it links to) to cred's user; nil leaves it.
+func Chown(path string, cred *syscall.Credential) error {
+	if cred == nil {
+		return nil
+	}
+	if err := os.Lchown(path, int(cred.Uid), int(cred.Gid)); err != nil {
+		return fmt.Errorf("chown %s: %w", path, err)
+	}
+	return nil
+}
+
+// RunAs runs a program as cred's user (teal's own when nil), in the system's
+// temporary directory unless cmd names one, and returns an error with the
+// end of its output when it fails.
+func RunAs(cmd *exec.Cmd, cred *syscall.Credential) error {
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
+	if cmd.Dir == "" {
+		cmd.Dir = os.TempDir()
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%w: %s", err, strings.TrimSpace(Tail(out.String(), 2000)))
+	}
+	return nil
+}
+
+// Tail is the last n bytes of s.
+func Tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
