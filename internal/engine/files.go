@@ -2,11 +2,10 @@ package engine
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 )
@@ -28,17 +27,15 @@ func MkdirOwned(dir string, perm os.FileMode, cred *syscall.Credential) error {
 }
 
 // WriteOwned replaces path atomically with data, mode 0600, owned by
-// cred's user. The file is written beside path under a temporary name that
-// is created anew, never opened through a link, and renamed over path.
+// cred's user. The data goes to a new file of a random name beside path
+// (created exclusively, so never through a link, and never shared with
+// another writer) that is renamed over path.
 func WriteOwned(path string, data []byte, cred *syscall.Credential) error {
-	tmp := path + ".tmp"
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	tmp := f.Name()
 	_, err = f.Write(data)
 	if cerr := f.Close(); err == nil {
 		err = cerr

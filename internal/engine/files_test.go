@@ -15,7 +15,7 @@ func TestWriteOwnedFollowsNoLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(dir, "teal.conf")
-	for _, link := range []string{conf + ".tmp", conf} {
+	for _, link := range []string{filepath.Join(dir, ".teal.conf.1.tmp"), conf} {
 		os.Remove(link)
 		if err := os.Symlink(victim, link); err != nil {
 			t.Fatal(err)

@@ -3,12 +3,14 @@ package rds
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -355,75 +357,139 @@ func (s *Service) changeGroup(ctx context.Context, name string, changes []Parame
 		plan = append(plan, applied{name: p.Name, value: c.ParameterValue, immediate: c.ApplyMethod == applyImmediate})
 	}
 
+	// The change is made to copies of the group and of its instances'
+	// applied values, saved in one transaction, and only then published:
+	// a failed save changes nothing.
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if g.Params == nil {
-		g.Params = map[string]userParam{}
+	params := maps.Clone(g.Params)
+	if params == nil {
+		params = map[string]userParam{}
 	}
-	var touched []*instanceRecord
+	type instanceChange struct {
+		r       *instanceRecord
+		applied map[string]string
+		pending bool
+		reload  bool
+	}
+	var touched []*instanceChange
 	for _, r := range s.sortedLocked() {
 		if r.ParameterGroup == name && r.Applied != nil {
-			touched = append(touched, r)
+			touched = append(touched, &instanceChange{r: r, applied: maps.Clone(r.Applied), pending: r.PendingReboot})
 		}
 	}
-	var reload []*instanceRecord
 	for _, a := range plan {
 		if reset {
-			delete(g.Params, a.name)
+			delete(params, a.name)
 		} else {
-			g.Params[a.name] = userParam{Value: a.value, ApplyMethod: map[bool]string{true: applyImmediate, false: applyPendingReboot}[a.immediate]}
+			params[a.name] = userParam{Value: a.value, ApplyMethod: map[bool]string{true: applyImmediate, false: applyPendingReboot}[a.immediate]}
 		}
 		value, hasValue := a.value, a.value != ""
 		if reset {
 			value, hasValue = defaults[a.name]
 		}
-		for _, r := range touched {
+		for _, c := range touched {
 			if !a.immediate {
-				r.PendingReboot = true
+				c.pending = true
 				continue
 			}
 			if hasValue {
-				r.Applied[a.name] = value
+				c.applied[a.name] = value
 			} else {
-				delete(r.Applied, a.name)
+				delete(c.applied, a.name)
 			}
-			reload = append(reload, r)
+			c.reload = true
 		}
 	}
-	if err := s.saveGroupLocked(ctx, g, "Updated parameters of parameter group "+name); err != nil {
+	nextGroup := *g
+	nextGroup.Params = params
+	err = s.store.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.Put(store.KindParameterGroup, g.Name, &nextGroup); err != nil {
+			return err
+		}
+		if err := tx.AddEvent(store.Event{SourceType: "db-parameter-group", SourceID: g.Name, SourceArn: s.groupArn(g.Name),
+			Message: "Updated parameters of parameter group " + name, Categories: []string{"configuration change"}}); err != nil {
+			return err
+		}
+		for _, c := range touched {
+			next := *c.r
+			next.Applied, next.PendingReboot = c.applied, c.pending
+			if err := tx.Put(store.KindInstance, next.ResourceID, &next); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.mu.Unlock()
 		return "", err
 	}
-	for _, r := range touched {
-		if err := s.saveLocked(r, ""); err != nil {
-			return "", err
+	g.Params = params
+	var reload []string
+	for _, c := range touched {
+		c.r.Applied, c.r.PendingReboot = c.applied, c.pending
+		if c.r.Status == StatusFailed {
+			s.rewriteFailedConfigLocked(e, c.r)
+		} else if c.reload && c.r.Status == StatusAvailable {
+			reload = append(reload, c.r.ResourceID)
 		}
 	}
-	seen := map[string]bool{}
-	for _, r := range reload {
-		if seen[r.ResourceID] || r.Status != StatusAvailable {
-			continue
-		}
-		seen[r.ResourceID] = true
-		l, err := s.layout(r)
-		if err == nil {
-			if err = e.WriteConfig(l, serverConfig(r, r.Applied), s.replicationLocked(r)); err == nil {
-				err = e.Reload(ctx, l)
-			}
-		}
-		if err != nil {
-			s.log.Error("apply parameters", "instance", r.Identifier, "err", err)
-			r.PendingReboot = true
-			if serr := s.saveLocked(r, "Could not apply parameter changes at once; they apply at the next reboot: "+err.Error()); serr != nil {
-				s.log.Error("save pending reboot", "instance", r.Identifier, "err", serr)
-			}
-		}
-	}
-	for _, r := range touched {
-		if r.Status == StatusFailed {
-			s.rewriteFailedConfigLocked(e, r)
-		}
+	s.mu.Unlock()
+
+	// The servers reload outside the lock, each with the values current
+	// when its file is written.
+	for _, rid := range reload {
+		s.reloadConfig(ctx, e, rid)
 	}
 	return name, nil
+}
+
+// reloadConfig writes an instance's configuration from its applied values
+// and has its server reload it. The instance's config lock orders writers,
+// and the values are read under it, so the last file written holds the
+// latest values. A failure leaves the change pending a reboot.
+func (s *Service) reloadConfig(ctx context.Context, e engine.Engine, rid string) {
+	unlock := s.lockConfig(rid)
+	defer unlock()
+	s.mu.Lock()
+	r := s.instances[rid]
+	if r == nil || r.Status != StatusAvailable {
+		s.mu.Unlock()
+		return
+	}
+	l, err := s.layout(r)
+	config, rep := serverConfig(r, r.Applied), s.replicationLocked(r)
+	s.mu.Unlock()
+	if err == nil {
+		if err = e.WriteConfig(l, config, rep); err == nil {
+			err = e.Reload(ctx, l)
+		}
+	}
+	if err == nil {
+		return
+	}
+	s.log.Error("apply parameters", "instance", rid, "err", err)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r = s.instances[rid]; r == nil {
+		return
+	}
+	r.PendingReboot = true
+	if serr := s.saveLocked(r, "Could not apply parameter changes at once; they apply at the next reboot: "+err.Error()); serr != nil {
+		s.log.Error("save pending reboot", "instance", r.Identifier, "err", serr)
+	}
+}
+
+// lockConfig serialises the writers of one instance's configuration file.
+func (s *Service) lockConfig(rid string) (unlock func()) {
+	s.mu.Lock()
+	m := s.configLocks[rid]
+	if m == nil {
+		m = &sync.Mutex{}
+		s.configLocks[rid] = m
+	}
+	s.mu.Unlock()
+	m.Lock()
+	return m.Unlock
 }
 
 // rewriteFailedConfigLocked writes the whole group into the configuration

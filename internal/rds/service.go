@@ -70,6 +70,7 @@ type Service struct {
 	live        map[string]*deploymentLive   // what the monitor last measured
 	building    map[string]string            // how far each green being built has come, not persisted
 	provisions  map[string]*provision        // the green builds under way
+	configLocks map[string]*sync.Mutex       // by DbiResourceId: one writer of a configuration file at a time
 
 	users osUsers // each instance's OS user
 
@@ -184,6 +185,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		live:         map[string]*deploymentLive{},
 		building:     map[string]string{},
 		provisions:   map[string]*provision{},
+		configLocks:  map[string]*sync.Mutex{},
 		supEvents:    make(chan supervisor.Event, 256),
 
 		switchoverHook: cfg.SwitchoverHook,

@@ -140,3 +140,73 @@ func TestSwitchoverStoreFails(t *testing.T) {
 		}
 	}
 }
+
+// TestParameterChangeStoreFails: a parameter change the store cannot save
+// is refused and changes nothing, neither the group nor its instance's
+// server; once the store works again, the same change applies.
+func TestParameterChangeStoreFails(t *testing.T) {
+	t.Parallel()
+	dir := dataDir(t)
+	t.Cleanup(func() { storeWritable(t, dir, true) })
+	svc := openService(t, dir)
+	requireVersions(t, svc, "15")
+	ctx := ctxFor(t, 3*time.Minute)
+	if _, err := svc.CreateDBParameterGroup(ctx, "pf15", "postgres15", "store failing", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateDBInstance(ctx, rds.CreateDBInstanceInput{DBInstanceIdentifier: "pf", Engine: "postgres",
+		EngineVersion: "15", DBInstanceClass: "db.t3.micro", MasterUsername: masterUser, MasterUserPassword: masterPass,
+		DBName: "app", DBParameterGroupName: "pf15"}); err != nil {
+		t.Fatal(err)
+	}
+	inst := waitStatus(t, svc, "pf", rds.StatusAvailable, 2*time.Minute)
+	c := connect(t, inst, "app")
+	setting := func() string {
+		var v string
+		if err := c.QueryRow(ctx, "SELECT current_setting('log_min_duration_statement')").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	inGroup := func() string {
+		ps, _, err := svc.DescribeDBParameters(ctx, "pf15", "user", rds.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ps {
+			if p.ParameterName == "log_min_duration_statement" {
+				return p.ParameterValue
+			}
+		}
+		return ""
+	}
+	before := setting()
+	change := []rds.ParameterChange{{ParameterName: "log_min_duration_statement", ParameterValue: "250", ApplyMethod: "immediate"}}
+
+	storeWritable(t, dir, false)
+	_, err := svc.ModifyDBParameterGroup(ctx, "pf15", change)
+	storeWritable(t, dir, true)
+	if err == nil {
+		t.Fatal("a change the store could not save was accepted")
+	}
+	if v := inGroup(); v != "" {
+		t.Fatalf("the group says %q after a refused change", v)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if v := setting(); v != before {
+		t.Fatalf("the server has %q after a refused change, had %q", v, before)
+	}
+
+	if _, err := svc.ModifyDBParameterGroup(ctx, "pf15", change); err != nil {
+		t.Fatal(err)
+	}
+	if v := inGroup(); v != "250" {
+		t.Fatalf("the group says %q", v)
+	}
+	eventually(t, 10*time.Second, "the change applied", func() error {
+		if v := setting(); v != "250ms" {
+			return fmt.Errorf("log_min_duration_statement is %s", v)
+		}
+		return nil
+	})
+}
