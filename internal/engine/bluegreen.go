@@ -103,9 +103,30 @@ type ReplicationKeeper interface {
 	KeepsReplicationOnDelete() bool
 }
 
+// GreenCloner is implemented by engines that build a green of blue's own
+// major version as a physical copy of blue's files, recovered up to the
+// point where the deployment's logical replication starts: nothing is
+// copied row by row and no index is built.
+type GreenCloner interface {
+	// Clones reports whether a green of build green is cloned from a
+	// blue of build blue.
+	Clones(blue, green Build) bool
+	// CloneGreen prepares blue as StartReplication does and copies its
+	// files into green's empty data directory. It returns how green must
+	// follow blue: up to the point, where it stops and is promoted.
+	CloneGreen(ctx context.Context, blue, green Layout, id string, progress func(CopyProgress)) (Replication, error)
+	// FinishClone waits until green, started with the settings of
+	// follow, has been promoted, removes what it inherited of blue's
+	// replication, and starts logical replication at the point.
+	FinishClone(ctx context.Context, blue, green Layout, id string, follow Replication) error
+}
+
 // Loader is implemented by engines whose green is loaded faster with
 // settings it must not keep. Green starts with LoadSettings over its own
 // for StartReplication and is restarted with its own before it is used.
 type Loader interface {
 	LoadSettings(b Build) map[string]string
+	// CloneSettings are those a cloned green starts with, over its own,
+	// until its next start.
+	CloneSettings(b Build) map[string]string
 }

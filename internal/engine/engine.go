@@ -57,6 +57,9 @@ type Master struct {
 type Replication struct {
 	Source Layout
 	Slot   string // the replication slot on the source
+	// StopAt, if set, is a position in the source's history: the follower
+	// stops there and becomes a primary (a green cloned from blue).
+	StopAt string
 }
 
 // ParamType classifies a parameter's values.

@@ -317,6 +317,68 @@ func (s *Service) provisionDeployment(ctx context.Context, id string) {
 	}
 }
 
+// loadGreen initialises green and has the engine copy blue into it. Green
+// is loaded with the engine's load settings, if it has any, and restarted
+// with its own once its data is in.
+func (s *Service) loadGreen(ctx context.Context, gid string, e engine.Engine, rep engine.Replicator, bl, gl engine.Layout, id string,
+	config map[string]string, setProgress func(string), progress func(engine.CopyProgress)) error {
+	load, loads := e.(engine.Loader)
+	startConfig := config
+	if loads {
+		startConfig = maps.Clone(config)
+		maps.Copy(startConfig, load.LoadSettings(gl.Build))
+	}
+	if err := s.initServer(ctx, gid, e, gl, startConfig, nil); err != nil {
+		return fmt.Errorf("start green primary: %w", err)
+	}
+	if err := rep.StartReplication(ctx, bl, gl, id, progress); err != nil {
+		return fmt.Errorf("start replication: %w", err)
+	}
+	if !loads {
+		return nil
+	}
+	setProgress("restarting green with its own settings")
+	if err := e.WriteConfig(gl, config, nil); err != nil {
+		return fmt.Errorf("green primary: %w", err)
+	}
+	if err := s.sup.Restart(ctx, gid); err != nil {
+		return fmt.Errorf("restart green primary: %w", err)
+	}
+	return nil
+}
+
+// cloneGreen makes green a physical copy of blue that follows blue up to
+// the point where logical replication starts, and is then promoted.
+func (s *Service) cloneGreen(ctx context.Context, gid string, e engine.Engine, cloner engine.GreenCloner, bl, gl engine.Layout, id string,
+	config map[string]string, progress func(engine.CopyProgress)) error {
+	if err := s.startOver(ctx, gid, gl); err != nil {
+		return err
+	}
+	follow, err := cloner.CloneGreen(ctx, bl, gl, id, progress)
+	if err != nil {
+		return fmt.Errorf("clone blue: %w", err)
+	}
+	startConfig := config
+	if load, ok := e.(engine.Loader); ok {
+		startConfig = maps.Clone(config)
+		maps.Copy(startConfig, load.CloneSettings(gl.Build))
+	}
+	if err := e.WriteConfig(gl, startConfig, &follow); err != nil {
+		return fmt.Errorf("green primary: %w", err)
+	}
+	if err := s.sup.Start(ctx, gid, e.Spec(gl)); err != nil {
+		return fmt.Errorf("start green primary: %w", err)
+	}
+	if err := cloner.FinishClone(ctx, bl, gl, id, follow); err != nil {
+		return fmt.Errorf("start replication: %w", err)
+	}
+	// Every later start is a primary's, without the follower's settings.
+	if err := e.WriteConfig(gl, config, nil); err != nil {
+		return fmt.Errorf("green primary: %w", err)
+	}
+	return nil
+}
+
 // catchUpProgress says how far green is from following blue once its data
 // is copied (or, when the subscription copies, while it does).
 func catchUpProgress(st engine.ReplicationStatus) string {
@@ -367,28 +429,6 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 	gid := green.ResourceID
 	s.mu.Unlock()
 
-	// Green is loaded with the engine's load settings, if it has any, and
-	// restarted with its own once its data is in.
-	load, loads := e.(engine.Loader)
-	startConfig := config
-	if loads {
-		startConfig = maps.Clone(config)
-		maps.Copy(startConfig, load.LoadSettings(gl.Build))
-	}
-	if err := s.initServer(ctx, gid, e, gl, startConfig, nil); err != nil {
-		return fmt.Errorf("start green primary: %w", err)
-	}
-	s.mu.Lock()
-	green.Applied = params
-	err = s.saveLocked(green, "")
-	if err == nil {
-		err = s.proxy.SetTarget(green.Identifier, green.backend())
-	}
-	s.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("green primary: %w", err)
-	}
-
 	defer func() {
 		s.mu.Lock()
 		delete(s.building, id)
@@ -399,17 +439,26 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 		s.building[id] = p
 		s.mu.Unlock()
 	}
-	if err := rep.StartReplication(ctx, bl, gl, id, func(p engine.CopyProgress) { setProgress(p.String()) }); err != nil {
-		return fmt.Errorf("start replication: %w", err)
+	progress := func(p engine.CopyProgress) { setProgress(p.String()) }
+	cloner, cloned := e.(engine.GreenCloner)
+	cloned = cloned && cloner.Clones(bl.Build, gl.Build)
+	if cloned {
+		err = s.cloneGreen(ctx, gid, e, cloner, bl, gl, id, config, progress)
+	} else {
+		err = s.loadGreen(ctx, gid, e, rep, bl, gl, id, config, setProgress, progress)
 	}
-	if loads {
-		setProgress("restarting green with its own settings")
-		if err := e.WriteConfig(gl, config, nil); err != nil {
-			return fmt.Errorf("green primary: %w", err)
-		}
-		if err := s.sup.Restart(ctx, gid); err != nil {
-			return fmt.Errorf("restart green primary: %w", err)
-		}
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	green.Applied = params
+	err = s.saveLocked(green, "")
+	if err == nil {
+		err = s.proxy.SetTarget(green.Identifier, green.backend())
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("green primary: %w", err)
 	}
 	baseline, err := rep.SchemaState(ctx, bl)
 	if err != nil {
@@ -444,9 +493,11 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	setProgress("collecting statistics")
-	if err := rep.AfterInitialCopy(ctx, gl); err != nil {
-		return err
+	if !cloned { // a clone has blue's statistics
+		setProgress("collecting statistics")
+		if err := rep.AfterInitialCopy(ctx, gl); err != nil {
+			return err
+		}
 	}
 	s.mu.Lock()
 	bluegreen.SetTask(d.Tasks, bluegreen.TaskCreateReplica, bluegreen.TaskCompleted)

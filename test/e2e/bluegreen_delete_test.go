@@ -31,18 +31,21 @@ func TestDeleteWhileProvisioning(t *testing.T) {
 	points := []struct {
 		at           string // a prefix of StatusDetails; "" is at once
 		deleteTarget bool
+		target       string // 17 is copied table by table, 15 cloned
 	}{
-		{"", true},
-		{"", false},
-		{"Creating the green environment: copying the data of database app", true},
-		{"Creating the green environment: building the indexes and constraints of database app", false},
-		{"Creating the green environment: copying the data of database app", false},
-		{"Creating the green environment: collecting statistics", true},
+		{"", true, "17"},
+		{"", false, "17"},
+		{"Creating the green environment: copying the data of database app", true, "17"},
+		{"Creating the green environment: building the indexes and constraints of database app", false, "17"},
+		{"Creating the green environment: copying the data of database app", false, "17"},
+		{"Creating the green environment: collecting statistics", true, "17"},
+		{"Creating the green environment: copying blue's files", true, "15"},
+		{"Creating the green environment: recovering green", false, "15"},
 	}
 	for i, p := range points {
 		name := fmt.Sprintf("del-%d", i)
 		d, err := svc.CreateBlueGreenDeployment(ctx, rds.CreateBlueGreenInput{BlueGreenDeploymentName: name,
-			Source: blue.DBInstanceArn, TargetEngineVersion: "17"})
+			Source: blue.DBInstanceArn, TargetEngineVersion: p.target})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,7 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync/atomic"
 	"syscall"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tealdb/teal/internal/engine"
 )
@@ -20,6 +23,12 @@ import (
 // packaged builds have none). The slot, reserved before the backup starts,
 // keeps the WAL the replica needs until it streams it.
 func (e *Engine) CloneReplica(ctx context.Context, replica engine.Layout, rep engine.Replication) error {
+	return cloneFiles(ctx, replica, rep, nil)
+}
+
+// cloneFiles takes a base backup of rep.Source into target's data
+// directory, counting the bytes copied in copied (if not nil).
+func cloneFiles(ctx context.Context, replica engine.Layout, rep engine.Replication, copied *atomic.Int64) error {
 	c, err := Connect(ctx, rep.Source, "postgres")
 	if err != nil {
 		return err
@@ -41,7 +50,7 @@ func (e *Engine) CloneReplica(ctx context.Context, replica engine.Layout, rep en
 	if _, err := c.Exec(ctx, start, "teal replica "+rep.Slot); err != nil {
 		return fmt.Errorf("start backup: %w", err)
 	}
-	copyErr := copyDataDir(rep.Source.DataDir, replica.DataDir, replica.Credential)
+	copyErr := copyDataDir(ctx, rep.Source.DataDir, replica.DataDir, replica.Credential, copied)
 	// The backup must be stopped even when the copy failed: the session holds it.
 	var label, spcmap string
 	stopErr := c.QueryRow(ctx, stop).Scan(&label, &spcmap)
@@ -77,8 +86,15 @@ var emptied = map[string]bool{
 	"log": true,
 }
 
-func copyDataDir(src, dst string, cred *syscall.Credential) error {
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+// copyDataDir copies a data directory: directories as it walks them, then
+// the files, several at once.
+func copyDataDir(ctx context.Context, src, dst string, cred *syscall.Credential, copied *atomic.Int64) error {
+	type job struct{ from, to string }
+	var files []job
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil // dropped while we copied; WAL replay recreates what matters
@@ -105,25 +121,51 @@ func copyDataDir(src, dst string, cred *syscall.Credential) error {
 		if skipped[rel] || !d.Type().IsRegular() {
 			return nil
 		}
-		err = copyFile(path, target, cred)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		return err
+		files = append(files, job{path, target})
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	var next atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	for range 4 {
+		g.Go(func() error {
+			for i := int(next.Add(1)) - 1; i < len(files); i = int(next.Add(1)) - 1 {
+				if gctx.Err() != nil {
+					return gctx.Err()
+				}
+				err := copyFile(files[i].from, files[i].to, cred, copied)
+				if err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
-func copyFile(src, dst string, cred *syscall.Credential) error {
+func copyFile(src, dst string, cred *syscall.Credential, copied *atomic.Int64) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	n, err := io.Copy(out, in)
+	if copied != nil {
+		copied.Add(n)
+	}
+	// The copy is a server's data from now on: on disk before the server
+	// starts, since no WAL it replays covers what it holds.
+	if err == nil {
+		err = out.Sync()
+	}
+	if err != nil {
 		out.Close()
 		return fmt.Errorf("copy %s: %w", src, err)
 	}

@@ -180,6 +180,13 @@ func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *eng
 		set("primary_conninfo", fmt.Sprintf("host=%s port=%d user=%s application_name=%s",
 			rep.Source.SocketDir, rep.Source.Port, ReplicationUser, rep.Slot))
 		set("primary_slot_name", rep.Slot)
+		if rep.StopAt != "" {
+			// Replay every record that starts before the point, none
+			// from it on, then leave recovery.
+			set("recovery_target_lsn", rep.StopAt)
+			set("recovery_target_inclusive", "off")
+			set("recovery_target_action", "promote")
+		}
 	}
 	if bad != nil {
 		return bad

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -57,30 +58,11 @@ func (e *Engine) StartReplication(ctx context.Context, blue, green engine.Layout
 	if progress == nil {
 		progress = func(engine.CopyProgress) {}
 	}
-	dbs, err := UserDatabases(ctx, blue)
+	dbs, userCode, err := prepareBlue(ctx, blue, id)
 	if err != nil {
 		return err
 	}
-	byTeal := !e.SubscriptionCopy
-	for _, db := range dbs {
-		fs, err := Preflight(ctx, blue, db)
-		if err != nil {
-			return err
-		}
-		for _, f := range fs {
-			switch f.Kind {
-			case bluegreen.FindNoPrimaryKey:
-				if err := SetReplicaIdentityFull(ctx, blue, db, f.Object); err != nil {
-					return err
-				}
-			case bluegreen.FindApplyRunsUserCode:
-				byTeal = false
-			}
-		}
-		if err := PrepareSource(ctx, blue, id, db); err != nil {
-			return err
-		}
-	}
+	byTeal := !e.SubscriptionCopy && !userCode
 	progress(engine.CopyProgress{Phase: "copying roles"})
 	if err := CopyRoles(ctx, blue, green); err != nil {
 		return err
@@ -101,6 +83,37 @@ func (e *Engine) StartReplication(ctx context.Context, blue, green engine.Layout
 		}
 	}
 	return nil
+}
+
+// prepareBlue readies every user database of blue for the deployment: a
+// table without primary key gets REPLICA IDENTITY FULL, and the heartbeat
+// and publication are created. It reports whether a database holds the
+// master user's functions that applying a row calls.
+func prepareBlue(ctx context.Context, blue engine.Layout, id string) (dbs []string, userCode bool, err error) {
+	dbs, err = UserDatabases(ctx, blue)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, db := range dbs {
+		fs, err := Preflight(ctx, blue, db)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, f := range fs {
+			switch f.Kind {
+			case bluegreen.FindNoPrimaryKey:
+				if err := SetReplicaIdentityFull(ctx, blue, db, f.Object); err != nil {
+					return nil, false, err
+				}
+			case bluegreen.FindApplyRunsUserCode:
+				userCode = true
+			}
+		}
+		if err := PrepareSource(ctx, blue, id, db); err != nil {
+			return nil, false, err
+		}
+	}
+	return dbs, userCode, nil
 }
 
 var _ engine.Loader = (*Engine)(nil)
@@ -125,6 +138,14 @@ func (e *Engine) LoadSettings(b engine.Build) map[string]string {
 		out["summarize_wal"] = "off"
 	}
 	return out
+}
+
+// CloneSettings implements engine.Loader. Up to 15 the logical
+// replication launcher starts workers at most once per
+// wal_retrieve_retry_interval (5 s by default), so the subscription of a
+// second database enabled right after the first would wait that long.
+func (e *Engine) CloneSettings(b engine.Build) map[string]string {
+	return map[string]string{"wal_retrieve_retry_interval": "100ms"}
 }
 
 // ReplicationStatus implements engine.Replicator.
@@ -347,10 +368,20 @@ func (e *Engine) StopReplication(ctx context.Context, blue, green *engine.Layout
 	if err != nil {
 		return err
 	}
+	// Each side is cleaned even when the other cannot be reached (a green
+	// whose build stopped before its server ran).
+	var errs []error
 	for _, db := range dbs {
-		if err := DropReplication(ctx, blue, green, id, db); err != nil {
-			return err
+		if green != nil {
+			errs = append(errs, DropReplication(ctx, nil, green, id, db))
+		}
+		if blue != nil {
+			errs = append(errs, DropReplication(ctx, blue, nil, id, db))
 		}
 	}
-	return nil
+	if blue != nil {
+		// The slot of a green cloned from blue, if its build stopped early.
+		errs = append(errs, e.DropReplicationSlot(ctx, *blue, cloneSlotName(id)))
+	}
+	return errors.Join(errs...)
 }

@@ -1,0 +1,220 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/tealdb/teal/internal/engine"
+)
+
+// A green of blue's own major version is a physical copy of blue, as RDS
+// makes one: no row is copied logically and no index is built.
+//
+//  1. A physical slot keeps blue's WAL from before the file copy on; the
+//     files are copied as for a read replica (cloneFiles).
+//  2. Then a logical slot per database; each has its consistent point, and
+//     every slot is advanced to the latest of them, P. A slot at P streams
+//     exactly the transactions whose commit record starts at P or later.
+//  3. Green starts as a standby of blue with recovery_target_lsn = P
+//     (not inclusive): it replays exactly the records that start before P,
+//     then is promoted. So green holds what the slots skip, and nothing
+//     they stream.
+//  4. Once green is promoted, the physical slot goes, and each database's
+//     subscription starts on its slot, its origin at P.
+
+var _ engine.GreenCloner = (*Engine)(nil)
+
+// cloneSlotName is the physical slot that holds blue's WAL for a cloned green.
+func cloneSlotName(id string) string { return "teal_" + sanitize(id) + "_clone" }
+
+// Clones implements engine.GreenCloner: a green of blue's major version is
+// cloned, unless the engine is told to let subscriptions copy.
+func (e *Engine) Clones(blue, green engine.Build) bool {
+	return !e.SubscriptionCopy && blue.Major() == green.Major()
+}
+
+// CloneGreen implements engine.GreenCloner.
+func (e *Engine) CloneGreen(ctx context.Context, blue, green engine.Layout, id string, progress func(engine.CopyProgress)) (engine.Replication, error) {
+	if progress == nil {
+		progress = func(engine.CopyProgress) {}
+	}
+	dbs, _, err := prepareBlue(ctx, blue, id)
+	if err != nil {
+		return engine.Replication{}, err
+	}
+	// What an interrupted earlier attempt left.
+	physical := cloneSlotName(id)
+	if err := e.DropReplicationSlot(ctx, blue, physical); err != nil {
+		return engine.Replication{}, err
+	}
+	for _, db := range dbs {
+		if err := e.DropReplicationSlot(ctx, blue, slotNameFor(id, db)); err != nil {
+			return engine.Replication{}, err
+		}
+	}
+
+	total := dirSize(blue.DataDir)
+	var copied atomic.Int64
+	start := time.Now()
+	report := func() {
+		progress(engine.CopyProgress{Phase: "copying blue's files", Bytes: copied.Load(), BytesTotal: total, Elapsed: time.Since(start)})
+	}
+	report()
+	stop := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				report()
+			}
+		}
+	}()
+	err = cloneFiles(ctx, green, engine.Replication{Source: blue, Slot: physical}, &copied)
+	close(stop)
+	if err != nil {
+		return engine.Replication{}, err
+	}
+	report()
+
+	progress(engine.CopyProgress{Phase: "creating the replication slots on blue"})
+	points := map[string]uint64{}
+	var at uint64
+	for _, db := range dbs {
+		dc, err := session(ctx, blue, db)
+		if err != nil {
+			return engine.Replication{}, err
+		}
+		var lsn string
+		err = dc.QueryRow(ctx, `SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')`, slotNameFor(id, db)).Scan(&lsn)
+		done(dc)
+		if err != nil {
+			return engine.Replication{}, fmt.Errorf("create slot for %s: %w", db, err)
+		}
+		p, err := parseLSN(lsn)
+		if err != nil {
+			return engine.Replication{}, err
+		}
+		points[db] = p
+		at = max(at, p)
+	}
+	for db, p := range points {
+		if p == at {
+			continue
+		}
+		dc, err := session(ctx, blue, db)
+		if err != nil {
+			return engine.Replication{}, err
+		}
+		_, err = dc.Exec(ctx, `SELECT pg_replication_slot_advance($1, $2::pg_lsn)`, slotNameFor(id, db), formatLSN(at))
+		done(dc)
+		if err != nil {
+			return engine.Replication{}, fmt.Errorf("advance slot of %s: %w", db, err)
+		}
+	}
+	// Green's recovery stops at the first record from the point on: there
+	// must be one even if no client writes.
+	if len(dbs) > 0 {
+		dc, err := session(ctx, blue, dbs[0])
+		if err != nil {
+			return engine.Replication{}, err
+		}
+		err = Heartbeat(ctx, dc)
+		done(dc)
+		if err != nil {
+			return engine.Replication{}, fmt.Errorf("write past the point on blue: %w", err)
+		}
+	}
+	progress(engine.CopyProgress{Phase: "recovering green to the copy's consistent point"})
+	return engine.Replication{Source: blue, Slot: physical, StopAt: formatLSN(at)}, nil
+}
+
+// FinishClone implements engine.GreenCloner.
+func (e *Engine) FinishClone(ctx context.Context, blue, green engine.Layout, id string, follow engine.Replication) error {
+	deadline := time.Now().Add(time.Hour)
+	for {
+		c, err := session(ctx, green, "postgres")
+		if err == nil {
+			var inRecovery bool
+			err = c.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery)
+			done(c)
+			if err == nil && !inRecovery {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("green has not reached %s after an hour of recovery (%v)", follow.StopAt, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if err := e.DropReplicationSlot(ctx, blue, follow.Slot); err != nil {
+		return err
+	}
+	dbs, err := UserDatabases(ctx, blue)
+	if err != nil {
+		return err
+	}
+	for _, db := range dbs {
+		// Green has blue's publication; it publishes nothing from green.
+		c, err := session(ctx, green, db)
+		if err != nil {
+			return err
+		}
+		_, err = c.Exec(ctx, "DROP PUBLICATION IF EXISTS "+publicationName(id))
+		done(c)
+		if err != nil {
+			return fmt.Errorf("drop blue's publication on green in %s: %w", db, err)
+		}
+		if err := subscribeAt(ctx, blue, green, id, db, follow.StopAt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dirSize is the size of the regular files under dir (0 if unreadable).
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// parseLSN reads a WAL position written as PostgreSQL does: two
+// hexadecimal halves, "16/B374D848".
+func parseLSN(s string) (uint64, error) {
+	hi, lo, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, fmt.Errorf("WAL position %q", s)
+	}
+	h, err := strconv.ParseUint(hi, 16, 32)
+	if err != nil {
+		return 0, fmt.Errorf("WAL position %q: %w", s, err)
+	}
+	l, err := strconv.ParseUint(lo, 16, 32)
+	if err != nil {
+		return 0, fmt.Errorf("WAL position %q: %w", s, err)
+	}
+	return h<<32 | l, nil
+}
+
+func formatLSN(p uint64) string { return fmt.Sprintf("%X/%X", p>>32, p&0xFFFFFFFF) }
