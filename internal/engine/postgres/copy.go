@@ -15,6 +15,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -154,12 +155,17 @@ func fastCopy(ctx context.Context, blue, green engine.Layout, id, db string, pro
 			err = errors.Join(err, fmt.Errorf("remove the schema dump of %s: %w", db, rerr))
 		}
 	}()
+	// Made here, mode 0600, before pg_dump writes into it.
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
+	if err == nil {
+		err = errors.Join(f.Chmod(0o600), f.Close())
+	}
+	if err != nil {
+		return fmt.Errorf("schema dump of %s: %w", db, err)
+	}
 	if _, err := output(exec.CommandContext(ctx, dump, "--schema-only", "--no-publications", "--no-subscriptions",
 		"--format=custom", "--snapshot="+exp.Snapshot, "--file="+file, "-d", connString(blue, db))); err != nil {
 		return fmt.Errorf("dump schema of %s: %w", db, err)
-	}
-	if err := os.Chmod(file, 0o600); err != nil {
-		return err
 	}
 
 	// Every worker's transaction imports the snapshot before the slot's
