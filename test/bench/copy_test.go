@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 	"github.com/tealdb/teal/internal/bluegreen"
 	"github.com/tealdb/teal/internal/rds"
 	"github.com/tealdb/teal/internal/server"
+	"github.com/tealdb/teal/internal/supervisor"
 )
 
 const pass = "bench-pass-1"
@@ -36,7 +38,20 @@ func open(b *testing.B, initialCopy string) *rds.Service {
 		b.Fatal(err)
 	}
 	os.Chmod(dir, 0o711)
-	b.Cleanup(func() { os.RemoveAll(dir) })
+	b.Cleanup(func() {
+		// Once the service has stopped its servers: their OS users, then
+		// their files.
+		if entries, err := os.ReadDir(filepath.Join(dir, "instances")); err == nil {
+			for _, e := range entries {
+				if strings.HasPrefix(e.Name(), "db-") {
+					if err := supervisor.RemoveSystemUser(rds.OSUserOf(e.Name())); err != nil {
+						b.Errorf("remove the OS user of %s: %v", e.Name(), err)
+					}
+				}
+			}
+		}
+		os.RemoveAll(dir)
+	})
 	svc, err := server.OpenService(context.Background(), server.Config{DataDir: dir, EnginesDir: server.DefaultEnginesDir(),
 		InitialCopy: initialCopy, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
