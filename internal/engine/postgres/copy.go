@@ -308,22 +308,9 @@ func copyTables(ctx context.Context, readers []*pgx.Conn, green engine.Layout, d
 		progress(engine.CopyProgress{Phase: "copying the data of database " + db, Item: "tables",
 			Done: int(finished.Load()), Total: len(tables), Bytes: min(b, total), BytesTotal: total, Elapsed: time.Since(start)})
 	}
-	report()
+	stop := reportEvery(500*time.Millisecond, report)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	stop := make(chan struct{})
-	go func() {
-		tick := time.NewTicker(500 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				report()
-			}
-		}
-	}()
 	var wg sync.WaitGroup
 	for w, reader := range readers {
 		wg.Add(1)
@@ -352,12 +339,32 @@ func copyTables(ctx context.Context, readers []*pgx.Conn, green engine.Layout, d
 		}()
 	}
 	wg.Wait()
-	close(stop)
+	stop()
 	if err := context.Cause(ctx); err != nil {
 		return err
 	}
 	report()
 	return nil
+}
+
+// reportEvery calls report now and then every interval until the returned
+// stop is called.
+func reportEvery(interval time.Duration, report func()) (stop func()) {
+	report()
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				report()
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // copyOne streams one table from blue into green, in one transaction on

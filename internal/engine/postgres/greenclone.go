@@ -65,22 +65,9 @@ func (e *Engine) CloneGreen(ctx context.Context, blue, green engine.Layout, id s
 	report := func() {
 		progress(engine.CopyProgress{Phase: "copying blue's files", Bytes: copied.Load(), BytesTotal: total, Elapsed: time.Since(start)})
 	}
-	report()
-	stop := make(chan struct{})
-	go func() {
-		tick := time.NewTicker(500 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				report()
-			}
-		}
-	}()
+	stop := reportEvery(500*time.Millisecond, report)
 	err = cloneFiles(ctx, green, engine.Replication{Source: blue, Slot: physical}, &copied)
-	close(stop)
+	stop()
 	if err != nil {
 		return engine.Replication{}, err
 	}
