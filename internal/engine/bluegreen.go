@@ -119,6 +119,9 @@ type GreenCloner interface {
 	// follow, has been promoted, removes what it inherited of blue's
 	// replication, and starts logical replication at the point.
 	FinishClone(ctx context.Context, blue, green Layout, id string, follow Replication) error
+	// CloneSettings are those a cloned green starts with, over its own,
+	// until it is next started or reloaded.
+	CloneSettings(b Build) map[string]string
 }
 
 // Loader is implemented by engines whose green is loaded faster with
@@ -126,7 +129,4 @@ type GreenCloner interface {
 // for StartReplication and is restarted with its own before it is used.
 type Loader interface {
 	LoadSettings(b Build) map[string]string
-	// CloneSettings are those a cloned green starts with, over its own,
-	// until its next start.
-	CloneSettings(b Build) map[string]string
 }

@@ -358,11 +358,8 @@ func (s *Service) cloneGreen(ctx context.Context, gid string, e engine.Engine, c
 	if err != nil {
 		return fmt.Errorf("clone blue: %w", err)
 	}
-	startConfig := config
-	if load, ok := e.(engine.Loader); ok {
-		startConfig = maps.Clone(config)
-		maps.Copy(startConfig, load.CloneSettings(gl.Build))
-	}
+	startConfig := maps.Clone(config)
+	maps.Copy(startConfig, cloner.CloneSettings(gl.Build))
 	if err := e.WriteConfig(gl, startConfig, &follow); err != nil {
 		return fmt.Errorf("green primary: %w", err)
 	}

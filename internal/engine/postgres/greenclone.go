@@ -39,6 +39,14 @@ func (e *Engine) Clones(blue, green engine.Build) bool {
 	return !e.SubscriptionCopy && blue.Major() == green.Major()
 }
 
+// CloneSettings implements engine.GreenCloner. Up to 15 the logical
+// replication launcher starts workers at most once per
+// wal_retrieve_retry_interval (5 s by default), so the subscription of a
+// second database enabled right after the first would wait that long.
+func (e *Engine) CloneSettings(b engine.Build) map[string]string {
+	return map[string]string{"wal_retrieve_retry_interval": "100ms"}
+}
+
 // CloneGreen implements engine.GreenCloner.
 func (e *Engine) CloneGreen(ctx context.Context, blue, green engine.Layout, id string, progress func(engine.CopyProgress)) (engine.Replication, error) {
 	if progress == nil {

@@ -140,14 +140,6 @@ func (e *Engine) LoadSettings(b engine.Build) map[string]string {
 	return out
 }
 
-// CloneSettings implements engine.Loader. Up to 15 the logical
-// replication launcher starts workers at most once per
-// wal_retrieve_retry_interval (5 s by default), so the subscription of a
-// second database enabled right after the first would wait that long.
-func (e *Engine) CloneSettings(b engine.Build) map[string]string {
-	return map[string]string{"wal_retrieve_retry_interval": "100ms"}
-}
-
 // ReplicationStatus implements engine.Replicator.
 func (e *Engine) ReplicationStatus(ctx context.Context, blue, green engine.Layout, id string) (engine.ReplicationStatus, error) {
 	dbs, err := UserDatabases(ctx, blue)
