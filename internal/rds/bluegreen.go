@@ -110,7 +110,6 @@ func (s *Service) deploymentArn(id string) string {
 	return fmt.Sprintf("arn:aws:rds:%s:%s:deployment:%s", s.cfg.Region, s.cfg.AccountID, id)
 }
 
-// saveDeploymentLocked persists d, and an event when message is not empty.
 // updateDeploymentLocked changes a deployment the safe way: change is made
 // to a copy, the copy is saved, and only then does memory take it. A failed
 // save leaves the deployment as it was, in memory and in the store.
@@ -131,6 +130,7 @@ func (s *Service) updateDeploymentLocked(d *deploymentRecord, change func(next *
 	return nil
 }
 
+// saveDeploymentLocked persists d, and an event when message is not empty.
 func (s *Service) saveDeploymentLocked(d *deploymentRecord, message string) error {
 	return s.store.Update(s.ctx, func(tx *store.Tx) error {
 		if err := tx.Put(kindDeployment, d.ID, d); err != nil {
