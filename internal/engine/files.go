@@ -2,7 +2,9 @@ package engine
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,7 +49,11 @@ func WriteOwned(path string, data []byte, cred *syscall.Credential) error {
 		err = os.Rename(tmp, path)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		// A leftover temporary file harms nothing (no reader opens it),
+		// but one that cannot be removed is said with the write's error.
+		if rerr := os.Remove(tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = errors.Join(err, rerr)
+		}
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

@@ -182,12 +182,9 @@ func (s *Service) provision(ctx context.Context, rid string) {
 		return
 	}
 	r.Applied = params
-	if err := s.proxy.SetTarget(r.Identifier, r.backend()); err != nil {
-		// Running but unreachable is not available; a reboot tries again.
-		s.setStatusLocked(r, StatusFailed, "DB instance's endpoint cannot route to its server: "+err.Error())
+	if !s.routeLocked(r, "DB instance is available") {
 		return
 	}
-	s.setStatusLocked(r, StatusAvailable, "DB instance is available")
 }
 
 // startOver stops whatever server an interrupted attempt left and empties
@@ -260,12 +257,9 @@ func (s *Service) startServer(ctx context.Context, rid string) {
 		s.setStatusLocked(r, StatusFailed, "DB instance failed to start: "+err.Error())
 		return
 	}
-	if err := s.proxy.SetTarget(r.Identifier, r.backend()); err != nil {
-		// Running but unreachable is not available; a reboot tries again.
-		s.setStatusLocked(r, StatusFailed, "DB instance's endpoint cannot route to its server: "+err.Error())
+	if !s.routeLocked(r, "") {
 		return
 	}
-	s.setStatusLocked(r, StatusAvailable, "")
 }
 
 // replicationLocked says how a replica follows its source (nil for a primary).
@@ -626,10 +620,7 @@ func (s *Service) reboot(ctx context.Context, rid string) {
 	e := s.engines[r.Engine]
 	params := s.effectiveParamsLocked(r)
 	rep := s.replicationLocked(r)
-	if err := s.proxy.SetTarget(r.Identifier, ""); err != nil {
-		// Connections still reach the server until it stops.
-		s.log.Warn("stop routing to a stopping server", "instance", r.Identifier, "err", err)
-	}
+	s.unrouteLocked(r)
 	s.mu.Unlock()
 
 	if err == nil {
@@ -652,12 +643,9 @@ func (s *Service) reboot(ctx context.Context, rid string) {
 	}
 	r.Applied = params
 	r.PendingReboot = false
-	if err := s.proxy.SetTarget(r.Identifier, r.backend()); err != nil {
-		// Running but unreachable is not available; a reboot tries again.
-		s.setStatusLocked(r, StatusFailed, "DB instance's endpoint cannot route to its server: "+err.Error())
+	if !s.routeLocked(r, "DB instance restarted") {
 		return
 	}
-	s.setStatusLocked(r, StatusAvailable, "DB instance restarted")
 	if r.ReadOnly {
 		if _, green := s.memberOfLocked(r.ResourceID); !green {
 			// An old blue is read-only until it is rebooted, as in RDS.
@@ -727,10 +715,7 @@ func (s *Service) finishDelete(ctx context.Context, rid string) {
 	l, layoutErr := s.layout(r)
 	rep := s.replicationLocked(r)
 	e := s.engines[r.Engine]
-	if err := s.proxy.SetTarget(r.Identifier, ""); err != nil {
-		// Connections still reach the server until it stops.
-		s.log.Warn("stop routing to a stopping server", "instance", r.Identifier, "err", err)
-	}
+	s.unrouteLocked(r)
 	s.mu.Unlock()
 
 	err := s.sup.Stop(ctx, rid)

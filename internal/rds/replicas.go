@@ -127,8 +127,7 @@ func (s *Service) provisionReplica(ctx context.Context, rid string) {
 		return
 	}
 	r.Applied = params
-	s.proxy.SetTarget(r.Identifier, r.backend())
-	s.setStatusLocked(r, StatusAvailable, "Read replica is available and replicating")
+	s.routeLocked(r, "Read replica is available and replicating")
 }
 
 func (s *Service) cloneReplica(ctx context.Context, rid string, e engine.Engine, l engine.Layout, rep engine.Replication, config map[string]string) error {

@@ -373,7 +373,7 @@ func (s *Service) onServerEvent(e supervisor.Event) {
 		if r.Status != StatusAvailable {
 			return
 		}
-		s.proxy.SetTarget(r.Identifier, "")
+		s.unrouteLocked(r)
 		msg := "The database server stopped unexpectedly and is being restarted"
 		if e.Err != nil {
 			msg += ": " + e.Err.Error()
@@ -383,8 +383,29 @@ func (s *Service) onServerEvent(e supervisor.Event) {
 		if r.Status != StatusFailed {
 			return
 		}
-		s.proxy.SetTarget(r.Identifier, r.backend())
-		s.setStatusLocked(r, StatusAvailable, "The database server was restarted after a crash and is available")
+		s.routeLocked(r, "The database server was restarted after a crash and is available")
+	}
+}
+
+// routeLocked points r's endpoint at its server and makes r available with
+// message, reporting whether it could. A server that runs but that its
+// endpoint cannot reach is not available: r is failed, and a reboot tries
+// again.
+func (s *Service) routeLocked(r *instanceRecord, message string) bool {
+	if err := s.proxy.SetTarget(r.Identifier, r.backend()); err != nil {
+		s.setStatusLocked(r, StatusFailed, "DB instance's endpoint cannot route to its server: "+err.Error())
+		return false
+	}
+	s.setStatusLocked(r, StatusAvailable, message)
+	return true
+}
+
+// unrouteLocked stops r's endpoint from routing to its server. If that
+// fails, connections still reach the server until it stops: worth a
+// warning, not a failure.
+func (s *Service) unrouteLocked(r *instanceRecord) {
+	if err := s.proxy.SetTarget(r.Identifier, ""); err != nil {
+		s.log.Warn("stop routing to a server", "instance", r.Identifier, "err", err)
 	}
 }
 

@@ -403,7 +403,11 @@ func copyOne(ctx context.Context, reader, writer *pgx.Conn, t copyTable, streame
 		err = fmt.Errorf("read from blue: %w", serr)
 	}
 	if err != nil {
-		writer.Exec(context.Background(), "ROLLBACK")
+		// The copy fails and with it green's build, which starts over
+		// from a new server: a rollback that fails too changes nothing.
+		if _, rerr := writer.Exec(context.Background(), "ROLLBACK"); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("roll back: %w", rerr))
+		}
 		return err
 	}
 	if _, err := writer.Exec(ctx, "COMMIT"); err != nil {
