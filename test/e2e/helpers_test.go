@@ -140,8 +140,9 @@ func connect(t *testing.T, inst *rds.DBInstance, db string) *pgx.Conn {
 func tryConnect(ctx context.Context, port int, db string) (*pgx.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return pgx.Connect(ctx, fmt.Sprintf("host=127.0.0.1 port=%d user=%s password=%s dbname=%s sslmode=disable",
-		port, masterUser, masterPass, db))
+	quoted := strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(db)
+	return pgx.Connect(ctx, fmt.Sprintf("host=127.0.0.1 port=%d user=%s password=%s dbname='%s' sslmode=disable",
+		port, masterUser, masterPass, quoted))
 }
 
 // eventually retries f until it returns nil or d passes.

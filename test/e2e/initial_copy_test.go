@@ -16,6 +16,10 @@ import (
 	"github.com/tealdb/teal/internal/rds"
 )
 
+// hostileDB is a database name that is also a libpq option list, a path out
+// of any directory and a quote.
+const hostileDB = `other host=/tmp port=1 dbname=postgres ../../x' "y`
+
 // copiedTables are the tables of TestInitialCopyConsistent, each with how
 // its rows are compared: every row as text, in a fixed order.
 var copiedTables = []string{"big", "counters", "events", "nopk", "generated", "kinds", "nocols", "part_a", "part_b"}
@@ -71,10 +75,12 @@ func copyUnderLoad(t *testing.T, target, shows string) {
 		INSERT INTO part SELECT g, CASE WHEN g % 2 = 0 THEN 'a' ELSE 'b' END FROM generate_series(1, 2000) g;`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bc.Exec(ctx, "CREATE DATABASE other"); err != nil {
+	// The second database's name is the master's to choose: this one
+	// would redirect an unquoted connection string and escape a file name.
+	if _, err := bc.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{hostileDB}.Sanitize()); err != nil {
 		t.Fatal(err)
 	}
-	oc := connect(t, blue, "other")
+	oc := connect(t, blue, hostileDB)
 	if _, err := oc.Exec(ctx, `CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL);
 		INSERT INTO notes (body) SELECT md5(g::text) FROM generate_series(1, 3000) g`); err != nil {
 		t.Fatal(err)
@@ -195,7 +201,7 @@ func copyUnderLoad(t *testing.T, target, shows string) {
 
 	green := describe(t, svc, nameOf(d.Target))
 	gc := connect(t, green, "app")
-	goc := connect(t, green, "other")
+	goc := connect(t, green, hostileDB)
 	type side struct{ blue, green *pgx.Conn }
 	checks := map[string]side{"notes": {oc, goc}}
 	for _, tbl := range copiedTables {

@@ -80,6 +80,13 @@ func TestLoadableInto(t *testing.T) {
 func TestConnStringQuotesEveryValue(t *testing.T) {
 	l := engine.Layout{SocketDir: "/var/lib/teal/x/run", Port: 5433}
 	for _, db := range []string{"app", "x host=/tmp port=1", "it's", `back\slash' host='/tmp`, "a b\tc", "= '"} {
+		admin, err := connConfig(l, db)
+		if err != nil {
+			t.Fatalf("%q: %v", db, err)
+		}
+		if admin.Database != db || admin.Host != l.SocketDir || admin.Port != 5433 {
+			t.Errorf("admin session: database %q on %s:%d, want %q on %s:5433", admin.Database, admin.Host, admin.Port, db, l.SocketDir)
+		}
 		for _, s := range []string{connString(l, db), replicationConnString(l, db)} {
 			cfg, err := pgconn.ParseConfig(s)
 			if err != nil {

@@ -245,8 +245,8 @@ func Connect(ctx context.Context, l engine.Layout, dbname string) (*pgx.Conn, er
 }
 
 func connConfig(l engine.Layout, dbname string) (*pgx.ConnConfig, error) {
-	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=%s connect_timeout=5",
-		l.SocketDir, l.Port, AdminUser, dbname))
+	// Quoted: a database's name is the master user's to choose.
+	cfg, err := pgx.ParseConfig(connString(l, dbname) + " connect_timeout=5")
 	if err != nil {
 		return nil, fmt.Errorf("admin connection config: %w", err)
 	}
