@@ -231,6 +231,11 @@ func TestBlueGreenTealObjectsGuarded(t *testing.T) {
 		}
 		return nil
 	})
+	// The master's schema was refused, not taken: deleting the deployment
+	// leaves it and what is in it.
+	if n := count(t, bc, "SELECT count(*) FROM pg_trigger WHERE tgname = 'on_heartbeat' AND tgrelid = to_regclass('teal.heartbeat')"); n != 1 {
+		t.Fatalf("deleting the refused deployment dropped the master's schema teal (%d of its triggers left)", n)
+	}
 	if _, err := bc.Exec(ctx, "DROP SCHEMA teal CASCADE"); err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,26 @@ func ownTealSchema(ctx context.Context, c *pgx.Conn, db, schema string) error {
 	}
 }
 
+// dropTealSchema drops schema with what is in it, but only when teal owns
+// it: a schema of that name the master made (and teal refused to use) is
+// the master's data and stays. No one else may create in a schema teal
+// owns, so what CASCADE takes is teal's.
+func dropTealSchema(ctx context.Context, c *pgx.Conn, schema string) error {
+	var ours bool
+	err := c.QueryRow(ctx, `SELECT pg_catalog.pg_get_userbyid(nspowner) = $2 FROM pg_catalog.pg_namespace WHERE nspname = $1`,
+		schema, AdminUser).Scan(&ours)
+	switch {
+	case err == pgx.ErrNoRows:
+		return nil
+	case err != nil:
+		return err
+	case !ours:
+		return nil
+	}
+	_, err = c.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+	return err
+}
+
 // greenGuardSchema holds the event trigger that keeps green's schema as
 // blue's while it replicates.
 const greenGuardSchema = "teal_green_guard"

@@ -618,7 +618,7 @@ func DropReplication(ctx context.Context, blue, green *engine.Layout, id, db str
 			}
 		}
 		for _, schema := range []string{greenGuardSchema, tealSchema} {
-			if _, err := c.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+			if err := dropTealSchema(ctx, c, schema); err != nil {
 				return fmt.Errorf("drop schema %s in %s on green: %w", schema, db, err)
 			}
 		}
@@ -642,8 +642,8 @@ func DropReplication(ctx context.Context, blue, green *engine.Layout, id, db str
 		if _, err := c.Exec(ctx, "DROP PUBLICATION IF EXISTS "+publicationName(id)); err != nil {
 			return fmt.Errorf("drop publication in %s: %w", db, err)
 		}
-		if _, err := c.Exec(ctx, "DROP SCHEMA IF EXISTS "+tealSchema+" CASCADE"); err != nil {
-			return fmt.Errorf("drop teal schema in %s on blue: %w", db, err)
+		if err := dropTealSchema(ctx, c, tealSchema); err != nil {
+			return fmt.Errorf("drop schema %s in %s on blue: %w", tealSchema, db, err)
 		}
 	}
 	return nil
