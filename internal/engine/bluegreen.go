@@ -103,21 +103,28 @@ type ReplicationKeeper interface {
 	KeepsReplicationOnDelete() bool
 }
 
-// GreenCloner is implemented by engines that build a green of blue's own
-// major version as a physical copy of blue's files, recovered up to the
-// point where the deployment's logical replication starts: nothing is
-// copied row by row and no index is built.
+// GreenCloner is implemented by engines that build a green as a physical
+// copy of blue's files, recovered up to the point where the deployment's
+// logical replication starts, and upgraded in place when green is of a
+// newer major: nothing is copied row by row and no index is built.
 type GreenCloner interface {
 	// Clones reports whether a green of build green is cloned from a
 	// blue of build blue.
 	Clones(blue, green Build) bool
 	// CloneGreen prepares blue as StartReplication does and copies its
-	// files into green's empty data directory. It returns how green must
-	// follow blue: up to the point, where it stops and is promoted.
-	CloneGreen(ctx context.Context, blue, green Layout, id string, progress func(CopyProgress)) (Replication, error)
-	// FinishClone waits until green, started with the settings of
-	// follow, has been promoted, removes what it inherited of blue's
-	// replication, and starts logical replication at the point.
+	// files. It returns how the copy must follow blue (up to the point,
+	// where it stops and is promoted) and where it does: green itself, or
+	// for a newer major a layout of blue's build that UpgradeClone turns
+	// into green.
+	CloneGreen(ctx context.Context, blue, green Layout, id string, progress func(CopyProgress)) (Replication, Layout, error)
+	// AwaitPromotion waits until the copy, started with the settings of
+	// follow, has been promoted, and releases blue's WAL.
+	AwaitPromotion(ctx context.Context, blue, clone Layout, follow Replication) error
+	// UpgradeClone makes green's data directory, of a newer major, from
+	// the promoted and stopped copy, which it consumes.
+	UpgradeClone(ctx context.Context, clone, green Layout, progress func(CopyProgress)) error
+	// FinishClone removes what green inherited of blue's replication and
+	// starts logical replication at the point.
 	FinishClone(ctx context.Context, blue, green Layout, id string, follow Replication) error
 	// CloneSettings are those a cloned green starts with, over its own,
 	// until it is next started or reloaded.

@@ -348,23 +348,49 @@ func (s *Service) loadGreen(ctx context.Context, gid string, e engine.Engine, re
 }
 
 // cloneGreen makes green a physical copy of blue that follows blue up to
-// the point where logical replication starts, and is then promoted.
+// the point where logical replication starts, and is then promoted; for a
+// newer major, the copy follows with blue's build and settings (a standby
+// needs as many connections and workers as its primary) and is then
+// upgraded into green.
 func (s *Service) cloneGreen(ctx context.Context, gid string, e engine.Engine, cloner engine.GreenCloner, bl, gl engine.Layout, id string,
-	config map[string]string, progress func(engine.CopyProgress)) error {
+	config, blueConfig map[string]string, progress func(engine.CopyProgress)) error {
 	if err := s.startOver(ctx, gid, gl); err != nil {
 		return err
 	}
-	follow, err := cloner.CloneGreen(ctx, bl, gl, id, progress)
+	follow, clone, err := cloner.CloneGreen(ctx, bl, gl, id, progress)
 	if err != nil {
 		return fmt.Errorf("clone blue: %w", err)
 	}
+	upgrade := clone.DataDir != gl.DataDir
 	startConfig := maps.Clone(config)
-	maps.Copy(startConfig, cloner.CloneSettings(gl.Build))
-	if err := e.WriteConfig(gl, startConfig, &follow); err != nil {
+	if upgrade {
+		startConfig = maps.Clone(blueConfig)
+	}
+	maps.Copy(startConfig, cloner.CloneSettings(clone.Build))
+	if err := e.WriteConfig(clone, startConfig, &follow); err != nil {
 		return fmt.Errorf("green primary: %w", err)
 	}
-	if err := s.sup.Start(ctx, gid, e.Spec(gl)); err != nil {
+	if err := s.sup.Start(ctx, gid, e.Spec(clone)); err != nil {
 		return fmt.Errorf("start green primary: %w", err)
+	}
+	if err := cloner.AwaitPromotion(ctx, bl, clone, follow); err != nil {
+		return fmt.Errorf("start replication: %w", err)
+	}
+	if upgrade {
+		if err := s.sup.Stop(ctx, gid); err != nil {
+			return fmt.Errorf("stop the copy of blue: %w", err)
+		}
+		if err := cloner.UpgradeClone(ctx, clone, gl, progress); err != nil {
+			return fmt.Errorf("upgrade the copy of blue: %w", err)
+		}
+		startConfig = maps.Clone(config)
+		maps.Copy(startConfig, cloner.CloneSettings(gl.Build))
+		if err := e.WriteConfig(gl, startConfig, nil); err != nil {
+			return fmt.Errorf("green primary: %w", err)
+		}
+		if err := s.sup.Start(ctx, gid, e.Spec(gl)); err != nil {
+			return fmt.Errorf("start green primary: %w", err)
+		}
 	}
 	if err := cloner.FinishClone(ctx, bl, gl, id, follow); err != nil {
 		return fmt.Errorf("start replication: %w", err)
@@ -423,6 +449,7 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 	rep := e.(engine.Replicator)
 	params := s.effectiveParamsLocked(green)
 	config := serverConfig(green, params)
+	blueConfig := serverConfig(blue, s.effectiveParamsLocked(blue))
 	gid := green.ResourceID
 	s.mu.Unlock()
 
@@ -440,7 +467,7 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 	cloner, cloned := e.(engine.GreenCloner)
 	cloned = cloned && cloner.Clones(bl.Build, gl.Build)
 	if cloned {
-		err = s.cloneGreen(ctx, gid, e, cloner, bl, gl, id, config, progress)
+		err = s.cloneGreen(ctx, gid, e, cloner, bl, gl, id, config, blueConfig, progress)
 	} else {
 		err = s.loadGreen(ctx, gid, e, rep, bl, gl, id, config, setProgress, progress)
 	}
@@ -490,7 +517,9 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	if !cloned { // a clone has blue's statistics
+	// A clone of blue's major has blue's statistics; pg_upgrade carries
+	// them only from 18 on, and only some.
+	if !cloned || bl.Build.Major() != gl.Build.Major() {
 		setProgress("collecting statistics")
 		if err := rep.AfterInitialCopy(ctx, gl); err != nil {
 			return err

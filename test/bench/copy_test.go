@@ -169,15 +169,16 @@ func buildGreen(b *testing.B, svc *rds.Service, name string, blue *rds.DBInstanc
 // PostgreSQL's own subscription copy (teal serve's InitialCopy
 // "subscription"). Data: pgbench at TEAL_BENCH_SCALE (50), and
 // TEAL_BENCH_TABLES (100) tables with three secondary indexes each, to
-// PostgreSQL 17 (teal copies table by table); pgbench again to 15 (teal
-// clones blue's files).
+// PostgreSQL 17 (teal clones blue's files and upgrades the clone with
+// pg_upgrade); pgbench again to 15 (a clone, not upgraded) and to 16
+// (whose build has no pg_upgrade: teal copies table by table).
 //
 //	go test ./test/bench -run '^$' -bench InitialCopy -benchtime 1x
 func BenchmarkInitialCopy(b *testing.B) {
 	for _, c := range []struct {
 		ds     dataSet
 		target string
-	}{{pgbenchData(), "17"}, {tablesData(), "17"}, {pgbenchData(), "15"}} {
+	}{{pgbenchData(), "17"}, {tablesData(), "17"}, {pgbenchData(), "15"}, {pgbenchData(), "16"}} {
 		ds, target := c.ds, c.target
 		b.Run(ds.name+"-to-"+target, func(b *testing.B) {
 			viaTeal, viaSub := open(b, "teal"), open(b, "subscription")

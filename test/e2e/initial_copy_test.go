@@ -31,12 +31,14 @@ var copiedTables = []string{"big", "counters", "events", "nopk", "generated", "k
 // second database. Once the writers stop and green has caught up, every
 // table holds exactly blue's rows: none lost by the copy's consistent
 // point, none applied twice. While green is built, StatusDetails shows the
-// copy's progress. PostgreSQL 15 -> 17 is copied table by table; 15 -> 15
-// is a clone of blue's files.
+// copy's progress. PostgreSQL 15 -> 16 is copied table by table (16's
+// build has no pg_upgrade); 15 -> 15 is a clone of blue's files; 15 -> 17
+// is such a clone upgraded in place.
 func TestInitialCopyConsistent(t *testing.T) {
 	for _, c := range []struct{ target, shows string }{
-		{"17", "Creating the green environment: copying the data of database app"},
+		{"16", "Creating the green environment: copying the data of database app"},
 		{"15", "Creating the green environment: copying blue's files"},
+		{"17", "Creating the green environment: upgrading the copy to PostgreSQL 17"},
 	} {
 		t.Run("15-to-"+c.target, func(t *testing.T) {
 			t.Parallel()

@@ -13,20 +13,22 @@ import (
 	"github.com/tealdb/teal/internal/engine"
 )
 
-// A green of blue's own major version is a physical copy of blue, as RDS
-// makes one: no row is copied logically and no index is built.
+// A green is a physical copy of blue, as RDS makes one: no row is copied
+// logically and no index is built. A green of a newer major is the copy
+// upgraded in place (upgrade.go).
 //
 //  1. A physical slot keeps blue's WAL from before the file copy on; the
 //     files are copied as for a read replica (cloneFiles).
 //  2. Then a logical slot per database; each has its consistent point, and
 //     every slot is advanced to the latest of them, P. A slot at P streams
 //     exactly the transactions whose commit record starts at P or later.
-//  3. Green starts as a standby of blue with recovery_target_lsn = P
+//  3. The copy starts as a standby of blue with recovery_target_lsn = P
 //     (not inclusive): it replays exactly the records that start before P,
-//     then is promoted. So green holds what the slots skip, and nothing
-//     they stream.
-//  4. Once green is promoted, the physical slot goes, and each database's
-//     subscription starts on its slot, its origin at P.
+//     then is promoted. So it holds what the slots skip, and nothing they
+//     stream. Once it is promoted, the physical slot goes.
+//  4. For a newer major, the copy is stopped and pg_upgrade makes green
+//     of it, linking its files rather than copying them again.
+//  5. Each database's subscription starts on its slot, its origin at P.
 
 var _ engine.GreenCloner = (*Engine)(nil)
 
@@ -34,9 +36,13 @@ var _ engine.GreenCloner = (*Engine)(nil)
 func cloneSlotName(id string) string { return "teal_" + sanitize(id) + "_clone" }
 
 // Clones implements engine.GreenCloner: a green of blue's major version is
-// cloned, unless the engine is told to let subscriptions copy.
+// cloned, and one of a newer major when both builds have what pg_upgrade
+// needs; unless the engine is told to let subscriptions copy.
 func (e *Engine) Clones(blue, green engine.Build) bool {
-	return !e.SubscriptionCopy && blue.Major() == green.Major()
+	if e.SubscriptionCopy {
+		return false
+	}
+	return blue.Major() == green.Major() || upgradable(blue, green) == nil
 }
 
 // CloneSettings implements engine.GreenCloner. Up to 15 the logical
@@ -48,22 +54,37 @@ func (e *Engine) CloneSettings(b engine.Build) map[string]string {
 }
 
 // CloneGreen implements engine.GreenCloner.
-func (e *Engine) CloneGreen(ctx context.Context, blue, green engine.Layout, id string, progress func(engine.CopyProgress)) (engine.Replication, error) {
+func (e *Engine) CloneGreen(ctx context.Context, blue, green engine.Layout, id string, progress func(engine.CopyProgress)) (engine.Replication, engine.Layout, error) {
+	clone, follow, err := e.cloneGreen(ctx, blue, green, id, progress)
+	return follow, clone, err
+}
+
+func (e *Engine) cloneGreen(ctx context.Context, blue, green engine.Layout, id string, progress func(engine.CopyProgress)) (engine.Layout, engine.Replication, error) {
 	if progress == nil {
 		progress = func(engine.CopyProgress) {}
 	}
+	// A copy to be upgraded recovers with blue's build, beside green's
+	// data directory, which pg_upgrade fills.
+	clone := green
+	if blue.Build.Major() != green.Build.Major() {
+		if err := upgradable(blue.Build, green.Build); err != nil {
+			return clone, engine.Replication{}, err
+		}
+		clone.Build = blue.Build
+		clone.DataDir = filepath.Join(filepath.Dir(green.DataDir), "clone")
+	}
 	dbs, _, err := prepareBlue(ctx, blue, id)
 	if err != nil {
-		return engine.Replication{}, err
+		return clone, engine.Replication{}, err
 	}
 	// What an interrupted earlier attempt left.
 	physical := cloneSlotName(id)
 	if err := e.DropReplicationSlot(ctx, blue, physical); err != nil {
-		return engine.Replication{}, err
+		return clone, engine.Replication{}, err
 	}
 	for _, db := range dbs {
 		if err := e.DropReplicationSlot(ctx, blue, slotNameFor(id, db)); err != nil {
-			return engine.Replication{}, err
+			return clone, engine.Replication{}, err
 		}
 	}
 
@@ -74,10 +95,10 @@ func (e *Engine) CloneGreen(ctx context.Context, blue, green engine.Layout, id s
 		progress(engine.CopyProgress{Phase: "copying blue's files", Bytes: copied.Load(), BytesTotal: total, Elapsed: time.Since(start)})
 	}
 	stop := reportEvery(500*time.Millisecond, report)
-	err = cloneFiles(ctx, green, engine.Replication{Source: blue, Slot: physical}, &copied)
+	err = cloneFiles(ctx, clone, engine.Replication{Source: blue, Slot: physical}, &copied)
 	stop()
 	if err != nil {
-		return engine.Replication{}, err
+		return clone, engine.Replication{}, err
 	}
 	report()
 
@@ -87,17 +108,17 @@ func (e *Engine) CloneGreen(ctx context.Context, blue, green engine.Layout, id s
 	for _, db := range dbs {
 		dc, err := session(ctx, blue, db)
 		if err != nil {
-			return engine.Replication{}, err
+			return clone, engine.Replication{}, err
 		}
 		var lsn string
 		err = dc.QueryRow(ctx, `SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')`, slotNameFor(id, db)).Scan(&lsn)
 		done(dc)
 		if err != nil {
-			return engine.Replication{}, fmt.Errorf("create slot for %s: %w", db, err)
+			return clone, engine.Replication{}, fmt.Errorf("create slot for %s: %w", db, err)
 		}
 		p, err := parseLSN(lsn)
 		if err != nil {
-			return engine.Replication{}, err
+			return clone, engine.Replication{}, err
 		}
 		points[db] = p
 		at = max(at, p)
@@ -108,12 +129,12 @@ func (e *Engine) CloneGreen(ctx context.Context, blue, green engine.Layout, id s
 		}
 		dc, err := session(ctx, blue, db)
 		if err != nil {
-			return engine.Replication{}, err
+			return clone, engine.Replication{}, err
 		}
 		_, err = dc.Exec(ctx, `SELECT pg_replication_slot_advance($1, $2::pg_lsn)`, slotNameFor(id, db), formatLSN(at))
 		done(dc)
 		if err != nil {
-			return engine.Replication{}, fmt.Errorf("advance slot of %s: %w", db, err)
+			return clone, engine.Replication{}, fmt.Errorf("advance slot of %s: %w", db, err)
 		}
 	}
 	// Green's recovery stops at the first record from the point on: there
@@ -121,23 +142,23 @@ func (e *Engine) CloneGreen(ctx context.Context, blue, green engine.Layout, id s
 	if len(dbs) > 0 {
 		dc, err := session(ctx, blue, dbs[0])
 		if err != nil {
-			return engine.Replication{}, err
+			return clone, engine.Replication{}, err
 		}
 		err = Heartbeat(ctx, dc)
 		done(dc)
 		if err != nil {
-			return engine.Replication{}, fmt.Errorf("write past the point on blue: %w", err)
+			return clone, engine.Replication{}, fmt.Errorf("write past the point on blue: %w", err)
 		}
 	}
-	progress(engine.CopyProgress{Phase: "recovering green to the copy's consistent point"})
-	return engine.Replication{Source: blue, Slot: physical, StopAt: formatLSN(at)}, nil
+	progress(engine.CopyProgress{Phase: "recovering the copy to its consistent point"})
+	return clone, engine.Replication{Source: blue, Slot: physical, StopAt: formatLSN(at)}, nil
 }
 
-// FinishClone implements engine.GreenCloner.
-func (e *Engine) FinishClone(ctx context.Context, blue, green engine.Layout, id string, follow engine.Replication) error {
+// AwaitPromotion implements engine.GreenCloner.
+func (e *Engine) AwaitPromotion(ctx context.Context, blue, clone engine.Layout, follow engine.Replication) error {
 	deadline := time.Now().Add(time.Hour)
 	for {
-		c, err := session(ctx, green, "postgres")
+		c, err := session(ctx, clone, "postgres")
 		if err == nil {
 			var inRecovery bool
 			err = c.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery)
@@ -147,7 +168,7 @@ func (e *Engine) FinishClone(ctx context.Context, blue, green engine.Layout, id 
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("green has not reached %s after an hour of recovery (%v)", follow.StopAt, err)
+			return fmt.Errorf("the copy has not reached %s after an hour of recovery (%v)", follow.StopAt, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -155,9 +176,11 @@ func (e *Engine) FinishClone(ctx context.Context, blue, green engine.Layout, id 
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	if err := e.DropReplicationSlot(ctx, blue, follow.Slot); err != nil {
-		return err
-	}
+	return e.DropReplicationSlot(ctx, blue, follow.Slot)
+}
+
+// FinishClone implements engine.GreenCloner.
+func (e *Engine) FinishClone(ctx context.Context, blue, green engine.Layout, id string, follow engine.Replication) error {
 	dbs, err := UserDatabases(ctx, blue)
 	if err != nil {
 		return err

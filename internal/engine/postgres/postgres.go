@@ -118,15 +118,20 @@ func (e *Engine) Defaults(b engine.Build) map[string]string {
 
 // Init implements engine.Engine: initdb with teal's admin superuser.
 func (e *Engine) Init(ctx context.Context, l engine.Layout) error {
+	return initCluster(ctx, l)
+}
+
+// initCluster runs initdb with teal's settings and extra arguments.
+func initCluster(ctx context.Context, l engine.Layout, extra ...string) error {
 	if err := engine.MkdirOwned(l.DataDir, 0o700, l.Credential); err != nil {
 		return err
 	}
 	if err := engine.MkdirOwned(l.SocketDir, 0o750, l.Credential); err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(l.Build.BinDir, "initdb"),
-		"-D", l.DataDir, "-U", AdminUser, "-E", "UTF8", "--no-locale",
-		"--auth-local=peer", "--auth-host=scram-sha-256")
+	args := append([]string{"-D", l.DataDir, "-U", AdminUser, "-E", "UTF8", "--no-locale",
+		"--auth-local=peer", "--auth-host=scram-sha-256"}, extra...)
+	cmd := exec.CommandContext(ctx, filepath.Join(l.Build.BinDir, "initdb"), args...)
 	if err := engine.RunAs(cmd, l.Credential); err != nil {
 		return fmt.Errorf("initdb %s: %w", l.DataDir, err)
 	}

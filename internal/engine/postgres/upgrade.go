@@ -1,0 +1,147 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/tealdb/teal/internal/engine"
+)
+
+// A green of a newer major is blue's copy (greenclone.go), promoted at the
+// point where logical replication starts, then upgraded in place by the
+// target's pg_upgrade with --link: green's data directory gets a fresh
+// catalog of the new major and hard links to the copy's data files, so no
+// row is copied twice and no index is rebuilt. The copy is consumed.
+// Statistics are not carried before PostgreSQL 18, so green is analyzed
+// afterwards as after a logical copy.
+
+// upgradeFrom and upgradeTo are the programs pg_upgrade runs from the old
+// and the new build's bin directories.
+var (
+	upgradeFrom = []string{"postgres", "pg_ctl", "pg_controldata", "pg_resetwal"}
+	upgradeTo   = []string{"pg_upgrade", "postgres", "initdb", "pg_ctl", "pg_controldata", "pg_resetwal",
+		"pg_dump", "pg_dumpall", "pg_restore", "psql", "vacuumdb"}
+)
+
+// upgradable reports why a copy of a blue of build blue cannot be upgraded
+// into green's build, or nil if it can: green must be of a newer major and
+// both builds complete.
+func upgradable(blue, green engine.Build) error {
+	from, err := strconv.Atoi(blue.Major())
+	if err != nil {
+		return fmt.Errorf("version of %s: %w", blue.Version, err)
+	}
+	to, err := strconv.Atoi(green.Major())
+	if err != nil {
+		return fmt.Errorf("version of %s: %w", green.Version, err)
+	}
+	if to <= from {
+		return fmt.Errorf("%w: pg_upgrade goes from an older major to a newer one, not %d to %d", engine.ErrUnsupported, from, to)
+	}
+	for _, b := range []struct {
+		build    engine.Build
+		programs []string
+	}{{blue, upgradeFrom}, {green, upgradeTo}} {
+		var missing []string
+		for _, p := range b.programs {
+			if fi, err := os.Stat(filepath.Join(b.build.BinDir, p)); err != nil || fi.Mode()&0o111 == 0 {
+				missing = append(missing, p)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("%w: upgrading PostgreSQL %d to %d needs %s in %s", engine.ErrUnsupported,
+				from, to, strings.Join(missing, ", "), b.build.BinDir)
+		}
+	}
+	return nil
+}
+
+// UpgradeClone implements engine.GreenCloner.
+func (e *Engine) UpgradeClone(ctx context.Context, clone, green engine.Layout, progress func(engine.CopyProgress)) error {
+	if progress == nil {
+		progress = func(engine.CopyProgress) {}
+	}
+	if err := upgradable(clone.Build, green.Build); err != nil {
+		return err
+	}
+	progress(engine.CopyProgress{Phase: "upgrading the copy to PostgreSQL " + green.Build.Major() + " (pg_upgrade)"})
+	checksums, err := dataChecksums(ctx, clone)
+	if err != nil {
+		return err
+	}
+	// pg_upgrade refuses a new cluster whose data checksums differ from
+	// the old one's (initdb turns them on by default from 18).
+	var initArgs []string
+	if checksums {
+		initArgs = append(initArgs, "--data-checksums")
+	} else if major, _ := strconv.Atoi(green.Build.Major()); major >= 18 {
+		initArgs = append(initArgs, "--no-data-checksums")
+	}
+	if err := os.RemoveAll(green.DataDir); err != nil {
+		return fmt.Errorf("upgrade: %w", err)
+	}
+	if err := initCluster(ctx, green, initArgs...); err != nil {
+		return err
+	}
+	// pg_upgrade starts each server on a socket in work, which only the
+	// servers' own user reaches (and root), and connects as the install
+	// user: peer authentication maps only teal's own user to it, so both
+	// clusters trust local connections for the upgrade. WriteConfig puts
+	// back green's own access rules before green is started.
+	work := filepath.Join(filepath.Dir(green.DataDir), "upgrade")
+	if err := os.RemoveAll(work); err != nil {
+		return fmt.Errorf("upgrade: %w", err)
+	}
+	if err := engine.MkdirOwned(work, 0o700, green.Credential); err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	for _, dir := range []string{clone.DataDir, green.DataDir} {
+		if err := engine.WriteOwned(filepath.Join(dir, "pg_hba.conf"), []byte("local all "+AdminUser+" trust\n"), green.Credential); err != nil {
+			return err
+		}
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(green.Build.BinDir, "pg_upgrade"),
+		"--old-bindir", clone.Build.BinDir, "--new-bindir", green.Build.BinDir,
+		"--old-datadir", clone.DataDir, "--new-datadir", green.DataDir,
+		"--username", AdminUser, "--link", "--socketdir", work,
+		"--old-port", "50432", "--new-port", "50433", "--jobs", strconv.Itoa(runtime.NumCPU()))
+	cmd.Dir = work
+	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
+	if err := engine.RunAs(cmd, green.Credential); err != nil {
+		return fmt.Errorf("pg_upgrade %s to %s: %w", clone.Build.Version, green.Build.Version, err)
+	}
+	// Green holds links to the copy's files; the copy's own names go.
+	if err := os.RemoveAll(clone.DataDir); err != nil {
+		return fmt.Errorf("remove the upgraded copy: %w", err)
+	}
+	return nil
+}
+
+// dataChecksums reads from a stopped cluster's control file whether it
+// has data checksums.
+func dataChecksums(ctx context.Context, l engine.Layout) (bool, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(l.Build.BinDir, "pg_controldata"), l.DataDir)
+	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
+	var out strings.Builder
+	cmd.Stdout = &out
+	if l.Credential != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: l.Credential}
+	}
+	if err := cmd.Run(); err != nil {
+		return false, fmt.Errorf("pg_controldata %s: %w", l.DataDir, err)
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "Data page checksum version" {
+			return strings.TrimSpace(v) != "0", nil
+		}
+	}
+	return false, fmt.Errorf("pg_controldata %s: no data page checksum version", l.DataDir)
+}
