@@ -153,6 +153,11 @@ type ReplicaStarter interface {
 // ErrUnsupported means the engine or the machine cannot do what was asked.
 var ErrUnsupported = errors.New("not supported")
 
+// ErrUpgradeRefused is wrapped by the error of an in-place upgrade that
+// refused the data it was given (pg_upgrade's checks): the data is fine,
+// and a logical copy can still build the newer version.
+var ErrUpgradeRefused = errors.New("the in-place upgrade refused the data")
+
 // ErrVersionNotFound means no installed build matches a requested version.
 var ErrVersionNotFound = errors.New("engine version not installed")
 

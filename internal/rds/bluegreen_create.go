@@ -468,7 +468,19 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 	cloned = cloned && cloner.Clones(bl.Build, gl.Build)
 	if cloned {
 		err = s.cloneGreen(ctx, gid, e, cloner, bl, gl, id, config, blueConfig, progress)
-	} else {
+		if errors.Is(err, engine.ErrUpgradeRefused) {
+			// What pg_upgrade refuses, a logical copy may still build.
+			s.log.Warn("in-place upgrade refused; copying instead", "deployment", id, "err", err)
+			s.mu.Lock()
+			err = s.saveDeploymentLocked(d, "The in-place upgrade of blue's copy refused its data (see teal's log); green is copied table by table instead")
+			s.mu.Unlock()
+			if err != nil {
+				return fmt.Errorf("save deployment: %w", err)
+			}
+			cloned = false
+		}
+	}
+	if !cloned {
 		err = s.loadGreen(ctx, gid, e, rep, bl, gl, id, config, setProgress, progress)
 	}
 	if err != nil {

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +21,7 @@ func TestDeleteWhileProvisioning(t *testing.T) {
 	t.Parallel()
 	dir := dataDir(t)
 	svc := openService(t, dir)
-	requireVersions(t, svc, "15", "17")
+	requireVersions(t, svc, "15", "16", "17")
 	ctx := ctxFor(t, 6*time.Minute)
 	blue := createPostgres(t, svc, "prov", "15")
 	bc := connect(t, blue, "app")
@@ -31,16 +33,18 @@ func TestDeleteWhileProvisioning(t *testing.T) {
 	points := []struct {
 		at           string // a prefix of StatusDetails; "" is at once
 		deleteTarget bool
-		target       string // 17 is copied table by table, 15 cloned
+		target       string // 16 is copied table by table, 15 cloned, 17 cloned and upgraded
 	}{
-		{"", true, "17"},
-		{"", false, "17"},
-		{"Creating the green environment: copying the data of database app", true, "17"},
-		{"Creating the green environment: building the indexes and constraints of database app", false, "17"},
-		{"Creating the green environment: copying the data of database app", false, "17"},
-		{"Creating the green environment: collecting statistics", true, "17"},
+		{"", true, "16"},
+		{"", false, "16"},
+		{"Creating the green environment: copying the data of database app", true, "16"},
+		{"Creating the green environment: building the indexes and constraints of database app", false, "16"},
+		{"Creating the green environment: copying the data of database app", false, "16"},
+		{"Creating the green environment: collecting statistics", true, "16"},
 		{"Creating the green environment: copying blue's files", true, "15"},
-		{"Creating the green environment: recovering green", false, "15"},
+		{"Creating the green environment: recovering the copy", false, "15"},
+		{"Creating the green environment: upgrading the copy", true, "17"},
+		{"Creating the green environment: upgrading the copy", false, "17"},
 	}
 	for i, p := range points {
 		name := fmt.Sprintf("del-%d", i)
@@ -107,8 +111,34 @@ func TestDeleteWhileProvisioning(t *testing.T) {
 	if err := svc.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// pg_upgrade starts its servers detached from teal: none may outlive
+	// the deployment.
+	if left := processesUnder(t, dir); len(left) > 0 {
+		t.Errorf("processes left running in the deleted instances: %q", left)
+	}
 	again := openService(t, dir)
 	if got, _, err := again.DescribeBlueGreenDeployments(context.Background(), "", nil, rds.Page{}); err != nil || len(got) != 0 {
 		t.Fatalf("after a restart: deployments %+v (%v)", got, err)
 	}
+}
+
+// processesUnder lists the command lines of running processes that name a
+// path under dir.
+func processesUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	pids, err := filepath.Glob("/proc/[0-9]*/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, p := range pids {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // it ended
+		}
+		if cmd := strings.ReplaceAll(string(b), "\x00", " "); strings.Contains(cmd, dir+"/") {
+			found = append(found, cmd)
+		}
+	}
+	return found
 }

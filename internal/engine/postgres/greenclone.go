@@ -94,9 +94,26 @@ func (e *Engine) cloneGreen(ctx context.Context, blue, green engine.Layout, id s
 	report := func() {
 		progress(engine.CopyProgress{Phase: "copying blue's files", Bytes: copied.Load(), BytesTotal: total, Elapsed: time.Since(start)})
 	}
+	// Green's own cluster for pg_upgrade is made while the files copy.
+	var initDone chan error
+	if clone.DataDir != green.DataDir {
+		args, err := upgradeInitArgs(ctx, blue, green.Build)
+		if err != nil {
+			return clone, engine.Replication{}, err
+		}
+		initDone = make(chan error, 1)
+		go func() { initDone <- initCluster(ctx, green, args...) }()
+	}
 	stop := reportEvery(500*time.Millisecond, report)
-	err = cloneFiles(ctx, clone, engine.Replication{Source: blue, Slot: physical}, &copied)
+	// A green interrupted before its first start is built again from the
+	// start, so its files need not be synced one by one.
+	err = cloneFiles(ctx, clone, engine.Replication{Source: blue, Slot: physical}, &copied, false)
 	stop()
+	if initDone != nil {
+		if initErr := <-initDone; err == nil {
+			err = initErr
+		}
+	}
 	if err != nil {
 		return clone, engine.Replication{}, err
 	}

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -150,11 +151,39 @@ func clientTool(name string, blue, green engine.Build) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("version of %s: %w", green.Version, err)
 	}
-	c, err := chooseClient(clients(), source, target)
+	have := clients()
+	c, err := chooseClient(have, source, target)
 	if err != nil {
 		return "", err
 	}
+	// Some builds (Debian's 17.12) give every column a pg_attver option
+	// that their own pg_dump leaves out, and that builds without it dump
+	// as an option the target refuses. Such a source is dumped by the
+	// client of its own major.
+	if c.Major != source {
+		for _, own := range have {
+			if own.Major == source && knowsAttver(own.BinDir) && !knowsAttver(c.BinDir) {
+				c = own
+				break
+			}
+		}
+	}
 	return filepath.Join(c.BinDir, name), nil
+}
+
+// attverKnown caches knowsAttver by bin directory.
+var attverKnown sync.Map
+
+// knowsAttver reports whether the pg_dump in bin knows the pg_attver
+// column option.
+func knowsAttver(bin string) bool {
+	if v, ok := attverKnown.Load(bin); ok {
+		return v.(bool)
+	}
+	b, err := os.ReadFile(filepath.Join(bin, "pg_dump"))
+	known := err == nil && bytes.Contains(b, []byte("pg_attver"))
+	attverKnown.Store(bin, known)
+	return known
 }
 
 // canDump reports whether some pg_dump can dump a server of build b.

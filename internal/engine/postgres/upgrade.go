@@ -9,7 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
+		"time"
 
 	"github.com/tealdb/teal/internal/engine"
 )
@@ -72,23 +72,8 @@ func (e *Engine) UpgradeClone(ctx context.Context, clone, green engine.Layout, p
 		return err
 	}
 	progress(engine.CopyProgress{Phase: "upgrading the copy to PostgreSQL " + green.Build.Major() + " (pg_upgrade)"})
-	checksums, err := dataChecksums(ctx, clone)
-	if err != nil {
-		return err
-	}
-	// pg_upgrade refuses a new cluster whose data checksums differ from
-	// the old one's (initdb turns them on by default from 18).
-	var initArgs []string
-	if checksums {
-		initArgs = append(initArgs, "--data-checksums")
-	} else if major, _ := strconv.Atoi(green.Build.Major()); major >= 18 {
-		initArgs = append(initArgs, "--no-data-checksums")
-	}
-	if err := os.RemoveAll(green.DataDir); err != nil {
-		return fmt.Errorf("upgrade: %w", err)
-	}
-	if err := initCluster(ctx, green, initArgs...); err != nil {
-		return err
+	if _, err := os.Stat(filepath.Join(green.DataDir, "PG_VERSION")); err != nil {
+		return fmt.Errorf("upgrade: green's cluster was not made: %w", err)
 	}
 	// pg_upgrade starts each server on a socket in work, which only the
 	// servers' own user reaches (and root), and connects as the install
@@ -116,7 +101,14 @@ func (e *Engine) UpgradeClone(ctx context.Context, clone, green engine.Layout, p
 	cmd.Dir = work
 	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
 	if err := engine.RunAs(cmd, green.Credential); err != nil {
-		return fmt.Errorf("pg_upgrade %s to %s: %w", clone.Build.Version, green.Build.Version, err)
+		// pg_upgrade starts the servers through pg_ctl, detached: when it
+		// fails or is stopped, one may still run.
+		stopUpgradeServer(clone)
+		stopUpgradeServer(green)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: pg_upgrade %s to %s: %w", engine.ErrUpgradeRefused, clone.Build.Version, green.Build.Version, err)
 	}
 	// Green holds links to the copy's files; the copy's own names go.
 	if err := os.RemoveAll(clone.DataDir); err != nil {
@@ -125,23 +117,38 @@ func (e *Engine) UpgradeClone(ctx context.Context, clone, green engine.Layout, p
 	return nil
 }
 
-// dataChecksums reads from a stopped cluster's control file whether it
-// has data checksums.
-func dataChecksums(ctx context.Context, l engine.Layout) (bool, error) {
-	cmd := exec.CommandContext(ctx, filepath.Join(l.Build.BinDir, "pg_controldata"), l.DataDir)
+// upgradeInitArgs are the initdb arguments of green's cluster for
+// pg_upgrade. pg_upgrade refuses a new cluster whose data checksums differ
+// from the old one's, and initdb turns them on by default from 18. It
+// syncs the whole new cluster when it is done, so initdb need not.
+func upgradeInitArgs(ctx context.Context, blue engine.Layout, green engine.Build) ([]string, error) {
+	c, err := session(ctx, blue, "postgres")
+	if err != nil {
+		return nil, err
+	}
+	defer done(c)
+	var checksums string
+	if err := c.QueryRow(ctx, "SHOW data_checksums").Scan(&checksums); err != nil {
+		return nil, fmt.Errorf("blue's data checksums: %w", err)
+	}
+	args := []string{"--no-sync"}
+	if checksums == "on" {
+		args = append(args, "--data-checksums")
+	} else if major, _ := strconv.Atoi(green.Major()); major >= 18 {
+		args = append(args, "--no-data-checksums")
+	}
+	return args, nil
+}
+
+// stopUpgradeServer stops, at once, a server pg_upgrade left running in
+// l's data directory.
+func stopUpgradeServer(l engine.Layout) {
+	if _, err := os.Stat(filepath.Join(l.DataDir, "postmaster.pid")); err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(l.Build.BinDir, "pg_ctl"), "stop", "-D", l.DataDir, "-m", "immediate", "-w")
 	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
-	var out strings.Builder
-	cmd.Stdout = &out
-	if l.Credential != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: l.Credential}
-	}
-	if err := cmd.Run(); err != nil {
-		return false, fmt.Errorf("pg_controldata %s: %w", l.DataDir, err)
-	}
-	for _, line := range strings.Split(out.String(), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "Data page checksum version" {
-			return strings.TrimSpace(v) != "0", nil
-		}
-	}
-	return false, fmt.Errorf("pg_controldata %s: no data page checksum version", l.DataDir)
+	engine.RunAs(cmd, l.Credential) // nothing running is not an error here
 }
