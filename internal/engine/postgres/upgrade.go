@@ -9,7 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-		"time"
+	"time"
 
 	"github.com/tealdb/teal/internal/engine"
 )
