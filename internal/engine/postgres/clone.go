@@ -23,18 +23,12 @@ import (
 // packaged builds have none). The slot, reserved before the backup starts,
 // keeps the WAL the replica needs until it streams it.
 func (e *Engine) CloneReplica(ctx context.Context, replica engine.Layout, rep engine.Replication) error {
-	return cloneFiles(ctx, replica, rep, nil, true)
+	return cloneFiles(ctx, replica, rep, nil)
 }
 
 // cloneFiles takes a base backup of rep.Source into target's data
-// directory, counting the bytes copied in copied (if not nil). With
-// syncEach, every file is on disk before cloneFiles returns. Without, the
-// kernel writes them back while the copy goes on, and the server's first
-// start makes them durable: it starts from a backup label, as after a
-// crash, and so fsyncs its whole data directory before it replays WAL.
-// Only a copy that is built again from the start if it is interrupted
-// before that start may skip syncEach.
-func cloneFiles(ctx context.Context, replica engine.Layout, rep engine.Replication, copied *atomic.Int64, syncEach bool) error {
+// directory, counting the bytes copied in copied (if not nil).
+func cloneFiles(ctx context.Context, replica engine.Layout, rep engine.Replication, copied *atomic.Int64) error {
 	c, err := Connect(ctx, rep.Source, "postgres")
 	if err != nil {
 		return err
@@ -56,7 +50,7 @@ func cloneFiles(ctx context.Context, replica engine.Layout, rep engine.Replicati
 	if _, err := c.Exec(ctx, start, "teal replica "+rep.Slot); err != nil {
 		return fmt.Errorf("start backup: %w", err)
 	}
-	copyErr := copyDataDir(ctx, rep.Source.DataDir, replica.DataDir, replica.Credential, copied, syncEach)
+	copyErr := copyDataDir(ctx, rep.Source.DataDir, replica.DataDir, replica.Credential, copied)
 	// The backup must be stopped even when the copy failed: the session holds it.
 	var label, spcmap string
 	stopErr := c.QueryRow(ctx, stop).Scan(&label, &spcmap)
@@ -94,7 +88,7 @@ var emptied = map[string]bool{
 
 // copyDataDir copies a data directory: directories as it walks them, then
 // the files, several at once.
-func copyDataDir(ctx context.Context, src, dst string, cred *syscall.Credential, copied *atomic.Int64, syncEach bool) error {
+func copyDataDir(ctx context.Context, src, dst string, cred *syscall.Credential, copied *atomic.Int64) error {
 	type job struct{ from, to string }
 	var files []job
 	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
@@ -118,7 +112,9 @@ func copyDataDir(ctx context.Context, src, dst string, cred *syscall.Credential,
 			}
 			if emptied[rel] {
 				if rel == "pg_wal" {
-					return engine.MkdirOwned(filepath.Join(target, "archive_status"), 0o700, cred)
+					if err := engine.MkdirOwned(filepath.Join(target, "archive_status"), 0o700, cred); err != nil {
+						return err
+					}
 				}
 				return filepath.SkipDir
 			}
@@ -141,7 +137,7 @@ func copyDataDir(ctx context.Context, src, dst string, cred *syscall.Credential,
 				if gctx.Err() != nil {
 					return gctx.Err()
 				}
-				err := copyFile(files[i].from, files[i].to, cred, copied, syncEach)
+				err := copyFile(files[i].from, files[i].to, cred, copied)
 				if err != nil && !errors.Is(err, fs.ErrNotExist) {
 					return err
 				}
@@ -152,7 +148,7 @@ func copyDataDir(ctx context.Context, src, dst string, cred *syscall.Credential,
 	return g.Wait()
 }
 
-func copyFile(src, dst string, cred *syscall.Credential, copied *atomic.Int64, syncEach bool) error {
+func copyFile(src, dst string, cred *syscall.Credential, copied *atomic.Int64) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -167,8 +163,9 @@ func copyFile(src, dst string, cred *syscall.Credential, copied *atomic.Int64, s
 		copied.Add(n)
 	}
 	// The copy is a server's data from now on, and no WAL it replays
-	// covers what it holds.
-	if err == nil && syncEach {
+	// covers what it holds. Synced file by file, the writes of one file go
+	// to disk while others are still copied.
+	if err == nil {
 		err = out.Sync()
 	}
 	if err != nil {

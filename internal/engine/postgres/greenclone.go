@@ -105,9 +105,7 @@ func (e *Engine) cloneGreen(ctx context.Context, blue, green engine.Layout, id s
 		go func() { initDone <- initCluster(ctx, green, args...) }()
 	}
 	stop := reportEvery(500*time.Millisecond, report)
-	// A green interrupted before its first start is built again from the
-	// start, so its files need not be synced one by one.
-	err = cloneFiles(ctx, clone, engine.Replication{Source: blue, Slot: physical}, &copied, false)
+	err = cloneFiles(ctx, clone, engine.Replication{Source: blue, Slot: physical}, &copied)
 	stop()
 	if initDone != nil {
 		if initErr := <-initDone; err == nil {

@@ -1,0 +1,68 @@
+package postgres
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// TestCopyDataDirLeavesOutWhatTheServerOwns: a base backup copies the
+// relations and leaves out the WAL (which the copy streams from its
+// source), the running server's own files and the contents of the
+// directories a new server starts empty, which it creates empty.
+func TestCopyDataDirLeavesOutWhatTheServerOwns(t *testing.T) {
+	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "data")
+	files := map[string]string{
+		"PG_VERSION":                       "15\n",
+		"base/5/1259":                      "catalog",
+		"base/16384/16397":                 strings.Repeat("x", 1<<20),
+		"global/pg_control":                "control",
+		"pg_wal/000000010000000000000001":  strings.Repeat("w", 1<<20),
+		"pg_wal/archive_status/0000.ready": "",
+		"pg_replslot/teal_x/state":         "slot",
+		"pg_stat_tmp/global.stat":          "stats",
+		"postmaster.pid":                   "123",
+		"backup_label":                     "old label",
+		"teal.conf":                        "port = 1",
+		"pg_logical/replorigin_checkpoint": "origin",
+	}
+	for name, body := range files {
+		p := filepath.Join(src, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var copied atomic.Int64
+	if err := copyDataDir(context.Background(), src, dst, nil, &copied); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	filepath.WalkDir(dst, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(dst, p)
+		if d.IsDir() {
+			rel += "/"
+		}
+		got = append(got, rel)
+		return nil
+	})
+	sort.Strings(got)
+	want := []string{"./", "PG_VERSION", "base/", "base/16384/", "base/16384/16397", "base/5/", "base/5/1259",
+		"global/", "global/pg_control", "pg_logical/", "pg_logical/replorigin_checkpoint",
+		"pg_replslot/", "pg_stat_tmp/", "pg_wal/", "pg_wal/archive_status/"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("copied:\n%s\nwant:\n%s", strings.Join(got, " "), strings.Join(want, " "))
+	}
+	if n := copied.Load(); n != 1<<20+int64(len("15\ncatalogcontrolorigin")) {
+		t.Fatalf("%d bytes counted", n)
+	}
+}
