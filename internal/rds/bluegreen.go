@@ -60,6 +60,7 @@ type CreateBlueGreenInput struct {
 
 // deploymentRecord is the persisted state of a deployment.
 type deploymentRecord struct {
+	store.Version
 	ID            string
 	Name          string
 	Status        string

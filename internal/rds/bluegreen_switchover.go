@@ -444,6 +444,7 @@ func (sw *switchover) commit(ctx context.Context) error {
 		*s.instances[rid] = c
 	}
 	*d.Switchover = next
+	d.StoreVersion = nd.StoreVersion
 	return nil
 }
 

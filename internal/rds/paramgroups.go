@@ -370,6 +370,7 @@ func (s *Service) changeGroup(ctx context.Context, name string, changes []Parame
 		applied map[string]string
 		pending bool
 		reload  bool
+		next    instanceRecord // as saved, then published
 	}
 	var touched []*instanceChange
 	for _, r := range s.sortedLocked() {
@@ -411,9 +412,9 @@ func (s *Service) changeGroup(ctx context.Context, name string, changes []Parame
 			return err
 		}
 		for _, c := range touched {
-			next := *c.r
-			next.Applied, next.PendingReboot = c.applied, c.pending
-			if err := tx.Put(store.KindInstance, next.ResourceID, &next); err != nil {
+			c.next = *c.r
+			c.next.Applied, c.next.PendingReboot = c.applied, c.pending
+			if err := tx.Put(store.KindInstance, c.next.ResourceID, &c.next); err != nil {
 				return err
 			}
 		}
@@ -426,7 +427,7 @@ func (s *Service) changeGroup(ctx context.Context, name string, changes []Parame
 	g.Params = params
 	var reload []string
 	for _, c := range touched {
-		c.r.Applied, c.r.PendingReboot = c.applied, c.pending
+		*c.r = c.next
 		if c.r.Status == StatusFailed {
 			s.rewriteFailedConfigLocked(e, c.r)
 		} else if c.reload && c.r.Status == StatusAvailable {

@@ -85,6 +85,7 @@ type Service struct {
 
 // instanceRecord is the persisted state of a DB instance.
 type instanceRecord struct {
+	store.Version
 	ResourceID            string
 	Identifier            string
 	Engine                string

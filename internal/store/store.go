@@ -109,35 +109,108 @@ func (s *Store) Close() error { return s.db.Close() }
 type Tx struct {
 	ctx context.Context
 	tx  *sql.Tx
+	// undo puts back the versions of the documents Put in a transaction
+	// that did not commit.
+	undo []func()
 }
 
-// Update runs fn in a transaction and commits it if fn returns nil.
+// Update runs fn in a transaction and commits it if fn returns nil. When
+// it does not commit, every Versioned document Put in it has its version
+// back.
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(&Tx{ctx: ctx, tx: tx}); err != nil {
+	t := &Tx{ctx: ctx, tx: tx}
+	if err := fn(t); err != nil {
 		tx.Rollback()
+		t.rollBack()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
+		t.rollBack()
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
 }
 
-// Put stores v as the document kind/key.
+func (t *Tx) rollBack() {
+	for i := len(t.undo) - 1; i >= 0; i-- {
+		t.undo[i]()
+	}
+}
+
+// Versioned is a document that carries the version it was last read or
+// written at: embed Version. Put of a version-0 document creates it and
+// fails if it exists; Put of a later version replaces the stored one only
+// if that is still the version the writer read, so a writer holding a
+// stale copy (of a document changed or deleted since) fails with ErrStale
+// instead of writing it back.
+type Versioned interface {
+	storeVersion() *int64
+}
+
+// Version is embedded in Versioned documents.
+type Version struct {
+	StoreVersion int64 `json:",omitempty"`
+}
+
+func (v *Version) storeVersion() *int64 { return &v.StoreVersion }
+
+// ErrStale is wrapped by the error of a Put whose document was created,
+// changed or deleted by someone else since the writer read it.
+var ErrStale = errors.New("changed or deleted since it was read")
+
+// storedVersion is the version of a stored document in SQL: documents
+// stored before versions were kept count as version 1.
+const storedVersion = `COALESCE(json_extract(doc, '$.StoreVersion'), 1)`
+
+// Put stores v as the document kind/key. A Versioned v is checked
+// against the stored version (see Versioned) and gets the next one.
 func (t *Tx) Put(kind, key string, v any) error {
+	vv, versioned := v.(Versioned)
+	if !versioned {
+		doc, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("encode %s %s: %w", kind, key, err)
+		}
+		_, err = t.tx.ExecContext(t.ctx,
+			`INSERT INTO documents (kind, key, doc) VALUES (?, ?, ?)
+			 ON CONFLICT (kind, key) DO UPDATE SET doc = excluded.doc`, kind, key, string(doc))
+		if err != nil {
+			return fmt.Errorf("put %s %s: %w", kind, key, err)
+		}
+		return nil
+	}
+	ver := vv.storeVersion()
+	read := *ver
+	*ver = read + 1
+	t.undo = append(t.undo, func() { *ver = read })
 	doc, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s %s: %w", kind, key, err)
 	}
-	_, err = t.tx.ExecContext(t.ctx,
-		`INSERT INTO documents (kind, key, doc) VALUES (?, ?, ?)
-		 ON CONFLICT (kind, key) DO UPDATE SET doc = excluded.doc`, kind, key, string(doc))
+	var res sql.Result
+	if read == 0 {
+		res, err = t.tx.ExecContext(t.ctx,
+			`INSERT INTO documents (kind, key, doc) VALUES (?, ?, ?) ON CONFLICT (kind, key) DO NOTHING`, kind, key, string(doc))
+	} else {
+		res, err = t.tx.ExecContext(t.ctx,
+			`UPDATE documents SET doc = ? WHERE kind = ? AND key = ? AND `+storedVersion+` = ?`, string(doc), kind, key, read)
+	}
 	if err != nil {
 		return fmt.Errorf("put %s %s: %w", kind, key, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("put %s %s: %w", kind, key, err)
+	}
+	if n != 1 {
+		if read == 0 {
+			return fmt.Errorf("create %s %s: %w: it exists", kind, key, ErrStale)
+		}
+		return fmt.Errorf("put %s %s (version %d): %w", kind, key, read, ErrStale)
 	}
 	return nil
 }
@@ -201,6 +274,7 @@ func List[T any](ctx context.Context, s *Store, kind string) ([]T, error) {
 		if err := json.Unmarshal([]byte(doc), &v); err != nil {
 			return nil, fmt.Errorf("decode %s %s: %w", kind, key, err)
 		}
+		readVersion(&v)
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
@@ -222,7 +296,16 @@ func (s *Store) Get(ctx context.Context, kind, key string, v any) (bool, error) 
 	if err := json.Unmarshal([]byte(doc), v); err != nil {
 		return false, fmt.Errorf("decode %s %s: %w", kind, key, err)
 	}
+	readVersion(v)
 	return true, nil
+}
+
+// readVersion gives a Versioned document read without a version (stored
+// before versions were kept) version 1, as storedVersion counts it.
+func readVersion(v any) {
+	if vv, ok := v.(Versioned); ok && *vv.storeVersion() == 0 {
+		*vv.storeVersion() = 1
+	}
 }
 
 // EventFilter selects events; zero fields match everything.

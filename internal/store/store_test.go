@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -108,5 +109,77 @@ func TestEventPaging(t *testing.T) {
 	rest, err := s.Events(ctx, EventFilter{AfterID: first[2].ID})
 	if err != nil || len(rest) != 2 || rest[0].ID <= first[2].ID {
 		t.Fatalf("%v %v", rest, err)
+	}
+}
+
+type versioned struct {
+	Version
+	Name string
+}
+
+// TestVersionedPut: a new document is created once; a writer holding an
+// older version than the stored one, or a document deleted since it was
+// read, fails with ErrStale and changes nothing; a transaction that does
+// not commit leaves the writer's version as it was; a document stored
+// before versions were kept reads as version 1 and can be written back.
+func TestVersionedPut(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "teal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	put := func(key string, v *versioned) error {
+		return s.Update(ctx, func(tx *Tx) error { return tx.Put(KindInstance, key, v) })
+	}
+	a := &versioned{Name: "a1"}
+	if err := put("a", a); err != nil || a.StoreVersion != 1 {
+		t.Fatalf("create: %v, version %d", err, a.StoreVersion)
+	}
+	if err := put("a", &versioned{Name: "again"}); !errors.Is(err, ErrStale) {
+		t.Fatalf("a second create: %v, want ErrStale", err)
+	}
+	stale := *a
+	a.Name = "a2"
+	if err := put("a", a); err != nil || a.StoreVersion != 2 {
+		t.Fatalf("update: %v, version %d", err, a.StoreVersion)
+	}
+	stale.Name = "stale"
+	if err := put("a", &stale); !errors.Is(err, ErrStale) || stale.StoreVersion != 1 {
+		t.Fatalf("stale update: %v, version %d; want ErrStale and version 1 kept", err, stale.StoreVersion)
+	}
+	var got versioned
+	if ok, err := s.Get(ctx, KindInstance, "a", &got); !ok || err != nil || got.Name != "a2" || got.StoreVersion != 2 {
+		t.Fatalf("stored: %+v %v %v", got, ok, err)
+	}
+	// A transaction that fails after the Put keeps the writer's version.
+	if err := s.Update(ctx, func(tx *Tx) error {
+		if err := tx.Put(KindInstance, "a", a); err != nil {
+			return err
+		}
+		return os.ErrInvalid
+	}); err != os.ErrInvalid || a.StoreVersion != 2 {
+		t.Fatalf("failed transaction: %v, version %d", err, a.StoreVersion)
+	}
+	// Deleted since it was read: no write-back brings it back.
+	if err := s.Update(ctx, func(tx *Tx) error { return tx.Delete(KindInstance, "a") }); err != nil {
+		t.Fatal(err)
+	}
+	if err := put("a", a); !errors.Is(err, ErrStale) {
+		t.Fatalf("write-back after delete: %v, want ErrStale", err)
+	}
+	if ok, _ := s.Get(ctx, KindInstance, "a", &got); ok {
+		t.Fatal("the deleted document is back")
+	}
+	// Stored before versions were kept: version 1.
+	if err := s.Update(ctx, func(tx *Tx) error { return tx.Put(KindInstance, "old", doc{"old", 1}) }); err != nil {
+		t.Fatal(err)
+	}
+	olds, err := List[versioned](ctx, s, KindInstance)
+	if err != nil || len(olds) != 1 || olds[0].StoreVersion != 1 {
+		t.Fatalf("old document: %+v %v", olds, err)
+	}
+	if err := put("old", &olds[0]); err != nil || olds[0].StoreVersion != 2 {
+		t.Fatalf("write back an old document: %v, version %d", err, olds[0].StoreVersion)
 	}
 }
