@@ -114,7 +114,7 @@ func (s *Service) deploymentArn(id string) string {
 // updateDeploymentLocked changes a deployment the safe way: change is made
 // to a copy, the copy is saved, and only then does memory take it. A failed
 // save leaves the deployment as it was, in memory and in the store.
-func (s *Service) updateDeploymentLocked(d *deploymentRecord, change func(next *deploymentRecord) (message string)) error {
+func (s *Service) updateDeploymentLocked(d *deploymentRecord, change func(next *deploymentRecord) note) error {
 	raw, err := json.Marshal(d)
 	if err != nil {
 		return fmt.Errorf("copy deployment %s: %w", d.ID, err)
@@ -123,45 +123,30 @@ func (s *Service) updateDeploymentLocked(d *deploymentRecord, change func(next *
 	if err := json.Unmarshal(raw, &next); err != nil {
 		return fmt.Errorf("copy deployment %s: %w", d.ID, err)
 	}
-	message := change(&next)
-	if err := s.saveDeploymentLocked(&next, message); err != nil {
+	ev := change(&next)
+	if err := s.saveDeploymentLocked(&next, ev); err != nil {
 		return err
 	}
 	*d = next
 	return nil
 }
 
-// saveDeploymentLocked persists d, and an event when message is not empty.
-func (s *Service) saveDeploymentLocked(d *deploymentRecord, message string) error {
+// saveDeploymentLocked persists d, and ev when it has a message.
+func (s *Service) saveDeploymentLocked(d *deploymentRecord, ev note) error {
 	return s.store.Update(s.ctx, func(tx *store.Tx) error {
 		if err := tx.Put(kindDeployment, d.ID, d); err != nil {
 			return err
 		}
-		if message == "" {
+		if ev.message == "" {
 			return nil
 		}
-		return tx.AddEvent(s.deploymentEvent(d, message))
+		return tx.AddEvent(s.deploymentEvent(d, ev))
 	})
 }
 
-func (s *Service) deploymentEvent(d *deploymentRecord, message string) store.Event {
+func (s *Service) deploymentEvent(d *deploymentRecord, ev note) store.Event {
 	return store.Event{SourceType: "blue-green-deployment", SourceID: d.ID, SourceArn: s.deploymentArn(d.ID),
-		Message: message, Categories: []string{categoryOfDeployment(message)}}
-}
-
-func categoryOfDeployment(message string) string {
-	m := strings.ToLower(message)
-	switch {
-	case strings.Contains(m, "switchover"):
-		return "notification"
-	case strings.Contains(m, "degraded"), strings.Contains(m, "fail"):
-		return "failure"
-	case strings.Contains(m, "delet"):
-		return "deletion"
-	case strings.Contains(m, "creat"):
-		return "creation"
-	}
-	return "notification"
+		Message: ev.message, Categories: []string{ev.category}}
 }
 
 // memberOfLocked finds the deployment an instance belongs to, and whether

@@ -216,7 +216,7 @@ func (s *Service) recordDeploymentLocked(p *deploymentPlan, findings []bluegreen
 			if err := tx.Put(store.KindInstance, g.ResourceID, g); err != nil {
 				return err
 			}
-			if err := tx.AddEvent(s.instanceEvent(g, "DB instance created as part of blue/green deployment "+d.ID)); err != nil {
+			if err := tx.AddEvent(s.instanceEvent(g, creation("DB instance created as part of blue/green deployment "+d.ID))); err != nil {
 				return err
 			}
 		}
@@ -227,7 +227,7 @@ func (s *Service) recordDeploymentLocked(p *deploymentPlan, findings []bluegreen
 		for _, f := range findings {
 			msg += "; finding: " + f.Message
 		}
-		return tx.AddEvent(s.deploymentEvent(d, msg))
+		return tx.AddEvent(s.deploymentEvent(d, creation(msg)))
 	})
 	if err != nil {
 		cleanup()
@@ -299,7 +299,7 @@ func (s *Service) provisionDeployment(ctx context.Context, id string) {
 		d.Status = bluegreen.StatusInvalidConfiguration
 		d.StatusDetails = "Creating the green environment failed: " + err.Error()
 		s.log.Error("blue/green deployment", "deployment", id, "err", err)
-		if err := s.saveDeploymentLocked(d, "Blue/green deployment failed: "+err.Error()); err != nil {
+		if err := s.saveDeploymentLocked(d, failure("Blue/green deployment failed: "+err.Error())); err != nil {
 			// The store still says PROVISIONING: the next start provisions
 			// again, and fails again or succeeds.
 			s.log.Error("save failed blue/green deployment", "deployment", id, "err", err)
@@ -311,7 +311,7 @@ func (s *Service) provisionDeployment(ctx context.Context, id string) {
 	}
 	d.Status = bluegreen.StatusAvailable
 	d.StatusDetails = ""
-	if err := s.saveDeploymentLocked(d, "Blue/green deployment is available: green is in sync with blue"); err != nil {
+	if err := s.saveDeploymentLocked(d, notification("Blue/green deployment is available: green is in sync with blue")); err != nil {
 		// The store still says PROVISIONING: the next start provisions again.
 		s.log.Error("save available blue/green deployment", "deployment", id, "err", err)
 	}
@@ -413,7 +413,7 @@ func catchUpProgress(st engine.ReplicationStatus) string {
 
 func (s *Service) setTaskLocked(d *deploymentRecord, task, status string) error {
 	bluegreen.SetTask(d.Tasks, task, status)
-	if err := s.saveDeploymentLocked(d, ""); err != nil {
+	if err := s.saveDeploymentLocked(d, note{}); err != nil {
 		return fmt.Errorf("save task %s: %w", task, err)
 	}
 	return nil
@@ -472,7 +472,7 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 			// What pg_upgrade refuses, a logical copy may still build.
 			s.log.Warn("in-place upgrade refused; copying instead", "deployment", id, "err", err)
 			s.mu.Lock()
-			err = s.saveDeploymentLocked(d, "The in-place upgrade of blue's copy refused its data (see teal's log); green is copied table by table instead")
+			err = s.saveDeploymentLocked(d, notification("The in-place upgrade of blue's copy refused its data (see teal's log); green is copied table by table instead"))
 			s.mu.Unlock()
 			if err != nil {
 				return fmt.Errorf("save deployment: %w", err)
@@ -488,7 +488,7 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 	}
 	s.mu.Lock()
 	green.Applied = params
-	err = s.saveLocked(green, "")
+	err = s.saveLocked(green, note{})
 	if err == nil {
 		err = s.proxy.SetTarget(green.Identifier, green.backend())
 	}
@@ -502,7 +502,7 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 	}
 	s.mu.Lock()
 	d.Baseline = &baseline
-	err = s.saveDeploymentLocked(d, "Replication from blue to green started")
+	err = s.saveDeploymentLocked(d, notification("Replication from blue to green started"))
 	s.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("save replication baseline: %w", err)
@@ -541,7 +541,7 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 	bluegreen.SetTask(d.Tasks, bluegreen.TaskCreateReplica, bluegreen.TaskCompleted)
 	bluegreen.SetTask(d.Tasks, bluegreen.TaskUpgrade, bluegreen.TaskCompleted)
 	green.Status = StatusAvailable
-	err = s.saveLocked(green, "Green primary is in sync with blue")
+	err = s.saveLocked(green, notification("Green primary is in sync with blue"))
 	if err == nil {
 		err = s.setTaskLocked(d, bluegreen.TaskCreateTopology, bluegreen.TaskInProgress)
 	}
@@ -568,7 +568,7 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 	s.mu.Lock()
 	bluegreen.SetTask(d.Tasks, bluegreen.TaskCreateTopology, bluegreen.TaskCompleted)
 	bluegreen.SetTask(d.Tasks, bluegreen.TaskConfigureBackup, bluegreen.TaskCompleted)
-	err = s.saveDeploymentLocked(d, "")
+	err = s.saveDeploymentLocked(d, note{})
 	s.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("save green topology: %w", err)

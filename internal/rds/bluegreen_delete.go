@@ -34,10 +34,10 @@ func (s *Service) DeleteBlueGreenDeployment(ctx context.Context, id string, dele
 				"environment now, so DeleteTarget cannot be used. Delete the deployment without it, then the old instances if you wish.", id)
 		}
 	}
-	if err := s.updateDeploymentLocked(d, func(d *deploymentRecord) string {
+	if err := s.updateDeploymentLocked(d, func(d *deploymentRecord) note {
 		d.Status = bluegreen.StatusDeleting
 		d.DeleteTarget = deleteTarget
-		return "Blue/green deployment is being deleted"
+		return deletion("Blue/green deployment is being deleted")
 	}); err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (s *Service) finishDeleteDeployment(ctx context.Context, id string) {
 		// kept, as asked, but says so.
 		for _, m := range d.Members {
 			if g := s.instances[m.Green]; g != nil && g.Status == StatusCreating {
-				s.setStatusLocked(g, StatusFailed, "DB instance was not finished: its blue/green deployment "+id+" was deleted while it was being created")
+				s.setStatusLocked(g, StatusFailed, failure("DB instance was not finished: its blue/green deployment "+id+" was deleted while it was being created"))
 			}
 		}
 	}
@@ -108,7 +108,7 @@ func (s *Service) finishDeleteDeployment(ctx context.Context, id string) {
 		if err := tx.Delete(kindDeployment, id); err != nil {
 			return err
 		}
-		return tx.AddEvent(s.deploymentEvent(d, "Blue/green deployment deleted at "+now.Format(time.RFC3339)))
+		return tx.AddEvent(s.deploymentEvent(d, deletion("Blue/green deployment deleted at "+now.Format(time.RFC3339))))
 	}); err != nil {
 		s.log.Error("delete blue/green deployment", "deployment", id, "err", err)
 		return
@@ -126,7 +126,7 @@ func (s *Service) deleteGreen(ctx context.Context, rid string) {
 		return
 	}
 	r.DeletionProtection = false
-	s.setStatusLocked(r, StatusDeleting, "DB instance is being deleted with its blue/green deployment")
+	s.setStatusLocked(r, StatusDeleting, deletion("DB instance is being deleted with its blue/green deployment"))
 	s.mu.Unlock()
 	s.finishDelete(ctx, rid)
 }

@@ -81,7 +81,7 @@ func (s *Service) monitorOnce(ctx context.Context, id string) {
 		s.mu.Lock()
 		if d.Degraded == "" && d.Switchover == nil {
 			d.Degraded = why
-			if err := s.saveDeploymentLocked(d, "Replication degraded: "+why+". Switchover is blocked; delete this deployment and create a new one after the change."); err != nil {
+			if err := s.saveDeploymentLocked(d, failure("Replication degraded: "+why+". Switchover is blocked; delete this deployment and create a new one after the change.")); err != nil {
 				// Switchover stays blocked by memory; the next start
 				// measures the schema again.
 				s.log.Error("save degraded deployment", "deployment", id, "err", err)

@@ -74,7 +74,7 @@ func (s *Service) SwitchoverBlueGreenDeployment(ctx context.Context, id string, 
 		}
 	}
 	now := time.Now().UTC()
-	if err := s.updateDeploymentLocked(d, func(d *deploymentRecord) string {
+	if err := s.updateDeploymentLocked(d, func(d *deploymentRecord) note {
 		d.Status = bluegreen.StatusSwitchoverInProgress
 		d.StatusDetails = ""
 		d.Switchover = &switchoverRecord{Phase: bluegreen.PhaseGuardrails, Started: now,
@@ -82,7 +82,7 @@ func (s *Service) SwitchoverBlueGreenDeployment(ctx context.Context, id string, 
 		for i := range d.Members {
 			d.Members[i].Status = bluegreen.MemberInProgress
 		}
-		return fmt.Sprintf("Switchover started (timeout %d s)", seconds)
+		return notification(fmt.Sprintf("Switchover started (timeout %d s)", seconds))
 	}); err != nil {
 		return nil, err
 	}
@@ -205,9 +205,9 @@ func (s *Service) SetSwitchoverHook(fn func(deployment, phase string)) {
 func (s *Service) setPhase(d *deploymentRecord, phase string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.updateDeploymentLocked(d, func(d *deploymentRecord) string {
+	return s.updateDeploymentLocked(d, func(d *deploymentRecord) note {
 		d.Switchover.Phase = phase
-		return ""
+		return note{}
 	})
 }
 
@@ -332,7 +332,7 @@ func (sw *switchover) catchUp(ctx context.Context) error {
 	}
 	sw.s.mu.Lock()
 	sw.d.Switchover.Marker = m
-	err = sw.s.saveDeploymentLocked(sw.d, "")
+	err = sw.s.saveDeploymentLocked(sw.d, note{})
 	sw.s.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("save the catch-up marker: %w", err)
@@ -355,7 +355,7 @@ func (s *Service) setReadOnly(ctx context.Context, rid string, on bool) error {
 		return fmt.Errorf("instance %s is gone", rid)
 	}
 	r.ReadOnly = on
-	if err := s.saveLocked(r, ""); err != nil {
+	if err := s.saveLocked(r, note{}); err != nil {
 		s.mu.Unlock()
 		return err
 	}
@@ -428,11 +428,11 @@ func (sw *switchover) commit(ctx context.Context) error {
 		}
 		for _, rn := range renames {
 			c := changed[rn.ResourceID]
-			if err := tx.AddEvent(s.instanceEvent(&c, fmt.Sprintf("Renamed from %s to %s by the switchover of %s", rn.From, rn.To, d.ID))); err != nil {
+			if err := tx.AddEvent(s.instanceEvent(&c, configuration(fmt.Sprintf("Renamed from %s to %s by the switchover of %s", rn.From, rn.To, d.ID)))); err != nil {
 				return err
 			}
 		}
-		return tx.AddEvent(s.deploymentEvent(d, "Switchover committed: green is the new production"))
+		return tx.AddEvent(s.deploymentEvent(d, notification("Switchover committed: green is the new production")))
 	})
 	if err != nil {
 		for _, n := range opened {
@@ -471,7 +471,7 @@ func (s *Service) completeSwitchover(ctx context.Context, id string) {
 		d.Members[i].Status = bluegreen.MemberCompleted
 	}
 	total := time.Since(d.Switchover.Started).Round(time.Millisecond)
-	if err := s.saveDeploymentLocked(d, fmt.Sprintf("Switchover completed in %s", total)); err != nil {
+	if err := s.saveDeploymentLocked(d, notification(fmt.Sprintf("Switchover completed in %s", total))); err != nil {
 		// The store still says the switchover is committed: the next start
 		// rolls it forward again, which changes nothing more.
 		s.log.Error("save completed switchover", "deployment", id, "err", err)
@@ -482,7 +482,7 @@ func (s *Service) rollForward(ctx context.Context, id string) error {
 	s.mu.Lock()
 	d := s.deployments[id]
 	d.Switchover.Phase = bluegreen.PhaseRelease
-	if err := s.saveDeploymentLocked(d, ""); err != nil {
+	if err := s.saveDeploymentLocked(d, note{}); err != nil {
 		// Committed is what counts, and that is saved: rolling forward
 		// goes on, and runs again at the next start.
 		s.log.Error("save switchover phase", "deployment", id, "phase", bluegreen.PhaseRelease, "err", err)
@@ -582,7 +582,7 @@ func (s *Service) rollbackSwitchover(ctx context.Context, id string, cause error
 		d.Members[i].Status = bluegreen.MemberFailed
 	}
 	s.log.Warn("switchover rolled back", "deployment", id, "cause", cause)
-	if err := s.saveDeploymentLocked(d, d.StatusDetails); err != nil {
+	if err := s.saveDeploymentLocked(d, notification(d.StatusDetails)); err != nil {
 		// The store says the switchover had not reached its commit point:
 		// the next start rolls it back again.
 		s.log.Error("save rolled-back switchover", "deployment", id, "err", err)

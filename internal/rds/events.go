@@ -100,3 +100,15 @@ func anyIn(have []string, want map[string]bool) bool {
 	}
 	return false
 }
+
+// A note is an event a change records, with its RDS event category given
+// by the code that makes the change. The zero note records nothing.
+type note struct{ category, message string }
+
+func creation(message string) note      { return note{"creation", message} }
+func deletion(message string) note      { return note{"deletion", message} }
+func failure(message string) note       { return note{"failure", message} }
+func availability(message string) note  { return note{"availability", message} }
+func readReplica(message string) note   { return note{"read replica", message} }
+func configuration(message string) note { return note{"configuration change", message} }
+func notification(message string) note  { return note{"notification", message} }

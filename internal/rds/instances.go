@@ -107,7 +107,7 @@ func (s *Service) CreateDBInstance(ctx context.Context, in CreateDBInstanceInput
 	if err := s.openEndpointLocked(r, in.Port); err != nil {
 		return nil, err
 	}
-	if err := s.saveLocked(r, "DB instance created"); err != nil {
+	if err := s.saveLocked(r, creation("DB instance created")); err != nil {
 		s.proxy.CloseEndpoint(id)
 		return nil, err
 	}
@@ -178,11 +178,11 @@ func (s *Service) provision(ctx context.Context, rid string) {
 			return // teal is stopping; the next start provisions again
 		}
 		s.log.Error("create DB instance", "instance", r.Identifier, "err", err)
-		s.setStatusLocked(r, StatusFailed, "DB instance creation failed: "+err.Error())
+		s.setStatusLocked(r, StatusFailed, failure("DB instance creation failed: "+err.Error()))
 		return
 	}
 	r.Applied = params
-	if !s.routeLocked(r, "DB instance is available") {
+	if !s.routeLocked(r, creation("DB instance is available")) {
 		return
 	}
 }
@@ -254,10 +254,10 @@ func (s *Service) startServer(ctx context.Context, rid string) {
 		if ctx.Err() != nil {
 			return
 		}
-		s.setStatusLocked(r, StatusFailed, "DB instance failed to start: "+err.Error())
+		s.setStatusLocked(r, StatusFailed, failure("DB instance failed to start: "+err.Error()))
 		return
 	}
-	if !s.routeLocked(r, "") {
+	if !s.routeLocked(r, note{}) {
 		return
 	}
 }
@@ -529,7 +529,7 @@ func (s *Service) ModifyDBInstance(ctx context.Context, in ModifyDBInstanceInput
 	if msg == "" {
 		msg = "DB instance modified"
 	}
-	if err := s.saveLocked(r, msg); err != nil {
+	if err := s.saveLocked(r, configuration(msg)); err != nil {
 		return nil, err
 	}
 	return s.describeLocked(r), nil
@@ -550,7 +550,7 @@ func (s *Service) renameLocked(r *instanceRecord, newID string) error {
 		return err
 	}
 	r.Identifier, r.Port = newID, port
-	if err := s.saveLocked(r, fmt.Sprintf("Renamed instance from %s to %s", old, newID)); err != nil {
+	if err := s.saveLocked(r, configuration(fmt.Sprintf("Renamed instance from %s to %s", old, newID))); err != nil {
 		r.Identifier, r.Port = old, s.portOf(old)
 		s.proxy.CloseEndpoint(newID)
 		return err
@@ -607,7 +607,7 @@ func (s *Service) RebootDBInstance(ctx context.Context, id string) (*DBInstance,
 	if err := s.notSwitchingLocked(r); err != nil {
 		return nil, err
 	}
-	s.setStatusLocked(r, StatusRebooting, "")
+	s.setStatusLocked(r, StatusRebooting, note{})
 	rid := r.ResourceID
 	s.goWork(func(ctx context.Context) { s.reboot(ctx, rid) })
 	return s.describeLocked(r), nil
@@ -638,12 +638,12 @@ func (s *Service) reboot(ctx context.Context, rid string) {
 		if ctx.Err() != nil {
 			return
 		}
-		s.setStatusLocked(r, StatusFailed, "DB instance reboot failed: "+err.Error())
+		s.setStatusLocked(r, StatusFailed, failure("DB instance reboot failed: "+err.Error()))
 		return
 	}
 	r.Applied = params
 	r.PendingReboot = false
-	if !s.routeLocked(r, "DB instance restarted") {
+	if !s.routeLocked(r, availability("DB instance restarted")) {
 		return
 	}
 	if r.ReadOnly {
@@ -689,7 +689,7 @@ func (s *Service) DeleteDBInstance(ctx context.Context, id string) (*DBInstance,
 				"available before its source "+r.Identifier+" can be deleted (its replicas are promoted)")
 		}
 	}
-	s.setStatusLocked(r, StatusDeleting, "DB instance is being deleted")
+	s.setStatusLocked(r, StatusDeleting, deletion("DB instance is being deleted"))
 	rid := r.ResourceID
 	s.goWork(func(ctx context.Context) { s.finishDelete(ctx, rid) })
 	return s.describeLocked(r), nil
@@ -739,7 +739,7 @@ func (s *Service) finishDelete(ctx context.Context, rid string) {
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Error("delete DB instance", "instance", r.Identifier, "err", err)
-			s.setStatusLocked(r, StatusFailed, "DB instance deletion failed: "+err.Error())
+			s.setStatusLocked(r, StatusFailed, failure("DB instance deletion failed: "+err.Error()))
 		}
 		return
 	}
@@ -747,7 +747,7 @@ func (s *Service) finishDelete(ctx context.Context, rid string) {
 		if err := tx.Delete(store.KindInstance, rid); err != nil {
 			return err
 		}
-		return tx.AddEvent(s.instanceEvent(r, "DB instance deleted"))
+		return tx.AddEvent(s.instanceEvent(r, deletion("DB instance deleted")))
 	}); err != nil {
 		s.log.Error("delete DB instance", "instance", r.Identifier, "err", err)
 		return

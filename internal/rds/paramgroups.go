@@ -475,7 +475,7 @@ func (s *Service) reloadConfig(ctx context.Context, e engine.Engine, rid string)
 		return
 	}
 	r.PendingReboot = true
-	if serr := s.saveLocked(r, "Could not apply parameter changes at once; they apply at the next reboot: "+err.Error()); serr != nil {
+	if serr := s.saveLocked(r, configuration("Could not apply parameter changes at once; they apply at the next reboot: "+err.Error())); serr != nil {
 		s.log.Error("save pending reboot", "instance", r.Identifier, "err", serr)
 	}
 }
@@ -508,7 +508,7 @@ func (s *Service) rewriteFailedConfigLocked(e engine.Engine, r *instanceRecord) 
 		return
 	}
 	r.Applied, r.PendingReboot = params, false
-	if err := s.saveLocked(r, ""); err != nil {
+	if err := s.saveLocked(r, note{}); err != nil {
 		s.log.Error("save instance", "instance", r.Identifier, "err", err)
 	}
 }

@@ -81,7 +81,7 @@ func (s *Service) CreateDBInstanceReadReplica(ctx context.Context, in CreateRead
 	if err := s.openEndpointLocked(r, in.Port); err != nil {
 		return nil, err
 	}
-	if err := s.saveLocked(r, "Read replica of "+src.Identifier+" created"); err != nil {
+	if err := s.saveLocked(r, creation("Read replica of "+src.Identifier+" created")); err != nil {
 		s.proxy.CloseEndpoint(id)
 		return nil, err
 	}
@@ -123,11 +123,11 @@ func (s *Service) provisionReplica(ctx context.Context, rid string) {
 			return
 		}
 		s.log.Error("create read replica", "instance", r.Identifier, "err", err)
-		s.setStatusLocked(r, StatusFailed, "Read replica creation failed: "+err.Error())
+		s.setStatusLocked(r, StatusFailed, failure("Read replica creation failed: "+err.Error()))
 		return
 	}
 	r.Applied = params
-	s.routeLocked(r, "Read replica is available and replicating")
+	s.routeLocked(r, readReplica("Read replica is available and replicating"))
 }
 
 func (s *Service) cloneReplica(ctx context.Context, rid string, e engine.Engine, l engine.Layout, rep engine.Replication, config map[string]string) error {
@@ -171,7 +171,7 @@ func (s *Service) PromoteReadReplica(ctx context.Context, id string) (*DBInstanc
 	if err := s.notSwitchingLocked(r); err != nil {
 		return nil, err
 	}
-	s.setStatusLocked(r, StatusModifying, "Promoting read replica")
+	s.setStatusLocked(r, StatusModifying, readReplica("Promoting read replica"))
 	rid := r.ResourceID
 	s.goWork(func(ctx context.Context) { s.promote(ctx, rid) })
 	return s.describeLocked(r), nil
@@ -206,13 +206,13 @@ func (s *Service) promote(ctx context.Context, rid string) {
 	defer s.mu.Unlock()
 	if err != nil {
 		if ctx.Err() == nil {
-			s.setStatusLocked(r, StatusFailed, "Read replica promotion failed: "+err.Error())
+			s.setStatusLocked(r, StatusFailed, failure("Read replica promotion failed: "+err.Error()))
 		}
 		return
 	}
 	r.SourceResourceID = ""
 	r.BackupRetentionPeriod = max(r.BackupRetentionPeriod, 1)
-	s.setStatusLocked(r, StatusAvailable, "Read replica promoted to a standalone DB instance")
+	s.setStatusLocked(r, StatusAvailable, readReplica("Read replica promoted to a standalone DB instance"))
 }
 
 // ReplicaLag measures how far a read replica is behind its source.

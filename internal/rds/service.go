@@ -379,12 +379,12 @@ func (s *Service) onServerEvent(e supervisor.Event) {
 		if e.Err != nil {
 			msg += ": " + e.Err.Error()
 		}
-		s.setStatusLocked(r, StatusFailed, msg)
+		s.setStatusLocked(r, StatusFailed, failure(msg))
 	case supervisor.Ready:
 		if r.Status != StatusFailed {
 			return
 		}
-		s.routeLocked(r, "The database server was restarted after a crash and is available")
+		s.routeLocked(r, availability("The database server was restarted after a crash and is available"))
 	}
 }
 
@@ -392,12 +392,12 @@ func (s *Service) onServerEvent(e supervisor.Event) {
 // message, reporting whether it could. A server that runs but that its
 // endpoint cannot reach is not available: r is failed, and a reboot tries
 // again.
-func (s *Service) routeLocked(r *instanceRecord, message string) bool {
+func (s *Service) routeLocked(r *instanceRecord, ev note) bool {
 	if err := s.proxy.SetTarget(r.Identifier, r.backend()); err != nil {
-		s.setStatusLocked(r, StatusFailed, "DB instance's endpoint cannot route to its server: "+err.Error())
+		s.setStatusLocked(r, StatusFailed, failure("DB instance's endpoint cannot route to its server: "+err.Error()))
 		return false
 	}
-	s.setStatusLocked(r, StatusAvailable, message)
+	s.setStatusLocked(r, StatusAvailable, ev)
 	return true
 }
 
@@ -411,46 +411,29 @@ func (s *Service) unrouteLocked(r *instanceRecord) {
 }
 
 // setStatusLocked persists a status change together with its event.
-func (s *Service) setStatusLocked(r *instanceRecord, status, message string) {
+func (s *Service) setStatusLocked(r *instanceRecord, status string, ev note) {
 	r.Status = status
-	if err := s.saveLocked(r, message); err != nil {
+	if err := s.saveLocked(r, ev); err != nil {
 		s.log.Error("save instance", "instance", r.Identifier, "err", err)
 	}
 }
 
-// saveLocked persists r, and an event when message is not empty.
-func (s *Service) saveLocked(r *instanceRecord, message string) error {
+// saveLocked persists r, and ev when it has a message.
+func (s *Service) saveLocked(r *instanceRecord, ev note) error {
 	return s.store.Update(s.ctx, func(tx *store.Tx) error {
 		if err := tx.Put(store.KindInstance, r.ResourceID, r); err != nil {
 			return err
 		}
-		if message == "" {
+		if ev.message == "" {
 			return nil
 		}
-		return tx.AddEvent(s.instanceEvent(r, message))
+		return tx.AddEvent(s.instanceEvent(r, ev))
 	})
 }
 
-func (s *Service) instanceEvent(r *instanceRecord, message string) store.Event {
+func (s *Service) instanceEvent(r *instanceRecord, ev note) store.Event {
 	return store.Event{SourceType: "db-instance", SourceID: r.Identifier, SourceArn: s.instanceArn(r.Identifier),
-		Message: message, Categories: categoryOf(message)}
-}
-
-func categoryOf(message string) []string {
-	m := strings.ToLower(message)
-	switch {
-	case strings.Contains(m, "fail"), strings.Contains(m, "unexpectedly"):
-		return []string{"failure"}
-	case strings.Contains(m, "delet"):
-		return []string{"deletion"}
-	case strings.Contains(m, "creat"):
-		return []string{"creation"}
-	case strings.Contains(m, "restart"), strings.Contains(m, "reboot"):
-		return []string{"availability"}
-	case strings.Contains(m, "replica"), strings.Contains(m, "promot"):
-		return []string{"read replica"}
-	}
-	return []string{"configuration change"}
+		Message: ev.message, Categories: []string{ev.category}}
 }
 
 func (s *Service) instanceArn(id string) string { return s.scope().ARN(TypeInstance, id) }

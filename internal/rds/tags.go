@@ -17,7 +17,7 @@ func (s *Service) resourceLocked(ctx context.Context, ref string) (tags *[]Tag, 
 		if r == nil {
 			return nil, nil, instanceNotFound(arn.Name)
 		}
-		return &r.Tags, func(msg string) error { return s.saveLocked(r, msg) }, nil
+		return &r.Tags, func(msg string) error { return s.saveLocked(r, configuration(msg)) }, nil
 	case TypeParameterGroup:
 		g := s.groups[arn.Name]
 		if g == nil {
