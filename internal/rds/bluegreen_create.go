@@ -297,9 +297,9 @@ func (s *Service) provisionDeployment(ctx context.Context, id string) {
 			}
 		}
 		d.Status = bluegreen.StatusInvalidConfiguration
-		d.StatusDetails = "Creating the green environment failed: " + err.Error()
+		d.StatusDetails = "Creating the green environment failed: " + engine.Explain(err)
 		s.log.Error("blue/green deployment", "deployment", id, "err", err)
-		if err := s.saveDeploymentLocked(d, failure("Blue/green deployment failed: "+err.Error())); err != nil {
+		if err := s.saveDeploymentLocked(d, failure("Blue/green deployment failed: "+engine.Explain(err))); err != nil {
 			// The store still says PROVISIONING: the next start provisions
 			// again, and fails again or succeeds.
 			s.log.Error("save failed blue/green deployment", "deployment", id, "err", err)

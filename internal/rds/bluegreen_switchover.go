@@ -463,7 +463,7 @@ func (s *Service) completeSwitchover(ctx context.Context, id string) {
 		}
 		// Committed: production is green either way. Report what is left.
 		s.log.Error("finish switchover", "deployment", id, "err", err)
-		d.StatusDetails = "Switchover completed, but cleaning up replication failed: " + err.Error()
+		d.StatusDetails = "Switchover completed, but cleaning up replication failed: " + engine.Explain(err)
 	}
 	d.Status = bluegreen.StatusSwitchoverCompleted
 	d.Switchover.Phase = bluegreen.PhaseDone
@@ -572,9 +572,9 @@ func (s *Service) rollbackSwitchover(ctx context.Context, id string, cause error
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d.Status = bluegreen.StatusSwitchoverFailed
-	d.StatusDetails = "Switchover canceled and rolled back: " + cause.Error()
+	d.StatusDetails = "Switchover canceled and rolled back: " + engine.Explain(cause)
 	if err != nil {
-		d.StatusDetails += "; making blue writable again failed: " + err.Error()
+		d.StatusDetails += "; making blue writable again failed: " + engine.Explain(err)
 	}
 	d.Switchover.Phase = bluegreen.PhaseRolledBack
 	d.Switchover.Error = cause.Error()

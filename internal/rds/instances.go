@@ -178,7 +178,7 @@ func (s *Service) provision(ctx context.Context, rid string) {
 			return // teal is stopping; the next start provisions again
 		}
 		s.log.Error("create DB instance", "instance", r.Identifier, "err", err)
-		s.setStatusLocked(r, StatusFailed, failure("DB instance creation failed: "+err.Error()))
+		s.setStatusLocked(r, StatusFailed, failure("DB instance creation failed: "+engine.Explain(err)))
 		return
 	}
 	r.Applied = params
@@ -254,7 +254,7 @@ func (s *Service) startServer(ctx context.Context, rid string) {
 		if ctx.Err() != nil {
 			return
 		}
-		s.setStatusLocked(r, StatusFailed, failure("DB instance failed to start: "+err.Error()))
+		s.setStatusLocked(r, StatusFailed, failure("DB instance failed to start: "+engine.Explain(err)))
 		return
 	}
 	if !s.routeLocked(r, note{}) {
@@ -638,7 +638,7 @@ func (s *Service) reboot(ctx context.Context, rid string) {
 		if ctx.Err() != nil {
 			return
 		}
-		s.setStatusLocked(r, StatusFailed, failure("DB instance reboot failed: "+err.Error()))
+		s.setStatusLocked(r, StatusFailed, failure("DB instance reboot failed: "+engine.Explain(err)))
 		return
 	}
 	r.Applied = params
@@ -739,7 +739,7 @@ func (s *Service) finishDelete(ctx context.Context, rid string) {
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Error("delete DB instance", "instance", r.Identifier, "err", err)
-			s.setStatusLocked(r, StatusFailed, failure("DB instance deletion failed: "+err.Error()))
+			s.setStatusLocked(r, StatusFailed, failure("DB instance deletion failed: "+engine.Explain(err)))
 		}
 		return
 	}

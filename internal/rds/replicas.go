@@ -123,7 +123,7 @@ func (s *Service) provisionReplica(ctx context.Context, rid string) {
 			return
 		}
 		s.log.Error("create read replica", "instance", r.Identifier, "err", err)
-		s.setStatusLocked(r, StatusFailed, failure("Read replica creation failed: "+err.Error()))
+		s.setStatusLocked(r, StatusFailed, failure("Read replica creation failed: "+engine.Explain(err)))
 		return
 	}
 	r.Applied = params
@@ -206,7 +206,7 @@ func (s *Service) promote(ctx context.Context, rid string) {
 	defer s.mu.Unlock()
 	if err != nil {
 		if ctx.Err() == nil {
-			s.setStatusLocked(r, StatusFailed, failure("Read replica promotion failed: "+err.Error()))
+			s.setStatusLocked(r, StatusFailed, failure("Read replica promotion failed: "+engine.Explain(err)))
 		}
 		return
 	}

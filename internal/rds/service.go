@@ -394,7 +394,7 @@ func (s *Service) onServerEvent(e supervisor.Event) {
 // again.
 func (s *Service) routeLocked(r *instanceRecord, ev note) bool {
 	if err := s.proxy.SetTarget(r.Identifier, r.backend()); err != nil {
-		s.setStatusLocked(r, StatusFailed, failure("DB instance's endpoint cannot route to its server: "+err.Error()))
+		s.setStatusLocked(r, StatusFailed, failure("DB instance's endpoint cannot route to its server: "+engine.Explain(err)))
 		return false
 	}
 	s.setStatusLocked(r, StatusAvailable, ev)

@@ -320,8 +320,7 @@ func (e *Engine) Reload(ctx context.Context, l engine.Layout) error {
 		}
 		if _, err := db.ExecContext(ctx, "SET GLOBAL "+k+" = "+sqlValue(optionValue(v))); err != nil {
 			var me *mysql.MySQLError
-			// 1238: read-only (static) variable; it applies at the next start.
-			if errors.As(err, &me) && me.Number == 1238 {
+			if errors.As(err, &me) && me.Number == errVariableIsReadonly {
 				continue
 			}
 			return fmt.Errorf("set %s: %w", k, err)
