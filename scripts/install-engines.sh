@@ -191,20 +191,6 @@ install_debian_engines() {
 	fi
 }
 
-# install_nft installs nft and iptables, with which teal forwards endpoints
-# in the kernel when it runs as root (iptables queues connection attempts
-# during a switchover's hold). Without root, teal forwards them itself, so
-# nothing is asked for.
-install_nft() {
-	[[ $(id -u) -eq 0 ]] || return 0
-	local missing=()
-	command -v nft >/dev/null 2>&1 || [[ -x /usr/sbin/nft ]] || missing+=(nftables)
-	command -v iptables >/dev/null 2>&1 || [[ -x /usr/sbin/iptables ]] || missing+=(iptables)
-	[[ ${#missing[@]} -eq 0 ]] && return 0
-	progress "installing ${missing[*]} (Debian), for endpoints forwarded in the kernel"
-	apt_install "${missing[@]}"
-}
-
 # ---------------------------------------------------------------------------
 # npm builds of PostgreSQL
 
@@ -451,7 +437,6 @@ install_pg_suite() {
 }
 
 install_debian_engines
-install_nft
 if compgen -G "$TEAL_ENGINES_DIR/.stage.*" >/dev/null; then
 	lock_engines_dir
 fi

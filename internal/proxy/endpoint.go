@@ -39,7 +39,7 @@ type endpoint struct {
 	// kernel, when set, forwards new connections in the kernel whenever the
 	// endpoint has a target and is not paused (kernel.go). routeMu orders
 	// the changes of that route; it is taken before mu, and never held
-	// while forwarding, since a change of route runs nft.
+	// while forwarding, since a change of route is a netlink round trip.
 	kernel  *kernelPath
 	routeMu sync.Mutex
 

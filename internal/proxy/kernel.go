@@ -1,20 +1,19 @@
 package proxy
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -34,19 +33,42 @@ import (
 //     the engines' DrainSessions); a change of target ends them with
 //     SOCK_DESTROY, so the proxy still fails closed.
 //
-// It needs CAP_NET_ADMIN and the nft command. Each Manager owns one nftables
-// table, named after its process, which it replaces on start and deletes on
-// Close; tables left by processes that are gone are removed by the next
-// Manager that enables the kernel path.
+// It needs CAP_NET_ADMIN; teal speaks to nftables over netlink itself. Each
+// Manager owns one nftables table, named after its process, which holds
+// everything it adds to the kernel:
+//
+//	table ip teal_<pid>_<n> {
+//		map endpoints { type inet_service : ipv4_addr . inet_service; }
+//		set held { type inet_service; }
+//		chain hold {
+//			type filter hook output priority raw; policy accept;
+//			ip daddr 127.0.0.1 tcp dport @held tcp flags syn / syn,ack queue num <n> bypass
+//		}
+//		chain output {
+//			type nat hook output priority -100; policy accept;
+//			ip daddr 127.0.0.1 dnat ip to tcp dport map @endpoints
+//		}
+//	}
+//
+// Only connections from this host to 127.0.0.1 pass the output hook, so the
+// rules never touch traffic from elsewhere. The table is made on start and
+// deleted on Close; tables left by processes that are gone are removed by
+// the next Manager that enables the kernel path.
 type kernelPath struct {
-	table string
+	// mu orders the changes to the table: each is one netlink batch on
+	// conn, which must not interleave with another.
+	mu        sync.Mutex
+	conn      *nftables.Conn
+	table     *nftables.Table
+	endpoints *nftables.Set // endpoint port -> 127.0.0.1 . server port
+	held      *nftables.Set // endpoint ports whose connection attempts are queued
+	hold      *nftables.Chain
 	// syn holds connection attempts in the kernel during a pause; nil
 	// where that cannot work (synhold.go), and then teal's listener holds
 	// them.
 	syn    *synHold
 	synErr error
-	mu     sync.Mutex
-	// routes is what the table's map holds: endpoint port -> backend port.
+	// routes is what the endpoints map holds: endpoint port -> server port.
 	routes map[int]int
 }
 
@@ -55,45 +77,64 @@ var tableSeq atomic.Uint32
 
 const tablePrefix = "teal_"
 
-var staleTable = regexp.MustCompile(`(?m)^table ip (` + tablePrefix + `(\d+)_\d+)$`)
+var tableName = regexp.MustCompile(`^` + tablePrefix + `(\d+)_\d+$`)
+
+// toLoopback are the expressions that match a TCP packet to 127.0.0.1 and
+// leave its destination port in register 1.
+func toLoopback() []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4}, // ip daddr
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: net.IPv4(127, 0, 0, 1).To4()},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2}, // tcp dport
+	}
+}
 
 // openKernelPath creates this Manager's nftables table, after removing those
 // of processes that no longer run.
 func openKernelPath() (*kernelPath, error) {
-	if nftPath() == "" {
-		return nil, errors.New("the nft command is not installed")
-	}
-	out, err := nft("list tables ip\n")
+	conn, err := nftables.New()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("nftables: %w", err)
 	}
-	var script strings.Builder
-	for _, m := range staleTable.FindAllStringSubmatch(string(out), -1) {
-		pid, _ := strconv.Atoi(m[2])
-		if pid != os.Getpid() && !processRuns(pid) {
-			fmt.Fprintf(&script, "delete table ip %s\n", m[1])
+	tables, err := conn.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return nil, fmt.Errorf("nftables: list tables: %w", err)
+	}
+	for _, t := range tables {
+		m := tableName.FindStringSubmatch(t.Name)
+		if m == nil {
+			continue
+		}
+		if pid, _ := strconv.Atoi(m[1]); pid != os.Getpid() && !processRuns(pid) {
+			conn.DelTable(t)
 		}
 	}
-	k := &kernelPath{
-		table:  fmt.Sprintf("%s%d_%d", tablePrefix, os.Getpid(), tableSeq.Add(1)),
-		routes: make(map[int]int),
+	k := &kernelPath{conn: conn, routes: make(map[int]int)}
+	k.table = conn.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4,
+		Name: fmt.Sprintf("%s%d_%d", tablePrefix, os.Getpid(), tableSeq.Add(1))})
+	k.endpoints = &nftables.Set{Table: k.table, Name: "endpoints", IsMap: true, KeyType: nftables.TypeInetService,
+		DataType: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService)}
+	k.held = &nftables.Set{Table: k.table, Name: "held", KeyType: nftables.TypeInetService}
+	for _, set := range []*nftables.Set{k.endpoints, k.held} {
+		if err := conn.AddSet(set, nil); err != nil {
+			return nil, fmt.Errorf("nftables: %w", err)
+		}
 	}
-	// Only connections from this host to 127.0.0.1 pass the output hook, so
-	// the rule never touches traffic from elsewhere.
-	fmt.Fprintf(&script, `table ip %[1]s
-delete table ip %[1]s
-table ip %[1]s {
-	map endpoints { type inet_service : ipv4_addr . inet_service; }
-	chain output {
-		type nat hook output priority -100; policy accept;
-		ip daddr 127.0.0.1 dnat ip to tcp dport map @endpoints
+	k.hold = conn.AddChain(&nftables.Chain{Name: "hold", Table: k.table, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityRaw})
+	output := conn.AddChain(&nftables.Chain{Name: "output", Table: k.table, Type: nftables.ChainTypeNAT,
+		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityNATDest})
+	conn.AddRule(&nftables.Rule{Table: k.table, Chain: output, Exprs: append(toLoopback(),
+		// The map's value is address . port, in registers 1 and 9.
+		&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: k.endpoints.Name, SetID: k.endpoints.ID},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 9, Specified: true},
+	)})
+	if err := conn.Flush(); err != nil {
+		return nil, fmt.Errorf("nftables: create table %s: %w", k.table.Name, err)
 	}
-}
-`, k.table)
-	if _, err := nft(script.String()); err != nil {
-		return nil, err
-	}
-	k.syn, k.synErr = openSynHold(k.table)
+	k.syn, k.synErr = openSynHold(k)
 	return k, nil
 }
 
@@ -101,6 +142,8 @@ func processRuns(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
+
+func portKey(port int) []byte { return binaryutil.BigEndian.PutUint16(uint16(port)) }
 
 // set makes connections to 127.0.0.1:port go straight to backend, or, with
 // backend "", to teal's listener.
@@ -124,20 +167,46 @@ func (k *kernelPath) set(port int, backend string) error {
 	if k.routes[port] == to {
 		return nil
 	}
-	var script strings.Builder
 	if _, ok := k.routes[port]; ok {
-		fmt.Fprintf(&script, "delete element ip %s endpoints { %d }\n", k.table, port)
+		if err := k.conn.SetDeleteElements(k.endpoints, []nftables.SetElement{{Key: portKey(port)}}); err != nil {
+			return fmt.Errorf("nftables: %w", err)
+		}
 	}
 	if to != 0 {
-		fmt.Fprintf(&script, "add element ip %s endpoints { %d : 127.0.0.1 . %d }\n", k.table, port, to)
+		// Each part of a concatenation takes a whole 4-byte register.
+		val := append(net.IPv4(127, 0, 0, 1).To4(), portKey(to)...)
+		val = append(val, 0, 0)
+		if err := k.conn.SetAddElements(k.endpoints, []nftables.SetElement{{Key: portKey(port), Val: val}}); err != nil {
+			return fmt.Errorf("nftables: %w", err)
+		}
 	}
-	if _, err := nft(script.String()); err != nil {
-		return err
+	if err := k.conn.Flush(); err != nil {
+		return fmt.Errorf("nftables: route endpoint %d: %w", port, err)
 	}
 	if to == 0 {
 		delete(k.routes, port)
 	} else {
 		k.routes[port] = to
+	}
+	return nil
+}
+
+// setHeld adds port to the held set, or takes it out.
+func (k *kernelPath) setHeld(port int, held bool) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	el := []nftables.SetElement{{Key: portKey(port)}}
+	var err error
+	if held {
+		err = k.conn.SetAddElements(k.held, el)
+	} else {
+		err = k.conn.SetDeleteElements(k.held, el)
+	}
+	if err == nil {
+		err = k.conn.Flush()
+	}
+	if err != nil {
+		return fmt.Errorf("nftables: hold endpoint %d: %w", port, err)
 	}
 	return nil
 }
@@ -148,42 +217,13 @@ func (k *kernelPath) close() error {
 	if k.syn != nil {
 		k.syn.close()
 	}
-	_, err := nft(fmt.Sprintf("delete table ip %s\n", k.table))
-	return err
-}
-
-// sbinCommand finds an administration command, which lives in /usr/sbin,
-// not always on PATH; "" if it is not installed.
-func sbinCommand(name string) string {
-	if p, err := exec.LookPath(name); err == nil {
-		return p
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.conn.DelTable(k.table)
+	if err := k.conn.Flush(); err != nil {
+		return fmt.Errorf("nftables: delete table %s: %w", k.table.Name, err)
 	}
-	for _, dir := range []string{"/usr/sbin", "/sbin"} {
-		if p := filepath.Join(dir, name); fileExists(p) {
-			return p
-		}
-	}
-	return ""
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
-func nftPath() string { return sbinCommand("nft") }
-
-// nft runs an nft script as one atomic transaction.
-func nft(script string) ([]byte, error) {
-	cmd := exec.Command(nftPath(), "-f", "-")
-	cmd.Stdin = strings.NewReader(script)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("nft: %v: %s", err, strings.TrimSpace(stderr.String()))
-	}
-	return out, nil
+	return nil
 }
 
 // destroySessions aborts every connection the kernel forwards from

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/nftables"
 )
 
 // kernelManager returns a Manager that forwards in the kernel, or skips the
@@ -26,13 +27,22 @@ func kernelManager(t *testing.T) *Manager {
 	return m
 }
 
+// nftTables lists the ip tables, one name a line.
 func nftTables(t *testing.T) string {
 	t.Helper()
-	out, err := exec.Command(nftPath(), "list", "tables", "ip").CombinedOutput()
+	c, err := nftables.New()
 	if err != nil {
-		t.Fatalf("nft list tables: %v: %s", err, out)
+		t.Fatal(err)
 	}
-	return string(out)
+	tables, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		t.Fatalf("list tables: %v", err)
+	}
+	var b strings.Builder
+	for _, tb := range tables {
+		b.WriteString(tb.Name + "\n")
+	}
+	return b.String()
 }
 
 // TestKernelPathForwardsDirectly: a session through the endpoint reaches the
@@ -167,43 +177,34 @@ func TestKernelPathTables(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the kernel path needs root")
 	}
-	if nftPath() == "" {
-		t.Skip("nft not installed")
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
 	}
 	// A pid above the kernel's maximum never runs.
-	stale := fmt.Sprintf("%s%d_1", tablePrefix, 1<<23)
-	if out, err := exec.Command(nftPath(), "add", "table", "ip", stale).CombinedOutput(); err != nil {
-		t.Fatalf("nft add table: %v: %s", err, out)
+	stale := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: fmt.Sprintf("%s%d_1", tablePrefix, 1<<23)}
+	c.AddTable(stale)
+	if err := c.Flush(); err != nil {
+		t.Fatalf("add table: %v", err)
 	}
-	t.Cleanup(func() { exec.Command(nftPath(), "delete", "table", "ip", stale).Run() })
-
-	// And a queueing rule such a process left.
-	staleRule := []string{"OUTPUT", "-d", "127.0.0.1", "-p", "tcp", "--dport", "9", "--syn",
-		"-m", "comment", "--comment", stale, "-j", "NFQUEUE", "--queue-num", "9", "--queue-bypass"}
-	haveIptables := iptablesPath() != ""
-	if haveIptables {
-		if err := iptables(append([]string{"-A"}, staleRule...)...); err != nil {
-			t.Fatal(err)
+	t.Cleanup(func() {
+		if strings.Contains(nftTables(t), stale.Name+"\n") {
+			c.DelTable(stale)
+			c.Flush()
 		}
-		t.Cleanup(func() { iptables(append([]string{"-D"}, staleRule...)...) })
-	}
+	})
 
 	m := NewManager(nil)
 	if err := m.EnableKernelPath(); err != nil {
 		t.Fatal(err)
 	}
-	if haveIptables {
-		if m.kernel.syn == nil {
-			t.Errorf("connection attempts are not held in the kernel: %v", m.kernel.synErr)
-		}
-		if err := iptables(append([]string{"-C"}, staleRule...)...); err == nil {
-			t.Error("a queueing rule of a process that is gone was kept")
-		}
+	if m.kernel.syn == nil {
+		t.Errorf("connection attempts are not held in the kernel: %v", m.kernel.synErr)
 	}
-	own := m.kernel.table
+	own := m.kernel.table.Name
 	tables := nftTables(t)
-	if strings.Contains(tables, stale+"\n") {
-		t.Fatalf("stale table %s kept:\n%s", stale, tables)
+	if strings.Contains(tables, stale.Name+"\n") {
+		t.Fatalf("stale table %s kept:\n%s", stale.Name, tables)
 	}
 	if !strings.Contains(tables, own+"\n") {
 		t.Fatalf("own table %s missing:\n%s", own, tables)

@@ -3,32 +3,30 @@ package proxy
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"regexp"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	nfqueue "github.com/florianl/go-nfqueue/v2"
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/xt"
 )
 
 // synHold holds the connection attempts to a paused endpoint in the kernel:
-// an iptables rule queues their SYN packets (NFQUEUE) before address
-// rewriting, and teal gives each its verdict only when the endpoint is
-// released. The connection is then set up by the kernel rule, to the new
-// target, so it is as fast as any other. Without it, a connection made
-// during a hold is accepted by teal's listener and forwarded by teal for
-// its whole life.
+// the kernel path's hold chain queues (NFQUEUE) the SYN packets sent to the
+// ports in its held set, before address rewriting, and teal gives each its
+// verdict only when the endpoint is released. The connection is then set up
+// by the kernel rule, to the new target, so it is as fast as any other.
+// Without it, a connection made during a hold is accepted by teal's listener
+// and forwarded by teal for its whole life.
 //
-// The rule is "--queue-bypass": if teal is gone, SYNs pass and reach
-// whatever listens. A SYN the queue drops (it is full) is sent again by the
-// client a second later.
+// The queue is bypassed when no one reads it: if teal is gone, SYNs pass and
+// reach whatever listens. A SYN the queue drops (it is full) is sent again
+// by the client a second later.
 type synHold struct {
-	table string // the kernel path's table, also the rules' comment
+	k     *kernelPath
 	num   uint16
 	queue *nfqueue.Nfqueue
 	stop  context.CancelFunc
@@ -38,36 +36,21 @@ type synHold struct {
 	queued  map[int][]uint32 // packet ids, by endpoint port
 }
 
-var staleRule = regexp.MustCompile(`--comment "?(` + tablePrefix + `(\d+)_\d+)"?`)
-
-func iptablesPath() string { return sbinCommand("iptables") }
-
-func iptables(args ...string) error {
-	out, err := exec.Command(iptablesPath(), append([]string{"-w", "5", "-t", "raw"}, args...)...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("iptables %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return nil
+// nfqueueInfo is the NFQUEUE target's xt_NFQ_info_v3 for queue num with
+// the bypass flag, padded as the kernel aligns it.
+func nfqueueInfo(num uint16) []byte {
+	const bypass = 1
+	info := make([]byte, 8)
+	binary.NativeEndian.PutUint16(info[0:], num) // queuenum
+	binary.NativeEndian.PutUint16(info[2:], 1)   // queues_total
+	binary.NativeEndian.PutUint16(info[4:], bypass)
+	return info
 }
 
-// openSynHold binds a free queue number and removes the rules of processes
-// that are gone.
-func openSynHold(table string) (*synHold, error) {
-	if iptablesPath() == "" {
-		return nil, errors.New("the iptables command is not installed")
-	}
-	if out, err := exec.Command(iptablesPath(), "-w", "5", "-t", "raw", "-S", "OUTPUT").Output(); err == nil {
-		for _, line := range strings.Split(string(out), "\n") {
-			m := staleRule.FindStringSubmatch(line)
-			if m == nil || !strings.HasPrefix(line, "-A OUTPUT ") {
-				continue
-			}
-			if pid, _ := strconv.Atoi(m[2]); pid != os.Getpid() && !processRuns(pid) {
-				iptables(strings.Fields("-D" + strings.TrimPrefix(line, "-A"))...)
-			}
-		}
-	}
-	h := &synHold{table: table, holding: map[int]bool{}, queued: map[int][]uint32{}}
+// openSynHold binds a free queue number and adds the rule that queues the
+// SYNs sent to held ports.
+func openSynHold(k *kernelPath) (*synHold, error) {
+	h := &synHold{k: k, holding: map[int]bool{}, queued: map[int][]uint32{}}
 	start := 1000 + (os.Getpid()*7+int(tableSeq.Load()))%50000
 	var err error
 	for i := 0; i < 50; i++ {
@@ -80,12 +63,32 @@ func openSynHold(table string) (*synHold, error) {
 		ctx, cancel := context.WithCancel(context.Background())
 		if err = h.queue.RegisterWithErrorFunc(ctx, h.packet, func(error) int { return 0 }); err == nil {
 			h.stop = cancel
-			return h, nil
+			break
 		}
 		cancel()
 		h.queue.Close()
+		h.queue = nil
 	}
-	return nil, fmt.Errorf("no free NFQUEUE number: %w", err)
+	if h.queue == nil {
+		return nil, fmt.Errorf("no free NFQUEUE number: %w", err)
+	}
+	info := xt.Unknown(nfqueueInfo(h.num))
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.conn.AddRule(&nftables.Rule{Table: k.table, Chain: k.hold, Exprs: append(toLoopback(),
+		&expr.Lookup{SourceRegister: 1, SetName: k.held.Name, SetID: k.held.ID},
+		// tcp flags & (syn | ack) == syn
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x12}, Xor: []byte{0}},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0x02}},
+		&expr.Target{Name: "NFQUEUE", Rev: 3, Info: &info},
+	)})
+	if err := k.conn.Flush(); err != nil {
+		h.stop()
+		h.queue.Close()
+		return nil, fmt.Errorf("nftables: queueing rule: %w", err)
+	}
+	return h, nil
 }
 
 // packet takes a queued SYN: held if its endpoint is paused, passed at
@@ -114,11 +117,6 @@ func (h *synHold) packet(a nfqueue.Attribute) int {
 	return 0
 }
 
-func (h *synHold) rule(op string, port int) []string {
-	return []string{op, "OUTPUT", "-d", "127.0.0.1", "-p", "tcp", "--dport", strconv.Itoa(port), "--syn",
-		"-m", "comment", "--comment", h.table, "-j", "NFQUEUE", "--queue-num", strconv.Itoa(int(h.num)), "--queue-bypass"}
-}
-
 // hold starts queueing the SYNs sent to port.
 func (h *synHold) hold(port int) error {
 	h.mu.Lock()
@@ -128,7 +126,7 @@ func (h *synHold) hold(port int) error {
 	}
 	h.holding[port] = true
 	h.mu.Unlock()
-	if err := iptables(h.rule("-I", port)...); err != nil {
+	if err := h.k.setHeld(port, true); err != nil {
 		h.mu.Lock()
 		delete(h.holding, port)
 		h.mu.Unlock()
@@ -156,7 +154,7 @@ func (h *synHold) release(port int) error {
 	for _, id := range ids {
 		h.queue.SetVerdict(id, nfqueue.NfAccept)
 	}
-	return iptables(h.rule("-D", port)...)
+	return h.k.setHeld(port, false)
 }
 
 func (h *synHold) count(port int) int {

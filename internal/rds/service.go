@@ -38,7 +38,7 @@ type Config struct {
 	SwitchoverHook func(deployment, phase string)
 	// Forwarding says how endpoints forward connections: ForwardKernel,
 	// ForwardTeal, or ForwardAuto ("" too), which uses the kernel where
-	// teal may (it needs CAP_NET_ADMIN and nft) and teal otherwise.
+	// teal may (it needs CAP_NET_ADMIN) and teal otherwise.
 	Forwarding string
 }
 
