@@ -418,10 +418,13 @@ func (sw *switchover) commit(ctx context.Context) error {
 	nd := *d
 	nd.Switchover = &next
 	err := s.store.Update(s.ctx, func(tx *store.Tx) error {
-		for rid, c := range changed {
+		for rid := range changed {
+			// Put gives the saved copy its new version: the map keeps it.
+			c := changed[rid]
 			if err := tx.Put(store.KindInstance, rid, &c); err != nil {
 				return err
 			}
+			changed[rid] = c
 		}
 		if err := tx.Put(kindDeployment, d.ID, &nd); err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -573,14 +574,41 @@ func newResourceID() string {
 	return "db-" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])
 }
 
-// freePort asks the kernel for a free port on 127.0.0.1.
+// freePort finds a free port on 127.0.0.1 for a server. The server binds
+// it only after initdb, a second or more later, so the port comes from
+// below the kernel's ephemeral range: one from that range can be taken
+// meanwhile as the source port of any outgoing connection.
 func freePort() (int, error) {
+	low := ephemeralLow()
+	if low > 11024 {
+		for range 64 {
+			p := 10000 + mathrand.IntN(low-10000)
+			if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
+				l.Close()
+				return p, nil
+			}
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768
+// when it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	var low, high int
+	if _, err := fmt.Sscan(string(b), &low, &high); err != nil || low < 1024 {
+		return 32768
+	}
+	return low
 }
 
 // findLocked finds an instance by identifier or ARN. The reference is read
