@@ -378,17 +378,23 @@ func DrainSessions(ctx context.Context, l engine.Layout, deadline time.Time, ski
 		skip = []int{}
 	}
 	// CASE, unlike AND, guarantees that only idle backends are terminated.
-	const q = `SELECT count(CASE WHEN state = 'idle' THEN pg_terminate_backend(pid) END),
+	// A terminated backend may still be listed at the next poll: sessions
+	// are counted once, by pid.
+	const q = `SELECT array_remove(array_agg(CASE WHEN state = 'idle' THEN CASE WHEN pg_terminate_backend(pid) THEN pid END END), NULL),
 			count(*) FILTER (WHERE state IS DISTINCT FROM 'idle')
 		FROM pg_stat_activity
 		WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND usename <> $1
 			AND NOT coalesce(client_port = ANY($2), false)`
+	terminated := map[int32]bool{}
 	for {
-		var n int
-		if err := c.QueryRow(ctx, q, AdminUser, skip).Scan(&n, &left); err != nil {
-			return ended, left, fmt.Errorf("drain sessions: %w", err)
+		var pids []int32
+		if err := c.QueryRow(ctx, q, AdminUser, skip).Scan(&pids, &left); err != nil {
+			return len(terminated), left, fmt.Errorf("drain sessions: %w", err)
 		}
-		ended += n
+		for _, p := range pids {
+			terminated[p] = true
+		}
+		ended = len(terminated)
 		if left == 0 || !time.Now().Before(deadline) {
 			return ended, left, nil
 		}

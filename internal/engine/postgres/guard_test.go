@@ -2,9 +2,12 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tealdb/teal/internal/supervisor"
 )
@@ -43,5 +46,39 @@ func TestTealSchemaOfTheMasterStays(t *testing.T) {
 	}
 	if n := query1[int64](t, blue, "app", "SELECT count(*) FROM pg_namespace WHERE nspname = 'teal'"); n != 0 {
 		t.Fatal("teal's own schema stayed after its replication was removed")
+	}
+}
+
+// TestMasterSearchPathIgnored: the master owns its database and may give it
+// a search_path that puts its own functions before the catalog's; teal's
+// superuser sessions still call the catalog's.
+func TestMasterSearchPathIgnored(t *testing.T) {
+	e := New(DefaultDirs("/usr/local/lib/teal/engines"))
+	sup := supervisor.New(nil, func(supervisor.Event) {})
+	t.Cleanup(func() { sup.Close(context.Background()) })
+	l := startServer(t, e, sup, "15", "searchpath")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m, err := pgx.Connect(ctx, fmt.Sprintf("postgres://master:secret-pass-1@127.0.0.1:%d/app?sslmode=disable", l.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	if _, err := m.Exec(ctx, `ALTER DATABASE app SET search_path = public, pg_catalog;
+		CREATE FUNCTION public.pg_is_in_recovery() RETURNS boolean LANGUAGE plpgsql AS $$
+		BEGIN EXECUTE 'ALTER ROLE master SUPERUSER'; RETURN false; END $$`); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Connect(ctx, l, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	var inRecovery bool
+	if err := c.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
+		t.Fatal(err)
+	}
+	if query1[bool](t, l, "postgres", "SELECT rolsuper FROM pg_roles WHERE rolname = 'master'") {
+		t.Fatal("teal's session ran the master's pg_is_in_recovery as superuser")
 	}
 }

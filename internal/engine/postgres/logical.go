@@ -250,8 +250,12 @@ func conninfo(kv ...string) string {
 	return strings.Join(parts, " ")
 }
 
-// clientEnv makes client programs' sessions writable on a read-only server.
-var clientEnv = []string{"PGOPTIONS=-c default_transaction_read_only=off"}
+// adminSearchPath is the search_path of teal's superuser sessions.
+const adminSearchPath = "pg_catalog,pg_temp"
+
+// clientEnv makes client programs' sessions writable on a read-only server,
+// and resolve names as teal's own sessions do.
+var clientEnv = []string{"PGOPTIONS=-c default_transaction_read_only=off -c search_path=" + adminSearchPath}
 
 // CopyRoles copies every role (with its password hash) from blue to green,
 // except teal's own roles, which green has.

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tealdb/teal/internal/engine"
 	"github.com/tealdb/teal/internal/supervisor"
 )
@@ -64,12 +66,23 @@ func startServer(t *testing.T, e *Engine, sup *supervisor.Supervisor, major, nam
 	return lay
 }
 
-func exec1(t *testing.T, l engine.Layout, db, q string) {
+// testSession is an admin session that resolves the test's own
+// unqualified names in public, as a client's does.
+func testSession(t *testing.T, l engine.Layout, db string) *pgx.Conn {
 	t.Helper()
 	c, err := Connect(context.Background(), l, db)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := c.Exec(context.Background(), "SET search_path = public"); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func exec1(t *testing.T, l engine.Layout, db, q string) {
+	t.Helper()
+	c := testSession(t, l, db)
 	defer c.Close(context.Background())
 	if _, err := c.Exec(context.Background(), q); err != nil {
 		t.Fatalf("%s: %v", q, err)
@@ -78,10 +91,7 @@ func exec1(t *testing.T, l engine.Layout, db, q string) {
 
 func query1[T any](t *testing.T, l engine.Layout, db, q string) T {
 	t.Helper()
-	c, err := Connect(context.Background(), l, db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testSession(t, l, db)
 	defer c.Close(context.Background())
 	var v T
 	if err := c.QueryRow(context.Background(), q).Scan(&v); err != nil {

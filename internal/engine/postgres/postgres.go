@@ -257,6 +257,11 @@ func connConfig(l engine.Layout, dbname string) (*pgx.ConnConfig, error) {
 	}
 	// teal's own sessions write even where clients may not (a green, an old blue).
 	cfg.RuntimeParams["default_transaction_read_only"] = "off"
+	// A superuser session resolves names only in the catalog: the master
+	// owns its databases and may give one a search_path (ALTER DATABASE
+	// ... SET) that puts its own functions before pg_catalog's. A setting
+	// sent at connection start wins over the database's.
+	cfg.RuntimeParams["search_path"] = adminSearchPath
 	return cfg, nil
 }
 
