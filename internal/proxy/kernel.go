@@ -77,7 +77,7 @@ var tableSeq atomic.Uint32
 
 const tablePrefix = "teal_"
 
-var tableName = regexp.MustCompile(`^` + tablePrefix + `(\d+)_\d+$`)
+var tableName = regexp.MustCompile(`^` + tablePrefix + `(\d+)_(\d+)$`)
 
 // toLoopback are the expressions that match a TCP packet to 127.0.0.1 and
 // leave its destination port in register 1.
@@ -102,18 +102,23 @@ func openKernelPath() (*kernelPath, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nftables: list tables: %w", err)
 	}
+	// This process's own tables are those it numbered so far; one of its
+	// pid with a higher number is a process's that had the same pid before.
+	issued := int(tableSeq.Add(1))
 	for _, t := range tables {
 		m := tableName.FindStringSubmatch(t.Name)
 		if m == nil {
 			continue
 		}
-		if pid, _ := strconv.Atoi(m[1]); pid != os.Getpid() && !processRuns(pid) {
+		pid, _ := strconv.Atoi(m[1])
+		n, _ := strconv.Atoi(m[2])
+		if pid == os.Getpid() && n >= issued || pid != os.Getpid() && !processRuns(pid) {
 			conn.DelTable(t)
 		}
 	}
 	k := &kernelPath{conn: conn, routes: make(map[int]int)}
-	k.table = conn.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4,
-		Name: fmt.Sprintf("%s%d_%d", tablePrefix, os.Getpid(), tableSeq.Add(1))})
+	k.table = conn.CreateTable(&nftables.Table{Family: nftables.TableFamilyIPv4,
+		Name: fmt.Sprintf("%s%d_%d", tablePrefix, os.Getpid(), issued)})
 	k.endpoints = &nftables.Set{Table: k.table, Name: "endpoints", IsMap: true, KeyType: nftables.TypeInetService,
 		DataType: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService)}
 	k.held = &nftables.Set{Table: k.table, Name: "held", KeyType: nftables.TypeInetService}

@@ -181,18 +181,24 @@ func TestKernelPathTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A pid above the kernel's maximum never runs.
-	stale := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: fmt.Sprintf("%s%d_1", tablePrefix, 1<<23)}
-	c.AddTable(stale)
-	if err := c.Flush(); err != nil {
-		t.Fatalf("add table: %v", err)
-	}
-	t.Cleanup(func() {
-		if strings.Contains(nftTables(t), stale.Name+"\n") {
-			c.DelTable(stale)
-			c.Flush()
+	// A pid above the kernel's maximum never runs; and a table of this
+	// process's pid that it has not numbered yet was left by a process
+	// that had the same pid before.
+	var stales []*nftables.Table
+	for _, name := range []string{fmt.Sprintf("%s%d_1", tablePrefix, 1<<23), fmt.Sprintf("%s%d_%d", tablePrefix, os.Getpid(), 1<<20)} {
+		stale := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: name}
+		c.AddTable(stale)
+		if err := c.Flush(); err != nil {
+			t.Fatalf("add table: %v", err)
 		}
-	})
+		t.Cleanup(func() {
+			if strings.Contains(nftTables(t), stale.Name+"\n") {
+				c.DelTable(stale)
+				c.Flush()
+			}
+		})
+		stales = append(stales, stale)
+	}
 
 	m := NewManager(nil)
 	if err := m.EnableKernelPath(); err != nil {
@@ -203,8 +209,10 @@ func TestKernelPathTables(t *testing.T) {
 	}
 	own := m.kernel.table.Name
 	tables := nftTables(t)
-	if strings.Contains(tables, stale.Name+"\n") {
-		t.Fatalf("stale table %s kept:\n%s", stale.Name, tables)
+	for _, stale := range stales {
+		if strings.Contains(tables, stale.Name+"\n") {
+			t.Fatalf("stale table %s kept:\n%s", stale.Name, tables)
+		}
 	}
 	if !strings.Contains(tables, own+"\n") {
 		t.Fatalf("own table %s missing:\n%s", own, tables)

@@ -125,7 +125,7 @@ func (s *Service) openEndpointLocked(r *instanceRecord, port int) error {
 		return invalidValue("Cannot listen on port %d for the endpoint of %s: %v", port, r.Identifier, err)
 	}
 	r.Port = p
-	if r.ServerPort, err = freePort(); err != nil {
+	if r.ServerPort, err = s.freeServerPortLocked(); err != nil {
 		s.proxy.CloseEndpoint(r.Identifier)
 		return err
 	}

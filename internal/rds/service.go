@@ -574,27 +574,34 @@ func newResourceID() string {
 	return "db-" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])
 }
 
-// freePort finds a free port on 127.0.0.1 for a server. The server binds
-// it only after initdb, a second or more later, so the port comes from
-// below the kernel's ephemeral range: one from that range can be taken
-// meanwhile as the source port of any outgoing connection.
-func freePort() (int, error) {
+// freeServerPortLocked finds a free port on 127.0.0.1 for a new server.
+// A port another instance's server owns is never given, even while that
+// server is stopped: its endpoint still routes there. The server binds the
+// port only after initdb, a second or more later, so it comes from below
+// the kernel's ephemeral range: one from that range can be taken meanwhile
+// as the source port of any outgoing connection.
+func (s *Service) freeServerPortLocked() (int, error) {
+	owned := map[int]bool{}
+	for _, r := range s.instances {
+		owned[r.ServerPort] = true
+	}
 	low := ephemeralLow()
-	if low > 11024 {
-		for range 64 {
-			p := 10000 + mathrand.IntN(low-10000)
-			if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
-				l.Close()
-				return p, nil
-			}
+	for range 64 {
+		p := 0
+		if low > 11024 {
+			p = 10000 + mathrand.IntN(low-10000)
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		p = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !owned[p] {
+			return p, nil
 		}
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("find a free port for the server: none found in 64 tries")
 }
 
 // ephemeralLow is the first port of the kernel's ephemeral range (32768

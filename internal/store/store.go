@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
@@ -151,6 +152,8 @@ type Versioned interface {
 	storeVersion() *int64
 }
 
+var versionedType = reflect.TypeOf((*Versioned)(nil)).Elem()
+
 // Version is embedded in Versioned documents.
 type Version struct {
 	StoreVersion int64 `json:",omitempty"`
@@ -170,6 +173,11 @@ const storedVersion = `COALESCE(json_extract(doc, '$.StoreVersion'), 1)`
 // against the stored version (see Versioned) and gets the next one.
 func (t *Tx) Put(kind, key string, v any) error {
 	vv, versioned := v.(Versioned)
+	if !versioned && reflect.PointerTo(reflect.TypeOf(v)).Implements(versionedType) {
+		// A copy would be written without its version checked, and the
+		// new version would be lost with it.
+		return fmt.Errorf("put %s %s: a versioned document is put by pointer", kind, key)
+	}
 	if !versioned {
 		doc, err := json.Marshal(v)
 		if err != nil {

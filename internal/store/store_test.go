@@ -171,6 +171,10 @@ func TestVersionedPut(t *testing.T) {
 	if ok, _ := s.Get(ctx, KindInstance, "a", &got); ok {
 		t.Fatal("the deleted document is back")
 	}
+	// A versioned document put by value would skip its check.
+	if err := s.Update(ctx, func(tx *Tx) error { return tx.Put(KindInstance, "v", versioned{Name: "v"}) }); err == nil {
+		t.Fatal("a versioned document put by value was accepted")
+	}
 	// Stored before versions were kept: version 1.
 	if err := s.Update(ctx, func(tx *Tx) error { return tx.Put(KindInstance, "old", doc{"old", 1}) }); err != nil {
 		t.Fatal(err)

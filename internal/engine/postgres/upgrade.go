@@ -141,10 +141,18 @@ func upgradeInitArgs(ctx context.Context, blue engine.Layout, green engine.Build
 }
 
 // stopUpgradeServer stops, at once, a server pg_upgrade left running in
-// l's data directory.
+// l's data directory. pg_upgrade may have been stopped while its pg_ctl
+// (which outlives it) was still starting one, so a server that is not
+// there yet is waited for a few seconds.
 func stopUpgradeServer(l engine.Layout) {
-	if _, err := os.Stat(filepath.Join(l.DataDir, "postmaster.pid")); err != nil {
-		return
+	pidFile := filepath.Join(l.DataDir, "postmaster.pid")
+	for wait := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := os.Stat(pidFile); err == nil {
+			break
+		}
+		if time.Now().After(wait) {
+			return
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
