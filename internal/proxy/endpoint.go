@@ -36,11 +36,11 @@ type endpoint struct {
 	logger   *slog.Logger
 	// afterDial is the Manager's test hook; nil in production.
 	afterDial func()
-	// kernel, when set, forwards new connections in the kernel whenever the
-	// endpoint has a target and is not paused (kernel.go). routeMu orders
-	// the changes of that route; it is taken before mu, and never held
-	// while forwarding, since a change of route is a netlink round trip.
-	kernel  *kernelPath
+	// router carries new connections to the target whenever the endpoint
+	// has one and is not paused (router.go). routeMu orders the changes of
+	// that route; it is taken before mu, and never held while forwarding,
+	// since a change of route may be a netlink round trip.
+	router  router
 	routeMu sync.Mutex
 
 	// ctx is cancelled on shutdown to abort backend dials and accept backoff.
@@ -324,14 +324,14 @@ func (e *endpoint) setTarget(backend string) error {
 	if backend == previous {
 		return nil
 	}
-	if e.kernel != nil && previous != "" {
-		// Sessions the kernel forwards to the previous backend end too. New
+	if previous != "" {
+		// Sessions the router carried to the previous backend end too. New
 		// connections reach the listener meanwhile, so only those sessions
 		// are ended.
-		if err := e.kernel.set(e.port, ""); err != nil {
+		if err := e.router.route(e.port, ""); err != nil {
 			return err
 		}
-		if n, err := destroySessions(e.port); err != nil {
+		if n, err := e.router.endSessions(e.port); err != nil {
 			e.logger.Warn("ending kernel-forwarded sessions failed", "err", err, "ended", n)
 		} else if n > 0 {
 			e.logger.Info("ended kernel-forwarded sessions", "sessions", n)
@@ -351,20 +351,17 @@ func (e *endpoint) setTarget(backend string) error {
 	return e.route()
 }
 
-// route brings the kernel path in line with the endpoint: connections go
+// route brings the router in line with the endpoint: connections go
 // straight to the target unless the endpoint is paused, closed or has no
 // target, in which case they reach the listener. The caller holds routeMu.
 func (e *endpoint) route() error {
-	if e.kernel == nil {
-		return nil
-	}
 	e.mu.Lock()
 	to := e.target
 	if e.paused || e.closed {
 		to = ""
 	}
 	e.mu.Unlock()
-	return e.kernel.set(e.port, to)
+	return e.router.route(e.port, to)
 }
 
 // pause starts holding new connections, for at most maxHold.
@@ -386,10 +383,8 @@ func (e *endpoint) pause(maxHold time.Duration) error {
 		e.mu.Unlock()
 		return err
 	}
-	if e.kernel != nil && e.kernel.syn != nil {
-		if err := e.kernel.syn.hold(e.port); err != nil {
-			e.logger.Warn("holding connection attempts in the kernel failed; the listener holds them", "err", err)
-		}
+	if err := e.router.holdAttempts(e.port); err != nil {
+		e.logger.Warn("holding connection attempts in the kernel failed; the listener holds them", "err", err)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -422,11 +417,9 @@ func (e *endpoint) resume() int {
 			// Connections keep reaching the listener, which forwards them.
 			e.logger.Warn("kernel path not restored; the endpoint forwards every connection itself", "err", err)
 		}
-		if e.kernel != nil && e.kernel.syn != nil {
-			// After the route: the held attempts go where it now points.
-			if err := e.kernel.syn.release(e.port); err != nil {
-				e.logger.Warn("releasing held connection attempts", "err", err)
-			}
+		// After the route: the held attempts go where it now points.
+		if err := e.router.releaseAttempts(e.port); err != nil {
+			e.logger.Warn("releasing held connection attempts", "err", err)
 		}
 		e.routeMu.Unlock()
 	}
@@ -462,10 +455,7 @@ func (e *endpoint) heldCount() int {
 	e.mu.Lock()
 	n := len(e.held)
 	e.mu.Unlock()
-	if e.kernel != nil && e.kernel.syn != nil {
-		n += e.kernel.syn.count(e.port)
-	}
-	return n
+	return n + e.router.heldAttempts(e.port)
 }
 
 func (e *endpoint) currentTarget() string {
@@ -485,20 +475,17 @@ func (e *endpoint) connCount() int {
 // while holding its lock and wait outside it.
 func (e *endpoint) shutdown() error {
 	err := e.close()
-	if e.kernel == nil {
-		return err
-	}
 	e.routeMu.Lock()
 	defer e.routeMu.Unlock()
 	if rerr := e.route(); rerr != nil {
 		e.logger.Warn("kernel path not removed", "err", rerr)
 		return err
 	}
-	if e.kernel.syn != nil {
-		e.kernel.syn.release(e.port)
+	if rerr := e.router.releaseAttempts(e.port); rerr != nil {
+		e.logger.Warn("releasing held connection attempts", "err", rerr)
 	}
-	// Like the connections teal forwarded, those the kernel did end too.
-	if n, derr := destroySessions(e.port); derr != nil {
+	// Like the connections teal forwarded, those the router carried end too.
+	if n, derr := e.router.endSessions(e.port); derr != nil {
 		e.logger.Warn("ending kernel-forwarded sessions failed", "err", derr, "ended", n)
 	}
 	return err

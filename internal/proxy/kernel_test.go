@@ -121,7 +121,7 @@ func TestKernelPathPauseHolds(t *testing.T) {
 		t.Fatalf("after resume the held client reached %+v, want the new target", held)
 	}
 	t.Cleanup(func() { held.s.c.Close() })
-	if m.kernel.syn != nil && !second.accepted(held.s.c.LocalAddr()) {
+	if m.router.(*kernelPath).syn != nil && !second.accepted(held.s.c.LocalAddr()) {
 		t.Error("the held connection goes through teal, not straight to the new target")
 	}
 	after := connect(t, port)
@@ -204,10 +204,10 @@ func TestKernelPathTables(t *testing.T) {
 	if err := m.EnableKernelPath(); err != nil {
 		t.Fatal(err)
 	}
-	if m.kernel.syn == nil {
-		t.Errorf("connection attempts are not held in the kernel: %v", m.kernel.synErr)
+	if m.router.(*kernelPath).syn == nil {
+		t.Errorf("connection attempts are not held in the kernel: %v", m.router.(*kernelPath).synErr)
 	}
-	own := m.kernel.table.Name
+	own := m.router.(*kernelPath).table.Name
 	tables := nftTables(t)
 	for _, stale := range stales {
 		if strings.Contains(tables, stale.Name+"\n") {

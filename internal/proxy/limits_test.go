@@ -141,9 +141,9 @@ func TestFloodWhileHeld(t *testing.T) {
 			var m *Manager
 			if mode == "kernel" {
 				m = kernelManager(t)
-				if m.kernel.syn != nil {
-					m.kernel.syn.close()
-					m.kernel.syn = nil
+				if m.router.(*kernelPath).syn != nil {
+					m.router.(*kernelPath).syn.close()
+					m.router.(*kernelPath).syn = nil
 				}
 			} else {
 				m = newTestManager(t)

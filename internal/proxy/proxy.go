@@ -50,7 +50,9 @@ type Manager struct {
 	mu        sync.Mutex
 	endpoints map[string]*endpoint
 	closed    bool
-	kernel    *kernelPath
+	// router is what endpoints opened from now on route with:
+	// listenerOnly, or the kernel path once it is enabled.
+	router router
 }
 
 // NewManager returns a Manager with no endpoints. A nil logger discards logs.
@@ -61,6 +63,7 @@ func NewManager(logger *slog.Logger) *Manager {
 	return &Manager{
 		logger:    logger,
 		endpoints: make(map[string]*endpoint),
+		router:    listenerOnly{},
 	}
 }
 
@@ -76,14 +79,14 @@ func (m *Manager) EnableKernelPath() error {
 	if m.closed {
 		return ErrClosed
 	}
-	if m.kernel != nil {
+	if _, ok := m.router.(*kernelPath); ok {
 		return nil
 	}
 	k, err := openKernelPath()
 	if err != nil {
 		return fmt.Errorf("kernel path: %w", err)
 	}
-	m.kernel = k
+	m.router = k
 	if k.synErr != nil {
 		m.logger.Info("connections made during a hold will be forwarded by teal", "why", k.synErr)
 	}
@@ -94,7 +97,8 @@ func (m *Manager) EnableKernelPath() error {
 func (m *Manager) KernelPath() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.kernel != nil
+	_, ok := m.router.(*kernelPath)
+	return ok
 }
 
 // Open starts (or keeps, if already open on that port) the listener for
@@ -133,7 +137,7 @@ func (m *Manager) Open(name string, port int) (int, error) {
 	}
 	e := newEndpoint(name, ln.(*net.TCPListener), m.logger)
 	e.afterDial = m.afterDial
-	e.kernel = m.kernel
+	e.router = m.router
 	m.endpoints[name] = e
 	e.start()
 	e.logger.Info("endpoint opened")
@@ -320,10 +324,8 @@ func (m *Manager) Close() error {
 		eps = append(eps, e)
 	}
 	clear(m.endpoints)
-	if m.kernel != nil {
-		if err := m.kernel.close(); err != nil {
-			errs = append(errs, err)
-		}
+	if err := m.router.close(); err != nil {
+		errs = append(errs, err)
 	}
 	m.mu.Unlock()
 
