@@ -597,20 +597,24 @@ func (s *Service) rollbackSwitchover(ctx context.Context, id string, cause error
 // rolls back and after it rolls forward, a deletion finishes. Each waits for
 // the servers it needs.
 func (s *Service) resumeDeploymentLocked(id string, d *deploymentRecord) {
-	switch d.Status {
-	case bluegreen.StatusProvisioning:
+	phase := ""
+	if d.Switchover != nil {
+		phase = d.Switchover.Phase
+	}
+	switch bluegreen.ResumeOf(d.Status, phase) {
+	case bluegreen.ResumeProvision:
 		s.startProvisionLocked(id)
-	case bluegreen.StatusSwitchoverInProgress:
-		committed := d.Switchover != nil && bluegreen.Committed(d.Switchover.Phase)
+	case bluegreen.ResumeRollForward:
 		s.goWork(func(ctx context.Context) {
 			s.waitMembersUp(ctx, id)
-			if committed {
-				s.completeSwitchover(ctx, id)
-				return
-			}
+			s.completeSwitchover(ctx, id)
+		})
+	case bluegreen.ResumeRollBack:
+		s.goWork(func(ctx context.Context) {
+			s.waitMembersUp(ctx, id)
 			s.rollbackSwitchover(ctx, id, errors.New("teal restarted during the switchover, before its commit point"))
 		})
-	case bluegreen.StatusDeleting:
+	case bluegreen.ResumeFinishDelete:
 		s.goWork(func(ctx context.Context) {
 			s.waitMembersUp(ctx, id)
 			s.finishDeleteDeployment(ctx, id)
