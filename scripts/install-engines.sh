@@ -329,6 +329,21 @@ apt_offers() {
 	[[ -n $c && $c != "(none)" ]]
 }
 
+# APT_SANDBOX is who apt downloads as. Run by root, apt fetches and parses
+# what the network sends as its own unprivileged user _apt, which must then
+# own the directories it writes (sandbox_dirs); only without that user does
+# it stay root.
+APT_SANDBOX=()
+if [[ $(id -u) -eq 0 ]] && ! id -u _apt >/dev/null 2>&1; then
+	APT_SANDBOX=(-o APT::Sandbox::User=root)
+fi
+
+# sandbox_dirs gives apt's sandbox user the directories it downloads into.
+sandbox_dirs() {
+	[[ $(id -u) -eq 0 && ${#APT_SANDBOX[@]} -eq 0 ]] || return 0
+	chown -R _apt -- "$@"
+}
+
 # private_apt runs apt-get or apt-cache on a private sources list of one
 # Debian suite, leaving the system's sources, lists and cache alone.
 private_apt() {
@@ -336,7 +351,7 @@ private_apt() {
 	shift 2
 	"$tool" -q -o "Dir::Etc::SourceList=$state/sources.list" -o Dir::Etc::SourceParts=/dev/null \
 		-o "Dir::State::Lists=$state/lists" -o "Dir::Cache=$state/cache" \
-		-o Debug::NoLocking=1 -o APT::Sandbox::User=root "$@"
+		-o Debug::NoLocking=1 "${APT_SANDBOX[@]+"${APT_SANDBOX[@]}"}" "$@"
 }
 
 # suite_closure prints the packages of major's build and what its programs
@@ -408,6 +423,8 @@ install_pg_suite() {
 	state=$stage/apt
 	mkdir -p -- "$state/lists/partial" "$state/cache/archives/partial" "$stage/debs" "$stage/root"
 	echo "deb $DEBIAN_MIRROR $suite main" >"$state/sources.list"
+	chmod 0755 -- "$stage"
+	sandbox_dirs "$state/lists" "$state/cache" "$stage/debs"
 	logged private_apt apt-get "$state" update || fail "PostgreSQL $major: apt-get update of $suite failed"
 	pkgs=$(suite_closure "$state" "$major") || fail "PostgreSQL $major: $suite has no postgresql-$major"
 	# shellcheck disable=SC2086 # one package name per word
