@@ -112,6 +112,7 @@ func newEndpoint(name string, ln *net.TCPListener, logger *slog.Logger) *endpoin
 		name:       name,
 		port:       port,
 		ln:         ln,
+		router:     listenerOnly{},
 		logger:     logger.With("endpoint", name, "port", port),
 		ctx:        ctx,
 		cancel:     cancel,

@@ -71,8 +71,7 @@ func NewManager(logger *slog.Logger) *Manager {
 // connections in the kernel (kernel.go) rather than through teal, so a
 // session through an endpoint is as fast as a direct one. It needs
 // CAP_NET_ADMIN (teal speaks nftables' netlink itself); when it returns an
-// error, endpoints
-// forward every connection themselves, which always works.
+// error, endpoints forward every connection themselves, which always works.
 func (m *Manager) EnableKernelPath() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
