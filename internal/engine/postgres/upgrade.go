@@ -87,7 +87,8 @@ func (e *Engine) UpgradeClone(ctx context.Context, clone, green engine.Layout, p
 	if err := engine.MkdirOwned(work, 0o700, green.Credential); err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
+	// On failure, work is left for the build's next attempt, which starts
+	// by removing green's whole instance directory (work included).
 	for _, dir := range []string{clone.DataDir, green.DataDir} {
 		if err := engine.WriteOwned(filepath.Join(dir, "pg_hba.conf"), []byte("local all "+AdminUser+" trust\n"), green.Credential); err != nil {
 			return err
@@ -110,9 +111,12 @@ func (e *Engine) UpgradeClone(ctx context.Context, clone, green engine.Layout, p
 		}
 		return fmt.Errorf("%w: pg_upgrade %s to %s: %w", engine.ErrUpgradeRefused, clone.Build.Version, green.Build.Version, err)
 	}
-	// Green holds links to the copy's files; the copy's own names go.
-	if err := os.RemoveAll(clone.DataDir); err != nil {
-		return fmt.Errorf("remove the upgraded copy: %w", err)
+	// Green holds links to the copy's files; the copy's own names go, and
+	// pg_upgrade's sockets and scripts with them.
+	for _, dir := range []string{clone.DataDir, work} {
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("remove what the upgrade left: %w", err)
+		}
 	}
 	return nil
 }
