@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tealdb/teal/internal/bluegreen"
+	"github.com/tealdb/teal/internal/deployment"
 	"github.com/tealdb/teal/internal/engine"
 	"github.com/tealdb/teal/internal/store"
 )
@@ -75,8 +76,8 @@ type deploymentRecord struct {
 	// DDL that replication does not carry.
 	Baseline     *engine.SchemaState
 	Degraded     string
-	Switchover   *switchoverRecord `json:",omitempty"`
-	DeleteTarget bool              `json:",omitempty"` // asked for when the deployment is being deleted
+	Switchover   *deployment.Switchover `json:",omitempty"`
+	DeleteTarget bool                   `json:",omitempty"` // asked for when the deployment is being deleted
 }
 
 // memberRecord pairs a blue instance with its green twin, by DbiResourceId
@@ -242,6 +243,9 @@ func (s *Service) describeDeploymentLocked(d *deploymentRecord) BlueGreenDeploym
 		out.SwitchoverTimings = d.Switchover.Timings
 		if d.Status == bluegreen.StatusSwitchoverInProgress {
 			out.StatusDetails = "Switchover phase: " + d.Switchover.Phase
+			if u := s.unsaved[d.ID]; u != "" {
+				out.StatusDetails += "; " + u
+			}
 		}
 	}
 	if len(d.Members) > 0 {

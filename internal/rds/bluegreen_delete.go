@@ -115,6 +115,7 @@ func (s *Service) finishDeleteDeployment(ctx context.Context, id string) {
 	}
 	delete(s.deployments, id)
 	delete(s.live, id)
+	delete(s.unsaved, id)
 }
 
 // deleteGreen deletes one green instance and waits until it is gone.

@@ -79,11 +79,13 @@ func (s *Service) monitorOnce(ctx context.Context, id string) {
 	}
 	if why := schemaChange(*baseline, schema); why != "" {
 		s.mu.Lock()
-		if d.Degraded == "" && d.Switchover == nil {
-			d.Degraded = why
-			if err := s.saveDeploymentLocked(d, failure("Replication degraded: "+why+". Switchover is blocked; delete this deployment and create a new one after the change.")); err != nil {
-				// Switchover stays blocked by memory; the next start
-				// measures the schema again.
+		if d.Degraded == "" && d.Switchover == nil && s.deployments[id] == d {
+			if err := s.updateDeploymentLocked(d, func(next *deploymentRecord) note {
+				next.Degraded = why
+				return failure("Replication degraded: " + why + ". Switchover is blocked; delete this deployment and create a new one after the change.")
+			}); err != nil {
+				// Nothing is published: the next measurement finds the
+				// change again and saves it then.
 				s.log.Error("save degraded deployment", "deployment", id, "err", err)
 			}
 		}

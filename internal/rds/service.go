@@ -70,6 +70,7 @@ type Service struct {
 	deployments map[string]*deploymentRecord // by identifier
 	live        map[string]*deploymentLive   // what the monitor last measured
 	building    map[string]string            // how far each green being built has come, not persisted
+	unsaved     map[string]string            // what a switchover waits to save, not persisted
 	provisions  map[string]*provision        // the green builds under way
 	configLocks map[string]*sync.Mutex       // by DbiResourceId: one writer of a configuration file at a time
 
@@ -186,6 +187,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		deployments:  map[string]*deploymentRecord{},
 		live:         map[string]*deploymentLive{},
 		building:     map[string]string{},
+		unsaved:      map[string]string{},
 		provisions:   map[string]*provision{},
 		configLocks:  map[string]*sync.Mutex{},
 		supEvents:    make(chan supervisor.Event, 256),

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,9 +36,11 @@ func storeWritable(t *testing.T, dir string, writable bool) {
 }
 
 // TestSwitchoverStoreFails makes teal's store refuse every write as each
-// switchover phase starts. A switchover whose commit point cannot be saved
-// ends rolled back; one past it ends completed. Then teal restarts with a store that
-// works again: the deployment says the same as before, production is one
+// switchover phase starts. While it refuses, the switchover's outcome is
+// not published: the deployment stays in progress and says the save is
+// retried. Once the store works again, a switchover whose commit point
+// could not be saved ends rolled back; one past it ends completed. Then
+// teal restarts: the deployment says the same as before, production is one
 // writable primary behind its endpoint, and every insert acknowledged
 // through the endpoint during the switchover is there.
 func TestSwitchoverStoreFails(t *testing.T) {
@@ -89,13 +92,28 @@ func TestSwitchoverStoreFails(t *testing.T) {
 		if _, err := svc.SwitchoverBlueGreenDeployment(ctx, id, &timeout); err != nil {
 			t.Fatalf("%s: switchover: %v", phase, err)
 		}
+		// While the store refuses it, the outcome is not published: the
+		// deployment stays in progress and says why.
+		eventually(t, 2*time.Minute, phase+": the outcome waits for the store", func() error {
+			if !failed.Load() {
+				return fmt.Errorf("the phase has not started")
+			}
+			ds, _, err := svc.DescribeBlueGreenDeployments(ctx, id, nil, rds.Page{})
+			if err != nil {
+				return err
+			}
+			if st := ds[0].Status; st != bluegreen.StatusSwitchoverInProgress {
+				t.Fatalf("%s: the store refuses every write, yet the switchover says %s (%s)", phase, st, ds[0].StatusDetails)
+			}
+			if !strings.Contains(ds[0].StatusDetails, "failed, retrying") {
+				return fmt.Errorf("status details %q", ds[0].StatusDetails)
+			}
+			return nil
+		})
+		storeWritable(t, dir, true)
 		got := waitDeployment(t, svc, id, 2*time.Minute, bluegreen.StatusSwitchoverFailed, bluegreen.StatusSwitchoverCompleted)
 		svc.SetSwitchoverHook(nil)
-		storeWritable(t, dir, true)
 		halt()
-		if !failed.Load() {
-			t.Fatalf("%s: the phase never started", phase)
-		}
 		if got.Status != want {
 			t.Fatalf("store failing from %s: switchover %s (%s), want %s", phase, got.Status, got.StatusDetails, want)
 		}
