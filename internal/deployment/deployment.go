@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/tealdb/teal/internal/bluegreen"
@@ -44,37 +45,48 @@ type Rename struct {
 	ToPort     int
 }
 
-// State is what a switchover changes of its deployment: the deployment's
-// status (bluegreen.Status*), its StatusDetails, and the switchover's own
-// progress. The members' statuses follow the deployment's.
+// State is what the runners change of a deployment: its status
+// (bluegreen.Status*) and StatusDetails, the tasks of building green, the
+// schema replication started from, and the switchover's progress (nil
+// before the first switchover). The members' statuses follow the
+// deployment's. Baseline is never changed in place.
 type State struct {
 	Status     string
 	Details    string
-	Switchover Switchover
+	Tasks      []bluegreen.Task
+	Baseline   *engine.SchemaState
+	Switchover *Switchover
 }
 
 // Clone copies st so that no map or slice is shared with it.
 func (st State) Clone() State {
-	st.Switchover.Marker = maps.Clone(st.Switchover.Marker)
-	st.Switchover.Timings = maps.Clone(st.Switchover.Timings)
-	st.Switchover.Renames = append([]Rename(nil), st.Switchover.Renames...)
+	st.Tasks = slices.Clone(st.Tasks)
+	if st.Switchover != nil {
+		sw := *st.Switchover
+		sw.Marker = maps.Clone(sw.Marker)
+		sw.Timings = maps.Clone(sw.Timings)
+		sw.Renames = slices.Clone(sw.Renames)
+		st.Switchover = &sw
+	}
 	return st
 }
 
-// Begin is the state of a switchover that starts at now and may take
-// timeout seconds before its commit point.
-func Begin(now time.Time, timeout int) State {
-	return State{
-		Status: bluegreen.StatusSwitchoverInProgress,
-		Switchover: Switchover{Phase: bluegreen.PhaseGuardrails, Started: now,
-			Deadline: now.Add(time.Duration(timeout) * time.Second), Timeout: timeout, Timings: map[string]float64{}},
-	}
+// Begin is st with a switchover that starts at now and may take timeout
+// seconds before its commit point.
+func Begin(st State, now time.Time, timeout int) State {
+	st = st.Clone()
+	st.Status, st.Details = bluegreen.StatusSwitchoverInProgress, ""
+	st.Switchover = &Switchover{Phase: bluegreen.PhaseGuardrails, Started: now,
+		Deadline: now.Add(time.Duration(timeout) * time.Second), Timeout: timeout, Timings: map[string]float64{}}
+	return st
 }
 
 // MemberStatus is the SwitchoverDetails status of every member of a
 // deployment in status, or "" where the members keep their own.
 func MemberStatus(status string) string {
 	switch status {
+	case bluegreen.StatusAvailable:
+		return bluegreen.MemberAvailable
 	case bluegreen.StatusSwitchoverInProgress:
 		return bluegreen.MemberInProgress
 	case bluegreen.StatusSwitchoverCompleted:
@@ -109,23 +121,27 @@ func (s Side) String() string {
 	return "blue"
 }
 
+// Saver keeps a deployment's state.
+type Saver interface {
+	// Save stores st, with ev, as the deployment's state, and publishes it
+	// once it is saved. On error nothing changed.
+	Save(ctx context.Context, st State, ev Event) error
+	// Unsaved tells what the deployment is doing or waits for, without
+	// saving it: it shows with the status until the next save. "" clears it.
+	Unsaved(detail string)
+}
+
 // Env is what a switchover needs of the rest of teal. Every method acts on
 // the one deployment the Env was made for, and every one that changes a
 // server or an endpoint is idempotent, so a step can run again after a
 // restart.
 type Env interface {
-	// Save stores st, with ev, as the deployment's state, and publishes it
-	// once it is saved. On error nothing changed.
-	Save(ctx context.Context, st State, ev Event) error
+	Saver
 	// Commit is the commit point. In one transaction it renames green to
 	// blue's names and blue to NAME-oldN, moves the endpoint ports with the
 	// names, and saves st at bluegreen.PhaseCommitted with the renames it
 	// decided; it returns what it saved. On error nothing changed.
 	Commit(ctx context.Context, st State) (State, error)
-	// Unsaved tells what the deployment waits for without saving it: it
-	// shows with the status until the next save. "" clears it.
-	Unsaved(detail string)
-
 	// Health measures what the guardrails judge.
 	Health(ctx context.Context) (bluegreen.Health, error)
 	// Hold makes every member endpoint hold new connections, for at most

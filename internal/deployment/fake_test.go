@@ -224,7 +224,7 @@ func (f *fakeEnv) StopReplication(ctx context.Context) error {
 
 // started is a switchover as the API saves it: at its first phase.
 func started(timeout time.Duration) State {
-	st := Begin(time.Now(), 30)
+	st := Begin(State{Status: bluegreen.StatusAvailable}, time.Now(), 30)
 	st.Switchover.Deadline = time.Now().Add(timeout)
 	return st
 }

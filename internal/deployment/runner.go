@@ -15,19 +15,6 @@ import (
 // DrainTimeout bounds how long a switchover lets open transactions finish.
 const DrainTimeout = 5 * time.Second
 
-// Runner carries one deployment's switchover from its saved state.
-type Runner struct {
-	env  Env
-	id   string
-	st   State // as last saved
-	hook func(phase string)
-	log  *slog.Logger
-
-	// retry paces the retries of the steps that must succeed: the
-	// outcome's save, making a side writable, routing the endpoints.
-	retry Backoff
-}
-
 // Backoff is a schedule of retries.
 type Backoff struct {
 	First, Max time.Duration // the first pause, and the longest
@@ -38,81 +25,104 @@ type Backoff struct {
 // after 8 attempts (about 15 s).
 var DefaultBackoff = Backoff{First: 100 * time.Millisecond, Max: 5 * time.Second, Attempts: 8}
 
-// New makes the runner of deployment id, whose state as saved is st. hook,
-// when not nil, is called as each phase starts, after the phase is saved.
-func New(env Env, id string, st State, hook func(phase string), log *slog.Logger) *Runner {
+// keeper holds a deployment's state as last saved, and saves the next.
+type keeper struct {
+	saver Saver
+	id    string
+	st    State // as last saved
+	log   *slog.Logger
+	// retry paces the retries of the steps that must succeed: an
+	// outcome's save, making a side writable, routing the endpoints.
+	retry Backoff
+}
+
+func newKeeper(saver Saver, id string, st State, log *slog.Logger) keeper {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{env: env, id: id, st: st.Clone(), hook: hook, log: log, retry: DefaultBackoff}
+	return keeper{saver: saver, id: id, st: st.Clone(), log: log, retry: DefaultBackoff}
 }
 
 // SetBackoff changes the retry schedule (tests use a short one).
-func (r *Runner) SetBackoff(b Backoff) { r.retry = b }
+func (k *keeper) SetBackoff(b Backoff) { k.retry = b }
 
-// State is the runner's state as last saved.
-func (r *Runner) State() State { return r.st.Clone() }
+// State is the deployment's state as last saved.
+func (k *keeper) State() State { return k.st.Clone() }
 
 // save saves the state change makes to a copy of the saved one, and on
 // success takes the copy as the saved state.
-func (r *Runner) save(ctx context.Context, change func(*State), ev Event) error {
-	next := r.st.Clone()
+func (k *keeper) save(ctx context.Context, change func(*State), ev Event) error {
+	next := k.st.Clone()
 	change(&next)
-	if err := r.env.Save(ctx, next, ev); err != nil {
+	if err := k.saver.Save(ctx, next, ev); err != nil {
 		return err
 	}
-	r.st = next
+	k.st = next
 	return nil
 }
 
-// settle saves the outcome of a switchover, again and again until the
-// store takes it or ctx ends; until then the deployment says so, unsaved.
-func (r *Runner) settle(ctx context.Context, change func(*State), ev Event) bool {
-	pause := r.retry.First
+// settle saves an outcome, again and again until the store takes it or
+// ctx ends; until then the deployment says so, unsaved.
+func (k *keeper) settle(ctx context.Context, change func(*State), ev Event) bool {
+	pause := k.retry.First
 	for {
-		err := r.save(ctx, change, ev)
+		err := k.save(ctx, change, ev)
 		if err == nil {
-			r.env.Unsaved("")
+			k.saver.Unsaved("")
 			return true
 		}
-		r.log.Error("save the switchover's outcome", "deployment", r.id, "err", err)
-		r.env.Unsaved(fmt.Sprintf("saving the outcome (%s) failed, retrying: %v", strings.ToLower(ev.Message), err))
+		k.log.Error("save the deployment's outcome", "deployment", k.id, "err", err)
+		k.saver.Unsaved(fmt.Sprintf("saving the outcome (%s) failed, retrying: %v", strings.ToLower(ev.Message), err))
 		select {
 		case <-ctx.Done():
-			return false // the store still holds the last saved phase: the next start finishes from there
+			return false // the store holds the last saved state: the next start goes on from there
 		case <-time.After(pause):
 		}
-		pause = min(2*pause, r.retry.Max)
+		pause = min(2*pause, k.retry.Max)
 	}
 }
 
 // retrying runs step until it succeeds or ctx ends, or, when attempts is
 // more than 0, until it has run that many times. Each attempt has a
 // minute; after a failure the deployment says, unsaved, what it retries.
-func (r *Runner) retrying(ctx context.Context, what string, attempts int, step func(context.Context) error) error {
-	pause := r.retry.First
+func (k *keeper) retrying(ctx context.Context, what string, attempts int, step func(context.Context) error) error {
+	pause := k.retry.First
 	for n := 1; ; n++ {
 		actx, cancel := context.WithTimeout(ctx, time.Minute)
 		err := step(actx)
 		cancel()
 		if err == nil {
 			if n > 1 {
-				r.env.Unsaved("")
+				k.saver.Unsaved("")
 			}
 			return nil
 		}
 		if ctx.Err() != nil || (attempts > 0 && n >= attempts) {
 			return err
 		}
-		r.log.Warn("switchover: retrying", "deployment", r.id, "step", what, "attempt", n, "err", err)
-		r.env.Unsaved(fmt.Sprintf("%s failed, retrying: %v", what, err))
+		k.log.Warn("deployment: retrying", "deployment", k.id, "step", what, "attempt", n, "err", err)
+		k.saver.Unsaved(fmt.Sprintf("%s failed, retrying: %v", what, err))
 		select {
 		case <-ctx.Done():
 			return err
 		case <-time.After(pause):
 		}
-		pause = min(2*pause, r.retry.Max)
+		pause = min(2*pause, k.retry.Max)
 	}
+}
+
+// Runner carries one deployment's switchover from its saved state.
+type Runner struct {
+	keeper
+	env  Env
+	hook func(phase string)
+}
+
+// New makes the switchover runner of deployment id, whose state as saved
+// is st. hook, when not nil, is called as each phase starts, after the
+// phase is saved.
+func New(env Env, id string, st State, hook func(phase string), log *slog.Logger) *Runner {
+	return &Runner{keeper: newKeeper(env, id, st, log), env: env, hook: hook}
 }
 
 func (r *Runner) started(phase string) {
@@ -314,6 +324,9 @@ func (r *Runner) RollBack(ctx context.Context, cause error) {
 // its commit point it rolls back, after it it rolls forward. A deployment
 // at rest is left alone.
 func (r *Runner) Resume(ctx context.Context) bluegreen.Resume {
+	if r.st.Switchover == nil {
+		return bluegreen.ResumeNothing
+	}
 	decision := bluegreen.ResumeOf(r.st.Status, r.st.Switchover.Phase)
 	switch decision {
 	case bluegreen.ResumeRollBack:

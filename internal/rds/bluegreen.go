@@ -272,7 +272,7 @@ func (s *Service) describeDeploymentLocked(d *deploymentRecord) BlueGreenDeploym
 			out.StatusDetails = fmt.Sprintf("Replicating: lag %.3f s, %s", live.status.LagSeconds, distance)
 		}
 	}
-	if p := s.building[d.ID]; p != "" && d.Status == bluegreen.StatusProvisioning && out.StatusDetails == "" {
+	if p := s.unsaved[d.ID]; p != "" && d.Status == bluegreen.StatusProvisioning && out.StatusDetails == "" {
 		out.StatusDetails = "Creating the green environment: " + p
 	}
 	if d.Degraded != "" && (d.Status == bluegreen.StatusAvailable || d.Status == bluegreen.StatusProvisioning) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tealdb/teal/internal/bluegreen"
+	"github.com/tealdb/teal/internal/deployment"
 	"github.com/tealdb/teal/internal/engine"
 	"github.com/tealdb/teal/internal/store"
 )
@@ -276,45 +277,20 @@ func (s *Service) stopProvisionLocked(id string) <-chan struct{} {
 	return p.done
 }
 
-// provisionDeployment builds the green environment. Each task is persisted
-// as it advances; after a crash of teal the whole provisioning runs again
-// from a fresh green primary, since every step is idempotent.
+// provisionDeployment builds the green environment with
+// internal/deployment's Build, over buildEnv. After a restart of teal the
+// whole build runs again from a fresh green primary, since every step is
+// idempotent.
 func (s *Service) provisionDeployment(ctx context.Context, id string) {
-	err := s.buildGreen(ctx, id)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	d := s.deployments[id]
 	if d == nil || d.Status != bluegreen.StatusProvisioning {
+		s.mu.Unlock()
 		return
 	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return // teal is stopping; the next start provisions again
-		}
-		for i := range d.Tasks {
-			if d.Tasks[i].Status == bluegreen.TaskInProgress {
-				d.Tasks[i].Status = bluegreen.TaskFailed
-			}
-		}
-		d.Status = bluegreen.StatusInvalidConfiguration
-		d.StatusDetails = "Creating the green environment failed: " + engine.Explain(err)
-		s.log.Error("blue/green deployment", "deployment", id, "err", err)
-		if err := s.saveDeploymentLocked(d, failure("Blue/green deployment failed: "+engine.Explain(err))); err != nil {
-			// The store still says PROVISIONING: the next start provisions
-			// again, and fails again or succeeds.
-			s.log.Error("save failed blue/green deployment", "deployment", id, "err", err)
-		}
-		return
-	}
-	for i := range d.Members {
-		d.Members[i].Status = bluegreen.MemberAvailable
-	}
-	d.Status = bluegreen.StatusAvailable
-	d.StatusDetails = ""
-	if err := s.saveDeploymentLocked(d, notification("Blue/green deployment is available: green is in sync with blue")); err != nil {
-		// The store still says PROVISIONING: the next start provisions again.
-		s.log.Error("save available blue/green deployment", "deployment", id, "err", err)
-	}
+	st := deploymentState(d)
+	s.mu.Unlock()
+	deployment.NewBuild(&buildEnv{s: s, id: id}, id, st, s.log).Run(ctx)
 }
 
 // loadGreen initialises green and has the engine copy blue into it. Green
@@ -402,160 +378,175 @@ func (s *Service) cloneGreen(ctx context.Context, gid string, e engine.Engine, c
 	return nil
 }
 
-// catchUpProgress says how far green is from following blue once its data
-// is copied (or, when the subscription copies, while it does).
-func catchUpProgress(st engine.ReplicationStatus) string {
-	if st.TablesCopied < st.Tables {
-		return engine.CopyProgress{Phase: "copying the data", Item: "tables", Done: st.TablesCopied, Total: st.Tables}.String()
-	}
-	return fmt.Sprintf("catching up with what blue committed during the copy: %s behind", engine.FormatBytes(st.LagBytes))
+// buildEnv is a green build's deployment.Builder. It looks up the
+// deployment and its instances afresh at every call, under the lock, and
+// acts outside it.
+type buildEnv struct {
+	s      *Service
+	id     string
+	cloned bool // green is a clone of blue's files, not a logical copy
 }
 
-func (s *Service) setTaskLocked(d *deploymentRecord, task, status string) error {
-	bluegreen.SetTask(d.Tasks, task, status)
-	if err := s.saveDeploymentLocked(d, note{}); err != nil {
-		return fmt.Errorf("save task %s: %w", task, err)
-	}
-	return nil
-}
+var _ deployment.Builder = (*buildEnv)(nil)
 
-func (s *Service) buildGreen(ctx context.Context, id string) error {
+// Save saves a build's state only while the deployment is still being
+// built: a deletion that overtook the build wins.
+func (e *buildEnv) Save(ctx context.Context, st deployment.State, ev deployment.Event) error {
+	s := e.s
 	s.mu.Lock()
-	d := s.deployments[id]
+	defer s.mu.Unlock()
+	d := s.deployments[e.id]
+	if d == nil || d.Status != bluegreen.StatusProvisioning {
+		return fmt.Errorf("deployment %s is no longer being created", e.id)
+	}
+	return s.updateDeploymentLocked(d, func(next *deploymentRecord) note {
+		applyState(next, st)
+		return note{ev.Category, ev.Message}
+	})
+}
+
+func (e *buildEnv) Unsaved(detail string) { (&switchEnv{s: e.s, id: e.id}).Unsaved(detail) }
+
+// members gives the primaries' records (copies) and layouts.
+func (e *buildEnv) members() (blue, green instanceRecord, bl, gl engine.Layout, err error) {
+	s := e.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.deployments[e.id]
 	if d == nil {
-		s.mu.Unlock()
-		return nil
+		return blue, green, bl, gl, fmt.Errorf("deployment %s is gone", e.id)
 	}
-	if err := s.setTaskLocked(d, bluegreen.TaskCreateReplica, bluegreen.TaskInProgress); err != nil {
-		s.mu.Unlock()
-		return err
+	b, g := s.instances[d.Members[0].Blue], s.instances[d.Members[0].Green]
+	if b == nil || g == nil {
+		return blue, green, bl, gl, errors.New("a member of the deployment was deleted while it was being created")
 	}
-	blue, green := s.instances[d.Members[0].Blue], s.instances[d.Members[0].Green]
-	if blue == nil || green == nil {
-		s.mu.Unlock()
-		return errors.New("a member of the deployment was deleted while it was being created")
+	if bl, err = s.layout(b); err != nil {
+		return
 	}
-	bl, err := s.layout(blue)
-	if err != nil {
-		s.mu.Unlock()
-		return err
+	if gl, err = s.layout(g); err != nil {
+		return
 	}
-	gl, err := s.layout(green)
-	if err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	e := s.engines[green.Engine]
-	rep := e.(engine.Replicator)
-	params := s.effectiveParamsLocked(green)
-	config := serverConfig(green, params)
-	blueConfig := serverConfig(blue, s.effectiveParamsLocked(blue))
-	gid := green.ResourceID
-	s.mu.Unlock()
+	return *b, *g, bl, gl, nil
+}
 
-	defer func() {
-		s.mu.Lock()
-		delete(s.building, id)
-		s.mu.Unlock()
-	}()
-	setProgress := func(p string) {
-		s.mu.Lock()
-		s.building[id] = p
-		s.mu.Unlock()
-	}
-	progress := func(p engine.CopyProgress) { setProgress(p.String()) }
-	cloner, cloned := e.(engine.GreenCloner)
-	cloned = cloned && cloner.Clones(bl.Build, gl.Build)
-	if cloned {
-		err = s.cloneGreen(ctx, gid, e, cloner, bl, gl, id, config, blueConfig, progress)
-		if errors.Is(err, engine.ErrUpgradeRefused) {
-			// What pg_upgrade refuses, a logical copy may still build.
-			s.log.Warn("in-place upgrade refused; copying instead", "deployment", id, "err", err)
-			s.mu.Lock()
-			err = s.saveDeploymentLocked(d, notification("The in-place upgrade of blue's copy refused its data (see teal's log); green is copied table by table instead"))
-			s.mu.Unlock()
-			if err != nil {
-				return fmt.Errorf("save deployment: %w", err)
-			}
-			cloned = false
-		}
-	}
-	if !cloned {
-		err = s.loadGreen(ctx, gid, e, rep, bl, gl, id, config, setProgress, progress)
-	}
+func (e *buildEnv) BuildGreen(ctx context.Context, progress func(string), note func(deployment.Event) error) error {
+	s := e.s
+	blue, green, bl, gl, err := e.members()
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	green.Applied = params
-	err = s.saveLocked(green, note{})
-	if err == nil {
-		err = s.proxy.SetTarget(green.Identifier, green.backend())
-	}
+	eng := s.engines[green.Engine]
+	config := serverConfig(&green, s.effectiveParamsLocked(&green))
+	blueConfig := serverConfig(&blue, s.effectiveParamsLocked(&blue))
 	s.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("green primary: %w", err)
+	rep, ok := eng.(engine.Replicator)
+	if !ok {
+		return fmt.Errorf("engine %s has no blue/green support", green.Engine)
 	}
-	baseline, err := rep.SchemaState(ctx, bl)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	d.Baseline = &baseline
-	err = s.saveDeploymentLocked(d, notification("Replication from blue to green started"))
-	s.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("save replication baseline: %w", err)
-	}
-
-	// Wait for the initial copy, bounded: a stuck copy fails the deployment
-	// with what it reached rather than hang.
-	deadline := time.Now().Add(6 * time.Hour)
-	for {
-		st, err := rep.ReplicationStatus(ctx, bl, gl, id)
-		if err == nil && st.Tables == st.TablesCopied && st.Streaming && st.LagBytes < 16<<20 {
-			break
-		}
-		s.log.Debug("waiting for the initial copy", "deployment", id, "status", fmt.Sprintf("%+v", st), "err", err)
-		if err == nil {
-			setProgress(catchUpProgress(st))
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("initial copy not finished after 6 hours: %d of %d tables copied", st.TablesCopied, st.Tables)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	// A clone of blue's major has blue's statistics; pg_upgrade carries
-	// them only from 18 on, and only some.
-	if !cloned || bl.Build.Major() != gl.Build.Major() {
-		setProgress("collecting statistics")
-		if err := rep.AfterInitialCopy(ctx, gl); err != nil {
+	copyProgress := func(p engine.CopyProgress) { progress(p.String()) }
+	cloner, cloned := eng.(engine.GreenCloner)
+	e.cloned = cloned && cloner.Clones(bl.Build, gl.Build)
+	if e.cloned {
+		err := s.cloneGreen(ctx, green.ResourceID, eng, cloner, bl, gl, e.id, config, blueConfig, copyProgress)
+		if !errors.Is(err, engine.ErrUpgradeRefused) {
 			return err
 		}
+		// What pg_upgrade refuses, a logical copy may still build.
+		s.log.Warn("in-place upgrade refused; copying instead", "deployment", e.id, "err", err)
+		if err := note(deployment.Event{Category: "notification",
+			Message: "The in-place upgrade of blue's copy refused its data (see teal's log); green is copied table by table instead"}); err != nil {
+			return fmt.Errorf("save deployment: %w", err)
+		}
+		e.cloned = false
 	}
+	return s.loadGreen(ctx, green.ResourceID, eng, rep, bl, gl, e.id, config, progress, copyProgress)
+}
+
+func (e *buildEnv) PublishGreen(ctx context.Context) error {
+	s := e.s
 	s.mu.Lock()
-	bluegreen.SetTask(d.Tasks, bluegreen.TaskCreateReplica, bluegreen.TaskCompleted)
-	bluegreen.SetTask(d.Tasks, bluegreen.TaskUpgrade, bluegreen.TaskCompleted)
-	green.Status = StatusAvailable
-	err = s.saveLocked(green, notification("Green primary is in sync with blue"))
-	if err == nil {
-		err = s.setTaskLocked(d, bluegreen.TaskCreateTopology, bluegreen.TaskInProgress)
+	defer s.mu.Unlock()
+	d := s.deployments[e.id]
+	if d == nil {
+		return fmt.Errorf("deployment %s is gone", e.id)
 	}
+	g := s.instances[d.Members[0].Green]
+	if g == nil {
+		return errors.New("green's primary was deleted while it was being created")
+	}
+	next := *g
+	next.Applied = s.effectiveParamsLocked(g)
+	if err := s.saveLocked(&next, note{}); err != nil {
+		return err
+	}
+	*g = next
+	return s.proxy.SetTarget(g.Identifier, g.backend())
+}
+
+func (e *buildEnv) replicator() (engine.Replicator, engine.Layout, engine.Layout, error) {
+	return (&switchEnv{s: e.s, id: e.id}).sides()
+}
+
+func (e *buildEnv) Baseline(ctx context.Context) (engine.SchemaState, error) {
+	rep, bl, _, err := e.replicator()
 	if err != nil {
-		s.mu.Unlock()
-		return fmt.Errorf("save green primary: %w", err)
+		return engine.SchemaState{}, err
 	}
+	return rep.SchemaState(ctx, bl)
+}
+
+func (e *buildEnv) Replication(ctx context.Context) (engine.ReplicationStatus, error) {
+	rep, bl, gl, err := e.replicator()
+	if err != nil {
+		return engine.ReplicationStatus{}, err
+	}
+	return rep.ReplicationStatus(ctx, bl, gl, e.id)
+}
+
+// AfterCopy collects green's statistics, unless green is a clone of
+// blue's major, which has blue's. (pg_upgrade carries them only from 18
+// on, and only some.)
+func (e *buildEnv) AfterCopy(ctx context.Context, progress func(string)) error {
+	rep, bl, gl, err := e.replicator()
+	if err != nil {
+		return err
+	}
+	if e.cloned && bl.Build.Major() == gl.Build.Major() {
+		return nil
+	}
+	progress("collecting statistics")
+	return rep.AfterInitialCopy(ctx, gl)
+}
+
+func (e *buildEnv) GreenAvailable(ctx context.Context) error {
+	s := e.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.deployments[e.id]
+	if d == nil || d.Status != bluegreen.StatusProvisioning {
+		return fmt.Errorf("deployment %s is no longer being created", e.id)
+	}
+	g := s.instances[d.Members[0].Green]
+	if g == nil {
+		return errors.New("green's primary was deleted while it was being created")
+	}
+	return s.setStatusLocked(g, StatusAvailable, notification("Green primary is in sync with blue"))
+}
+
+func (e *buildEnv) BuildReplicas(ctx context.Context, progress func(string)) error {
+	s := e.s
+	s.mu.Lock()
+	d := s.deployments[e.id]
 	var replicas []string
-	for _, m := range d.Members[1:] {
-		replicas = append(replicas, m.Green)
+	if d != nil {
+		for _, m := range d.Members[1:] {
+			replicas = append(replicas, m.Green)
+		}
 	}
 	s.mu.Unlock()
-
-	for _, rid := range replicas {
+	for i, rid := range replicas {
+		progress(fmt.Sprintf("creating green read replica %d of %d", i+1, len(replicas)))
 		s.provisionReplica(ctx, rid)
 		s.mu.Lock()
 		r := s.instances[rid]
@@ -564,14 +555,6 @@ func (s *Service) buildGreen(ctx context.Context, id string) error {
 		if !ok {
 			return fmt.Errorf("green read replica could not be created")
 		}
-	}
-	s.mu.Lock()
-	bluegreen.SetTask(d.Tasks, bluegreen.TaskCreateTopology, bluegreen.TaskCompleted)
-	bluegreen.SetTask(d.Tasks, bluegreen.TaskConfigureBackup, bluegreen.TaskCompleted)
-	err = s.saveDeploymentLocked(d, note{})
-	s.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("save green topology: %w", err)
 	}
 	return nil
 }

@@ -99,7 +99,7 @@ func (s *Service) finishDeleteDeployment(ctx context.Context, id string) {
 		// kept, as asked, but says so.
 		for _, m := range d.Members {
 			if g := s.instances[m.Green]; g != nil && g.Status == StatusCreating {
-				s.setStatusLocked(g, StatusFailed, failure("DB instance was not finished: its blue/green deployment "+id+" was deleted while it was being created"))
+				s.settleStatusLocked(g, StatusFailed, failure("DB instance was not finished: its blue/green deployment "+id+" was deleted while it was being created"))
 			}
 		}
 	}
@@ -126,8 +126,13 @@ func (s *Service) deleteGreen(ctx context.Context, rid string) {
 		s.mu.Unlock()
 		return
 	}
-	r.DeletionProtection = false
-	s.setStatusLocked(r, StatusDeleting, deletion("DB instance is being deleted with its blue/green deployment"))
+	if err := s.updateInstanceLocked(r, func(next *instanceRecord) note {
+		next.DeletionProtection, next.Status = false, StatusDeleting
+		return deletion("DB instance is being deleted with its blue/green deployment")
+	}); err != nil {
+		// Deleting goes on: the record goes with the server at the end.
+		s.log.Error("save deleting green instance", "instance", r.Identifier, "err", err)
+	}
 	s.mu.Unlock()
 	s.finishDelete(ctx, rid)
 }

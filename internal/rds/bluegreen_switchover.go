@@ -55,7 +55,7 @@ func (s *Service) SwitchoverBlueGreenDeployment(ctx context.Context, id string, 
 			}
 		}
 	}
-	st := deployment.Begin(time.Now().UTC(), seconds)
+	st := deployment.Begin(deploymentState(d), time.Now().UTC(), seconds)
 	if err := s.updateDeploymentLocked(d, func(next *deploymentRecord) note {
 		applyState(next, st)
 		return notification(fmt.Sprintf("Switchover started (timeout %d s)", seconds))
@@ -67,11 +67,11 @@ func (s *Service) SwitchoverBlueGreenDeployment(ctx context.Context, id string, 
 	return &desc, nil
 }
 
-// applyState gives a deployment record what a switchover changed.
+// applyState gives a deployment record what a runner changed.
 func applyState(d *deploymentRecord, st deployment.State) {
+	st = st.Clone()
 	d.Status, d.StatusDetails = st.Status, st.Details
-	sw := st.Clone().Switchover
-	d.Switchover = &sw
+	d.Tasks, d.Baseline, d.Switchover = st.Tasks, st.Baseline, st.Switchover
 	if ms := deployment.MemberStatus(st.Status); ms != "" {
 		for i := range d.Members {
 			d.Members[i].Status = ms
@@ -79,13 +79,10 @@ func applyState(d *deploymentRecord, st deployment.State) {
 	}
 }
 
-// switchoverState is the state of d's switchover as the runner sees it.
-func switchoverState(d *deploymentRecord) deployment.State {
-	st := deployment.State{Status: d.Status, Details: d.StatusDetails}
-	if d.Switchover != nil {
-		st.Switchover = *d.Switchover
-	}
-	return st.Clone()
+// deploymentState is the state of d as the runners see it.
+func deploymentState(d *deploymentRecord) deployment.State {
+	return deployment.State{Status: d.Status, Details: d.StatusDetails, Tasks: d.Tasks,
+		Baseline: d.Baseline, Switchover: d.Switchover}.Clone()
 }
 
 // runner makes the runner of deployment id's switchover.
@@ -101,7 +98,7 @@ func (s *Service) runner(id string) (*deployment.Runner, error) {
 			h(id, phase)
 		}
 	}
-	return deployment.New(&switchEnv{s: s, id: id}, id, switchoverState(d), hook, s.log), nil
+	return deployment.New(&switchEnv{s: s, id: id}, id, deploymentState(d), hook, s.log), nil
 }
 
 // runSwitchover carries out a switchover the API started.

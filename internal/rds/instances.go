@@ -178,13 +178,10 @@ func (s *Service) provision(ctx context.Context, rid string) {
 			return // teal is stopping; the next start provisions again
 		}
 		s.log.Error("create DB instance", "instance", r.Identifier, "err", err)
-		s.setStatusLocked(r, StatusFailed, failure("DB instance creation failed: "+engine.Explain(err)))
+		s.settleStatusLocked(r, StatusFailed, failure("DB instance creation failed: "+engine.Explain(err)))
 		return
 	}
-	r.Applied = params
-	if !s.routeLocked(r, creation("DB instance is available")) {
-		return
-	}
+	s.routeLocked(r, params, creation("DB instance is available"))
 }
 
 // startOver stops whatever server an interrupted attempt left and empties
@@ -254,10 +251,10 @@ func (s *Service) startServer(ctx context.Context, rid string) {
 		if ctx.Err() != nil {
 			return
 		}
-		s.setStatusLocked(r, StatusFailed, failure("DB instance failed to start: "+engine.Explain(err)))
+		s.settleStatusLocked(r, StatusFailed, failure("DB instance failed to start: "+engine.Explain(err)))
 		return
 	}
-	if !s.routeLocked(r, note{}) {
+	if !s.routeLocked(r, nil, note{}) {
 		return
 	}
 }
@@ -496,67 +493,62 @@ func (s *Service) ModifyDBInstance(ctx context.Context, in ModifyDBInstanceInput
 		return nil, invalidCombination("The master password of a read replica cannot be changed; change it on the source.")
 	}
 
-	// Everything is valid: apply.
+	// Everything is valid: apply to a copy, save it, then publish it.
+	next := r.clone()
 	if in.MasterUserPassword != "" {
-		if err := s.setMasterPasswordLocked(ctx, r, in.MasterUserPassword); err != nil {
+		if err := s.setMasterPasswordLocked(ctx, &next, in.MasterUserPassword); err != nil {
 			return nil, err
 		}
 	}
 	var events []string
 	if group != "" && group != r.ParameterGroup {
-		r.ParameterGroup = group
-		r.PendingReboot = true
+		next.ParameterGroup = group
+		next.PendingReboot = true
 		events = append(events, "Parameter group changed to "+group+"; it applies at the next reboot")
 	}
 	if in.DeletionProtection != nil {
-		r.DeletionProtection = *in.DeletionProtection
+		next.DeletionProtection = *in.DeletionProtection
 	}
 	if in.BackupRetentionPeriod != nil {
-		r.BackupRetentionPeriod = *in.BackupRetentionPeriod
+		next.BackupRetentionPeriod = *in.BackupRetentionPeriod
 	}
 	if in.DBInstanceClass != "" {
-		r.Class = in.DBInstanceClass
+		next.Class = in.DBInstanceClass
 	}
 	if in.AllocatedStorage != 0 {
-		r.AllocatedStorage = in.AllocatedStorage
+		next.AllocatedStorage = in.AllocatedStorage
 	}
-	if newID != "" && newID != r.Identifier {
-		if err := s.renameLocked(r, newID); err != nil {
+	old := r.Identifier
+	renamed := newID != "" && newID != r.Identifier
+	if renamed {
+		// The new name's endpoint routes to the same server from the
+		// moment it opens; the old name's closes once the rename is saved.
+		port, err := s.openEndpoint(newID, 0, r.Engine)
+		if err != nil {
+			return nil, fmt.Errorf("open endpoint of %s: %w", newID, err)
+		}
+		if err := s.proxy.SetTarget(newID, s.proxy.Target(old)); err != nil {
+			s.proxy.CloseEndpoint(newID)
 			return nil, err
 		}
+		next.Identifier, next.Port = newID, port
+		events = append(events, fmt.Sprintf("Renamed instance from %s to %s", old, newID))
 	}
 	msg := strings.Join(events, "; ")
 	if msg == "" {
 		msg = "DB instance modified"
 	}
-	if err := s.saveLocked(r, configuration(msg)); err != nil {
+	if err := s.saveLocked(&next, configuration(msg)); err != nil {
+		if renamed {
+			s.proxy.CloseEndpoint(newID)
+		}
 		return nil, err
 	}
+	*r = next
+	if renamed {
+		s.proxy.CloseEndpoint(old)
+	}
 	return s.describeLocked(r), nil
-}
-
-// renameLocked moves an instance to a new identifier: the new identifier gets
-// an endpoint routed to the same server, and the old identifier's endpoint
-// goes away with the name.
-func (s *Service) renameLocked(r *instanceRecord, newID string) error {
-	old := r.Identifier
-	port, err := s.openEndpoint(newID, 0, r.Engine)
-	if err != nil {
-		return fmt.Errorf("open endpoint of %s: %w", newID, err)
-	}
-	target := s.proxy.Target(old)
-	if err := s.proxy.SetTarget(newID, target); err != nil {
-		s.proxy.CloseEndpoint(newID)
-		return err
-	}
-	r.Identifier, r.Port = newID, port
-	if err := s.saveLocked(r, configuration(fmt.Sprintf("Renamed instance from %s to %s", old, newID))); err != nil {
-		r.Identifier, r.Port = old, s.portOf(old)
-		s.proxy.CloseEndpoint(newID)
-		return err
-	}
-	s.proxy.CloseEndpoint(old)
-	return nil
 }
 
 func (s *Service) portOf(id string) int {
@@ -607,7 +599,9 @@ func (s *Service) RebootDBInstance(ctx context.Context, id string) (*DBInstance,
 	if err := s.notSwitchingLocked(r); err != nil {
 		return nil, err
 	}
-	s.setStatusLocked(r, StatusRebooting, note{})
+	if err := s.setStatusLocked(r, StatusRebooting, note{}); err != nil {
+		return nil, err
+	}
 	rid := r.ResourceID
 	s.goWork(func(ctx context.Context) { s.reboot(ctx, rid) })
 	return s.describeLocked(r), nil
@@ -638,12 +632,10 @@ func (s *Service) reboot(ctx context.Context, rid string) {
 		if ctx.Err() != nil {
 			return
 		}
-		s.setStatusLocked(r, StatusFailed, failure("DB instance reboot failed: "+engine.Explain(err)))
+		s.settleStatusLocked(r, StatusFailed, failure("DB instance reboot failed: "+engine.Explain(err)))
 		return
 	}
-	r.Applied = params
-	r.PendingReboot = false
-	if !s.routeLocked(r, availability("DB instance restarted")) {
+	if !s.routeLocked(r, params, availability("DB instance restarted")) {
 		return
 	}
 	if r.ReadOnly {
@@ -689,7 +681,9 @@ func (s *Service) DeleteDBInstance(ctx context.Context, id string) (*DBInstance,
 				"available before its source "+r.Identifier+" can be deleted (its replicas are promoted)")
 		}
 	}
-	s.setStatusLocked(r, StatusDeleting, deletion("DB instance is being deleted"))
+	if err := s.setStatusLocked(r, StatusDeleting, deletion("DB instance is being deleted")); err != nil {
+		return nil, err
+	}
 	rid := r.ResourceID
 	s.goWork(func(ctx context.Context) { s.finishDelete(ctx, rid) })
 	return s.describeLocked(r), nil
@@ -739,7 +733,7 @@ func (s *Service) finishDelete(ctx context.Context, rid string) {
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Error("delete DB instance", "instance", r.Identifier, "err", err)
-			s.setStatusLocked(r, StatusFailed, failure("DB instance deletion failed: "+engine.Explain(err)))
+			s.settleStatusLocked(r, StatusFailed, failure("DB instance deletion failed: "+engine.Explain(err)))
 		}
 		return
 	}

@@ -474,8 +474,10 @@ func (s *Service) reloadConfig(ctx context.Context, e engine.Engine, rid string)
 	if r = s.instances[rid]; r == nil {
 		return
 	}
-	r.PendingReboot = true
-	if serr := s.saveLocked(r, configuration("Could not apply parameter changes at once; they apply at the next reboot: "+err.Error())); serr != nil {
+	if serr := s.updateInstanceLocked(r, func(next *instanceRecord) note {
+		next.PendingReboot = true
+		return configuration("Could not apply parameter changes at once; they apply at the next reboot: " + engine.Explain(err))
+	}); serr != nil {
 		s.log.Error("save pending reboot", "instance", r.Identifier, "err", serr)
 	}
 }
@@ -507,8 +509,12 @@ func (s *Service) rewriteFailedConfigLocked(e engine.Engine, r *instanceRecord) 
 		s.log.Error("rewrite configuration of failed instance", "instance", r.Identifier, "err", err)
 		return
 	}
-	r.Applied, r.PendingReboot = params, false
-	if err := s.saveLocked(r, note{}); err != nil {
+	if err := s.updateInstanceLocked(r, func(next *instanceRecord) note {
+		next.Applied, next.PendingReboot = params, false
+		return note{}
+	}); err != nil {
+		// The file holds the group's values either way; the record says
+		// what was applied before, which a reboot rewrites.
 		s.log.Error("save instance", "instance", r.Identifier, "err", err)
 	}
 }

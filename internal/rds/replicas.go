@@ -123,11 +123,10 @@ func (s *Service) provisionReplica(ctx context.Context, rid string) {
 			return
 		}
 		s.log.Error("create read replica", "instance", r.Identifier, "err", err)
-		s.setStatusLocked(r, StatusFailed, failure("Read replica creation failed: "+engine.Explain(err)))
+		s.settleStatusLocked(r, StatusFailed, failure("Read replica creation failed: "+engine.Explain(err)))
 		return
 	}
-	r.Applied = params
-	s.routeLocked(r, readReplica("Read replica is available and replicating"))
+	s.routeLocked(r, params, readReplica("Read replica is available and replicating"))
 }
 
 func (s *Service) cloneReplica(ctx context.Context, rid string, e engine.Engine, l engine.Layout, rep engine.Replication, config map[string]string) error {
@@ -171,7 +170,9 @@ func (s *Service) PromoteReadReplica(ctx context.Context, id string) (*DBInstanc
 	if err := s.notSwitchingLocked(r); err != nil {
 		return nil, err
 	}
-	s.setStatusLocked(r, StatusModifying, readReplica("Promoting read replica"))
+	if err := s.setStatusLocked(r, StatusModifying, readReplica("Promoting read replica")); err != nil {
+		return nil, err
+	}
 	rid := r.ResourceID
 	s.goWork(func(ctx context.Context) { s.promote(ctx, rid) })
 	return s.describeLocked(r), nil
@@ -206,13 +207,21 @@ func (s *Service) promote(ctx context.Context, rid string) {
 	defer s.mu.Unlock()
 	if err != nil {
 		if ctx.Err() == nil {
-			s.setStatusLocked(r, StatusFailed, failure("Read replica promotion failed: "+engine.Explain(err)))
+			s.settleStatusLocked(r, StatusFailed, failure("Read replica promotion failed: "+engine.Explain(err)))
 		}
 		return
 	}
-	r.SourceResourceID = ""
-	r.BackupRetentionPeriod = max(r.BackupRetentionPeriod, 1)
-	s.setStatusLocked(r, StatusAvailable, readReplica("Read replica promoted to a standalone DB instance"))
+	if err := s.updateInstanceLocked(r, func(next *instanceRecord) note {
+		next.SourceResourceID = ""
+		next.BackupRetentionPeriod = max(next.BackupRetentionPeriod, 1)
+		next.Status = StatusAvailable
+		return readReplica("Read replica promoted to a standalone DB instance")
+	}); err != nil {
+		// The store still says the replica is being promoted: the next
+		// start follows its source again, which it can no longer do, and
+		// fails it; a reboot of the replica does not help, deleting it does.
+		s.log.Error("save promoted read replica", "instance", r.Identifier, "err", err)
+	}
 }
 
 // ReplicaLag measures how far a read replica is behind its source.

@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -69,8 +71,7 @@ type Service struct {
 	groups      map[string]*groupRecord      // by name
 	deployments map[string]*deploymentRecord // by identifier
 	live        map[string]*deploymentLive   // what the monitor last measured
-	building    map[string]string            // how far each green being built has come, not persisted
-	unsaved     map[string]string            // what a switchover waits to save, not persisted
+	unsaved     map[string]string            // what a deployment is doing or waits for, not persisted
 	provisions  map[string]*provision        // the green builds under way
 	configLocks map[string]*sync.Mutex       // by DbiResourceId: one writer of a configuration file at a time
 
@@ -186,7 +187,6 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		groups:       map[string]*groupRecord{},
 		deployments:  map[string]*deploymentRecord{},
 		live:         map[string]*deploymentLive{},
-		building:     map[string]string{},
 		unsaved:      map[string]string{},
 		provisions:   map[string]*provision{},
 		configLocks:  map[string]*sync.Mutex{},
@@ -382,25 +382,37 @@ func (s *Service) onServerEvent(e supervisor.Event) {
 		if e.Err != nil {
 			msg += ": " + e.Err.Error()
 		}
-		s.setStatusLocked(r, StatusFailed, failure(msg))
+		s.settleStatusLocked(r, StatusFailed, failure(msg))
 	case supervisor.Ready:
 		if r.Status != StatusFailed {
 			return
 		}
-		s.routeLocked(r, availability("The database server was restarted after a crash and is available"))
+		s.routeLocked(r, nil, availability("The database server was restarted after a crash and is available"))
 	}
 }
 
 // routeLocked points r's endpoint at its server and makes r available with
-// message, reporting whether it could. A server that runs but that its
+// message, reporting whether it could; applied, when not nil, is what the
+// server's configuration now holds. A server that runs but that its
 // endpoint cannot reach is not available: r is failed, and a reboot tries
 // again.
-func (s *Service) routeLocked(r *instanceRecord, ev note) bool {
+func (s *Service) routeLocked(r *instanceRecord, applied map[string]string, ev note) bool {
 	if err := s.proxy.SetTarget(r.Identifier, r.backend()); err != nil {
-		s.setStatusLocked(r, StatusFailed, failure("DB instance's endpoint cannot route to its server: "+engine.Explain(err)))
+		s.settleStatusLocked(r, StatusFailed, failure("DB instance's endpoint cannot route to its server: "+engine.Explain(err)))
 		return false
 	}
-	s.setStatusLocked(r, StatusAvailable, ev)
+	if err := s.updateInstanceLocked(r, func(next *instanceRecord) note {
+		if applied != nil {
+			next.Applied, next.PendingReboot = applied, false
+		}
+		next.Status = StatusAvailable
+		return ev
+	}); err != nil {
+		// Its server runs and its endpoint routes to it; the store says
+		// otherwise, and the next start makes it so again.
+		s.log.Error("save available DB instance", "instance", r.Identifier, "err", err)
+		return false
+	}
 	return true
 }
 
@@ -413,11 +425,42 @@ func (s *Service) unrouteLocked(r *instanceRecord) {
 	}
 }
 
-// setStatusLocked persists a status change together with its event.
-func (s *Service) setStatusLocked(r *instanceRecord, status string, ev note) {
-	r.Status = status
-	if err := s.saveLocked(r, ev); err != nil {
-		s.log.Error("save instance", "instance", r.Identifier, "err", err)
+// clone copies r so that no map or slice is shared with it.
+func (r *instanceRecord) clone() instanceRecord {
+	c := *r
+	c.Applied = maps.Clone(r.Applied)
+	c.Tags = slices.Clone(r.Tags)
+	return c
+}
+
+// updateInstanceLocked changes an instance the safe way: change is made to
+// a copy, the copy is saved with the note change returns, and only then
+// does memory take it. A failed save leaves the instance as it was.
+func (s *Service) updateInstanceLocked(r *instanceRecord, change func(next *instanceRecord) note) error {
+	next := r.clone()
+	ev := change(&next)
+	if err := s.saveLocked(&next, ev); err != nil {
+		return fmt.Errorf("save DB instance %s: %w", r.Identifier, err)
+	}
+	*r = next
+	return nil
+}
+
+// setStatusLocked saves a status change together with its event, then
+// publishes it.
+func (s *Service) setStatusLocked(r *instanceRecord, status string, ev note) error {
+	return s.updateInstanceLocked(r, func(next *instanceRecord) note {
+		next.Status = status
+		return ev
+	})
+}
+
+// settleStatusLocked is setStatusLocked for the outcome of work in the
+// background, which has no caller to tell: a failed save is logged, and
+// memory keeps saying what the store says, which the next start takes up.
+func (s *Service) settleStatusLocked(r *instanceRecord, status string, ev note) {
+	if err := s.setStatusLocked(r, status, ev); err != nil {
+		s.log.Error("save DB instance status", "instance", r.Identifier, "status", status, "err", err)
 	}
 }
 
