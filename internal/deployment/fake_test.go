@@ -33,11 +33,11 @@ type fakeEnv struct {
 	calls []string
 
 	// Faults.
-	fail      map[string]int   // op → how many of its next calls fail (-1: every call)
-	block     string           // an op that waits until its context ends
-	storeDown int              // how many of the next saves fail (-1: every save)
+	fail      map[string]int    // op → how many of its next calls fail (-1: every call)
+	block     string            // an op that waits until its context ends
+	storeDown int               // how many of the next saves fail (-1: every save)
 	onCall    map[string]func() // runs as op is called
-	saves     int              // saves the store refused
+	saves     int               // saves the store refused
 }
 
 var errInjected = errors.New("injected failure")
