@@ -94,7 +94,7 @@ func (b *Build) tasks(ctx context.Context, status string, names ...string) error
 func (b *Build) build(ctx context.Context) error {
 	progress := func(p string) { b.b.Unsaved(p) }
 	defer b.b.Unsaved("")
-	if err := b.tasks(ctx, bluegreen.TaskInProgress, bluegreen.TaskCreateReplica, bluegreen.TaskUpgrade); err != nil {
+	if err := b.tasks(ctx, bluegreen.TaskInProgress, bluegreen.TaskCreateReplica); err != nil {
 		return fmt.Errorf("save the tasks: %w", err)
 	}
 	note := func(ev Event) error { return b.save(ctx, func(*State) {}, ev) }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tealdb/teal/internal/bluegreen"
+	"github.com/tealdb/teal/internal/deployment"
 	"github.com/tealdb/teal/internal/engine"
 	"github.com/tealdb/teal/internal/store"
 )
@@ -59,63 +60,131 @@ func (s *Service) DeleteBlueGreenDeployment(ctx context.Context, id string, dele
 func (s *Service) finishDeleteDeployment(ctx context.Context, id string) {
 	s.mu.Lock()
 	d := s.deployments[id]
-	deleteTarget := d.DeleteTarget
-	completed := d.Switchover != nil && bluegreen.Committed(d.Switchover.Phase)
-	var bl, gl *engine.Layout
-	var rep engine.Replicator
-	if blue := s.instances[d.Members[0].Blue]; blue != nil {
-		if l, err := s.layout(blue); err == nil {
-			bl = &l
-		}
-		rep, _ = s.engines[blue.Engine].(engine.Replicator)
+	if d == nil {
+		s.mu.Unlock()
+		return
 	}
-	if green := s.instances[d.Members[0].Green]; green != nil {
-		if l, err := s.layout(green); err == nil {
-			gl = &l
+	st := deploymentState(d)
+	del := deployment.Deletion{DeleteTarget: d.DeleteTarget}
+	for _, rid := range []string{d.Members[0].Green, d.Members[0].Blue} {
+		if r := s.instances[rid]; r != nil {
+			if k, ok := s.engines[r.Engine].(engine.ReplicationKeeper); ok {
+				del.KeepsReplication = k.KeepsReplicationOnDelete()
+			}
+			break
 		}
-		rep, _ = s.engines[green.Engine].(engine.Replicator)
 	}
 	s.mu.Unlock()
+	if err := deployment.Delete(ctx, &removeEnv{s: s, id: id}, st, del, s.log.With("deployment", id)); err != nil {
+		if ctx.Err() == nil {
+			// The store still says DELETING: the next start deletes again.
+			s.log.Error("delete blue/green deployment", "deployment", id, "err", err)
+		}
+	}
+}
 
-	keep := false
-	if k, ok := rep.(engine.ReplicationKeeper); ok && !deleteTarget {
-		keep = k.KeepsReplicationOnDelete()
+// removeEnv is a deletion's deployment.Remover.
+type removeEnv struct {
+	s  *Service
+	id string
+}
+
+var _ deployment.Remover = (*removeEnv)(nil)
+
+// StopReplication removes replication with whichever sides are left.
+func (e *removeEnv) StopReplication(ctx context.Context) error {
+	s := e.s
+	s.mu.Lock()
+	d := s.deployments[e.id]
+	if d == nil {
+		s.mu.Unlock()
+		return nil
 	}
-	if !completed && rep != nil && !keep {
-		if err := rep.StopReplication(ctx, bl, gl, id); err != nil {
-			s.log.Warn("remove blue/green replication", "deployment", id, "err", err)
+	var bl, gl *engine.Layout
+	var rep engine.Replicator
+	for _, side := range []struct {
+		rid string
+		l   **engine.Layout
+	}{{d.Members[0].Blue, &bl}, {d.Members[0].Green, &gl}} {
+		if r := s.instances[side.rid]; r != nil {
+			if l, err := s.layout(r); err == nil {
+				*side.l = &l
+			}
+			rep, _ = s.engines[r.Engine].(engine.Replicator)
 		}
 	}
-	if deleteTarget {
-		// Replicas first, so the green primary has none to promote.
-		for i := len(d.Members) - 1; i >= 0; i-- {
-			s.deleteGreen(ctx, d.Members[i].Green)
-		}
+	s.mu.Unlock()
+	if rep == nil {
+		return nil
 	}
+	return rep.StopReplication(ctx, bl, gl, e.id)
+}
+
+func (e *removeEnv) greens() []string {
+	e.s.mu.Lock()
+	defer e.s.mu.Unlock()
+	return e.greensLocked()
+}
+
+// DeleteGreen deletes the green members, replicas first, so the green
+// primary has none to promote.
+func (e *removeEnv) DeleteGreen(ctx context.Context) error {
+	greens := e.greens()
+	for i := len(greens) - 1; i >= 0; i-- {
+		e.s.deleteGreen(ctx, greens[i])
+	}
+	return ctx.Err()
+}
+
+// KeepGreen leaves green standalone. A green whose build was stopped holds
+// part of blue's data: it is kept, as asked, but says so.
+func (e *removeEnv) KeepGreen(ctx context.Context) error {
+	s := e.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !deleteTarget {
-		// A green whose build was stopped holds part of blue's data: it is
-		// kept, as asked, but says so.
-		for _, m := range d.Members {
-			if g := s.instances[m.Green]; g != nil && g.Status == StatusCreating {
-				s.settleStatusLocked(g, StatusFailed, failure("DB instance was not finished: its blue/green deployment "+id+" was deleted while it was being created"))
+	for _, rid := range e.greensLocked() {
+		if g := s.instances[rid]; g != nil && g.Status == StatusCreating {
+			if err := s.setStatusLocked(g, StatusFailed, failure("DB instance was not finished: its blue/green deployment "+e.id+" was deleted while it was being created")); err != nil {
+				return err
 			}
 		}
 	}
+	return nil
+}
+
+func (e *removeEnv) greensLocked() []string {
+	d := e.s.deployments[e.id]
+	if d == nil {
+		return nil
+	}
+	var out []string
+	for _, m := range d.Members {
+		out = append(out, m.Green)
+	}
+	return out
+}
+
+func (e *removeEnv) Forget(ctx context.Context) error {
+	s := e.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.deployments[e.id]
+	if d == nil {
+		return nil
+	}
 	now := time.Now().UTC()
 	if err := s.store.Update(s.ctx, func(tx *store.Tx) error {
-		if err := tx.Delete(kindDeployment, id); err != nil {
+		if err := tx.Delete(kindDeployment, e.id); err != nil {
 			return err
 		}
 		return tx.AddEvent(s.deploymentEvent(d, deletion("Blue/green deployment deleted at "+now.Format(time.RFC3339))))
 	}); err != nil {
-		s.log.Error("delete blue/green deployment", "deployment", id, "err", err)
-		return
+		return err
 	}
-	delete(s.deployments, id)
-	delete(s.live, id)
-	delete(s.unsaved, id)
+	delete(s.deployments, e.id)
+	delete(s.live, e.id)
+	delete(s.unsaved, e.id)
+	return nil
 }
 
 // deleteGreen deletes one green instance and waits until it is gone.

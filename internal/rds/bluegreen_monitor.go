@@ -47,7 +47,7 @@ func (s *Service) monitorDeployments(ctx context.Context) {
 func (s *Service) monitorOnce(ctx context.Context, id string) {
 	s.mu.Lock()
 	d := s.deployments[id]
-	if d == nil || d.Switchover != nil {
+	if d == nil || d.Switchover != nil || d.Baseline == nil {
 		s.mu.Unlock()
 		return
 	}

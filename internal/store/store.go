@@ -89,12 +89,10 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("migration %d: %w", i+1, err)
 		}
 		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migration %d: %w", i+1, err)
+			return fmt.Errorf("migration %d: %w", i+1, rollBack(tx, err))
 		}
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migration %d: %w", i+1, err)
+			return fmt.Errorf("migration %d: %w", i+1, rollBack(tx, err))
 		}
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("migration %d: %w", i+1, err)
@@ -125,15 +123,22 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 	}
 	t := &Tx{ctx: ctx, tx: tx}
 	if err := fn(t); err != nil {
-		tx.Rollback()
 		t.rollBack()
-		return err
+		return rollBack(tx, err)
 	}
 	if err := tx.Commit(); err != nil {
 		t.rollBack()
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// rollBack ends tx after err, and says so if ending it failed too.
+func rollBack(tx *sql.Tx, err error) error {
+	if rerr := tx.Rollback(); rerr != nil {
+		return errors.Join(err, fmt.Errorf("roll back: %w", rerr))
+	}
+	return err
 }
 
 func (t *Tx) rollBack() {
