@@ -134,7 +134,7 @@ func (s *Service) updateDeploymentLocked(d *deploymentRecord, change func(next *
 
 // saveDeploymentLocked persists d, and ev when it has a message.
 func (s *Service) saveDeploymentLocked(d *deploymentRecord, ev note) error {
-	return s.store.Update(s.ctx, func(tx *store.Tx) error {
+	return s.commitLocked(s.ctx, func(tx *store.Tx) error {
 		if err := tx.Put(kindDeployment, d.ID, d); err != nil {
 			return err
 		}

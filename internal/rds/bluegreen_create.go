@@ -42,14 +42,14 @@ func (s *Service) CreateBlueGreenDeployment(ctx context.Context, in CreateBlueGr
 		return nil, clusterNotFound(source.Name)
 	}
 
-	s.mu.Lock()
+	s.lock()
 	blue := s.findLocked(source.Name)
 	if blue == nil {
-		s.mu.Unlock()
+		s.unlock()
 		return nil, instanceNotFound(source.Name)
 	}
 	plan, err := s.planDeploymentLocked(blue, in)
-	s.mu.Unlock()
+	s.unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -68,8 +68,8 @@ func (s *Service) CreateBlueGreenDeployment(ctx context.Context, in CreateBlueGr
 		return nil, sourceNotSupported("The source DB instance %s is not ready for a blue/green deployment: %s", blue.Identifier, msg)
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	// Re-check what may have changed while the lock was released.
 	if blue = s.instances[plan.blue.ResourceID]; blue == nil {
 		return nil, instanceNotFound(source.Name)
@@ -212,7 +212,7 @@ func (s *Service) recordDeploymentLocked(p *deploymentPlan, findings []bluegreen
 		}
 		d.Members = append(d.Members, memberRecord{Blue: r.ResourceID, Green: g.ResourceID, Replica: true, Status: bluegreen.MemberProvisioning})
 	}
-	err = s.store.Update(s.ctx, func(tx *store.Tx) error {
+	err = s.commitLocked(s.ctx, func(tx *store.Tx) error {
 		for _, g := range greens {
 			if err := tx.Put(store.KindInstance, g.ResourceID, g); err != nil {
 				return err
@@ -252,11 +252,11 @@ func (s *Service) startProvisionLocked(id string) {
 	s.provisions[id] = p
 	s.goWork(func(context.Context) {
 		defer func() {
-			s.mu.Lock()
+			s.lock()
 			if s.provisions[id] == p {
 				delete(s.provisions, id)
 			}
-			s.mu.Unlock()
+			s.unlock()
 			cancel()
 			close(p.done)
 		}()
@@ -393,8 +393,8 @@ var _ deployment.Builder = (*buildEnv)(nil)
 // built: a deletion that overtook the build wins.
 func (e *buildEnv) Save(ctx context.Context, st deployment.State, ev deployment.Event) error {
 	s := e.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	d := s.deployments[e.id]
 	if d == nil || d.Status != bluegreen.StatusProvisioning {
 		return fmt.Errorf("deployment %s is no longer being created", e.id)
@@ -435,11 +435,11 @@ func (e *buildEnv) BuildGreen(ctx context.Context, progress func(string), note f
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
+	s.lock()
 	eng := s.engines[green.Engine]
 	config := serverConfig(&green, s.effectiveParamsLocked(&green))
 	blueConfig := serverConfig(&blue, s.effectiveParamsLocked(&blue))
-	s.mu.Unlock()
+	s.unlock()
 	rep, ok := eng.(engine.Replicator)
 	if !ok {
 		return fmt.Errorf("engine %s has no blue/green support", green.Engine)
@@ -465,8 +465,8 @@ func (e *buildEnv) BuildGreen(ctx context.Context, progress func(string), note f
 
 func (e *buildEnv) PublishGreen(ctx context.Context) error {
 	s := e.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	d := s.deployments[e.id]
 	if d == nil {
 		return fmt.Errorf("deployment %s is gone", e.id)
@@ -521,8 +521,8 @@ func (e *buildEnv) AfterCopy(ctx context.Context, progress func(string)) error {
 
 func (e *buildEnv) GreenAvailable(ctx context.Context) error {
 	s := e.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	d := s.deployments[e.id]
 	if d == nil || d.Status != bluegreen.StatusProvisioning {
 		return fmt.Errorf("deployment %s is no longer being created", e.id)

@@ -20,8 +20,8 @@ func (s *Service) DeleteBlueGreenDeployment(ctx context.Context, id string, dele
 		return nil, missing("BlueGreenDeploymentIdentifier")
 	}
 	id = strings.ToLower(id)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	d := s.deployments[id]
 	if d == nil {
 		return nil, deploymentNotFound(id)
@@ -140,8 +140,8 @@ func (e *removeEnv) DeleteGreen(ctx context.Context) error {
 // part of blue's data: it is kept, as asked, but says so.
 func (e *removeEnv) KeepGreen(ctx context.Context) error {
 	s := e.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	for _, rid := range e.greensLocked() {
 		if g := s.instances[rid]; g != nil && g.Status == StatusCreating {
 			if err := s.setStatusLocked(g, StatusFailed, failure("DB instance was not finished: its blue/green deployment "+e.id+" was deleted while it was being created")); err != nil {
@@ -166,14 +166,14 @@ func (e *removeEnv) greensLocked() []string {
 
 func (e *removeEnv) Forget(ctx context.Context) error {
 	s := e.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	d := s.deployments[e.id]
 	if d == nil {
 		return nil
 	}
 	now := time.Now().UTC()
-	if err := s.store.Update(s.ctx, func(tx *store.Tx) error {
+	if err := s.commitLocked(s.ctx, func(tx *store.Tx) error {
 		if err := tx.Delete(kindDeployment, e.id); err != nil {
 			return err
 		}
@@ -189,10 +189,10 @@ func (e *removeEnv) Forget(ctx context.Context) error {
 
 // deleteGreen deletes one green instance and waits until it is gone.
 func (s *Service) deleteGreen(ctx context.Context, rid string) {
-	s.mu.Lock()
+	s.lock()
 	r := s.instances[rid]
 	if r == nil {
-		s.mu.Unlock()
+		s.unlock()
 		return
 	}
 	if err := s.updateInstanceLocked(r, func(next *instanceRecord) note {
@@ -202,6 +202,6 @@ func (s *Service) deleteGreen(ctx context.Context, rid string) {
 		// Deleting goes on: the record goes with the server at the end.
 		s.log.Error("save deleting green instance", "instance", r.Identifier, "err", err)
 	}
-	s.mu.Unlock()
+	s.unlock()
 	s.finishDelete(ctx, rid)
 }

@@ -78,7 +78,7 @@ func (s *Service) monitorOnce(ctx context.Context, id string) {
 		return
 	}
 	if why := schemaChange(*baseline, schema); why != "" {
-		s.mu.Lock()
+		s.lock()
 		if d.Degraded == "" && d.Switchover == nil && s.deployments[id] == d {
 			if err := s.updateDeploymentLocked(d, func(next *deploymentRecord) note {
 				next.Degraded = why
@@ -89,7 +89,7 @@ func (s *Service) monitorOnce(ctx context.Context, id string) {
 				s.log.Error("save degraded deployment", "deployment", id, "err", err)
 			}
 		}
-		s.mu.Unlock()
+		s.unlock()
 	}
 }
 

@@ -32,8 +32,8 @@ func (s *Service) SwitchoverBlueGreenDeployment(ctx context.Context, id string, 
 	if err := bluegreen.ValidTimeout(seconds); err != nil {
 		return nil, invalidValue("%s", err.Error())
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	d := s.deployments[id]
 	if d == nil {
 		return nil, deploymentNotFound(id)
@@ -121,8 +121,8 @@ func (s *Service) runSwitchover(ctx context.Context, id string) {
 // SetSwitchoverHook installs a function called as each switchover phase
 // starts, for tests and operators that act between phases.
 func (s *Service) SetSwitchoverHook(fn func(deployment, phase string)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	s.switchoverHook = fn
 }
 
@@ -200,8 +200,8 @@ func (e *switchEnv) names() []string {
 
 func (e *switchEnv) Save(ctx context.Context, st deployment.State, ev deployment.Event) error {
 	s := e.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	d, err := e.deploymentLocked()
 	if err != nil {
 		return err
@@ -382,17 +382,17 @@ func (e *switchEnv) SyncSequences(ctx context.Context) error {
 // writable is rolled back again at the next start.
 func (s *Service) setReadOnly(ctx context.Context, rid string, on bool) error {
 	defer s.lockConfig(rid)()
-	s.mu.Lock()
+	s.lock()
 	r := s.instances[rid]
 	if r == nil {
-		s.mu.Unlock()
+		s.unlock()
 		return fmt.Errorf("instance %s is gone", rid)
 	}
 	next := *r
 	next.ReadOnly = on
 	if on && !r.ReadOnly {
 		if err := s.saveLocked(&next, note{}); err != nil {
-			s.mu.Unlock()
+			s.unlock()
 			return err
 		}
 		*r = next
@@ -401,7 +401,7 @@ func (s *Service) setReadOnly(ctx context.Context, rid string, on bool) error {
 	e := s.engines[r.Engine]
 	config := serverConfig(&next, next.Applied)
 	rep := s.replicationLocked(&next)
-	s.mu.Unlock()
+	s.unlock()
 	if err != nil {
 		return err
 	}
@@ -414,8 +414,8 @@ func (s *Service) setReadOnly(ctx context.Context, rid string, on bool) error {
 	if on {
 		return nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	if r = s.instances[rid]; r == nil || !r.ReadOnly {
 		return nil
 	}
@@ -434,8 +434,8 @@ func (s *Service) setReadOnly(ctx context.Context, rid string, on bool) error {
 // visible; after it the switchover rolls forward.
 func (e *switchEnv) Commit(ctx context.Context, st deployment.State) (deployment.State, error) {
 	s := e.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	d, err := e.deploymentLocked()
 	if err != nil {
 		return st, err
@@ -483,7 +483,7 @@ func (e *switchEnv) Commit(ctx context.Context, st deployment.State) (deployment
 	nd := *d
 	nd.Members = append([]memberRecord(nil), d.Members...)
 	applyState(&nd, st)
-	err = s.store.Update(s.ctx, func(tx *store.Tx) error {
+	err = s.commitLocked(s.ctx, func(tx *store.Tx) error {
 		for rid := range changed {
 			// Put gives the saved copy its new version: the map keeps it.
 			c := changed[rid]
@@ -519,8 +519,8 @@ func (e *switchEnv) Commit(ctx context.Context, st deployment.State) (deployment
 // endpoints of names no instance holds any more.
 func (e *switchEnv) Route(ctx context.Context, renames []deployment.Rename) error {
 	s := e.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	for _, rn := range renames {
 		r := s.instances[rn.ResourceID]
 		if r == nil {
@@ -529,7 +529,10 @@ func (e *switchEnv) Route(ctx context.Context, renames []deployment.Rename) erro
 		if _, err := s.openEndpoint(rn.To, rn.ToPort, r.Engine); err != nil {
 			return fmt.Errorf("open endpoint %s: %w", rn.To, err)
 		}
-		if err := s.proxy.SetTarget(rn.To, r.backend()); err != nil {
+		var err error
+		backend := r.backend()
+		s.outsideLocked(func() { err = s.proxy.SetTarget(rn.To, backend) })
+		if err != nil {
 			return err
 		}
 	}

@@ -77,8 +77,8 @@ func (s *Service) CreateDBInstance(ctx context.Context, in CreateDBInstanceInput
 		return nil, err
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	groupName, err := s.groupForLocked(in.DBParameterGroupName, b)
 	if err != nil {
 		return nil, err
@@ -152,10 +152,10 @@ func (s *Service) groupForLocked(name string, b engine.Build) (string, error) {
 // provision creates a new server: initdb, configuration, first start, the
 // master user. It is idempotent: after a crash of teal it starts over.
 func (s *Service) provision(ctx context.Context, rid string) {
-	s.mu.Lock()
+	s.lock()
 	r := s.instances[rid]
 	if r == nil {
-		s.mu.Unlock()
+		s.unlock()
 		return
 	}
 	l, err := s.layout(r)
@@ -163,13 +163,13 @@ func (s *Service) provision(ctx context.Context, rid string) {
 	config := serverConfig(r, params)
 	master := engine.Master{Username: r.MasterUsername, Verifier: r.MasterVerifier, DBName: r.DBName}
 	e := s.engines[r.Engine]
-	s.mu.Unlock()
+	s.unlock()
 
 	if err == nil {
 		err = s.initServer(ctx, rid, e, l, config, &master)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	if r.Status != StatusCreating {
 		return // deleted meanwhile
 	}
@@ -223,17 +223,17 @@ func (s *Service) initServer(ctx context.Context, rid string, e engine.Engine, l
 
 // startServer starts the server of an existing instance (at teal's start).
 func (s *Service) startServer(ctx context.Context, rid string) {
-	s.mu.Lock()
+	s.lock()
 	r := s.instances[rid]
 	if r == nil {
-		s.mu.Unlock()
+		s.unlock()
 		return
 	}
 	l, err := s.layout(r)
 	e := s.engines[r.Engine]
 	rep := s.replicationLocked(r)
 	applied := r.Applied
-	s.mu.Unlock()
+	s.unlock()
 	if err == nil {
 		err = adoptFiles(l, filepath.Join(s.instancesDir, rid))
 	}
@@ -242,8 +242,8 @@ func (s *Service) startServer(ctx context.Context, rid string) {
 			err = s.sup.Start(ctx, r.ResourceID, e.Spec(l))
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	if r.Status != StatusStarting {
 		return
 	}
@@ -456,8 +456,8 @@ func (s *Service) ModifyDBInstance(ctx context.Context, in ModifyDBInstanceInput
 		}
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	r := s.findLocked(in.DBInstanceIdentifier)
 	if r == nil {
 		return nil, instanceNotFound(in.DBInstanceIdentifier)
@@ -583,8 +583,8 @@ func (s *Service) RebootDBInstance(ctx context.Context, id string) (*DBInstance,
 	if id == "" {
 		return nil, missing("DBInstanceIdentifier")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	r := s.findLocked(id)
 	if r == nil {
 		return nil, instanceNotFound(id)
@@ -608,14 +608,14 @@ func (s *Service) RebootDBInstance(ctx context.Context, id string) (*DBInstance,
 }
 
 func (s *Service) reboot(ctx context.Context, rid string) {
-	s.mu.Lock()
+	s.lock()
 	r := s.instances[rid]
 	l, err := s.layout(r)
 	e := s.engines[r.Engine]
 	params := s.effectiveParamsLocked(r)
 	rep := s.replicationLocked(r)
 	s.unrouteLocked(r)
-	s.mu.Unlock()
+	s.unlock()
 
 	if err == nil {
 		// Stop and Start rather than Restart: the supervisor has forgotten
@@ -626,8 +626,8 @@ func (s *Service) reboot(ctx context.Context, rid string) {
 			}
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	if err != nil {
 		if ctx.Err() != nil {
 			return
@@ -658,8 +658,8 @@ func (s *Service) DeleteDBInstance(ctx context.Context, id string) (*DBInstance,
 	if id == "" {
 		return nil, missing("DBInstanceIdentifier")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	r := s.findLocked(id)
 	if r == nil {
 		return nil, instanceNotFound(id)
@@ -690,7 +690,7 @@ func (s *Service) DeleteDBInstance(ctx context.Context, id string) (*DBInstance,
 }
 
 func (s *Service) finishDelete(ctx context.Context, rid string) {
-	s.mu.Lock()
+	s.lock()
 	r := s.instances[rid]
 	var replicas []string
 	for _, rep := range s.replicasLocked(rid) {
@@ -700,17 +700,17 @@ func (s *Service) finishDelete(ctx context.Context, rid string) {
 		replicas = append(replicas, rep.ResourceID)
 		rep.Status = StatusModifying
 	}
-	s.mu.Unlock()
+	s.unlock()
 	for _, rep := range replicas {
 		s.promote(ctx, rep)
 	}
 
-	s.mu.Lock()
+	s.lock()
 	l, layoutErr := s.layout(r)
 	rep := s.replicationLocked(r)
 	e := s.engines[r.Engine]
 	s.unrouteLocked(r)
-	s.mu.Unlock()
+	s.unlock()
 
 	err := s.sup.Stop(ctx, rid)
 	if err == nil && rep != nil {
@@ -728,8 +728,8 @@ func (s *Service) finishDelete(ctx context.Context, rid string) {
 	if err == nil {
 		err = s.removeOSUser(rid)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Error("delete DB instance", "instance", r.Identifier, "err", err)
@@ -737,7 +737,7 @@ func (s *Service) finishDelete(ctx context.Context, rid string) {
 		}
 		return
 	}
-	if err := s.store.Update(ctx, func(tx *store.Tx) error {
+	if err := s.commitLocked(ctx, func(tx *store.Tx) error {
 		if err := tx.Delete(store.KindInstance, rid); err != nil {
 			return err
 		}

@@ -94,8 +94,8 @@ func (s *Service) CreateDBParameterGroup(ctx context.Context, name, family, desc
 		return nil, invalidValue("DBParameterGroupFamily %s is not supported: no build of it is installed. Installed families: %s.",
 			family, strings.Join(s.families(), ", "))
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	if s.groups[name] != nil {
 		return nil, groupExists(name)
 	}
@@ -120,9 +120,12 @@ func (s *Service) families() []string {
 }
 
 func (s *Service) saveGroupLocked(ctx context.Context, g *groupRecord, message string) error {
-	return s.store.Update(ctx, func(tx *store.Tx) error {
+	return s.commitLocked(ctx, func(tx *store.Tx) error {
 		if err := tx.Put(store.KindParameterGroup, g.Name, g); err != nil {
 			return err
+		}
+		if message == "" {
+			return nil
 		}
 		return tx.AddEvent(store.Event{SourceType: "db-parameter-group", SourceID: g.Name,
 			SourceArn: s.groupArn(g.Name), Message: message, Categories: []string{"configuration change"}})
@@ -269,13 +272,13 @@ func (s *Service) ResetDBParameterGroup(ctx context.Context, name string, all bo
 		return "", invalidCombination("Give either ResetAllParameters or the Parameters to reset.")
 	}
 	if all {
-		s.mu.Lock()
+		s.lock()
 		if g := s.groups[strings.ToLower(name)]; g != nil {
 			for k := range g.Params {
 				changes = append(changes, ParameterChange{ParameterName: k})
 			}
 		}
-		s.mu.Unlock()
+		s.unlock()
 	}
 	return s.changeGroup(ctx, name, changes, true)
 }
@@ -291,9 +294,9 @@ func (s *Service) changeGroup(ctx context.Context, name string, changes []Parame
 	if len(changes) > 20 && !reset {
 		return "", invalidValue("At most 20 parameters can be modified in one request.")
 	}
-	s.mu.Lock()
+	s.lock()
 	g := s.groups[name]
-	s.mu.Unlock()
+	s.unlock()
 	if g == nil {
 		return "", groupNotFound(name)
 	}
@@ -317,12 +320,12 @@ func (s *Service) changeGroup(ctx context.Context, name string, changes []Parame
 		name, value string // value "" means back to the default
 		immediate   bool
 	}
-	s.mu.Lock()
+	s.lock()
 	held := map[string]bool{}
 	for k := range g.Params {
 		held[k] = true
 	}
-	s.mu.Unlock()
+	s.unlock()
 	var plan []applied
 	for _, c := range changes {
 		p, ok := byName[c.ParameterName]
@@ -360,7 +363,7 @@ func (s *Service) changeGroup(ctx context.Context, name string, changes []Parame
 	// The change is made to copies of the group and of its instances'
 	// applied values, saved in one transaction, and only then published:
 	// a failed save changes nothing.
-	s.mu.Lock()
+	s.lock()
 	params := maps.Clone(g.Params)
 	if params == nil {
 		params = map[string]userParam{}
@@ -403,7 +406,7 @@ func (s *Service) changeGroup(ctx context.Context, name string, changes []Parame
 	}
 	nextGroup := *g
 	nextGroup.Params = params
-	err = s.store.Update(ctx, func(tx *store.Tx) error {
+	err = s.commitLocked(ctx, func(tx *store.Tx) error {
 		if err := tx.Put(store.KindParameterGroup, g.Name, &nextGroup); err != nil {
 			return err
 		}
@@ -421,7 +424,7 @@ func (s *Service) changeGroup(ctx context.Context, name string, changes []Parame
 		return nil
 	})
 	if err != nil {
-		s.mu.Unlock()
+		s.unlock()
 		return "", err
 	}
 	g.Params = params
@@ -434,7 +437,7 @@ func (s *Service) changeGroup(ctx context.Context, name string, changes []Parame
 			reload = append(reload, c.r.ResourceID)
 		}
 	}
-	s.mu.Unlock()
+	s.unlock()
 
 	// The servers reload outside the lock, each with the values current
 	// when its file is written.
@@ -451,15 +454,15 @@ func (s *Service) changeGroup(ctx context.Context, name string, changes []Parame
 func (s *Service) reloadConfig(ctx context.Context, e engine.Engine, rid string) {
 	unlock := s.lockConfig(rid)
 	defer unlock()
-	s.mu.Lock()
+	s.lock()
 	r := s.instances[rid]
 	if r == nil || r.Status != StatusAvailable {
-		s.mu.Unlock()
+		s.unlock()
 		return
 	}
 	l, err := s.layout(r)
 	config, rep := serverConfig(r, r.Applied), s.replicationLocked(r)
-	s.mu.Unlock()
+	s.unlock()
 	if err == nil {
 		if err = e.WriteConfig(l, config, rep); err == nil {
 			err = e.Reload(ctx, l)
@@ -469,8 +472,8 @@ func (s *Service) reloadConfig(ctx context.Context, e engine.Engine, rid string)
 		return
 	}
 	s.log.Error("apply parameters", "instance", rid, "err", err)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	if r = s.instances[rid]; r == nil {
 		return
 	}
@@ -671,8 +674,8 @@ func (s *Service) DeleteDBParameterGroup(ctx context.Context, name string) error
 		return missing("DBParameterGroupName")
 	}
 	name = strings.ToLower(name)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	g := s.groups[name]
 	if g == nil {
 		return groupNotFound(name)
@@ -685,7 +688,7 @@ func (s *Service) DeleteDBParameterGroup(ctx context.Context, name string) error
 			return invalidGroupState("One or more database instances are still members of this parameter group %s, so the group cannot be deleted", name)
 		}
 	}
-	if err := s.store.Update(ctx, func(tx *store.Tx) error {
+	if err := s.commitLocked(ctx, func(tx *store.Tx) error {
 		if err := tx.Delete(store.KindParameterGroup, name); err != nil {
 			return err
 		}

@@ -31,8 +31,8 @@ func (s *Service) CreateDBInstanceReadReplica(ctx context.Context, in CreateRead
 		return nil, err
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	src := s.findLocked(in.SourceDBInstanceIdentifier)
 	if src == nil {
 		return nil, instanceNotFound(in.SourceDBInstanceIdentifier)
@@ -94,10 +94,10 @@ func (s *Service) CreateDBInstanceReadReplica(ctx context.Context, in CreateRead
 // provisionReplica copies the source's data and starts the replica
 // following it. Idempotent: after a crash of teal it starts over.
 func (s *Service) provisionReplica(ctx context.Context, rid string) {
-	s.mu.Lock()
+	s.lock()
 	r := s.instances[rid]
 	if r == nil {
-		s.mu.Unlock()
+		s.unlock()
 		return
 	}
 	l, err := s.layout(r)
@@ -105,7 +105,7 @@ func (s *Service) provisionReplica(ctx context.Context, rid string) {
 	params := s.effectiveParamsLocked(r)
 	config := serverConfig(r, params)
 	e := s.engines[r.Engine]
-	s.mu.Unlock()
+	s.unlock()
 	if err == nil && rep == nil {
 		err = fmt.Errorf("the source of read replica %s is gone", r.Identifier)
 	}
@@ -113,8 +113,8 @@ func (s *Service) provisionReplica(ctx context.Context, rid string) {
 		err = s.cloneReplica(ctx, rid, e, l, *rep, config)
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	if r.Status != StatusCreating {
 		return
 	}
@@ -155,8 +155,8 @@ func (s *Service) PromoteReadReplica(ctx context.Context, id string) (*DBInstanc
 	if id == "" {
 		return nil, missing("DBInstanceIdentifier")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	r := s.findLocked(id)
 	if r == nil {
 		return nil, instanceNotFound(id)
@@ -181,13 +181,13 @@ func (s *Service) PromoteReadReplica(ctx context.Context, id string) (*DBInstanc
 // promote ends replication on a replica: the server leaves recovery, its
 // configuration no longer names a source, and the source's slot is dropped.
 func (s *Service) promote(ctx context.Context, rid string) {
-	s.mu.Lock()
+	s.lock()
 	r := s.instances[rid]
 	l, err := s.layout(r)
 	rep := s.replicationLocked(r)
 	e := s.engines[r.Engine]
 	applied := r.Applied
-	s.mu.Unlock()
+	s.unlock()
 
 	if err == nil {
 		// Promote before the configuration drops standby.signal: the server
@@ -203,8 +203,8 @@ func (s *Service) promote(ctx context.Context, rid string) {
 			s.log.Warn("drop replication slot", "instance", r.Identifier, "err", derr)
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	if err != nil {
 		if ctx.Err() == nil {
 			s.settleStatusLocked(r, StatusFailed, failure("Read replica promotion failed: "+engine.Explain(err)))

@@ -66,6 +66,13 @@ type Service struct {
 	proxy        *proxy.Manager
 	engines      map[string]engine.Engine
 
+	// wmu is the writer lock: every change to the records below holds it,
+	// from the first read to the publication, so changes never interleave.
+	// mu guards memory: readers hold it alone; a writer holds it too,
+	// except while its change is being saved (commitLocked), so no reader
+	// waits for the store's disk.
+	wmu         sync.Mutex
+	writing     bool // a writer holds wmu and mu
 	mu          sync.Mutex
 	instances   map[string]*instanceRecord   // by DbiResourceId
 	groups      map[string]*groupRecord      // by name
@@ -286,8 +293,8 @@ func (s *Service) dropPlaintextPassword(ctx context.Context, r *instanceRecord) 
 // resume brings every instance back after a start: servers are started,
 // interrupted creations redone, interrupted deletions finished.
 func (s *Service) resume() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	// Green instances of a deployment still being created are rebuilt by
 	// the deployment, not on their own.
 	rebuilt := map[string]bool{}
@@ -366,8 +373,8 @@ func (s *Service) watchServers() {
 }
 
 func (s *Service) onServerEvent(e supervisor.Event) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	r := s.instances[e.Name]
 	if r == nil {
 		return
@@ -397,7 +404,10 @@ func (s *Service) onServerEvent(e supervisor.Event) {
 // endpoint cannot reach is not available: r is failed, and a reboot tries
 // again.
 func (s *Service) routeLocked(r *instanceRecord, applied map[string]string, ev note) bool {
-	if err := s.proxy.SetTarget(r.Identifier, r.backend()); err != nil {
+	var err error
+	name, backend := r.Identifier, r.backend()
+	s.outsideLocked(func() { err = s.proxy.SetTarget(name, backend) })
+	if err != nil {
 		s.settleStatusLocked(r, StatusFailed, failure("DB instance's endpoint cannot route to its server: "+engine.Explain(err)))
 		return false
 	}
@@ -464,9 +474,49 @@ func (s *Service) settleStatusLocked(r *instanceRecord, status string, ev note) 
 	}
 }
 
+// lock takes the writer lock, then memory's; unlock releases both.
+func (s *Service) lock() {
+	s.wmu.Lock()
+	s.mu.Lock()
+	s.writing = true
+}
+
+func (s *Service) unlock() {
+	s.writing = false
+	s.mu.Unlock()
+	s.wmu.Unlock()
+}
+
+// commitLocked runs fn in one store transaction. A writer lets readers
+// in while the transaction commits, which waits for the disk: it still
+// holds the writer lock, and publishes what it saved only afterwards, so
+// readers see memory as it was before the change until then. Memory's
+// lock is held again when commitLocked returns.
+func (s *Service) commitLocked(ctx context.Context, fn func(*store.Tx) error) error {
+	if !s.writing {
+		return s.store.Update(ctx, fn)
+	}
+	s.mu.Unlock()
+	defer s.mu.Lock()
+	return s.store.Update(ctx, fn)
+}
+
+// outsideLocked runs fn, which changes no record (a call to the proxy that
+// reaches the kernel), with memory's lock released if a writer holds it, as
+// commitLocked does.
+func (s *Service) outsideLocked(fn func()) {
+	if !s.writing {
+		fn()
+		return
+	}
+	s.mu.Unlock()
+	defer s.mu.Lock()
+	fn()
+}
+
 // saveLocked persists r, and ev when it has a message.
 func (s *Service) saveLocked(r *instanceRecord, ev note) error {
-	return s.store.Update(s.ctx, func(tx *store.Tx) error {
+	return s.commitLocked(s.ctx, func(tx *store.Tx) error {
 		if err := tx.Put(store.KindInstance, r.ResourceID, r); err != nil {
 			return err
 		}

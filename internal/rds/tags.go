@@ -2,11 +2,13 @@ package rds
 
 import (
 	"context"
+	"slices"
 )
 
 // resourceLocked finds the tags of the resource an ARN names: a DB instance
-// (…:db:NAME) or a parameter group (…:pg:NAME). save persists a change.
-func (s *Service) resourceLocked(ctx context.Context, ref string) (tags *[]Tag, save func(msg string) error, err error) {
+// (…:db:NAME) or a parameter group (…:pg:NAME). save saves the resource
+// with the tags given, then publishes it; on error nothing changed.
+func (s *Service) resourceLocked(ctx context.Context, ref string) (tags []Tag, save func(next []Tag) error, err error) {
 	arn, err := s.scope().ResolveARN("ResourceName", ref, TypeInstance, TypeParameterGroup, TypeCluster)
 	if err != nil {
 		return nil, nil, err
@@ -17,7 +19,12 @@ func (s *Service) resourceLocked(ctx context.Context, ref string) (tags *[]Tag, 
 		if r == nil {
 			return nil, nil, instanceNotFound(arn.Name)
 		}
-		return &r.Tags, func(msg string) error { return s.saveLocked(r, configuration(msg)) }, nil
+		return slices.Clone(r.Tags), func(tags []Tag) error {
+			return s.updateInstanceLocked(r, func(next *instanceRecord) note {
+				next.Tags = tags
+				return note{}
+			})
+		}, nil
 	case TypeParameterGroup:
 		g := s.groups[arn.Name]
 		if g == nil {
@@ -26,7 +33,15 @@ func (s *Service) resourceLocked(ctx context.Context, ref string) (tags *[]Tag, 
 		if g.Default {
 			return nil, nil, invalidValue("Default parameter groups cannot be tagged: %s", arn.Name)
 		}
-		return &g.Tags, func(msg string) error { return s.saveGroupLocked(ctx, g, msg) }, nil
+		return slices.Clone(g.Tags), func(tags []Tag) error {
+			next := *g
+			next.Tags = tags
+			if err := s.saveGroupLocked(ctx, &next, ""); err != nil {
+				return err
+			}
+			*g = next
+			return nil
+		}, nil
 	}
 	return nil, nil, clusterNotFound(arn.Name)
 }
@@ -42,23 +57,17 @@ func (s *Service) AddTagsToResource(ctx context.Context, arn string, tags []Tag)
 	if err := validTags(tags); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	have, save, err := s.resourceLocked(ctx, arn)
 	if err != nil {
 		return err
 	}
-	merged := mergeTags(*have, tags)
+	merged := mergeTags(have, tags)
 	if err := validTags(merged); err != nil {
 		return err
 	}
-	old := *have
-	*have = merged
-	if err := save(""); err != nil {
-		*have = old
-		return err
-	}
-	return nil
+	return save(merged)
 }
 
 // RemoveTagsFromResource removes tags by key; absent keys are ignored.
@@ -69,8 +78,8 @@ func (s *Service) RemoveTagsFromResource(ctx context.Context, arn string, keys [
 	if len(keys) == 0 {
 		return missing("TagKeys")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	have, save, err := s.resourceLocked(ctx, arn)
 	if err != nil {
 		return err
@@ -79,19 +88,13 @@ func (s *Service) RemoveTagsFromResource(ctx context.Context, arn string, keys [
 	for _, k := range keys {
 		drop[k] = true
 	}
-	old := *have
 	var kept []Tag
-	for _, t := range old {
+	for _, t := range have {
 		if !drop[t.Key] {
 			kept = append(kept, t)
 		}
 	}
-	*have = kept
-	if err := save(""); err != nil {
-		*have = old
-		return err
-	}
-	return nil
+	return save(kept)
 }
 
 // ListTagsForResource lists a resource's tags.
@@ -105,5 +108,5 @@ func (s *Service) ListTagsForResource(ctx context.Context, arn string) ([]Tag, e
 	if err != nil {
 		return nil, err
 	}
-	return append([]Tag{}, *have...), nil
+	return append([]Tag{}, have...), nil
 }

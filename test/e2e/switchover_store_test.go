@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/tealdb/teal/internal/bluegreen"
 	"github.com/tealdb/teal/internal/rds"
+	_ "modernc.org/sqlite"
 )
 
 // storeWritable sets or clears the immutable flag of teal's store (its
@@ -227,4 +229,86 @@ func TestParameterChangeStoreFails(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestReadersDoNotWaitForTheStore: while a change waits for the store's
+// disk (here another connection holds SQLite's write lock), describing
+// what teal has answers at once from memory, with the state from before
+// the change; the change is published only once it is saved.
+func TestReadersDoNotWaitForTheStore(t *testing.T) {
+	t.Parallel()
+	dir := dataDir(t)
+	svc := openService(t, dir)
+	requireVersions(t, svc, "15")
+	ctx := ctxFor(t, 2*time.Minute)
+	if _, err := svc.CreateDBParameterGroup(ctx, "rw15", "postgres15", "readers and writers", nil); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "teal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	locked := true
+	defer func() {
+		if locked {
+			conn.ExecContext(context.Background(), "ROLLBACK")
+		}
+	}()
+
+	changed := make(chan error, 1)
+	go func() {
+		_, err := svc.ModifyDBParameterGroup(ctx, "rw15", []rds.ParameterChange{
+			{ParameterName: "work_mem", ParameterValue: "8192", ApplyMethod: "immediate"}})
+		changed <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // the change reaches the store and waits there
+
+	read := make(chan error, 1)
+	go func() {
+		if _, _, err := svc.DescribeDBParameterGroups(ctx, "rw15", rds.Page{}); err != nil {
+			read <- err
+			return
+		}
+		ps, _, err := svc.DescribeDBParameters(ctx, "rw15", "user", rds.Page{})
+		if err == nil && len(ps) != 0 {
+			err = fmt.Errorf("a change not yet saved is visible: %+v", ps)
+		}
+		read <- err
+	}()
+	select {
+	case err := <-read:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case err := <-changed:
+		t.Fatalf("the change finished while the store was locked: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("describing waited for a change the store had not saved")
+	}
+	select {
+	case err := <-changed:
+		t.Fatalf("the change finished while the store was locked: %v", err)
+	default:
+	}
+
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	locked = false
+	if err := <-changed; err != nil {
+		t.Fatalf("the change failed once the store was free: %v", err)
+	}
+	ps, _, err := svc.DescribeDBParameters(ctx, "rw15", "user", rds.Page{})
+	if err != nil || len(ps) != 1 || ps[0].ParameterValue != "8192" {
+		t.Fatalf("after the change: %+v, %v", ps, err)
+	}
 }
