@@ -2,12 +2,11 @@ package rds
 
 import (
 	"context"
-	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/tealdb/teal/internal/bluegreen"
+	"github.com/tealdb/teal/internal/deployment"
 	"github.com/tealdb/teal/internal/engine"
 )
 
@@ -67,58 +66,51 @@ func (s *Service) monitorOnce(ctx context.Context, id string) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := rep.Heartbeat(ctx, bl); err != nil {
-		s.setLive(id, engine.ReplicationStatus{}, err)
-		return
-	}
-	st, err := rep.ReplicationStatus(ctx, bl, gl, id)
-	s.setLive(id, st, err)
-	schema, err := rep.SchemaState(ctx, bl)
-	if err != nil {
-		return
-	}
-	if why := schemaChange(*baseline, schema); why != "" {
-		s.lock()
-		if d.Degraded == "" && d.Switchover == nil && s.deployments[id] == d {
-			if err := s.updateDeploymentLocked(d, func(next *deploymentRecord) note {
-				next.Degraded = why
-				return failure("Replication degraded: " + why + ". Switchover is blocked; delete this deployment and create a new one after the change.")
-			}); err != nil {
-				// Nothing is published: the next measurement finds the
-				// change again and saves it then.
-				s.log.Error("save degraded deployment", "deployment", id, "err", err)
-			}
-		}
-		s.unlock()
+	w := &watchEnv{s: s, id: id, d: d, rep: rep, blue: bl, green: gl}
+	if err := deployment.Watch(ctx, w, *baseline); err != nil {
+		// Nothing is published: the next measurement finds the change
+		// again and saves it then.
+		s.log.Error("watch blue/green deployment", "deployment", id, "err", err)
 	}
 }
 
-func (s *Service) setLive(id string, st engine.ReplicationStatus, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.live[id] = &deploymentLive{status: st, at: time.Now(), err: err}
+// watchEnv is one measurement's deployment.Watcher.
+type watchEnv struct {
+	s           *Service
+	id          string
+	d           *deploymentRecord
+	rep         engine.Replicator
+	blue, green engine.Layout
 }
 
-// schemaChange says what changed on blue since the baseline that logical
-// replication does not carry, or "" if nothing did.
-func schemaChange(base, now engine.SchemaState) string {
-	var changes []string
-	for db, fp := range now.Fingerprints {
-		old, ok := base.Fingerprints[db]
-		switch {
-		case !ok:
-			changes = append(changes, fmt.Sprintf("database %s was created on blue", db))
-		case old != fp:
-			changes = append(changes, fmt.Sprintf("DDL changed the schema of database %s on blue", db))
-		}
+func (w *watchEnv) Heartbeat(ctx context.Context) error { return w.rep.Heartbeat(ctx, w.blue) }
+
+func (w *watchEnv) Replication(ctx context.Context) (engine.ReplicationStatus, error) {
+	return w.rep.ReplicationStatus(ctx, w.blue, w.green, w.id)
+}
+
+func (w *watchEnv) Schema(ctx context.Context) (engine.SchemaState, error) {
+	return w.rep.SchemaState(ctx, w.blue)
+}
+
+func (w *watchEnv) Live(st engine.ReplicationStatus, err error) {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	w.s.live[w.id] = &deploymentLive{status: st, at: time.Now(), err: err}
+}
+
+func (w *watchEnv) Degrade(why string) error {
+	s := w.s
+	s.lock()
+	defer s.unlock()
+	d := w.d
+	if d.Degraded != "" || d.Switchover != nil || s.deployments[w.id] != d {
+		return nil
 	}
-	for db, n := range now.LargeObjectWrites {
-		if n > base.LargeObjectWrites[db] {
-			changes = append(changes, fmt.Sprintf("large objects were written in database %s on blue", db))
-		}
-	}
-	sort.Strings(changes)
-	return strings.Join(changes, "; ")
+	return s.updateDeploymentLocked(d, func(next *deploymentRecord) note {
+		next.Degraded = why
+		return failure("Replication degraded: " + why + ". Switchover is blocked; delete this deployment and create a new one after the change.")
+	})
 }
 
 // missingMemberLocked names a deleted member, or "".
