@@ -19,8 +19,10 @@ func (f *fakeWatcher) Heartbeat(context.Context) error { return f.beatErr }
 func (f *fakeWatcher) Replication(context.Context) (engine.ReplicationStatus, error) {
 	return engine.ReplicationStatus{Streaming: f.replErr == nil}, f.replErr
 }
-func (f *fakeWatcher) Schema(context.Context) (engine.SchemaState, error) { return f.schema, f.schemaErr }
-func (f *fakeWatcher) Live(_ engine.ReplicationStatus, err error)         { f.live = append(f.live, err) }
+func (f *fakeWatcher) Schema(context.Context) (engine.SchemaState, error) {
+	return f.schema, f.schemaErr
+}
+func (f *fakeWatcher) Live(_ engine.ReplicationStatus, err error) { f.live = append(f.live, err) }
 func (f *fakeWatcher) Degrade(why string) error {
 	f.degraded = append(f.degraded, why)
 	return f.degradeErr
