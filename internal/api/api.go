@@ -80,6 +80,7 @@ type API struct {
 	region    string
 	accountID string
 	log       *slog.Logger
+	metrics   *apiMetrics
 }
 
 // New returns the API handler.
@@ -94,7 +95,7 @@ func New(cfg Config) *API {
 		cfg.AccountID = "000000000000"
 	}
 	return &API{svc: cfg.Service, auth: cfg.Auth, keys: cfg.Keys, region: cfg.Region,
-		accountID: cfg.AccountID, log: cfg.Logger}
+		accountID: cfg.AccountID, log: cfg.Logger, metrics: newAPIMetrics()}
 }
 
 // ServeHTTP answers one request. Every outcome, success or failure, leaves
@@ -124,8 +125,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if caller != nil {
 		keyID = caller.KeyID()
 	}
+	took := time.Since(start)
+	a.metrics.observe(action, status, took)
 	a.log.Log(r.Context(), level, "api request", "action", action, "status", status,
-		"request_id", id, "access_key_id", keyID, "duration", time.Since(start).Round(time.Microsecond))
+		"request_id", id, "access_key_id", keyID, "duration", took.Round(time.Microsecond))
 }
 
 // serve authenticates, decodes, authorizes and runs a request.

@@ -140,9 +140,22 @@ func serve(args []string, stderr io.Writer) int {
 	fs.IntVar(&cfg.MaxAPIConns, "max-api-conns", 0, "connections the API serves at once; 0 derives it from the open-file limit")
 	fs.IntVar(&cfg.MaxProxiedConns, "max-proxied-conns", 0, "connections teal's endpoint listeners hold at once, all endpoints together (the kernel's forwarding is not counted); 0 derives it from the open-file limit")
 	fs.IntVar(&cfg.MaxEndpointConns, "max-endpoint-conns", 0, "connections one endpoint listener holds at once; 0: a quarter of --max-proxied-conns")
+	tokenFile := fs.String("metrics-token-file", os.Getenv("TEAL_METRICS_TOKEN_FILE"), "a file holding the bearer token GET /metrics requires from any address; without it, /metrics answers loopback clients only (env TEAL_METRICS_TOKEN_FILE)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *tokenFile != "" {
+		raw, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "teal serve: --metrics-token-file:", err)
+			return 2
+		}
+		cfg.MetricsToken = strings.TrimSpace(string(raw))
+		if len(cfg.MetricsToken) < 16 {
+			fmt.Fprintf(stderr, "teal serve: --metrics-token-file %s: the token must be at least 16 characters\n", *tokenFile)
+			return 2
+		}
 	}
 	if *enginePath != "" {
 		cfg.EnginePath = filepath.SplitList(*enginePath)

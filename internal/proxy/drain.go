@@ -58,6 +58,7 @@ func (e *endpoint) serveTracked(c *conn, backend *net.TCPConn, logger *slog.Logg
 					e.forget(c)
 					return
 				}
+				e.toServer.Add(uint64(n))
 			}
 			if err != nil {
 				if errors.Is(err, io.EOF) {
@@ -83,6 +84,7 @@ func (e *endpoint) serveTracked(c *conn, backend *net.TCPConn, logger *slog.Logg
 			if _, werr := c.client.Write(buf[:n]); werr != nil {
 				break
 			}
+			e.toClient.Add(uint64(n))
 			if closing {
 				logger.Debug("session ended between transactions")
 				break

@@ -60,6 +60,10 @@ type endpoint struct {
 	acceptErrs RateLog
 	// acceptFailures counts failed accepts, for tests.
 	acceptFailures atomic.Uint64
+	// toServer and toClient count the bytes teal forwarded (the kernel's
+	// forwarding is not seen); a session's count is added as it ends,
+	// or as it goes when teal follows its protocol.
+	toServer, toClient atomic.Uint64
 
 	mu     sync.Mutex
 	target string
@@ -256,6 +260,8 @@ func (e *endpoint) serve(ctx context.Context, c *conn) {
 	go func() { done <- pipe(c.client, backend) }()
 	up := pipe(backend, c.client)
 	down := <-done
+	e.toServer.Add(uint64(up))
+	e.toClient.Add(uint64(down))
 	logger.Debug("connection ended", "bytes_to_backend", up, "bytes_to_client", down)
 }
 

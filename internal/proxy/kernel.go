@@ -237,31 +237,13 @@ func (k *kernelPath) close() error {
 // the endpoint port is kernel-forwarded unless teal's listener holds its
 // other end (accepted or still queued).
 func destroySessions(port int) (int, error) {
-	socks, err := netlink.SocketDiagTCP(unix.AF_INET)
+	forwarded, err := kernelSessions(port)
 	if err != nil {
-		return 0, fmt.Errorf("list sockets: %w", err)
-	}
-	loopback := net.IPv4(127, 0, 0, 1)
-	listened := make(map[uint16]bool)
-	for _, s := range socks {
-		if int(s.ID.SourcePort) == port && s.ID.Source.Equal(loopback) {
-			listened[s.ID.DestinationPort] = true
-		}
+		return 0, err
 	}
 	n := 0
 	var errs []error
-	for _, s := range socks {
-		id := s.ID
-		if int(id.DestinationPort) != port || !id.Destination.Equal(loopback) || listened[id.SourcePort] {
-			continue
-		}
-		switch s.State {
-		case netlink.TCP_LISTEN, netlink.TCP_CLOSE, netlink.TCP_TIME_WAIT:
-			continue
-		case netlink.TCP_SYN_SENT:
-			// An attempt not yet answered: held (synhold.go), not forwarded.
-			continue
-		}
+	for _, id := range forwarded {
 		local := &net.TCPAddr{IP: id.Source, Port: int(id.SourcePort)}
 		remote := &net.TCPAddr{IP: id.Destination, Port: port}
 		if err := netlink.SocketDestroy(local, remote); err != nil && !errors.Is(err, unix.ENOENT) {
@@ -271,4 +253,52 @@ func destroySessions(port int) (int, error) {
 		n++
 	}
 	return n, errors.Join(errs...)
+}
+
+// kernelSessions lists the client sockets of the sessions the kernel
+// forwards from 127.0.0.1:port (or from every endpoint port, for port 0).
+func kernelSessions(port int) ([]netlink.SocketID, error) {
+	socks, err := netlink.SocketDiagTCP(unix.AF_INET)
+	if err != nil {
+		return nil, fmt.Errorf("list sockets: %w", err)
+	}
+	loopback := net.IPv4(127, 0, 0, 1)
+	type pair struct{ endpoint, client uint16 }
+	listened := make(map[pair]bool)
+	for _, s := range socks {
+		if (port == 0 || int(s.ID.SourcePort) == port) && s.ID.Source.Equal(loopback) {
+			listened[pair{s.ID.SourcePort, s.ID.DestinationPort}] = true
+		}
+	}
+	var out []netlink.SocketID
+	for _, s := range socks {
+		id := s.ID
+		if (port != 0 && int(id.DestinationPort) != port) || !id.Destination.Equal(loopback) || listened[pair{id.DestinationPort, id.SourcePort}] {
+			continue
+		}
+		switch s.State {
+		case netlink.TCP_LISTEN, netlink.TCP_CLOSE, netlink.TCP_TIME_WAIT:
+			continue
+		case netlink.TCP_SYN_SENT:
+			// An attempt not yet answered: held (synhold.go), not forwarded.
+			continue
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// countSessions counts the kernel-forwarded sessions by destination port.
+// Sockets to ports that are not endpoints are counted too; the caller
+// reads only its endpoints' ports.
+func countSessions() (map[int]int, error) {
+	ids, err := kernelSessions(0)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int]int{}
+	for _, id := range ids {
+		out[int(id.DestinationPort)]++
+	}
+	return out, nil
 }

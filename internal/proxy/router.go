@@ -19,6 +19,9 @@ type router interface {
 	// endSessions ends the sessions to port the router carried, which
 	// teal does not see, and says how many it ended.
 	endSessions(port int) (int, error)
+	// sessions counts, by endpoint port, the open sessions the router
+	// carried, which teal does not see.
+	sessions() (map[int]int, error)
 	close() error
 }
 
@@ -31,6 +34,7 @@ func (listenerOnly) holdAttempts(int) error       { return nil }
 func (listenerOnly) releaseAttempts(int) error    { return nil }
 func (listenerOnly) heldAttempts(int) int         { return 0 }
 func (listenerOnly) endSessions(int) (int, error) { return 0, nil }
+func (listenerOnly) sessions() (map[int]int, error) { return nil, nil }
 func (listenerOnly) close() error                 { return nil }
 
 var (
@@ -67,3 +71,6 @@ func (k *kernelPath) heldAttempts(port int) int {
 
 // endSessions implements router.
 func (k *kernelPath) endSessions(port int) (int, error) { return destroySessions(port) }
+
+// sessions implements router.
+func (k *kernelPath) sessions() (map[int]int, error) { return countSessions() }

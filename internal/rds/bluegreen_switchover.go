@@ -206,6 +206,8 @@ func (e *switchEnv) Save(ctx context.Context, st deployment.State, ev deployment
 	if err != nil {
 		return err
 	}
+	ended := d.Status == bluegreen.StatusSwitchoverInProgress &&
+		(st.Status == bluegreen.StatusSwitchoverCompleted || st.Status == bluegreen.StatusSwitchoverFailed)
 	if err := s.updateDeploymentLocked(d, func(next *deploymentRecord) note {
 		applyState(next, st)
 		return note{ev.Category, ev.Message}
@@ -213,6 +215,9 @@ func (e *switchEnv) Save(ctx context.Context, st deployment.State, ev deployment
 		return err
 	}
 	delete(s.unsaved, e.id)
+	if ended {
+		s.metrics.switchoverEnded(st)
+	}
 	return nil
 }
 

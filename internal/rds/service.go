@@ -85,6 +85,7 @@ type Service struct {
 	users osUsers // each instance's OS user
 
 	switchoverHook func(deployment, phase string)
+	metrics        *serviceMetrics
 
 	supEvents chan supervisor.Event
 	ctx       context.Context
@@ -195,6 +196,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		deployments:  map[string]*deploymentRecord{},
 		live:         map[string]*deploymentLive{},
 		unsaved:      map[string]string{},
+		metrics:      newServiceMetrics(),
 		provisions:   map[string]*provision{},
 		configLocks:  map[string]*sync.Mutex{},
 		supEvents:    make(chan supervisor.Event, 256),
@@ -385,6 +387,7 @@ func (s *Service) onServerEvent(e supervisor.Event) {
 			return
 		}
 		s.unrouteLocked(r)
+		s.metrics.restarts.WithLabelValues(r.ResourceID).Inc()
 		msg := "The database server stopped unexpectedly and is being restarted"
 		if e.Err != nil {
 			msg += ": " + e.Err.Error()

@@ -11,8 +11,16 @@ import (
 	"github.com/tealdb/teal/internal/rds"
 )
 
-// Handler serves teal's HTTP interface: the RDS API at / and GET /healthz.
-func Handler(svc *rds.Service, keys *auth.Keyring, logger *slog.Logger) http.Handler {
+// HandlerOptions are the choices of teal's HTTP interface.
+type HandlerOptions struct {
+	// MetricsToken, when set, is the bearer token GET /metrics requires
+	// from any address; when empty, /metrics answers loopback clients only.
+	MetricsToken string
+}
+
+// Handler serves teal's HTTP interface: the RDS API at /, GET /healthz and
+// GET /metrics.
+func Handler(svc *rds.Service, keys *auth.Keyring, logger *slog.Logger, opts HandlerOptions) http.Handler {
 	rdsAPI := api.New(api.Config{
 		Service:   svc,
 		Auth:      keyringAuth{keys},
@@ -29,6 +37,7 @@ func Handler(svc *rds.Service, keys *auth.Keyring, logger *slog.Logger) http.Han
 	// query string is the same request.
 	mux.Handle("POST /{$}", rdsAPI)
 	mux.Handle("GET /{$}", rdsAPI)
+	mux.Handle("GET /metrics", metricsHandler(svc, rdsAPI, opts.MetricsToken, logger))
 	return mux
 }
 

@@ -42,6 +42,9 @@ type Config struct {
 	// default; see docs/bluegreen.md) or "subscription", PostgreSQL's own
 	// table synchronisation, slower, kept to compare with.
 	InitialCopy string
+	// MetricsToken, when set, is the bearer token GET /metrics requires;
+	// without it /metrics answers loopback clients only.
+	MetricsToken string
 	// Connection caps (Limits); 0 derives each from the open-file limit.
 	MaxAPIConns      int
 	MaxProxiedConns  int
@@ -146,7 +149,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	srv := newHTTPServer(Handler(svc, keys, cfg.Logger), ln, cfg.Logger)
+	srv := newHTTPServer(Handler(svc, keys, cfg.Logger, HandlerOptions{MetricsToken: cfg.MetricsToken}), ln, cfg.Logger)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	cfg.Logger.Info("teal is serving", "listen", ln.Addr().String(), "data_dir", cfg.DataDir,

@@ -52,7 +52,7 @@ func startAPI(t *testing.T, svc *rds.Service) *apiRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(server.Handler(svc, keys, testLogger(t)))
+	srv := httptest.NewUnstartedServer(server.Handler(svc, keys, testLogger(t), server.HandlerOptions{}))
 	srv.Listener.Close()
 	srv.Listener = ln
 	srv.Start()
