@@ -29,13 +29,13 @@ type router interface {
 // reaches the listener, so there is nothing to route, hold or end.
 type listenerOnly struct{}
 
-func (listenerOnly) route(int, string) error      { return nil }
-func (listenerOnly) holdAttempts(int) error       { return nil }
-func (listenerOnly) releaseAttempts(int) error    { return nil }
-func (listenerOnly) heldAttempts(int) int         { return 0 }
-func (listenerOnly) endSessions(int) (int, error) { return 0, nil }
+func (listenerOnly) route(int, string) error        { return nil }
+func (listenerOnly) holdAttempts(int) error         { return nil }
+func (listenerOnly) releaseAttempts(int) error      { return nil }
+func (listenerOnly) heldAttempts(int) int           { return 0 }
+func (listenerOnly) endSessions(int) (int, error)   { return 0, nil }
 func (listenerOnly) sessions() (map[int]int, error) { return nil, nil }
-func (listenerOnly) close() error                 { return nil }
+func (listenerOnly) close() error                   { return nil }
 
 var (
 	_ router = listenerOnly{}
