@@ -51,6 +51,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return runIAM(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
+	case "ca":
+		return runCA(ctx, args[1:], stdout, stderr)
 	}
 	if o, ok := findOp(args[0]); ok {
 		return runOp(ctx, o, args[1:], stdout, stderr)
@@ -93,6 +95,7 @@ Usage:
   teal bench switchover [options] measure switchovers as clients see them
   teal bench proxy [options]      pgbench direct vs through teal's endpoint vs PgBouncer
   teal bench lag [options]        replication lag from blue to green under pgbench load
+  teal ca [--endpoint-url URL]    print teal's CA certificate, which the database servers' certificates verify against
   teal version                    print the version
 
 Commands:

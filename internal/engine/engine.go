@@ -44,6 +44,14 @@ type Layout struct {
 	Port       int                 // the server's own TCP port on 127.0.0.1 (the proxy forwards to it)
 	LogPath    string              // server log
 	Credential *syscall.Credential // OS user the server runs as; nil = teal's own
+	TLS        *TLS                // the server's certificate; nil: no TLS
+}
+
+// TLS is a server certificate (with its chain) and key, in PEM, which
+// WriteConfig installs in the data directory, readable by the server's
+// user alone.
+type TLS struct {
+	CertPEM, KeyPEM []byte
 }
 
 // Master is the instance's master user, created at initialisation.

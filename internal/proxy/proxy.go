@@ -237,7 +237,7 @@ func (m *Manager) Drain(name string, deadline time.Time) (clean, cut int) {
 
 // Followed returns the local ports of the server connections of the
 // sessions the endpoint follows, which Drain ends between transactions
-// itself. A caller draining the same server from inside skips them.
+// itself (not those under TLS, whose messages teal cannot read). A caller draining the same server from inside skips them.
 func (m *Manager) Followed(name string) []int {
 	e := m.lookup(name)
 	if e == nil {
@@ -247,7 +247,15 @@ func (m *Manager) Followed(name string) []int {
 	defer e.mu.Unlock()
 	var ports []int
 	for c := range e.conns {
-		if c.postgres && c.backend != nil {
+		if !c.postgres || c.backend == nil {
+			continue
+		}
+		// A session under TLS is opaque: teal cannot see its transactions
+		// end, so the server's own drain ends it instead.
+		c.mu.Lock()
+		opaque := c.tracker != nil && c.tracker.opaque
+		c.mu.Unlock()
+		if !opaque {
 			ports = append(ports, c.backend.LocalAddr().(*net.TCPAddr).Port)
 		}
 	}

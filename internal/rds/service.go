@@ -26,6 +26,7 @@ import (
 	"github.com/tealdb/teal/internal/proxy"
 	"github.com/tealdb/teal/internal/store"
 	"github.com/tealdb/teal/internal/supervisor"
+	"github.com/tealdb/teal/internal/tlsca"
 )
 
 // Config configures a Service.
@@ -86,6 +87,12 @@ type Service struct {
 
 	switchoverHook func(deployment, phase string)
 	metrics        *serviceMetrics
+
+	// ca issues the servers' certificate; serverTLS is the current one
+	// (guarded by mu), for the endpoints' hostnames.
+	ca        *tlsca.CA
+	serverTLS *engine.TLS
+	tlsExpiry time.Time
 
 	supEvents chan supervisor.Event
 	ctx       context.Context
@@ -180,6 +187,10 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	ca, err := tlsca.Open(filepath.Join(cfg.DataDir, "ca"))
+	if err != nil {
+		return nil, err
+	}
 	st, err := store.Open(filepath.Join(cfg.DataDir, "teal.db"))
 	if err != nil {
 		return nil, err
@@ -202,6 +213,10 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		supEvents:    make(chan supervisor.Event, 256),
 
 		switchoverHook: cfg.SwitchoverHook,
+		ca:             ca,
+	}
+	if err := s.issueServerCert(); err != nil {
+		return nil, errors.Join(err, st.Close())
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.sup = supervisor.New(cfg.Logger, func(e supervisor.Event) {
@@ -225,6 +240,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	go s.watchServers()
 	s.resume()
 	s.goWork(s.monitorDeployments)
+	s.goWork(s.renewServerCerts)
 	return s, nil
 }
 
@@ -563,6 +579,7 @@ func (s *Service) layout(r *instanceRecord) (engine.Layout, error) {
 		Port:       r.ServerPort,
 		LogPath:    filepath.Join(dir, "server.log"),
 		Credential: cred,
+		TLS:        s.serverTLS,
 	}, nil
 }
 

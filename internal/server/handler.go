@@ -18,8 +18,8 @@ type HandlerOptions struct {
 	MetricsToken string
 }
 
-// Handler serves teal's HTTP interface: the RDS API at /, GET /healthz and
-// GET /metrics.
+// Handler serves teal's HTTP interface: the RDS API at /, GET /healthz,
+// GET /metrics and GET /ca.pem.
 func Handler(svc *rds.Service, keys *auth.Keyring, logger *slog.Logger, opts HandlerOptions) http.Handler {
 	rdsAPI := api.New(api.Config{
 		Service:   svc,
@@ -38,6 +38,12 @@ func Handler(svc *rds.Service, keys *auth.Keyring, logger *slog.Logger, opts Han
 	mux.Handle("POST /{$}", rdsAPI)
 	mux.Handle("GET /{$}", rdsAPI)
 	mux.Handle("GET /metrics", metricsHandler(svc, rdsAPI, opts.MetricsToken, logger))
+	// The CA certificate is public: it is what clients verify servers
+	// against (sslrootcert, ssl-ca).
+	mux.HandleFunc("GET /ca.pem", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-pem-file")
+		w.Write(svc.CACertificate())
+	})
 	return mux
 }
 

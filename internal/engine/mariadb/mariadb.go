@@ -171,6 +171,15 @@ func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *eng
 			set(k, params[k])
 		}
 	}
+	if l.TLS != nil {
+		for name, data := range map[string][]byte{"server-cert.pem": l.TLS.CertPEM, "server-key.pem": l.TLS.KeyPEM} {
+			if err := engine.WriteOwned(filepath.Join(l.DataDir, name), data, l.Credential); err != nil {
+				return err
+			}
+		}
+		set("ssl_cert", filepath.Join(l.DataDir, "server-cert.pem"))
+		set("ssl_key", filepath.Join(l.DataDir, "server-key.pem"))
+	}
 	if params[readOnlyParam] == "on" {
 		// A green environment: no writes from clients, no scheduled events.
 		set("read_only", "ON")
@@ -324,6 +333,12 @@ func (e *Engine) Reload(ctx context.Context, l engine.Layout) error {
 				continue
 			}
 			return fmt.Errorf("set %s: %w", k, err)
+		}
+	}
+	if l.TLS != nil {
+		// The certificate files may be new: the server reads them again.
+		if _, err := db.ExecContext(ctx, "FLUSH SSL"); err != nil {
+			return fmt.Errorf("reload the server certificate: %w", err)
 		}
 	}
 	return nil

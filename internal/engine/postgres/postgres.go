@@ -181,6 +181,17 @@ func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *eng
 			set(k, params[k])
 		}
 	}
+	if l.TLS != nil {
+		// Clients may ask for TLS; rds.force_ssl makes them (pg_hba.conf).
+		for name, data := range map[string][]byte{"server.crt": l.TLS.CertPEM, "server.key": l.TLS.KeyPEM} {
+			if err := engine.WriteOwned(filepath.Join(l.DataDir, name), data, l.Credential); err != nil {
+				return err
+			}
+		}
+		set("ssl", "on")
+		set("ssl_cert_file", "server.crt")
+		set("ssl_key_file", "server.key")
+	}
 	if rep != nil {
 		set("primary_conninfo", fmt.Sprintf("host=%s port=%d user=%s application_name=%s",
 			rep.Source.SocketDir, rep.Source.Port, ReplicationUser, rep.Slot))

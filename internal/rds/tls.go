@@ -1,0 +1,77 @@
+package rds
+
+import (
+	"context"
+	"time"
+
+	"github.com/tealdb/teal/internal/engine"
+	"github.com/tealdb/teal/internal/tlsca"
+)
+
+// Every server presents a certificate from teal's CA for the names its
+// endpoints are reached by. The name, not the server, is what a client
+// verifies, so the same certificate serves every instance and a
+// switchover changes nothing a client checks.
+
+// endpointHosts are the names a server certificate is issued for.
+func (s *Service) endpointHosts() []string {
+	return []string{"127.0.0.1", "localhost"}
+}
+
+// issueServerCert makes a new server certificate the current one; servers
+// take it when their configuration is next written.
+func (s *Service) issueServerCert() error {
+	issued, err := s.ca.Issue(s.endpointHosts())
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.serverTLS = &engine.TLS{CertPEM: issued.CertPEM, KeyPEM: issued.KeyPEM}
+	s.tlsExpiry = issued.NotAfter
+	s.mu.Unlock()
+	return nil
+}
+
+// CACertificate is teal's CA certificate in PEM: the bundle clients
+// verify the servers against.
+func (s *Service) CACertificate() []byte { return s.ca.PEM() }
+
+// renewServerCerts replaces the server certificate before it expires, and
+// has every running server read the new one.
+func (s *Service) renewServerCerts(ctx context.Context) {
+	t := time.NewTicker(12 * time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		due := time.Until(s.tlsExpiry) < tlsca.RenewBefore
+		s.mu.Unlock()
+		if !due {
+			continue
+		}
+		if err := s.issueServerCert(); err != nil {
+			s.log.Error("renew the servers' certificate", "err", err)
+			continue
+		}
+		s.mu.Lock()
+		type running struct {
+			rid string
+			e   engine.Engine
+		}
+		var all []running
+		for _, r := range s.sortedLocked() {
+			if r.Status == StatusAvailable {
+				all = append(all, running{r.ResourceID, s.engines[r.Engine]})
+			}
+		}
+		s.mu.Unlock()
+		for _, r := range all {
+			s.reloadConfig(ctx, r.e, r.rid)
+		}
+		s.log.Info("servers' certificate renewed", "instances", len(all))
+	}
+}
