@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,11 +63,27 @@ func verifiedSession(t *testing.T, port int, ca string) (server string) {
 	return server
 }
 
+// plainRefused says whether a plaintext session through the endpoint is
+// refused.
+func plainRefused(t *testing.T, port int) bool {
+	t.Helper()
+	c, err := tryConnect(context.Background(), port, "app")
+	if err == nil {
+		c.Close(context.Background())
+		return false
+	}
+	if !strings.Contains(err.Error(), "no encryption") {
+		t.Fatalf("a plaintext session failed, but not for want of TLS: %v", err)
+	}
+	return true
+}
+
 // TestTLSThroughEndpoints: PostgreSQL and MariaDB serve TLS with a
 // certificate from teal's CA for the endpoints' name; a client verifying
 // it fully (name included) connects through the endpoint, and after a
 // switchover reaches green through the same endpoint with the same check
-// passing.
+// passing. rds.force_ssl and require_secure_transport refuse plaintext
+// clients, and replication still works under them.
 func TestTLSThroughEndpoints(t *testing.T) {
 	t.Parallel()
 	svc := openService(t, dataDir(t))
@@ -77,6 +94,29 @@ func TestTLSThroughEndpoints(t *testing.T) {
 
 	blue := createPostgres(t, svc, "tls", "15")
 	before := verifiedSession(t, blue.Endpoint.Port, ca)
+	if plainRefused(t, blue.Endpoint.Port) {
+		t.Fatal("a plaintext session was refused without rds.force_ssl")
+	}
+	if _, err := svc.CreateDBParameterGroup(ctx, "tls15", "postgres15", "TLS only", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.ModifyDBParameterGroup(ctx, "tls15", []rds.ParameterChange{
+		{ParameterName: "rds.force_ssl", ParameterValue: "1", ApplyMethod: "immediate"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.ModifyDBInstance(ctx, rds.ModifyDBInstanceInput{DBInstanceIdentifier: "tls", DBParameterGroupName: "tls15"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.RebootDBInstance(ctx, "tls"); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, svc, "tls", rds.StatusAvailable, 2*time.Minute)
+	if !plainRefused(t, blue.Endpoint.Port) {
+		t.Fatal("rds.force_ssl = 1, yet a plaintext session was let in")
+	}
+	if again := verifiedSession(t, blue.Endpoint.Port, ca); again != before {
+		t.Fatalf("the endpoint moved from %s to %s", before, again)
+	}
 	dep := createBlueGreen(t, svc, "tls-bg", blue.DBInstanceArn, "15", "")
 	timeout := 60
 	if _, err := svc.SwitchoverBlueGreenDeployment(ctx, dep.BlueGreenDeploymentIdentifier, &timeout); err != nil {
@@ -90,12 +130,33 @@ func TestTLSThroughEndpoints(t *testing.T) {
 	if after == before {
 		t.Fatalf("the endpoint still reaches %s after the switchover", before)
 	}
+	if !plainRefused(t, blue.Endpoint.Port) {
+		t.Fatal("after the switchover, green lets a plaintext session in under rds.force_ssl")
+	}
 
+	if _, err := svc.CreateDBParameterGroup(ctx, "tlsm", "mariadb10.11", "TLS only", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.ModifyDBParameterGroup(ctx, "tlsm", []rds.ParameterChange{
+		{ParameterName: "require_secure_transport", ParameterValue: "1", ApplyMethod: "pending-reboot"}}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := svc.CreateDBInstance(ctx, rds.CreateDBInstanceInput{DBInstanceIdentifier: "tlsm", Engine: "mariadb",
-		DBInstanceClass: "db.t3.micro", MasterUsername: "admin", MasterUserPassword: masterPass, DBName: "app"}); err != nil {
+		DBInstanceClass: "db.t3.micro", MasterUsername: "admin", MasterUserPassword: masterPass, DBName: "app",
+		DBParameterGroupName: "tlsm"}); err != nil {
 		t.Fatal(err)
 	}
 	m := waitStatus(t, svc, "tlsm", rds.StatusAvailable, 2*time.Minute)
+	plain, err := sql.Open("mysql", mariaDSN(m.Endpoint.Port, "app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	// MariaDB refuses it as it refuses a wrong password (1045); the same
+	// credentials over TLS get in below.
+	if err := plain.PingContext(ctx); err == nil || !strings.Contains(err.Error(), "1045") {
+		t.Fatalf("require_secure_transport = 1, yet a plaintext session: %v", err)
+	}
 	roots := x509.NewCertPool()
 	if !roots.AppendCertsFromPEM(pem) {
 		t.Fatal("the CA bundle holds no certificate")
@@ -115,4 +176,29 @@ func TestTLSThroughEndpoints(t *testing.T) {
 	if cipher == "" {
 		t.Fatal("the MariaDB session is not encrypted")
 	}
+	var required int
+	if err := db.QueryRowContext(ctx, "SELECT @@require_secure_transport").Scan(&required); err != nil || required != 1 {
+		t.Fatalf("require_secure_transport is %d (%v)", required, err)
+	}
+	// A read replica follows its source over TLS, as the source demands.
+	if _, err := svc.CreateDBInstanceReadReplica(ctx, rds.CreateReadReplicaInput{DBInstanceIdentifier: "tlsm-r",
+		SourceDBInstanceIdentifier: "tlsm"}); err != nil {
+		t.Fatal(err)
+	}
+	r := waitStatus(t, svc, "tlsm-r", rds.StatusAvailable, 2*time.Minute)
+	if _, err := db.ExecContext(ctx, "CREATE TABLE t (id int PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "INSERT INTO t VALUES (7)"); err != nil {
+		t.Fatal(err)
+	}
+	rdb, err := sql.Open("mysql", mariaDSN(r.Endpoint.Port, "app")+"&tls=teal-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	eventually(t, time.Minute, "the replica has the row", func() error {
+		var id int
+		return rdb.QueryRowContext(ctx, "SELECT id FROM t").Scan(&id)
+	})
 }

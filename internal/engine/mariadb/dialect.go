@@ -27,6 +27,7 @@ type Source struct {
 	Port     int
 	User     string
 	Password string
+	TLS      bool // the source serves TLS: replicate over it (require_secure_transport may be on)
 }
 
 // quote makes a SQL string literal; backslashes escape in both servers'
@@ -38,11 +39,19 @@ func quote(s string) string {
 // ChangeSource points a replica at its source, positioned by GTID.
 func (d Dialect) ChangeSource(s Source) string {
 	if d.Flavor == MySQL {
-		return fmt.Sprintf("CHANGE REPLICATION SOURCE TO SOURCE_HOST=%s, SOURCE_PORT=%d, SOURCE_USER=%s, SOURCE_PASSWORD=%s, SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1",
-			quote(s.Host), s.Port, quote(s.User), quote(s.Password))
+		ssl := ""
+		if s.TLS {
+			ssl = ", SOURCE_SSL=1"
+		}
+		return fmt.Sprintf("CHANGE REPLICATION SOURCE TO SOURCE_HOST=%s, SOURCE_PORT=%d, SOURCE_USER=%s, SOURCE_PASSWORD=%s, SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1%s",
+			quote(s.Host), s.Port, quote(s.User), quote(s.Password), ssl)
 	}
-	return fmt.Sprintf("CHANGE MASTER TO MASTER_HOST=%s, MASTER_PORT=%d, MASTER_USER=%s, MASTER_PASSWORD=%s, MASTER_USE_GTID=slave_pos",
-		quote(s.Host), s.Port, quote(s.User), quote(s.Password))
+	ssl := ""
+	if s.TLS {
+		ssl = ", MASTER_SSL=1"
+	}
+	return fmt.Sprintf("CHANGE MASTER TO MASTER_HOST=%s, MASTER_PORT=%d, MASTER_USER=%s, MASTER_PASSWORD=%s, MASTER_USE_GTID=slave_pos%s",
+		quote(s.Host), s.Port, quote(s.User), quote(s.Password), ssl)
 }
 
 // StartReplica starts replication.

@@ -9,12 +9,15 @@ import (
 
 func TestDialect(t *testing.T) {
 	src := Source{Host: "127.0.0.1", Port: 3307, User: "repl", Password: `pa'ss\word`}
+	tlsSrc := src
+	tlsSrc.TLS = true
 	maria, mysql := Dialect{Flavor: MariaDB}, Dialect{Flavor: MySQL}
 	for _, c := range []struct {
 		name      string
 		maria, my string
 	}{
 		{"change source", maria.ChangeSource(src), mysql.ChangeSource(src)},
+		{"change source over TLS", maria.ChangeSource(tlsSrc), mysql.ChangeSource(tlsSrc)},
 		{"start", maria.StartReplica(), mysql.StartReplica()},
 		{"stop", maria.StopReplica(), mysql.StopReplica()},
 		{"reset", maria.ResetReplica(), mysql.ResetReplica()},
@@ -26,6 +29,8 @@ func TestDialect(t *testing.T) {
 		want := map[string][2]string{
 			"change source": {`CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=3307, MASTER_USER='repl', MASTER_PASSWORD='pa\'ss\\word', MASTER_USE_GTID=slave_pos`,
 				`CHANGE REPLICATION SOURCE TO SOURCE_HOST='127.0.0.1', SOURCE_PORT=3307, SOURCE_USER='repl', SOURCE_PASSWORD='pa\'ss\\word', SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1`},
+			"change source over TLS": {`CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=3307, MASTER_USER='repl', MASTER_PASSWORD='pa\'ss\\word', MASTER_USE_GTID=slave_pos, MASTER_SSL=1`,
+				`CHANGE REPLICATION SOURCE TO SOURCE_HOST='127.0.0.1', SOURCE_PORT=3307, SOURCE_USER='repl', SOURCE_PASSWORD='pa\'ss\\word', SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1, SOURCE_SSL=1`},
 			"start":    {"START SLAVE", "START REPLICA"},
 			"stop":     {"STOP SLAVE", "STOP REPLICA"},
 			"reset":    {"RESET SLAVE ALL", "RESET REPLICA ALL"},

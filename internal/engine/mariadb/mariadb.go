@@ -515,7 +515,7 @@ func (e *Engine) follow(ctx context.Context, replica, source engine.Layout, pos 
 	// which keeps it close behind (and a switchover's catch-up short).
 	stmts = append(stmts, e.dialect.ParallelApply(applyThreads)...)
 	stmts = append(stmts, e.dialect.StartFrom(pos)...)
-	stmts = append(stmts, e.dialect.ChangeSource(Source{Host: "127.0.0.1", Port: source.Port, User: replUser, Password: password}),
+	stmts = append(stmts, e.dialect.ChangeSource(Source{Host: "127.0.0.1", Port: source.Port, User: replUser, Password: password, TLS: source.TLS != nil}),
 		e.dialect.StartReplica())
 	return e.exec(ctx, replica, stmts...)
 }

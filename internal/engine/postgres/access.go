@@ -30,7 +30,8 @@ const ReplicationUser = "tealrepl"
 //   - Replicas and green environments connect to their source's socket as
 //     the server's OS user, mapped to tealrepl only.
 //   - Everyone else, over the socket or TCP, authenticates by password.
-//     teal's roles are refused over TCP whatever their password.
+//     teal's roles are refused over TCP whatever their password. With
+//     rds.force_ssl, TCP without TLS finds no line and is refused.
 const hbaTemplate = `# Managed by teal: rewritten at every start. Do not edit.
 local   all             %[1]s                                   peer map=teal
 local   replication     %[2]s                                   peer map=servers
@@ -39,7 +40,7 @@ local   replication     all                                     reject
 local   all             all                                     scram-sha-256
 host    all             %[1]s,%[2]s         all                 reject
 host    replication     all                 all                 reject
-host    all             all                 127.0.0.1/32        scram-sha-256
+%[3]s    all             all                 127.0.0.1/32        scram-sha-256
 `
 
 var osUserRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*\$?$`)
@@ -47,7 +48,7 @@ var osUserRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*\$?$`)
 // writeAccess writes pg_hba.conf and pg_ident.conf for the OS users teal
 // and the servers run as, and opens the socket directory to the server's
 // group.
-func writeAccess(l engine.Layout) error {
+func writeAccess(l engine.Layout, forceSSL bool) error {
 	tealUser, err := osUserName(os.Getuid())
 	if err != nil {
 		return err
@@ -68,7 +69,11 @@ func writeAccess(l engine.Layout) error {
 	if err := engine.WriteOwned(filepath.Join(l.DataDir, "pg_ident.conf"), []byte(ident), l.Credential); err != nil {
 		return err
 	}
-	hba := fmt.Sprintf(hbaTemplate, AdminUser, ReplicationUser)
+	tcp := "host   "
+	if forceSSL {
+		tcp = "hostssl"
+	}
+	hba := fmt.Sprintf(hbaTemplate, AdminUser, ReplicationUser, tcp)
 	return engine.WriteOwned(filepath.Join(l.DataDir, "pg_hba.conf"), []byte(hba), l.Credential)
 }
 

@@ -100,10 +100,19 @@ func (e *Engine) Parameters(b engine.Build) ([]engine.ParamInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("describe config of postgres %s: %w", b.Version, err)
 	}
-	params := parseDescribeConfig(string(out))
+	params := append(parseDescribeConfig(string(out)), forceSSLParam)
 	e.catalog[b.Version] = params
 	return params, nil
 }
+
+// ForceSSL is RDS's parameter that makes every TCP client use TLS: teal's
+// own, not the server's, so it goes to pg_hba.conf rather than into the
+// server's configuration.
+const ForceSSL = "rds.force_ssl"
+
+var forceSSLParam = engine.ParamInfo{Name: ForceSSL, Type: engine.TypeBoolean, AllowedValues: []string{"0", "1"},
+	Default: "0", Modifiable: true,
+	Description: "Force SSL connections: a client connecting over TCP without TLS is refused."}
 
 // parseDescribeConfig reads the tab-separated lines of postgres
 // --describe-config: name, context, category, type, reset value, min, max,

@@ -177,7 +177,7 @@ func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *eng
 		// Only what a group may set: teal's own settings are above, and a
 		// group stored before a parameter became unmodifiable must not
 		// bring it back.
-		if settable[k] {
+		if settable[k] && k != ForceSSL {
 			set(k, params[k])
 		}
 	}
@@ -210,7 +210,7 @@ func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *eng
 	if err := engine.WriteOwned(path, []byte(b.String()), l.Credential); err != nil {
 		return err
 	}
-	if err := writeAccess(l); err != nil {
+	if err := writeAccess(l, params[ForceSSL] == "1"); err != nil {
 		return err
 	}
 	standby := filepath.Join(l.DataDir, "standby.signal")
