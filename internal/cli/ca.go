@@ -26,7 +26,12 @@ func runCA(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "teal ca:", err)
 		return 2
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc, err := httpClient()
+	if err != nil {
+		fmt.Fprintln(stderr, "teal ca:", err)
+		return 2
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		fmt.Fprintf(stderr, "teal ca: cannot reach %s: %v (set --endpoint-url or TEAL_ENDPOINT)\n", *endpoint, err)
 		return 1

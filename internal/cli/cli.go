@@ -117,6 +117,8 @@ teal <command> --help lists a command's options. Every client command takes:
   --region REGION      (env AWS_REGION; default `+defaultRegion+`)
   --data-dir DIR       where the server wrote its credentials file (env TEAL_DATA_DIR; default .teal)
   --output FORMAT      table (default), json or text
+Over https, the server is verified against the system's roots and the file of TEAL_CA_BUNDLE
+(else AWS_CA_BUNDLE); teal ca prints teal's own CA.
 Credentials come from TEAL_ACCESS_KEY_ID and TEAL_SECRET_ACCESS_KEY, else AWS_ACCESS_KEY_ID and
 AWS_SECRET_ACCESS_KEY, else profile "teal" of <data-dir>/credentials.
 `)
@@ -143,6 +145,9 @@ func serve(args []string, stderr io.Writer) int {
 	fs.IntVar(&cfg.MaxAPIConns, "max-api-conns", 0, "connections the API serves at once; 0 derives it from the open-file limit")
 	fs.IntVar(&cfg.MaxProxiedConns, "max-proxied-conns", 0, "connections teal's endpoint listeners hold at once, all endpoints together (the kernel's forwarding is not counted); 0 derives it from the open-file limit")
 	fs.IntVar(&cfg.MaxEndpointConns, "max-endpoint-conns", 0, "connections one endpoint listener holds at once; 0: a quarter of --max-proxied-conns")
+	fs.BoolVar(&cfg.TLS, "tls", false, "serve the API over TLS with a certificate from teal's CA (clients verify it with the bundle of teal ca, e.g. AWS_CA_BUNDLE)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve the API over TLS with this certificate file (PEM, with its chain); needs --tls-key")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "the key file of --tls-cert")
 	tokenFile := fs.String("metrics-token-file", os.Getenv("TEAL_METRICS_TOKEN_FILE"), "a file holding the bearer token GET /metrics requires from any address; without it, /metrics answers loopback clients only (env TEAL_METRICS_TOKEN_FILE)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {

@@ -2,9 +2,12 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,12 +81,47 @@ func (c *conn) credentials(ctx context.Context) (aws.Credentials, error) {
 	return sc.Credentials, nil
 }
 
+// caBundle is the file of the certificates a server over https is
+// verified against, besides the system's: TEAL_CA_BUNDLE, else
+// AWS_CA_BUNDLE, as the AWS CLI reads it.
+func caBundle() string {
+	return env("TEAL_CA_BUNDLE", os.Getenv("AWS_CA_BUNDLE"))
+}
+
+// httpClient is the HTTP client of every call to the server: with the CA
+// bundle, when one is given, among the roots.
+func httpClient() (*http.Client, error) {
+	path := caBundle()
+	if path == "" {
+		return http.DefaultClient, nil
+	}
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("CA bundle: %w", err)
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		roots = x509.NewCertPool()
+	}
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CA bundle %s holds no PEM certificate", path)
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: t}, nil
+}
+
 func (c *conn) rdsClient(ctx context.Context) (*rds.Client, error) {
 	creds, err := c.credentials(ctx)
 	if err != nil {
 		return nil, err
 	}
+	hc, err := httpClient()
+	if err != nil {
+		return nil, err
+	}
 	return rds.New(rds.Options{
+		HTTPClient:   hc,
 		Region:       c.region,
 		BaseEndpoint: aws.String(c.endpoint),
 		Credentials:  aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil })),

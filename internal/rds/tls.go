@@ -2,6 +2,7 @@ package rds
 
 import (
 	"context"
+	"crypto/tls"
 	"time"
 
 	"github.com/tealdb/teal/internal/engine"
@@ -74,4 +75,14 @@ func (s *Service) renewServerCerts(ctx context.Context) {
 		}
 		s.log.Info("servers' certificate renewed", "instances", len(all))
 	}
+}
+
+// IssueCertificate makes a server certificate from teal's CA for hosts,
+// for teal's own API.
+func (s *Service) IssueCertificate(hosts []string) (tls.Certificate, error) {
+	issued, err := s.ca.Issue(hosts)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(issued.CertPEM, issued.KeyPEM)
 }

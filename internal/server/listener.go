@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -168,6 +169,9 @@ func (l *apiListener) shed(now time.Time) {
 // connState is the http.Server's ConnState hook: it tells the listener which
 // connections are idle.
 func (l *apiListener) connState(c net.Conn, s http.ConnState) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn() // the API served over TLS
+	}
 	ac, ok := c.(*apiConn)
 	if !ok {
 		return

@@ -42,6 +42,12 @@ type Config struct {
 	// default; see docs/bluegreen.md) or "subscription", PostgreSQL's own
 	// table synchronisation, slower, kept to compare with.
 	InitialCopy string
+	// TLSCert and TLSKey are files of the certificate (with its chain) and
+	// key the API is served with over TLS. TLS serves it with a
+	// certificate from teal's CA instead, for the listen address and
+	// localhost.
+	TLSCert, TLSKey string
+	TLS             bool
 	// MetricsToken, when set, is the bearer token GET /metrics requires;
 	// without it /metrics answers loopback clients only.
 	MetricsToken string
@@ -150,9 +156,18 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	srv := newHTTPServer(Handler(svc, keys, cfg.Logger, HandlerOptions{MetricsToken: cfg.MetricsToken}), ln, cfg.Logger)
+	scheme := "http"
+	if srv.TLSConfig, err = apiTLS(cfg, svc, tcpLn.Addr()); err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	cfg.Logger.Info("teal is serving", "listen", ln.Addr().String(), "data_dir", cfg.DataDir,
+	if srv.TLSConfig != nil {
+		scheme = "https"
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
+	cfg.Logger.Info("teal is serving", "listen", ln.Addr().String(), "scheme", scheme, "data_dir", cfg.DataDir,
 		"access_key_id", creds.AccessKeyID, "credentials", creds.Source)
 
 	select {

@@ -22,8 +22,15 @@ func tealServe(t *testing.T, dir string) string {
 // its API endpoint once it answers /healthz.
 func startServe(t *testing.T, bin, dir string, env []string) string {
 	t.Helper()
+	return startServeWith(t, bin, dir, env, nil)
+}
+
+// startServeWith starts `teal serve` with more options; a client that
+// must trust it is given (for the API over TLS).
+func startServeWith(t *testing.T, bin, dir string, env []string, client *http.Client, extra ...string) string {
+	t.Helper()
 	listen := freeAddr(t)
-	cmd := exec.Command(bin, "serve", "--data-dir", dir, "--listen", listen, "--log-level", "warn")
+	cmd := exec.Command(bin, append([]string{"serve", "--data-dir", dir, "--listen", listen, "--log-level", "warn"}, extra...)...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -41,8 +48,21 @@ func startServe(t *testing.T, bin, dir string, env []string) string {
 		}
 	})
 	endpoint := "http://" + listen
+	if client != nil {
+		endpoint = "https://" + listen
+	}
 	eventually(t, 30*time.Second, "teal serve answers /healthz", func() error {
-		code, err := httpGet(endpoint + "/healthz")
+		var code int
+		var err error
+		if client == nil {
+			code, err = httpGet(endpoint + "/healthz")
+		} else {
+			var resp *http.Response
+			if resp, err = client.Get(endpoint + "/healthz"); err == nil {
+				code = resp.StatusCode
+				resp.Body.Close()
+			}
+		}
 		if err != nil {
 			return err
 		}
