@@ -338,7 +338,7 @@ func (e *endpoint) setTarget(backend string) error {
 		if err := e.router.route(e.port, ""); err != nil {
 			return err
 		}
-		if n, err := e.router.endSessions(e.port); err != nil {
+		if n, err := e.router.endSessions(e.port, previous); err != nil {
 			e.logger.Warn("ending kernel-forwarded sessions failed", "err", err, "ended", n)
 		} else if n > 0 {
 			e.logger.Info("ended kernel-forwarded sessions", "sessions", n)
@@ -492,7 +492,7 @@ func (e *endpoint) shutdown() error {
 		e.logger.Warn("releasing held connection attempts", "err", rerr)
 	}
 	// Like the connections teal forwarded, those the router carried end too.
-	if n, derr := e.router.endSessions(e.port); derr != nil {
+	if n, derr := e.router.endSessions(e.port, e.currentTarget()); derr != nil {
 		e.logger.Warn("ending kernel-forwarded sessions failed", "err", derr, "ended", n)
 	}
 	return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"sync"
@@ -62,14 +63,24 @@ type kernelPath struct {
 	table     *nftables.Table
 	endpoints *nftables.Set // endpoint port -> 127.0.0.1 . server port
 	held      *nftables.Set // endpoint ports whose connection attempts are queued
-	hold      *nftables.Chain
+	// hold are the chains that queue held attempts: on the output hook
+	// (clients on this host), and on prerouting too when the endpoints
+	// listen on an address other hosts reach.
+	hold []*nftables.Chain
+	// addr is the endpoints' address; remote: it is not loopback, so
+	// connections arrive from other hosts too.
+	addr   net.IP
+	remote bool
 	// syn holds connection attempts in the kernel during a pause; nil
 	// where that cannot work (synhold.go), and then teal's listener holds
 	// them.
 	syn    *synHold
 	synErr error
-	// routes is what the endpoints map holds: endpoint port -> server port.
+	// routes is what the endpoints map holds: endpoint port -> server port;
+	// last keeps, for each endpoint port, the server port it was last
+	// routed to, also while it is not (paused), to count its sessions.
 	routes map[int]int
+	last   map[int]int
 }
 
 // tableSeq tells apart the Managers of one process (tests run several).
@@ -79,12 +90,12 @@ const tablePrefix = "teal_"
 
 var tableName = regexp.MustCompile(`^` + tablePrefix + `(\d+)_(\d+)$`)
 
-// toLoopback are the expressions that match a TCP packet to 127.0.0.1 and
-// leave its destination port in register 1.
-func toLoopback() []expr.Any {
+// toEndpoint are the expressions that match a TCP packet to the endpoints'
+// address and leave its destination port in register 1.
+func (k *kernelPath) toEndpoint() []expr.Any {
 	return []expr.Any{
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4}, // ip daddr
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: net.IPv4(127, 0, 0, 1).To4()},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: k.addr.To4()},
 		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2}, // tcp dport
@@ -92,8 +103,25 @@ func toLoopback() []expr.Any {
 }
 
 // openKernelPath creates this Manager's nftables table, after removing those
-// of processes that no longer run.
-func openKernelPath() (*kernelPath, error) {
+// of processes that no longer run, for endpoints on addr.
+//
+// Connections from this host are rewritten on the output hook. When addr
+// is reached from other hosts, their connections are rewritten on
+// prerouting, to the server on 127.0.0.1, which the kernel allows for
+// packets from outside only where route_localnet is on: teal turns it on
+// for addr's interface, and the table drops whatever else arrives there
+// for 127.0.0.0/8, so only the endpoints' rewrite reaches the servers.
+// The servers see each client's own address.
+func openKernelPath(addr net.IP) (*kernelPath, error) {
+	if addr.To4() == nil {
+		return nil, fmt.Errorf("kernel path: endpoint address %s is not IPv4", addr)
+	}
+	remote := !addr.IsLoopback()
+	if remote {
+		if err := routeLocalnet(addr); err != nil {
+			return nil, err
+		}
+	}
 	conn, err := nftables.New()
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w", err)
@@ -116,7 +144,7 @@ func openKernelPath() (*kernelPath, error) {
 			conn.DelTable(t)
 		}
 	}
-	k := &kernelPath{conn: conn, routes: make(map[int]int)}
+	k := &kernelPath{conn: conn, routes: make(map[int]int), last: make(map[int]int), addr: addr.To4(), remote: remote}
 	k.table = conn.CreateTable(&nftables.Table{Family: nftables.TableFamilyIPv4,
 		Name: fmt.Sprintf("%s%d_%d", tablePrefix, os.Getpid(), issued)})
 	k.endpoints = &nftables.Set{Table: k.table, Name: "endpoints", IsMap: true, KeyType: nftables.TypeInetService,
@@ -127,20 +155,75 @@ func openKernelPath() (*kernelPath, error) {
 			return nil, fmt.Errorf("nftables: %w", err)
 		}
 	}
-	k.hold = conn.AddChain(&nftables.Chain{Name: "hold", Table: k.table, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityRaw})
-	output := conn.AddChain(&nftables.Chain{Name: "output", Table: k.table, Type: nftables.ChainTypeNAT,
-		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityNATDest})
-	conn.AddRule(&nftables.Rule{Table: k.table, Chain: output, Exprs: append(toLoopback(),
-		// The map's value is address . port, in registers 1 and 9.
-		&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: k.endpoints.Name, SetID: k.endpoints.ID},
-		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 9, Specified: true},
-	)})
+	hooks := []*nftables.ChainHook{nftables.ChainHookOutput}
+	if remote {
+		hooks = append(hooks, nftables.ChainHookPrerouting)
+	}
+	for _, hook := range hooks {
+		name := "output"
+		if hook == nftables.ChainHookPrerouting {
+			name = "prerouting"
+		}
+		hold := conn.AddChain(&nftables.Chain{Name: "hold_" + name, Table: k.table, Type: nftables.ChainTypeFilter,
+			Hooknum: hook, Priority: nftables.ChainPriorityRaw})
+		k.hold = append(k.hold, hold)
+		nat := conn.AddChain(&nftables.Chain{Name: name, Table: k.table, Type: nftables.ChainTypeNAT,
+			Hooknum: hook, Priority: nftables.ChainPriorityNATDest})
+		conn.AddRule(&nftables.Rule{Table: k.table, Chain: nat, Exprs: append(k.toEndpoint(),
+			// The map's value is address . port, in registers 1 and 9.
+			&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: k.endpoints.Name, SetID: k.endpoints.ID},
+			&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 9, Specified: true},
+		)})
+		if hook == nftables.ChainHookPrerouting {
+			// From outside, nothing reaches 127.0.0.0/8 but the rewrite
+			// above, which comes after this chain.
+			conn.AddRule(&nftables.Rule{Table: k.table, Chain: hold, Exprs: []expr.Any{
+				&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+				&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ifname("lo")},
+				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 1}, // first byte of ip daddr
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{127}},
+				&expr.Verdict{Kind: expr.VerdictDrop},
+			}})
+		}
+	}
 	if err := conn.Flush(); err != nil {
 		return nil, fmt.Errorf("nftables: create table %s: %w", k.table.Name, err)
 	}
 	k.syn, k.synErr = openSynHold(k)
 	return k, nil
+}
+
+// ifname is an interface name as nftables compares it: 16 bytes, padded
+// with zeros.
+func ifname(n string) []byte {
+	b := make([]byte, 16)
+	copy(b, n)
+	return b
+}
+
+// routeLocalnet turns on route_localnet for the interface that holds addr,
+// so that connections from other hosts rewritten to 127.0.0.1 are routed.
+func routeLocalnet(addr net.IP) error {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return fmt.Errorf("kernel path: %w", err)
+	}
+	for _, ifc := range ifaces {
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.Equal(addr) {
+				path := filepath.Join("/proc/sys/net/ipv4/conf", ifc.Name, "route_localnet")
+				if err := os.WriteFile(path, []byte("1\n"), 0o644); err != nil {
+					return fmt.Errorf("kernel path: %w", err)
+				}
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("kernel path: no interface holds %s", addr)
 }
 
 func processRuns(pid int) bool {
@@ -192,6 +275,7 @@ func (k *kernelPath) set(port int, backend string) error {
 		delete(k.routes, port)
 	} else {
 		k.routes[port] = to
+		k.last[port] = to
 	}
 	return nil
 }
@@ -231,74 +315,132 @@ func (k *kernelPath) close() error {
 	return nil
 }
 
-// destroySessions aborts every connection the kernel forwards from
-// 127.0.0.1:port to a server, and returns how many it aborted. The client
-// sees ECONNABORTED, and the server a reset. A client socket connected to
-// the endpoint port is kernel-forwarded unless teal's listener holds its
-// other end (accepted or still queued).
-func destroySessions(port int) (int, error) {
-	forwarded, err := kernelSessions(port)
+// endSessions aborts every session the kernel forwards from endpoint
+// port, and returns how many it aborted. A client on this host has its
+// socket aborted (it sees ECONNABORTED, the server a reset); a client on
+// another host has the server's side of its session aborted (the client
+// sees a reset). A client socket connected to the endpoint is
+// kernel-forwarded unless teal's listener holds its other end (accepted
+// or still queued).
+func (k *kernelPath) endSessions(port int, backend string) (int, error) {
+	server := 0
+	if _, p, err := net.SplitHostPort(backend); err == nil {
+		server, _ = strconv.Atoi(p)
+	}
+	local, remote, err := k.sessionSockets(port, server)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	var errs []error
-	for _, id := range forwarded {
-		local := &net.TCPAddr{IP: id.Source, Port: int(id.SourcePort)}
-		remote := &net.TCPAddr{IP: id.Destination, Port: port}
-		if err := netlink.SocketDestroy(local, remote); err != nil && !errors.Is(err, unix.ENOENT) {
+	destroy := func(id netlink.SocketID) {
+		l := &net.TCPAddr{IP: id.Source, Port: int(id.SourcePort)}
+		r := &net.TCPAddr{IP: id.Destination, Port: int(id.DestinationPort)}
+		if err := netlink.SocketDestroy(l, r); err != nil && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, err)
-			continue
+			return
 		}
 		n++
+	}
+	for _, id := range local {
+		destroy(id)
+	}
+	for _, id := range remote {
+		destroy(id)
 	}
 	return n, errors.Join(errs...)
 }
 
-// kernelSessions lists the client sockets of the sessions the kernel
-// forwards from 127.0.0.1:port (or from every endpoint port, for port 0).
-func kernelSessions(port int) ([]netlink.SocketID, error) {
-	socks, err := netlink.SocketDiagTCP(unix.AF_INET)
-	if err != nil {
-		return nil, fmt.Errorf("list sockets: %w", err)
-	}
-	loopback := net.IPv4(127, 0, 0, 1)
-	type pair struct{ endpoint, client uint16 }
-	listened := make(map[pair]bool)
-	for _, s := range socks {
-		if (port == 0 || int(s.ID.SourcePort) == port) && s.ID.Source.Equal(loopback) {
-			listened[pair{s.ID.SourcePort, s.ID.DestinationPort}] = true
-		}
-	}
-	var out []netlink.SocketID
-	for _, s := range socks {
-		id := s.ID
-		if (port != 0 && int(id.DestinationPort) != port) || !id.Destination.Equal(loopback) || listened[pair{id.DestinationPort, id.SourcePort}] {
-			continue
-		}
-		switch s.State {
-		case netlink.TCP_LISTEN, netlink.TCP_CLOSE, netlink.TCP_TIME_WAIT:
-			continue
-		case netlink.TCP_SYN_SENT:
-			// An attempt not yet answered: held (synhold.go), not forwarded.
-			continue
-		}
-		out = append(out, id)
-	}
-	return out, nil
-}
-
-// countSessions counts the kernel-forwarded sessions by destination port.
-// Sockets to ports that are not endpoints are counted too; the caller
-// reads only its endpoints' ports.
-func countSessions() (map[int]int, error) {
-	ids, err := kernelSessions(0)
+// sessions implements router: the open kernel-forwarded sessions of every
+// endpoint, by endpoint port.
+func (k *kernelPath) sessions() (map[int]int, error) {
+	local, remote, err := k.sessionSockets(0, 0)
 	if err != nil {
 		return nil, err
 	}
 	out := map[int]int{}
-	for _, id := range ids {
+	for _, id := range local {
 		out[int(id.DestinationPort)]++
 	}
+	k.mu.Lock()
+	endpointOf := map[int]int{}
+	for ep, server := range k.last {
+		endpointOf[server] = ep
+	}
+	k.mu.Unlock()
+	for _, id := range remote {
+		if ep, ok := endpointOf[int(id.SourcePort)]; ok {
+			out[ep]++
+		}
+	}
 	return out, nil
+}
+
+// sessionSockets finds the sessions the kernel forwards from endpoint port
+// (every endpoint, for 0): the client sockets of clients on this host, and
+// the server sockets of clients on other hosts, on server port (or every
+// server an endpoint was routed to, for 0).
+func (k *kernelPath) sessionSockets(port, server int) (local, remote []netlink.SocketID, err error) {
+	socks, err := netlink.SocketDiagTCP(unix.AF_INET)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list sockets: %w", err)
+	}
+	type end struct {
+		ip   string
+		port uint16
+	}
+	type pair struct{ from, to end }
+	mine := map[end]bool{}   // every socket's own end on this host
+	conns := map[pair]bool{} // every socket, from its own end to its peer
+	for _, s := range socks {
+		from, to := end{s.ID.Source.String(), s.ID.SourcePort}, end{s.ID.Destination.String(), s.ID.DestinationPort}
+		mine[from] = true
+		conns[pair{from, to}] = true
+	}
+	open := func(s *netlink.Socket) bool {
+		switch s.State {
+		case netlink.TCP_LISTEN, netlink.TCP_CLOSE, netlink.TCP_TIME_WAIT, netlink.TCP_SYN_SENT:
+			// A SYN_SENT attempt is not yet answered: held (synhold.go),
+			// not forwarded.
+			return false
+		}
+		return true
+	}
+	for _, s := range socks {
+		id := s.ID
+		if !open(s) || !id.Destination.Equal(k.addr) || (port != 0 && int(id.DestinationPort) != port) {
+			continue
+		}
+		// teal's listener holds the other end: teal forwards it, not the
+		// kernel.
+		if conns[pair{end{id.Destination.String(), id.DestinationPort}, end{id.Source.String(), id.SourcePort}}] {
+			continue
+		}
+		local = append(local, id)
+	}
+	if !k.remote {
+		return local, nil, nil
+	}
+	servers := map[uint16]bool{}
+	if server != 0 {
+		servers[uint16(server)] = true
+	} else {
+		k.mu.Lock()
+		for _, s := range k.last {
+			servers[uint16(s)] = true
+		}
+		k.mu.Unlock()
+	}
+	loopback := net.IPv4(127, 0, 0, 1)
+	for _, s := range socks {
+		id := s.ID
+		if !open(s) || !id.Source.Equal(loopback) || !servers[id.SourcePort] {
+			continue
+		}
+		// The peer is on another host: no socket here has its end.
+		if !mine[end{id.Destination.String(), id.DestinationPort}] {
+			remote = append(remote, id)
+		}
+	}
+	return local, remote, nil
 }

@@ -35,9 +35,9 @@ var ErrNotOpen = errors.New("endpoint not open")
 // ErrClosed is returned by Open after the Manager has been closed.
 var ErrClosed = errors.New("proxy manager closed")
 
-// listenHost is where every endpoint listens. Endpoints are for local clients
-// only; the database servers themselves are never exposed.
-const listenHost = "127.0.0.1"
+// defaultAddress is where endpoints listen unless told otherwise
+// (SetAddress): this host's clients only.
+var defaultAddress = net.IPv4(127, 0, 0, 1)
 
 // Manager owns every endpoint listener of a teal server. It is safe for
 // concurrent use.
@@ -53,6 +53,8 @@ type Manager struct {
 	// router is what endpoints opened from now on route with:
 	// listenerOnly, or the kernel path once it is enabled.
 	router router
+	// addr is where endpoints listen.
+	addr net.IP
 }
 
 // NewManager returns a Manager with no endpoints. A nil logger discards logs.
@@ -64,7 +66,34 @@ func NewManager(logger *slog.Logger) *Manager {
 		logger:    logger,
 		endpoints: make(map[string]*endpoint),
 		router:    listenerOnly{},
+		addr:      defaultAddress,
 	}
+}
+
+// SetAddress makes endpoints listen on addr (an IPv4 address of this host)
+// rather than 127.0.0.1, so that other hosts reach them. It must come
+// before EnableKernelPath and before any endpoint opens.
+func (m *Manager) SetAddress(addr net.IP) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if addr.To4() == nil {
+		return fmt.Errorf("endpoint address %s: teal's endpoints are IPv4", addr)
+	}
+	if len(m.endpoints) > 0 {
+		return errors.New("endpoint address: endpoints are open already")
+	}
+	if _, ok := m.router.(*kernelPath); ok {
+		return errors.New("endpoint address: set it before the kernel path")
+	}
+	m.addr = addr.To4()
+	return nil
+}
+
+// Address is where endpoints listen.
+func (m *Manager) Address() net.IP {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.addr
 }
 
 // EnableKernelPath makes the endpoints opened from now on forward their
@@ -81,7 +110,7 @@ func (m *Manager) EnableKernelPath() error {
 	if _, ok := m.router.(*kernelPath); ok {
 		return nil
 	}
-	k, err := openKernelPath()
+	k, err := openKernelPath(m.addr)
 	if err != nil {
 		return fmt.Errorf("kernel path: %w", err)
 	}
@@ -129,7 +158,7 @@ func (m *Manager) Open(name string, port int) (int, error) {
 		return 0, fmt.Errorf("open endpoint %s on port %d: already open on port %d", name, port, e.port)
 	}
 
-	addr := net.JoinHostPort(listenHost, strconv.Itoa(port))
+	addr := net.JoinHostPort(m.addr.String(), strconv.Itoa(port))
 	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return 0, fmt.Errorf("open endpoint %s on %s: %w", name, addr, err)

@@ -16,9 +16,9 @@ type router interface {
 	releaseAttempts(port int) error
 	// heldAttempts is how many attempts are held outside the listener.
 	heldAttempts(port int) int
-	// endSessions ends the sessions to port the router carried, which
-	// teal does not see, and says how many it ended.
-	endSessions(port int) (int, error)
+	// endSessions ends the sessions to port the router carried to
+	// backend, which teal does not see, and says how many it ended.
+	endSessions(port int, backend string) (int, error)
 	// sessions counts, by endpoint port, the open sessions the router
 	// carried, which teal does not see.
 	sessions() (map[int]int, error)
@@ -29,13 +29,13 @@ type router interface {
 // reaches the listener, so there is nothing to route, hold or end.
 type listenerOnly struct{}
 
-func (listenerOnly) route(int, string) error        { return nil }
-func (listenerOnly) holdAttempts(int) error         { return nil }
-func (listenerOnly) releaseAttempts(int) error      { return nil }
-func (listenerOnly) heldAttempts(int) int           { return 0 }
-func (listenerOnly) endSessions(int) (int, error)   { return 0, nil }
-func (listenerOnly) sessions() (map[int]int, error) { return nil, nil }
-func (listenerOnly) close() error                   { return nil }
+func (listenerOnly) route(int, string) error              { return nil }
+func (listenerOnly) holdAttempts(int) error               { return nil }
+func (listenerOnly) releaseAttempts(int) error            { return nil }
+func (listenerOnly) heldAttempts(int) int                 { return 0 }
+func (listenerOnly) endSessions(int, string) (int, error) { return 0, nil }
+func (listenerOnly) sessions() (map[int]int, error)       { return nil, nil }
+func (listenerOnly) close() error                         { return nil }
 
 var (
 	_ router = listenerOnly{}
@@ -68,9 +68,3 @@ func (k *kernelPath) heldAttempts(port int) int {
 	}
 	return k.syn.count(port)
 }
-
-// endSessions implements router.
-func (k *kernelPath) endSessions(port int) (int, error) { return destroySessions(port) }
-
-// sessions implements router.
-func (k *kernelPath) sessions() (map[int]int, error) { return countSessions() }

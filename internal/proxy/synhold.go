@@ -75,14 +75,16 @@ func openSynHold(k *kernelPath) (*synHold, error) {
 	info := xt.Unknown(nfqueueInfo(h.num))
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.conn.AddRule(&nftables.Rule{Table: k.table, Chain: k.hold, Exprs: append(toLoopback(),
-		&expr.Lookup{SourceRegister: 1, SetName: k.held.Name, SetID: k.held.ID},
-		// tcp flags & (syn | ack) == syn
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x12}, Xor: []byte{0}},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0x02}},
-		&expr.Target{Name: "NFQUEUE", Rev: 3, Info: &info},
-	)})
+	for _, chain := range k.hold {
+		k.conn.AddRule(&nftables.Rule{Table: k.table, Chain: chain, Exprs: append(k.toEndpoint(),
+			&expr.Lookup{SourceRegister: 1, SetName: k.held.Name, SetID: k.held.ID},
+			// tcp flags & (syn | ack) == syn
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x12}, Xor: []byte{0}},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0x02}},
+			&expr.Target{Name: "NFQUEUE", Rev: 3, Info: &info},
+		)})
+	}
 	if err := k.conn.Flush(); err != nil {
 		h.stop()
 		h.queue.Close()

@@ -401,7 +401,7 @@ func (s *Service) describeLocked(r *instanceRecord) *DBInstance {
 		DBInstanceStatus:      r.Status,
 		MasterUsername:        r.MasterUsername,
 		DBName:                r.DBName,
-		Endpoint:              &Endpoint{Address: "127.0.0.1", Port: r.Port},
+		Endpoint:              &Endpoint{Address: s.endpointHostname(), Port: r.Port},
 		AllocatedStorage:      r.AllocatedStorage,
 		StorageType:           r.StorageType,
 		InstanceCreateTime:    r.CreateTime,

@@ -44,6 +44,12 @@ type Config struct {
 	// ForwardTeal, or ForwardAuto ("" too), which uses the kernel where
 	// teal may (it needs CAP_NET_ADMIN) and teal otherwise.
 	Forwarding string
+	// EndpointAddress is the IPv4 address of this host every endpoint
+	// listens on ("" is 127.0.0.1); EndpointHostname is what
+	// Endpoint.Address says and the servers' certificate names ("" is the
+	// address).
+	EndpointAddress  string
+	EndpointHostname string
 }
 
 // How endpoints forward connections (proxy/kernel.go).
@@ -227,6 +233,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	})
 	for _, e := range cfg.Engines {
 		s.engines[e.Name()] = e
+	}
+	if err := s.setEndpointAddress(); err != nil {
+		return nil, errors.Join(err, st.Close())
 	}
 	if err := s.setForwarding(cfg.Forwarding); err != nil {
 		st.Close()

@@ -3,6 +3,11 @@ package rds
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tealdb/teal/internal/engine"
@@ -14,9 +19,52 @@ import (
 // verifies, so the same certificate serves every instance and a
 // switchover changes nothing a client checks.
 
-// endpointHosts are the names a server certificate is issued for.
+// endpointHosts are the names a server certificate is issued for: the
+// endpoints' hostname and address, and this host's own names for them.
 func (s *Service) endpointHosts() []string {
-	return []string{"127.0.0.1", "localhost"}
+	hosts := []string{"127.0.0.1", "localhost"}
+	for _, h := range []string{s.cfg.EndpointAddress, s.cfg.EndpointHostname} {
+		if h != "" && !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
+
+// endpointHostname is the address Endpoint says clients reach endpoints at.
+func (s *Service) endpointHostname() string {
+	switch {
+	case s.cfg.EndpointHostname != "":
+		return s.cfg.EndpointHostname
+	case s.cfg.EndpointAddress != "":
+		return s.cfg.EndpointAddress
+	}
+	return "127.0.0.1"
+}
+
+// setEndpointAddress makes the endpoints listen where the configuration
+// says, before any opens.
+func (s *Service) setEndpointAddress() error {
+	if s.cfg.EndpointHostname != "" && !validHostname(s.cfg.EndpointHostname) {
+		return fmt.Errorf("endpoint hostname %q is not a host name or an IP address", s.cfg.EndpointHostname)
+	}
+	if s.cfg.EndpointAddress == "" {
+		return nil
+	}
+	ip := net.ParseIP(s.cfg.EndpointAddress)
+	if ip == nil || ip.To4() == nil || ip.IsUnspecified() {
+		return fmt.Errorf("endpoint address %q: give one IPv4 address of this host", s.cfg.EndpointAddress)
+	}
+	return s.proxy.SetAddress(ip)
+}
+
+var hostnameRE = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+
+func validHostname(h string) bool {
+	if net.ParseIP(h) != nil {
+		return true
+	}
+	return len(h) <= 253 && hostnameRE.MatchString(strings.ToLower(h))
 }
 
 // issueServerCert makes a new server certificate the current one; servers

@@ -38,6 +38,10 @@ type Config struct {
 	SwitchoverHook func(deployment, phase string)
 	// Forwarding is how endpoints forward connections: auto, kernel or teal.
 	Forwarding string
+	// EndpointAddress is where every endpoint listens (default
+	// 127.0.0.1); EndpointHostname is what Endpoint.Address says (default:
+	// the address).
+	EndpointAddress, EndpointHostname string
 	// InitialCopy is how a PostgreSQL green gets blue's data: "teal" (the
 	// default; see docs/bluegreen.md) or "subscription", PostgreSQL's own
 	// table synchronisation, slower, kept to compare with.
@@ -106,7 +110,7 @@ func OpenService(ctx context.Context, cfg Config) (*rds.Service, error) {
 	return rds.Open(ctx, rds.Config{
 		DataDir: cfg.DataDir, Region: cfg.Region, AccountID: cfg.AccountID,
 		Engines: engines, Credential: cred, Logger: cfg.Logger, SwitchoverHook: cfg.SwitchoverHook,
-		Forwarding: cfg.Forwarding,
+		Forwarding: cfg.Forwarding, EndpointAddress: cfg.EndpointAddress, EndpointHostname: cfg.EndpointHostname,
 	})
 }
 

@@ -31,7 +31,9 @@ const ReplicationUser = "tealrepl"
 //     the server's OS user, mapped to tealrepl only.
 //   - Everyone else, over the socket or TCP, authenticates by password.
 //     teal's roles are refused over TCP whatever their password. With
-//     rds.force_ssl, TCP without TLS finds no line and is refused.
+//     rds.force_ssl, TCP without TLS finds no line and is refused. The
+//     server listens on 127.0.0.1 only; a client on another host reaches
+//     it through an endpoint's kernel rewrite, with its own address.
 const hbaTemplate = `# Managed by teal: rewritten at every start. Do not edit.
 local   all             %[1]s                                   peer map=teal
 local   replication     %[2]s                                   peer map=servers
@@ -40,7 +42,7 @@ local   replication     all                                     reject
 local   all             all                                     scram-sha-256
 host    all             %[1]s,%[2]s         all                 reject
 host    replication     all                 all                 reject
-%[3]s    all             all                 127.0.0.1/32        scram-sha-256
+%[3]s    all             all                 all                 scram-sha-256
 `
 
 var osUserRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*\$?$`)
