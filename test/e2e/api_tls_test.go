@@ -72,6 +72,15 @@ func TestAPIOverTLS(t *testing.T) {
 		t.Fatalf("aws rds over TLS: %v\n%s", err, b)
 	}
 
+	// boto3, with the bundle as botocore reads it.
+	py := exec.CommandContext(ctx, "python3", "-c", `import boto3, sys
+c = boto3.session.Session(profile_name="teal").client("rds", endpoint_url=sys.argv[1], region_name="us-east-1")
+print(len(c.describe_db_instances()["DBInstances"]))`, endpoint)
+	py.Env = cli.Env
+	if b, err := py.CombinedOutput(); err != nil || strings.TrimSpace(string(b)) != "0" {
+		t.Fatalf("boto3 over TLS: %v\n%s", err, b)
+	}
+
 	// aws-sdk-go-v2 with the bundle as its roots.
 	sc, err := config.LoadSharedConfigProfile(ctx, "teal", func(o *config.LoadSharedConfigOptions) {
 		o.CredentialsFiles = []string{filepath.Join(dir, "credentials")}

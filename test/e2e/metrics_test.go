@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/tealdb/teal/internal/bluegreen"
+	"github.com/tealdb/teal/internal/rds"
 )
 
 // scrape reads GET /metrics and parses it with the Prometheus library's
@@ -160,6 +161,16 @@ func TestMetricsDuringSwitchover(t *testing.T) {
 	}
 	if v := sample(after, "teal_db_instance_status", map[string]string{"instance": "mx-old1"}); v != 1 {
 		t.Errorf("instance mx-old1: %v", v)
+	}
+	// A read replica of the new production: its lag is measured at the
+	// scrape.
+	if _, err := svc.CreateDBInstanceReadReplica(ctx, rds.CreateReadReplicaInput{DBInstanceIdentifier: "mx-r", SourceDBInstanceIdentifier: "mx"}); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, svc, "mx-r", rds.StatusAvailable, 2*time.Minute)
+	after = scrape(t, rig.url)
+	if v := sample(after, "teal_replica_lag_seconds", map[string]string{"instance": "mx-r", "source": "mx"}); v < 0 {
+		t.Errorf("replica lag of mx-r: %v", v)
 	}
 	if v := sample(after, "teal_api_requests_total", map[string]string{"action": "DescribeDBInstances", "code": "200"}); v < 1 {
 		t.Errorf("API requests of DescribeDBInstances: %v", v)
