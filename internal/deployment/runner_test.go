@@ -268,20 +268,26 @@ func TestSwitchoverRestart(t *testing.T) {
 			if f.stored.Status != bluegreen.StatusSwitchoverInProgress {
 				t.Fatalf("stopping teal ended the switchover: %s at %s", f.stored.Status, f.stored.Switchover.Phase)
 			}
-			// A new start: memory is what the store holds.
-			f.memory = f.stored.Clone()
 			f.calls = nil
-			again := quick(f, f.stored, nil)
-			if got := again.Resume(context.Background()); got != c.want {
-				t.Fatalf("resume: %v, want %v", got, c.want)
-			}
-			f.agree(t, again)
-			if c.want == bluegreen.ResumeRollBack {
-				f.rolledBack(t)
-			} else {
-				f.completed(t)
-			}
+			f.restart(t, c.want)
 		})
+	}
+}
+
+// restart starts teal again on what the store holds, and checks that it
+// decides want and ends there.
+func (f *fakeEnv) restart(t *testing.T, want bluegreen.Resume) {
+	t.Helper()
+	f.memory = f.stored.Clone()
+	again := quick(f, f.stored, nil)
+	if got := again.Resume(context.Background()); got != want {
+		t.Fatalf("resume: %v, want %v", got, want)
+	}
+	f.agree(t, again)
+	if want == bluegreen.ResumeRollBack {
+		f.rolledBack(t)
+	} else {
+		f.completed(t)
 	}
 }
 
@@ -343,17 +349,7 @@ func TestWritableUntilSaved(t *testing.T) {
 			// The fault passes; teal starts again.
 			delete(f.fail, op)
 			f.unsaved = ""
-			f.memory = f.stored.Clone()
-			again := quick(f, f.stored, nil)
-			if got := again.Resume(context.Background()); got != c.want {
-				t.Fatalf("resume: %v, want %v", got, c.want)
-			}
-			f.agree(t, again)
-			if c.want == bluegreen.ResumeRollBack {
-				f.rolledBack(t)
-			} else {
-				f.completed(t)
-			}
+			f.restart(t, c.want)
 		})
 	}
 }
