@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -68,9 +69,11 @@ type kernelPath struct {
 	// listen on an address other hosts reach.
 	hold []*nftables.Chain
 	// addr is the endpoints' address; remote: it is not loopback, so
-	// connections arrive from other hosts too.
-	addr   net.IP
-	remote bool
+	// connections arrive from other hosts too. restore puts the
+	// interface's route_localnet back as it was.
+	addr    net.IP
+	remote  bool
+	restore func() error
 	// syn holds connection attempts in the kernel during a pause; nil
 	// where that cannot work (synhold.go), and then teal's listener holds
 	// them.
@@ -117,11 +120,23 @@ func openKernelPath(addr net.IP) (*kernelPath, error) {
 		return nil, fmt.Errorf("kernel path: endpoint address %s is not IPv4", addr)
 	}
 	remote := !addr.IsLoopback()
+	k, err := newKernelPath(addr, remote)
+	if err != nil {
+		return nil, err
+	}
 	if remote {
-		if err := routeLocalnet(addr); err != nil {
+		// Only once the table drops what must not reach 127.0.0.0/8.
+		if k.restore, err = routeLocalnet(addr); err != nil {
+			if cerr := k.close(); cerr != nil {
+				err = errors.Join(err, cerr)
+			}
 			return nil, err
 		}
 	}
+	return k, nil
+}
+
+func newKernelPath(addr net.IP, remote bool) (*kernelPath, error) {
 	conn, err := nftables.New()
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w", err)
@@ -176,14 +191,17 @@ func openKernelPath(addr net.IP) (*kernelPath, error) {
 		)})
 		if hook == nftables.ChainHookPrerouting {
 			// From outside, nothing reaches 127.0.0.0/8 but the rewrite
-			// above, which comes after this chain.
-			conn.AddRule(&nftables.Rule{Table: k.table, Chain: hold, Exprs: []expr.Any{
-				&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
-				&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ifname("lo")},
-				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 1}, // first byte of ip daddr
-				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{127}},
-				&expr.Verdict{Kind: expr.VerdictDrop},
-			}})
+			// above, which comes after this chain, and nothing claims to
+			// come from there.
+			for _, offset := range []uint32{16, 12} { // first byte of ip daddr, of ip saddr
+				conn.AddRule(&nftables.Rule{Table: k.table, Chain: hold, Exprs: []expr.Any{
+					&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+					&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ifname("lo")},
+					&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 1},
+					&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{127}},
+					&expr.Verdict{Kind: expr.VerdictDrop},
+				}})
+			}
 		}
 	}
 	if err := conn.Flush(); err != nil {
@@ -202,11 +220,12 @@ func ifname(n string) []byte {
 }
 
 // routeLocalnet turns on route_localnet for the interface that holds addr,
-// so that connections from other hosts rewritten to 127.0.0.1 are routed.
-func routeLocalnet(addr net.IP) error {
+// so that connections from other hosts rewritten to 127.0.0.1 are routed,
+// and returns what puts it back as it was.
+func routeLocalnet(addr net.IP) (restore func() error, err error) {
 	ifaces, err := net.Interfaces()
 	if err != nil {
-		return fmt.Errorf("kernel path: %w", err)
+		return nil, fmt.Errorf("kernel path: %w", err)
 	}
 	for _, ifc := range ifaces {
 		addrs, err := ifc.Addrs()
@@ -216,14 +235,24 @@ func routeLocalnet(addr net.IP) error {
 		for _, a := range addrs {
 			if n, ok := a.(*net.IPNet); ok && n.IP.Equal(addr) {
 				path := filepath.Join("/proc/sys/net/ipv4/conf", ifc.Name, "route_localnet")
-				if err := os.WriteFile(path, []byte("1\n"), 0o644); err != nil {
-					return fmt.Errorf("kernel path: %w", err)
+				was, err := os.ReadFile(path)
+				if err != nil {
+					return nil, fmt.Errorf("kernel path: %w", err)
 				}
-				return nil
+				if err := os.WriteFile(path, []byte("1\n"), 0o644); err != nil {
+					return nil, fmt.Errorf("kernel path: %w", err)
+				}
+				return func() error {
+					err := os.WriteFile(path, was, 0o644)
+					if errors.Is(err, fs.ErrNotExist) {
+						return nil // the interface is gone, and its setting with it
+					}
+					return err
+				}, nil
 			}
 		}
 	}
-	return fmt.Errorf("kernel path: no interface holds %s", addr)
+	return nil, fmt.Errorf("kernel path: no interface holds %s", addr)
 }
 
 func processRuns(pid int) bool {
@@ -312,6 +341,11 @@ func (k *kernelPath) close() error {
 	if err := k.conn.Flush(); err != nil {
 		return fmt.Errorf("nftables: delete table %s: %w", k.table.Name, err)
 	}
+	if k.restore != nil {
+		if err := k.restore(); err != nil {
+			return fmt.Errorf("kernel path: put route_localnet back: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -323,9 +357,13 @@ func (k *kernelPath) close() error {
 // kernel-forwarded unless teal's listener holds its other end (accepted
 // or still queued).
 func (k *kernelPath) endSessions(port int, backend string) (int, error) {
-	server := 0
+	// Remote sessions are found by their server's port: without a
+	// backend there are none to end (never every server's).
+	server := -1
 	if _, p, err := net.SplitHostPort(backend); err == nil {
-		server, _ = strconv.Atoi(p)
+		if n, err := strconv.Atoi(p); err == nil && n > 0 {
+			server = n
+		}
 	}
 	local, remote, err := k.sessionSockets(port, server)
 	if err != nil {
@@ -378,8 +416,8 @@ func (k *kernelPath) sessions() (map[int]int, error) {
 
 // sessionSockets finds the sessions the kernel forwards from endpoint port
 // (every endpoint, for 0): the client sockets of clients on this host, and
-// the server sockets of clients on other hosts, on server port (or every
-// server an endpoint was routed to, for 0).
+// the server sockets of clients on other hosts, on server port (every
+// server an endpoint was routed to, for 0; none, for -1).
 func (k *kernelPath) sessionSockets(port, server int) (local, remote []netlink.SocketID, err error) {
 	socks, err := netlink.SocketDiagTCP(unix.AF_INET)
 	if err != nil {
@@ -418,7 +456,7 @@ func (k *kernelPath) sessionSockets(port, server int) (local, remote []netlink.S
 		}
 		local = append(local, id)
 	}
-	if !k.remote {
+	if !k.remote || server < 0 {
 		return local, nil, nil
 	}
 	servers := map[uint16]bool{}

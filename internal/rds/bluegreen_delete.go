@@ -2,6 +2,7 @@ package rds
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -132,8 +133,21 @@ func (e *removeEnv) DeleteGreen(ctx context.Context) error {
 	greens := e.greens()
 	for i := len(greens) - 1; i >= 0; i-- {
 		e.s.deleteGreen(ctx, greens[i])
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		e.s.mu.Lock()
+		var left error
+		if r := e.s.instances[greens[i]]; r != nil {
+			// The deployment stays DELETING; the next start deletes again.
+			left = fmt.Errorf("green instance %s was not deleted (%s)", r.Identifier, r.Status)
+		}
+		e.s.mu.Unlock()
+		if left != nil {
+			return left
+		}
 	}
-	return ctx.Err()
+	return nil
 }
 
 // KeepGreen leaves green standalone. A green whose build was stopped holds

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 
 // apiTLS is the TLS configuration of the API, or nil to serve it in plain
 // HTTP: the operator's certificate, or one from teal's own CA for the
-// address teal listens on (clients then verify it with the CA bundle:
+// address teal listens on and the endpoints' names (clients then verify it with the CA bundle:
 // AWS_CA_BUNDLE for the AWS CLI and boto3, TEAL_CA_BUNDLE for teal).
 func apiTLS(cfg Config, svc *rds.Service, addr net.Addr) (*tls.Config, error) {
 	switch {
@@ -31,9 +32,17 @@ func apiTLS(cfg Config, svc *rds.Service, addr net.Addr) (*tls.Config, error) {
 		}
 		return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 	case cfg.TLS:
+		// The names the API is reached by: this host's, the listen
+		// address, and the endpoints' address and hostname (one name for
+		// the team's databases and their API).
 		hosts := []string{"127.0.0.1", "localhost"}
 		if tcp, ok := addr.(*net.TCPAddr); ok && !tcp.IP.IsUnspecified() && !tcp.IP.IsLoopback() {
 			hosts = append(hosts, tcp.IP.String())
+		}
+		for _, h := range []string{cfg.EndpointAddress, cfg.EndpointHostname} {
+			if h != "" && !slices.Contains(hosts, h) {
+				hosts = append(hosts, h)
+			}
 		}
 		r := &renewing{issue: func() (tls.Certificate, error) { return svc.IssueCertificate(hosts) }}
 		if _, err := r.get(); err != nil {

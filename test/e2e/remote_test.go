@@ -26,7 +26,7 @@ import (
 // the host's end has hostIP, the namespace's nsIP, in a /30 of
 // 10.231.0.0/16 that the test picks. The test removes both.
 type privateLink struct {
-	ns, hostIP, nsIP string
+	ns, host, hostIP, nsIP string
 }
 
 func ipCmd(t *testing.T, args ...string) {
@@ -49,6 +49,7 @@ func newPrivateLink(t *testing.T) privateLink {
 	l := privateLink{ns: fmt.Sprintf("teal-e2e-%d", id),
 		hostIP: fmt.Sprintf("10.231.%d.%d", id>>6, (id&63)*4+1), nsIP: fmt.Sprintf("10.231.%d.%d", id>>6, (id&63)*4+2)}
 	host, peer := fmt.Sprintf("tl%dh", id), fmt.Sprintf("tl%dn", id)
+	l.host = host
 	ipCmd(t, "netns", "add", l.ns)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", l.ns).Run() })
 	ipCmd(t, "link", "add", host, "type", "veth", "peer", "name", peer)
@@ -195,6 +196,17 @@ func TestRemoteClients(t *testing.T) {
 				}
 			}
 			t.Logf("%s: %d remote inserts acknowledged across the switchover, all found", mode, len(seqs))
+
+			// route_localnet, which the kernel path turned on for the
+			// link, is off again once teal stops.
+			c.Close(context.Background())
+			if err := svc.Close(); err != nil {
+				t.Fatal(err)
+			}
+			v, err := os.ReadFile(filepath.Join("/proc/sys/net/ipv4/conf", link.host, "route_localnet"))
+			if err != nil || strings.TrimSpace(string(v)) != "0" {
+				t.Errorf("route_localnet of %s after teal stopped: %q %v", link.host, v, err)
+			}
 		})
 	}
 }

@@ -133,6 +133,9 @@ func TestMariaDBMasterConfined(t *testing.T) {
 		"CALL mysql.teal_create_user(" + sqlString(admin) + ", '127.0.0.1', 'taken-over')",
 		"CALL mysql.teal_drop_user('master', '%')",
 		"CALL mysql.teal_create_user('nopass', '%', '')",
+		// A more specific host would sort before the protective rows.
+		"CALL mysql.teal_create_user('near', '10.%', 'near-pass-1')",
+		"CALL mysql.teal_create_user('near', '10.1.2.3', 'near-pass-1')",
 	} {
 		if _, err := m.ExecContext(ctx, q); err == nil {
 			t.Errorf("the master ran: %s", q)

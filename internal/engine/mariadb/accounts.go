@@ -181,6 +181,14 @@ var protectedSchemas = []struct {
 // each needs its own.
 var clientHosts = []string{"%", "127.0.0.1", "::1", "localhost"}
 
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = quote(s)
+	}
+	return out
+}
+
 // dbPrivColumns are the privilege columns of mysql.db.
 var dbPrivColumns = []string{"Select_priv", "Insert_priv", "Update_priv", "Delete_priv", "Create_priv",
 	"Drop_priv", "Grant_priv", "References_priv", "Index_priv", "Alter_priv", "Create_tmp_table_priv",
@@ -372,6 +380,16 @@ func accountProcedure(name, admin string) (params, body string) {
 		SIGNAL SQLSTATE '42000' SET MYSQL_ERRNO = 1227,
 			MESSAGE_TEXT = 'Access denied: that account is teal''s own, or yours';
 	END IF;`
+	if name == "teal_create_user" {
+		// The protective rows cover these hosts only; an account of a more
+		// specific host would sort before them (clients reach the server
+		// from other hosts' own addresses through the kernel's forwarding).
+		checks += `
+	IF host_name NOT IN (` + strings.Join(quoteAll(clientHosts), ", ") + `) THEN
+		SIGNAL SQLSTATE '42000' SET MYSQL_ERRNO = 1227,
+			MESSAGE_TEXT = 'Access denied: an account''s host must be ''%'' (or 127.0.0.1, ::1, localhost)';
+	END IF;`
+	}
 	if strings.Contains(params, "new_password") {
 		checks += `
 	IF new_password IS NULL OR new_password = '' THEN

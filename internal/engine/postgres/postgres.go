@@ -210,7 +210,7 @@ func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *eng
 	if err := engine.WriteOwned(path, []byte(b.String()), l.Credential); err != nil {
 		return err
 	}
-	if err := writeAccess(l, params[ForceSSL] == "1"); err != nil {
+	if err := writeAccess(l, truthy(params[ForceSSL])); err != nil {
 		return err
 	}
 	standby := filepath.Join(l.DataDir, "standby.signal")
@@ -221,6 +221,16 @@ func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *eng
 		return fmt.Errorf("remove %s: %w", standby, err)
 	}
 	return nil
+}
+
+// truthy reads a boolean parameter value as the server reads booleans:
+// every spelling validation lets through counts.
+func truthy(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "on", "true", "yes", "y", "t":
+		return true
+	}
+	return false
 }
 
 // Spec implements engine.Engine.
