@@ -517,27 +517,30 @@ func (e *Engine) follow(ctx context.Context, replica, source engine.Layout, pos 
 	stmts = append(stmts, e.dialect.StartFrom(pos)...)
 	stmts = append(stmts, e.dialect.ChangeSource(Source{Host: "127.0.0.1", Port: source.Port, User: replUser, Password: password, TLS: source.TLS != nil}),
 		e.dialect.StartReplica())
-	return e.exec(ctx, replica, stmts...)
+	if err := e.exec(ctx, replica, stmts...); err != nil {
+		return err
+	}
+	return e.awaitConnected(ctx, replica)
 }
 
-// ReplicaLag implements engine.Engine from the replica's own status.
-func (e *Engine) ReplicaLag(ctx context.Context, replica engine.Layout, rep engine.Replication) (engine.Lag, error) {
+// replicaStatus reads the replica's own status, by column.
+func (e *Engine) replicaStatus(ctx context.Context, replica engine.Layout) (map[string]sql.NullString, error) {
 	db, err := Connect(replica)
 	if err != nil {
-		return engine.Lag{}, err
+		return nil, err
 	}
 	defer db.Close()
 	rows, err := db.QueryContext(ctx, e.dialect.ReplicaStatus())
 	if err != nil {
-		return engine.Lag{}, fmt.Errorf("replica status: %w", err)
+		return nil, fmt.Errorf("replica status: %w", err)
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {
-		return engine.Lag{}, err
+		return nil, err
 	}
 	if !rows.Next() {
-		return engine.Lag{}, fmt.Errorf("the server is not a replica")
+		return nil, fmt.Errorf("the server is not a replica")
 	}
 	vals := make([]sql.NullString, len(cols))
 	ptrs := make([]any, len(cols))
@@ -545,11 +548,49 @@ func (e *Engine) ReplicaLag(ctx context.Context, replica engine.Layout, rep engi
 		ptrs[i] = &vals[i]
 	}
 	if err := rows.Scan(ptrs...); err != nil {
-		return engine.Lag{}, err
+		return nil, err
 	}
 	status := map[string]sql.NullString{}
 	for i, c := range cols {
 		status[c] = vals[i]
+	}
+	return status, rows.Err()
+}
+
+// connectTimeout bounds how long a new replica may take to reach its
+// source.
+const connectTimeout = 30 * time.Second
+
+// awaitConnected waits until the replica's I/O thread has reached its
+// source, so a replica that cannot (wrong credentials, TLS required) fails
+// instead of saying it is available.
+func (e *Engine) awaitConnected(ctx context.Context, replica engine.Layout) error {
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	for {
+		status, err := e.replicaStatus(ctx, replica)
+		if err != nil {
+			return err
+		}
+		switch status["Slave_IO_Running"].String {
+		case "Yes":
+			return nil
+		case "No":
+			return fmt.Errorf("the replica cannot follow its source: %s", status["Last_IO_Error"].String)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the replica has not reached its source after %s: %s", connectTimeout, status["Last_IO_Error"].String)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// ReplicaLag implements engine.Engine from the replica's own status.
+func (e *Engine) ReplicaLag(ctx context.Context, replica engine.Layout, rep engine.Replication) (engine.Lag, error) {
+	status, err := e.replicaStatus(ctx, replica)
+	if err != nil {
+		return engine.Lag{}, err
 	}
 	if status["Slave_IO_Running"].String != "Yes" || status["Slave_SQL_Running"].String != "Yes" {
 		return engine.Lag{}, fmt.Errorf("replication is not running: %s %s", status["Last_IO_Error"].String, status["Last_SQL_Error"].String)
