@@ -481,7 +481,10 @@ func (e *buildEnv) PublishGreen(ctx context.Context) error {
 		return err
 	}
 	*g = next
-	return s.proxy.SetTarget(g.Identifier, g.backend())
+	name, backend := g.Identifier, g.backend()
+	var err error
+	s.outsideLocked(func() { err = s.proxy.SetTarget(name, backend) })
+	return err
 }
 
 func (e *buildEnv) replicator() (engine.Replicator, engine.Layout, engine.Layout, error) {

@@ -105,9 +105,10 @@ func (s *Service) provisionReplica(ctx context.Context, rid string) {
 	params := s.effectiveParamsLocked(r)
 	config := serverConfig(r, params)
 	e := s.engines[r.Engine]
+	name := r.Identifier
 	s.unlock()
 	if err == nil && rep == nil {
-		err = fmt.Errorf("the source of read replica %s is gone", r.Identifier)
+		err = fmt.Errorf("the source of read replica %s is gone", name)
 	}
 	if err == nil {
 		err = s.cloneReplica(ctx, rid, e, l, *rep, config)
@@ -183,24 +184,29 @@ func (s *Service) PromoteReadReplica(ctx context.Context, id string) (*DBInstanc
 func (s *Service) promote(ctx context.Context, rid string) {
 	s.lock()
 	r := s.instances[rid]
+	if r == nil {
+		s.unlock()
+		return
+	}
 	l, err := s.layout(r)
 	rep := s.replicationLocked(r)
 	e := s.engines[r.Engine]
-	applied := r.Applied
+	config := serverConfig(r, r.Applied)
+	name := r.Identifier
 	s.unlock()
 
 	if err == nil {
 		// Promote before the configuration drops standby.signal: the server
 		// removes that file itself when it leaves recovery.
 		if err = e.Promote(ctx, l); err == nil {
-			if err = e.WriteConfig(l, serverConfig(r, applied), nil); err == nil {
+			if err = e.WriteConfig(l, config, nil); err == nil {
 				err = e.Reload(ctx, l)
 			}
 		}
 	}
 	if err == nil && rep != nil {
 		if derr := e.DropReplicationSlot(ctx, rep.Source, rep.Slot); derr != nil {
-			s.log.Warn("drop replication slot", "instance", r.Identifier, "err", derr)
+			s.log.Warn("drop replication slot", "instance", name, "err", derr)
 		}
 	}
 	s.lock()

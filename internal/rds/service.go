@@ -458,7 +458,10 @@ func (s *Service) routeLocked(r *instanceRecord, applied map[string]string, ev n
 // fails, connections still reach the server until it stops: worth a
 // warning, not a failure.
 func (s *Service) unrouteLocked(r *instanceRecord) {
-	if err := s.proxy.SetTarget(r.Identifier, ""); err != nil {
+	var err error
+	name := r.Identifier
+	s.outsideLocked(func() { err = s.proxy.SetTarget(name, "") })
+	if err != nil {
 		s.log.Warn("stop routing to a server", "instance", r.Identifier, "err", err)
 	}
 }
