@@ -89,6 +89,9 @@ type kernelPath struct {
 // tableSeq tells apart the Managers of one process (tests run several).
 var tableSeq atomic.Uint32
 
+// addSets orders the Managers' calls of nftables' AddSet.
+var addSets sync.Mutex
+
 const tablePrefix = "teal_"
 
 var tableName = regexp.MustCompile(`^` + tablePrefix + `(\d+)_(\d+)$`)
@@ -165,11 +168,16 @@ func newKernelPath(addr net.IP, remote bool) (*kernelPath, error) {
 	k.endpoints = &nftables.Set{Table: k.table, Name: "endpoints", IsMap: true, KeyType: nftables.TypeInetService,
 		DataType: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService)}
 	k.held = &nftables.Set{Table: k.table, Name: "held", KeyType: nftables.TypeInetService}
+	// The library numbers sets from a counter of its own, which is not
+	// safe for concurrent use: the Managers of one process take turns.
+	addSets.Lock()
 	for _, set := range []*nftables.Set{k.endpoints, k.held} {
 		if err := conn.AddSet(set, nil); err != nil {
+			addSets.Unlock()
 			return nil, fmt.Errorf("nftables: %w", err)
 		}
 	}
+	addSets.Unlock()
 	hooks := []*nftables.ChainHook{nftables.ChainHookOutput}
 	if remote {
 		hooks = append(hooks, nftables.ChainHookPrerouting)
