@@ -160,7 +160,15 @@ func (e *Engine) StartReplication(ctx context.Context, blue, green engine.Layout
 	if out, err := load.CombinedOutput(); err != nil {
 		return fmt.Errorf("load blue's dump into green: %w: %s", err, out)
 	}
-	if err := e.exec(ctx, green, "RESET MASTER"); err != nil {
+	// Green's binary log starts at the dump's position, so that green's
+	// own replicas (the topology of blue's) find there every GTID they
+	// ask for; what green applies from blue is logged after it
+	// (log_slave_updates, on in the default parameter group).
+	stmts := []string{"RESET MASTER"}
+	if pos != "" {
+		stmts = append(stmts, "SET GLOBAL gtid_binlog_state = "+quote(pos))
+	}
+	if err := e.exec(ctx, green, stmts...); err != nil {
 		return err
 	}
 	return e.follow(ctx, green, blue, pos)
