@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -621,6 +622,40 @@ func SyncSequences(ctx context.Context, blue, green engine.Layout, db string) (i
 	return len(seqs), nil
 }
 
+// slotDropTimeout bounds how long dropping a slot waits for the walsender
+// that uses it to end.
+const slotDropTimeout = 10 * time.Second
+
+// dropSlot drops a logical slot if it exists, ending the walsender that
+// uses it first: a terminated walsender releases its slot only once it has
+// exited, so the drop is tried again until then.
+func dropSlot(ctx context.Context, c *pgx.Conn, slot string) error {
+	deadline := time.Now().Add(slotDropTimeout)
+	for {
+		if _, err := c.Exec(ctx, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL`, slot); err != nil {
+			return fmt.Errorf("end walsender: %w", err)
+		}
+		if _, err := c.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, slot); err != nil {
+			return err
+		}
+		var left bool
+		if err := c.QueryRow(ctx, `SELECT count(*) > 0 FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&left); err != nil {
+			return err
+		}
+		if !left {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("slot %s is still in use after %s", slot, slotDropTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // DropReplication removes db's subscription on green (and with it the slot
 // on blue, when blue is reachable) and the publication and heartbeat on blue.
 func DropReplication(ctx context.Context, blue, green *engine.Layout, id, db string) error {
@@ -666,10 +701,7 @@ func DropReplication(ctx context.Context, blue, green *engine.Layout, id, db str
 		if _, err := c.Exec(ctx, "SET default_transaction_read_only = off"); err != nil {
 			return fmt.Errorf("drop replication in %s: %w", db, err)
 		}
-		if _, err := c.Exec(ctx, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL`, slotNameFor(id, db)); err != nil {
-			return fmt.Errorf("end walsender in %s: %w", db, err)
-		}
-		if _, err := c.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, slotNameFor(id, db)); err != nil {
+		if err := dropSlot(ctx, c, slotNameFor(id, db)); err != nil {
 			return fmt.Errorf("drop slot in %s: %w", db, err)
 		}
 		if _, err := c.Exec(ctx, "DROP PUBLICATION IF EXISTS "+publicationName(id)); err != nil {
