@@ -51,11 +51,21 @@ func (s *Service) setEndpointAddress() error {
 	if s.cfg.EndpointAddress == "" {
 		return nil
 	}
-	ip := net.ParseIP(s.cfg.EndpointAddress)
-	if ip == nil || ip.To4() == nil || ip.IsUnspecified() {
-		return fmt.Errorf("endpoint address %q: give one IPv4 address of this host", s.cfg.EndpointAddress)
+	ip, err := endpointIP(s.cfg.EndpointAddress)
+	if err != nil {
+		return err
 	}
 	return s.proxy.SetAddress(ip)
+}
+
+// endpointIP reads --endpoint-address: one IPv4 address, not the
+// wildcard.
+func endpointIP(addr string) (net.IP, error) {
+	ip := net.ParseIP(addr)
+	if ip == nil || ip.To4() == nil || ip.IsUnspecified() {
+		return nil, fmt.Errorf("endpoint address %q: give one IPv4 address of this host", addr)
+	}
+	return ip, nil
 }
 
 var hostnameRE = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
