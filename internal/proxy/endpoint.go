@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,9 +26,10 @@ const (
 )
 
 // endpoint is one listener and the connections it forwards. Its routing state
-// (target, gen, conns) lives under its own mutex so that a switchover can later
-// hold, drain and swap one endpoint without touching the others: admission of
-// a new connection and a change of target are each a single critical section.
+// (targets, gen, since, conns) lives under its own mutex so that a switchover
+// can hold, drain and swap one endpoint without touching the others: admission
+// of a new connection and a change of targets are each a single critical
+// section.
 type endpoint struct {
 	name     string
 	port     int
@@ -37,11 +39,21 @@ type endpoint struct {
 	// afterDial is the Manager's test hook; nil in production.
 	afterDial func()
 	// router carries new connections to the target whenever the endpoint
-	// has one and is not paused (router.go). routeMu orders the changes of
-	// that route; it is taken before mu, and never held while forwarding,
-	// since a change of route may be a netlink round trip.
+	// has exactly one and is not paused (router.go); with several, every
+	// new connection reaches the listener, which spreads them. routeMu
+	// orders the changes of that route; it is taken before mu, and never
+	// held while forwarding, since a change of route may be a netlink
+	// round trip.
 	router  router
 	routeMu sync.Mutex
+	// routed is the backend the router last carried new connections to,
+	// whose sessions it may still forward, or "" when it never did or
+	// those sessions were ended. Every session the router forwards from
+	// this endpoint goes to routed: the router only routes to a single
+	// target, and before it routes to another one the previous one has
+	// left the set of targets, which ends its sessions. Guarded by
+	// routeMu.
+	routed string
 
 	// ctx is cancelled on shutdown to abort backend dials and accept backoff.
 	ctx    context.Context
@@ -65,20 +77,32 @@ type endpoint struct {
 	// or as it goes when teal follows its protocol.
 	toServer, toClient atomic.Uint64
 
-	mu     sync.Mutex
-	target string
-	// gen increases with every change of target. A connection records the
-	// generation it was admitted under; it may only be attached to its backend
-	// if that generation is still current, which closes the race between a
-	// dial in flight and a SetTarget.
+	mu sync.Mutex
+	// targets are the backends new connections go to, each at most once,
+	// in the order they were given; with none, new connections are
+	// refused. next counts the connections given a backend, so that they
+	// take the targets in turn (round-robin).
+	targets []string
+	next    uint64
+	// gen increases with every change of the set of targets, and since
+	// holds, for each target, the generation at which it last entered the
+	// set. A connection records its backend and the generation it was
+	// admitted under; it may be attached to that backend, and stay open,
+	// only while the backend is in the set and entered it no later than
+	// that generation (current). This closes the race between a dial in
+	// flight and a change of targets: a backend removed while a dial to it
+	// was in flight never gets that connection, even if it was added back
+	// meanwhile, since it then re-entered the set at a later generation.
 	gen    uint64
+	since  map[string]uint64
 	conns  map[*conn]struct{}
 	closed bool
 
 	// While paused, new connections are accepted and held, not forwarded:
 	// a client sees a slow connect instead of a refusal. resume forwards
-	// them to the target of that moment. holdTimer resumes by itself after
-	// the longest hold, so a hold can never outlive its purpose.
+	// them to the targets of that moment, in turn. holdTimer resumes by
+	// itself after the longest hold, so a hold can never outlive its
+	// purpose.
 	paused    bool
 	held      []*net.TCPConn
 	holdTimer *time.Timer
@@ -90,8 +114,8 @@ type endpoint struct {
 type conn struct {
 	client  *net.TCPConn
 	backend *net.TCPConn
-	target  string
-	gen     uint64
+	target  string // the backend it was given
+	gen     uint64 // the endpoint's generation when it was admitted
 
 	// PostgreSQL sessions are followed message by message (pgwire.go) so a
 	// drain can end them between transactions. busy: the client has sent
@@ -121,6 +145,7 @@ func newEndpoint(name string, ln *net.TCPListener, logger *slog.Logger) *endpoin
 		ctx:        ctx,
 		cancel:     cancel,
 		acceptDone: make(chan struct{}),
+		since:      make(map[string]uint64),
 		conns:      make(map[*conn]struct{}),
 		refusals:   RateLog{Interval: refusalLogEvery},
 		acceptErrs: RateLog{Interval: refusalLogEvery},
@@ -164,7 +189,7 @@ func (e *endpoint) acceptLoop() {
 
 // admit decides what happens to a new client connection: closed at once
 // when it is over the limits (limits.go), held while the endpoint is paused,
-// else forwarded to the current target or, with no target, closed at once.
+// else forwarded to the next target or, with no target, closed at once.
 // Every connection the endpoint keeps holds a slot until it is closed.
 func (e *endpoint) admit(client *net.TCPConn) {
 	e.mu.Lock()
@@ -184,20 +209,23 @@ func (e *endpoint) admit(client *net.TCPConn) {
 	e.forwardLocked(client)
 }
 
-// forwardLocked starts forwarding client to the current target, or closes it
-// when there is none. client holds a slot, which closing it gives back.
+// forwardLocked starts forwarding client to the next target in turn, or
+// closes it when there is none. client holds a slot, which closing it gives
+// back.
 func (e *endpoint) forwardLocked(client *net.TCPConn) {
-	if e.target == "" {
+	if len(e.targets) == 0 {
 		client.Close()
 		giveSlot()
 		e.noteRefused(refusedNoTarget)
 		return
 	}
+	target := e.targets[e.next%uint64(len(e.targets))]
+	e.next++
 
 	ctx, cancel := context.WithTimeout(e.ctx, dialTimeout)
 	c := &conn{
 		client:     client,
-		target:     e.target,
+		target:     target,
 		gen:        e.gen,
 		cancelDial: cancel,
 		postgres:   e.protocol == ProtocolPostgres,
@@ -208,8 +236,9 @@ func (e *endpoint) forwardLocked(client *net.TCPConn) {
 	go e.serve(ctx, c)
 }
 
-// serve dials the backend for c and forwards bytes until both directions end
-// or c is closed.
+// serve dials c's backend and forwards bytes until both directions end or c
+// is closed. A backend that cannot be reached fails the connection: it is
+// not retried on another target.
 func (e *endpoint) serve(ctx context.Context, c *conn) {
 	defer e.wg.Done()
 	defer e.forget(c)
@@ -284,15 +313,23 @@ func pipe(dst, src *net.TCPConn) int64 {
 }
 
 // attach records the backend of c if c is still wanted: not closed, and
-// admitted under the current target generation.
+// current (see currentLocked).
 func (e *endpoint) attach(c *conn, backend *net.TCPConn) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if c.closed || c.gen != e.gen {
+	if c.closed || !e.currentLocked(c) {
 		return false
 	}
 	c.backend = backend
 	return true
+}
+
+// currentLocked reports whether c's backend has been in the set of targets
+// without a break since c was admitted: it is in the set, and entered it at
+// or before c's generation. The caller holds e.mu.
+func (e *endpoint) currentLocked(c *conn) bool {
+	since, ok := e.since[c.target]
+	return ok && since <= c.gen
 }
 
 // forget closes c if it is still open and drops it from the set.
@@ -318,7 +355,12 @@ func (e *endpoint) closeConnLocked(c *conn) {
 	giveSlot()
 }
 
-func (e *endpoint) setTarget(backend string) error {
+// setTargets makes backends (valid, distinct addresses) the endpoint's
+// targets. Connections to a backend that leaves the set are closed, and the
+// sessions the router carried to it ended, before it returns; connections to
+// the backends that stay are kept. Giving the same backends again, in any
+// order, closes nothing (the order is taken for the turns to come).
+func (e *endpoint) setTargets(backends []string) error {
 	e.routeMu.Lock()
 	defer e.routeMu.Unlock()
 	e.mu.Lock()
@@ -326,49 +368,95 @@ func (e *endpoint) setTarget(backend string) error {
 		e.mu.Unlock()
 		return ErrNotOpen
 	}
-	previous := e.target
+	// The slice is replaced on change, never written to, and only changed
+	// under routeMu, which is held: previous stays valid unlocked.
+	previous := e.targets
 	e.mu.Unlock()
-	if backend == previous {
+	removed := without(previous, backends)
+	added := without(backends, previous)
+	if len(removed) == 0 && len(added) == 0 {
+		if !slices.Equal(previous, backends) {
+			e.mu.Lock()
+			e.targets = backends
+			e.mu.Unlock()
+		}
 		return nil
 	}
-	if previous != "" {
-		// Sessions the router carried to the previous backend end too. New
-		// connections reach the listener meanwhile, so only those sessions
-		// are ended.
+	if len(removed) > 0 {
+		// New connections reach the listener from now on, which still
+		// sends them to the previous targets until the set changes below;
+		// those to a removed backend are closed there.
 		if err := e.router.route(e.port, ""); err != nil {
 			return err
 		}
-		if n, err := e.router.endSessions(e.port, previous); err != nil {
-			e.logger.Warn("ending kernel-forwarded sessions failed", "err", err, "ended", n)
-		} else if n > 0 {
-			e.logger.Info("ended kernel-forwarded sessions", "sessions", n)
+		// Sessions the router carried to a removed backend end too. Only
+		// routed's: the router carries sessions to no other backend.
+		if e.routed != "" && slices.Contains(removed, e.routed) {
+			if n, err := e.router.endSessions(e.port, e.routed); err != nil {
+				e.logger.Warn("ending kernel-forwarded sessions failed", "err", err, "ended", n)
+			} else {
+				if n > 0 {
+					e.logger.Info("ended kernel-forwarded sessions", "sessions", n, "backend", e.routed)
+				}
+				e.routed = ""
+			}
 		}
 	}
 	e.mu.Lock()
-	e.target = backend
 	e.gen++
-	// Every open connection was admitted under an older generation, so it
-	// belongs to the previous backend.
-	n := len(e.conns)
+	since := make(map[string]uint64, len(backends))
+	for _, b := range backends {
+		if g, ok := e.since[b]; ok {
+			since[b] = g
+		} else {
+			since[b] = e.gen
+		}
+	}
+	e.targets, e.since = backends, since
+	// Connections to a removed backend are no longer current: they would
+	// be talking to a server that is no longer one of this endpoint's.
+	n := 0
 	for c := range e.conns {
-		e.closeConnLocked(c)
+		if !e.currentLocked(c) {
+			e.closeConnLocked(c)
+			n++
+		}
 	}
 	e.mu.Unlock()
-	e.logger.Info("endpoint target changed", "backend", backend, "previous", previous, "closed_conns", n)
+	e.logger.Info("endpoint targets changed", "backends", backends, "added", added, "removed", removed, "closed_conns", n)
 	return e.route()
 }
 
+// without returns the elements of a that are not in b.
+func without(a, b []string) []string {
+	var out []string
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // route brings the router in line with the endpoint: connections go
-// straight to the target unless the endpoint is paused, closed or has no
-// target, in which case they reach the listener. The caller holds routeMu.
+// straight to the target when the endpoint has exactly one and is neither
+// paused nor closed; otherwise they reach the listener, which holds them,
+// spreads them over several targets, or refuses them. The caller holds
+// routeMu.
 func (e *endpoint) route() error {
 	e.mu.Lock()
-	to := e.target
-	if e.paused || e.closed {
-		to = ""
+	to := ""
+	if len(e.targets) == 1 && !e.paused && !e.closed {
+		to = e.targets[0]
 	}
 	e.mu.Unlock()
-	return e.router.route(e.port, to)
+	if err := e.router.route(e.port, to); err != nil {
+		return err
+	}
+	if to != "" {
+		e.routed = to
+	}
+	return nil
 }
 
 // pause starts holding new connections, for at most maxHold.
@@ -413,8 +501,8 @@ func (e *endpoint) pause(maxHold time.Duration) error {
 	return nil
 }
 
-// resume forwards the held connections to the current target and stops
-// holding. It returns how many connections were held. The kernel path
+// resume forwards the held connections to the current targets, in turn, and
+// stops holding. It returns how many connections were held. The kernel path
 // returns only after the held connections are on their way.
 func (e *endpoint) resume() int {
 	n, was := e.release()
@@ -454,7 +542,7 @@ func (e *endpoint) release() (int, bool) {
 		}
 		e.forwardLocked(c)
 	}
-	e.logger.Info("endpoint released held connections", "held", len(held), "backend", e.target)
+	e.logger.Info("endpoint released held connections", "held", len(held), "backends", e.targets)
 	return len(held), true
 }
 
@@ -465,10 +553,21 @@ func (e *endpoint) heldCount() int {
 	return n + e.router.heldAttempts(e.port)
 }
 
+// currentTarget is the first target, or "" when there is none.
 func (e *endpoint) currentTarget() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.target
+	if len(e.targets) == 0 {
+		return ""
+	}
+	return e.targets[0]
+}
+
+// currentTargets is a copy of the targets, nil when there are none.
+func (e *endpoint) currentTargets() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.targets)
 }
 
 func (e *endpoint) connCount() int {
@@ -492,7 +591,7 @@ func (e *endpoint) shutdown() error {
 		e.logger.Warn("releasing held connection attempts", "err", rerr)
 	}
 	// Like the connections teal forwarded, those the router carried end too.
-	if n, derr := e.router.endSessions(e.port, e.currentTarget()); derr != nil {
+	if n, derr := e.router.endSessions(e.port, e.routed); derr != nil {
 		e.logger.Warn("ending kernel-forwarded sessions failed", "err", derr, "ended", n)
 	}
 	return err
@@ -519,7 +618,7 @@ func (e *endpoint) close() error {
 	for c := range e.conns {
 		e.closeConnLocked(c)
 	}
-	e.logger.Info("endpoint closed", "backend", e.target, "closed_conns", n)
+	e.logger.Info("endpoint closed", "backends", e.targets, "closed_conns", n)
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return err
 	}

@@ -30,10 +30,15 @@ import (
 //     are held in the kernel (synhold.go) until the rule points at the new
 //     target; where they cannot be, they reach the listener, are held
 //     there, and are forwarded by teal for their whole life.
+//   - An endpoint with several targets has no rule: teal's listener takes
+//     every new connection and spreads them over the targets itself
+//     (endpoint.go). Sessions the rule forwarded before, to a target that
+//     stays, keep going.
 //   - A session that went through the rule is never seen by teal. A
 //     switchover ends such sessions at the server, between transactions (see
-//     the engines' DrainSessions); a change of target ends them with
-//     SOCK_DESTROY, so the proxy still fails closed.
+//     the engines' DrainSessions); a change of targets that removes the
+//     server they go to ends them with SOCK_DESTROY, so the proxy still
+//     fails closed.
 //
 // It needs CAP_NET_ADMIN; teal speaks to nftables over netlink itself. Each
 // Manager owns one nftables table, named after its process, which holds

@@ -9,13 +9,24 @@
 // the kernel does the forwarding (kernel.go) and teal's listener takes only
 // what the kernel leaves it: connections made during a switchover's hold.
 //
+// An endpoint may also have several targets (SetTargets), as a DB cluster's
+// reader endpoint or a custom endpoint does: each new connection goes to the
+// next of them in turn (round-robin), and a connection keeps its server for
+// its whole life. The kernel routes only an endpoint with a single target, so
+// teal's listener takes, and forwards itself, every connection to an
+// endpoint with several.
+//
 // Failing closed means that whenever the proxy is unsure where the identifier
 // lives (no target, the backend refuses, the target just changed) it closes
 // the client connection rather than forwarding it anywhere else. A client that
 // talks to a server which no longer holds the identifier could write to a stale
-// primary, which is worse than a reconnect. For the same reason, a connection
-// over the limits on what teal's listeners hold (limits.go) is closed at once
-// rather than left waiting.
+// primary, which is worse than a reconnect. Likewise, when a server leaves an
+// endpoint's targets, the connections to it are closed, while those to the
+// servers that stay are kept; and a connection the proxy gave a server is
+// never forwarded to another one: if that server refuses it, the client sees
+// its connection closed. For the same reason, a connection over the limits on
+// what teal's listeners hold (limits.go) is closed at once rather than left
+// waiting.
 package proxy
 
 import (
@@ -24,6 +35,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -44,7 +56,7 @@ var defaultAddress = net.IPv4(127, 0, 0, 1)
 type Manager struct {
 	logger *slog.Logger
 	// afterDial, if set, runs between a successful backend dial and attaching
-	// the connection, so tests can change the target in that window.
+	// the connection, so tests can change the targets in that window.
 	afterDial func()
 
 	mu        sync.Mutex
@@ -137,7 +149,7 @@ func (m *Manager) KernelPath() bool {
 // caller cannot silently move an endpoint clients are using. Opening a port
 // that is in use returns an error wrapping the bind error (errors.Is with
 // syscall.EADDRINUSE works). A new endpoint has no target and refuses
-// connections until SetTarget is called.
+// connections until SetTarget or SetTargets gives it one.
 func (m *Manager) Open(name string, port int) (int, error) {
 	if name == "" {
 		return 0, errors.New("open endpoint: empty name")
@@ -177,20 +189,56 @@ func (m *Manager) Open(name string, port int) (int, error) {
 // previous backend are closed before SetTarget returns: they would be talking
 // to a server that no longer holds this identifier. Setting the same target
 // again is a no-op and keeps connections.
+//
+// SetTarget(name, backend) is SetTargets(name, []string{backend}).
 func (m *Manager) SetTarget(name, backend string) error {
-	if backend != "" {
-		if _, _, err := net.SplitHostPort(backend); err != nil {
-			return fmt.Errorf("set target of endpoint %s: %w", name, err)
+	if err := m.setTargets(name, []string{backend}); err != nil {
+		return fmt.Errorf("set target of endpoint %s: %w", name, err)
+	}
+	return nil
+}
+
+// SetTargets points the endpoint at the backends "host:port", in that order;
+// new connections go to each in turn (round-robin), and each keeps its
+// backend for its whole life. Every backend must be a valid address, or
+// nothing changes; a backend given twice counts once, where it first
+// appears, and "" is skipped. No backend (nil, empty, or only "") means no
+// target, so new connections are refused.
+//
+// When the set of backends changes, the connections to each backend that
+// left it are closed before SetTargets returns, and so are the sessions the
+// kernel forwarded to it; the connections to the backends that stay are
+// kept. A connection given a backend before that backend left the set is
+// never forwarded to it afterwards, even if the backend has come back
+// meanwhile. Setting the same backends again, in any order, closes nothing.
+//
+// With a single backend, the endpoint forwards in the kernel where the
+// kernel path is enabled; with several, teal forwards every connection.
+func (m *Manager) SetTargets(name string, backends []string) error {
+	if err := m.setTargets(name, backends); err != nil {
+		return fmt.Errorf("set targets of endpoint %s: %w", name, err)
+	}
+	return nil
+}
+
+func (m *Manager) setTargets(name string, backends []string) error {
+	var set []string
+	for _, b := range backends {
+		if b == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			return err
+		}
+		if !slices.Contains(set, b) {
+			set = append(set, b)
 		}
 	}
 	e := m.lookup(name)
 	if e == nil {
-		return fmt.Errorf("set target of endpoint %s: %w", name, ErrNotOpen)
+		return ErrNotOpen
 	}
-	if err := e.setTarget(backend); err != nil {
-		return fmt.Errorf("set target of endpoint %s: %w", name, err)
-	}
-	return nil
+	return e.setTargets(set)
 }
 
 // Port returns the endpoint's port, or 0 and false if it is not open.
@@ -203,7 +251,7 @@ func (m *Manager) Port(name string) (int, bool) {
 }
 
 // Target returns the endpoint's current backend, or "" if it has none or is
-// not open.
+// not open. For an endpoint with several backends it returns the first.
 func (m *Manager) Target(name string) string {
 	e := m.lookup(name)
 	if e == nil {
@@ -212,10 +260,19 @@ func (m *Manager) Target(name string) string {
 	return e.currentTarget()
 }
 
-// Conns returns the number of client connections currently forwarded through
-// the endpoint, counting those whose backend dial is still in progress.
+// Targets returns a copy of the endpoint's backends, in order, or nil if it
+// has none or is not open.
+func (m *Manager) Targets(name string) []string {
+	e := m.lookup(name)
+	if e == nil {
+		return nil
+	}
+	return e.currentTargets()
+}
+
 // Pause makes the endpoint hold new connections instead of forwarding them,
-// for at most maxHold; Resume forwards them to the target of that moment.
+// for at most maxHold; Resume forwards them to the targets of that moment,
+// in turn.
 // A switchover pauses both environments' endpoints, moves the targets, and
 // resumes, so that clients connecting meanwhile see a slow connect instead of
 // an error.
@@ -227,9 +284,9 @@ func (m *Manager) Pause(name string, maxHold time.Duration) error {
 	return e.pause(maxHold)
 }
 
-// Resume releases the connections held since Pause to the current target and
-// returns how many there were. Resuming an endpoint that is not paused, or
-// not open, does nothing.
+// Resume releases the connections held since Pause to the current targets,
+// in turn, and returns how many there were. Resuming an endpoint that is not
+// paused, or not open, does nothing.
 func (m *Manager) Resume(name string) int {
 	e := m.lookup(name)
 	if e == nil {
@@ -300,6 +357,9 @@ func (m *Manager) Held(name string) int {
 	return e.heldCount()
 }
 
+// Conns returns the number of client connections currently forwarded through
+// the endpoint by teal, to any of its backends, counting those whose backend
+// dial is still in progress. Sessions the kernel forwards are not counted.
 func (m *Manager) Conns(name string) int {
 	e := m.lookup(name)
 	if e == nil {
