@@ -54,6 +54,7 @@ type createDBInstanceInput struct {
 	BackupRetentionPeriod *int
 	DeletionProtection    bool
 	Tags                  []tagInput `query:"Tags.Tag"`
+	DBClusterIdentifier   string     `query:",id=cluster"`
 }
 
 func (a *API) createDBInstance(ctx context.Context, in *createDBInstanceInput) (dbInstanceResult, error) {
@@ -72,6 +73,7 @@ func (a *API) createDBInstance(ctx context.Context, in *createDBInstanceInput) (
 		Tags:                  tagsOf(in.Tags),
 		DeletionProtection:    in.DeletionProtection,
 		BackupRetentionPeriod: in.BackupRetentionPeriod,
+		DBClusterIdentifier:   in.DBClusterIdentifier,
 	}))
 }
 

@@ -14,8 +14,12 @@ import (
 var operations = map[string]operation{
 	"CreateDBInstance": op((*API).createDBInstance, func(a *API, in *createDBInstanceInput) access {
 		db := a.dbArn(in.DBInstanceIdentifier)
-		return self(db).withGroup(a, in.DBParameterGroupName).
+		acc := self(db).withGroup(a, in.DBParameterGroupName).
 			andIf(len(in.Tags) > 0, "AddTagsToResource", db)
+		if in.DBClusterIdentifier != "" {
+			acc[0].resources = append(acc[0].resources, a.clusterArn(in.DBClusterIdentifier))
+		}
+		return acc
 	}),
 	"DescribeDBInstances": op((*API).describeDBInstances, func(a *API, in *describeDBInstancesInput) access {
 		return self(a.dbArn(in.DBInstanceIdentifier))
@@ -60,6 +64,68 @@ var operations = map[string]operation{
 	"DeleteDBParameterGroup": op((*API).deleteDBParameterGroup, func(a *API, in *groupNameInput) access {
 		return self(a.pgArn(in.DBParameterGroupName))
 	}),
+
+	// DB clusters, their endpoints and their parameter groups.
+	"CreateDBCluster": op((*API).createDBCluster, func(a *API, in *createDBClusterInput) access {
+		c := a.clusterArn(in.DBClusterIdentifier)
+		acc := self(c)
+		if in.DBClusterParameterGroupName != "" {
+			acc[0].resources = append(acc[0].resources, a.arn(rds.TypeClusterParameterGroup, in.DBClusterParameterGroupName))
+		}
+		return acc.andIf(len(in.Tags) > 0, "AddTagsToResource", c)
+	}),
+	"DescribeDBClusters": op((*API).describeDBClusters, func(a *API, in *describeDBClustersInput) access {
+		return self(a.clusterArn(in.DBClusterIdentifier))
+	}),
+	"ModifyDBCluster": op((*API).modifyDBCluster, func(a *API, in *modifyDBClusterInput) access {
+		acc := self(a.clusterArn(in.DBClusterIdentifier))
+		if in.NewDBClusterIdentifier != "" {
+			acc[0].resources = append(acc[0].resources, a.clusterArn(in.NewDBClusterIdentifier))
+		}
+		if in.DBClusterParameterGroupName != "" {
+			acc[0].resources = append(acc[0].resources, a.arn(rds.TypeClusterParameterGroup, in.DBClusterParameterGroupName))
+		}
+		return acc
+	}),
+	"DeleteDBCluster": op((*API).deleteDBCluster, func(a *API, in *deleteDBClusterInput) access {
+		return self(a.clusterArn(in.DBClusterIdentifier))
+	}),
+	"FailoverDBCluster": op((*API).failoverDBCluster, func(a *API, in *failoverDBClusterInput) access {
+		return self(a.clusterArn(in.DBClusterIdentifier))
+	}),
+	"CreateDBClusterEndpoint": op((*API).createDBClusterEndpoint, func(a *API, in *createDBClusterEndpointInput) access {
+		ep := a.arn(rds.TypeClusterEndpoint, in.DBClusterEndpointIdentifier)
+		return self(ep, a.clusterArn(in.DBClusterIdentifier)).andIf(len(in.Tags) > 0, "AddTagsToResource", ep)
+	}),
+	"ModifyDBClusterEndpoint": op((*API).modifyDBClusterEndpoint, func(a *API, in *modifyDBClusterEndpointInput) access {
+		return self(a.arn(rds.TypeClusterEndpoint, in.DBClusterEndpointIdentifier))
+	}),
+	"DeleteDBClusterEndpoint": op((*API).deleteDBClusterEndpoint, func(a *API, in *clusterEndpointIDInput) access {
+		return self(a.arn(rds.TypeClusterEndpoint, in.DBClusterEndpointIdentifier))
+	}),
+	"DescribeDBClusterEndpoints": op((*API).describeDBClusterEndpoints, func(a *API, in *describeDBClusterEndpointsInput) access {
+		return self(a.clusterArn(in.DBClusterIdentifier))
+	}),
+	"CreateDBClusterParameterGroup": op((*API).createDBClusterParameterGroup, func(a *API, in *createDBClusterParameterGroupInput) access {
+		g := a.arn(rds.TypeClusterParameterGroup, in.DBClusterParameterGroupName)
+		return self(g).andIf(len(in.Tags) > 0, "AddTagsToResource", g)
+	}),
+	"DescribeDBClusterParameterGroups": op((*API).describeDBClusterParameterGroups, func(a *API, in *describeDBClusterParameterGroupsInput) access {
+		return self(a.arn(rds.TypeClusterParameterGroup, in.DBClusterParameterGroupName))
+	}),
+	"DescribeDBClusterParameters": op((*API).describeDBClusterParameters, func(a *API, in *describeDBClusterParametersInput) access {
+		return self(a.arn(rds.TypeClusterParameterGroup, in.DBClusterParameterGroupName))
+	}),
+	"ModifyDBClusterParameterGroup": op((*API).modifyDBClusterParameterGroup, func(a *API, in *modifyDBClusterParameterGroupInput) access {
+		return self(a.arn(rds.TypeClusterParameterGroup, in.DBClusterParameterGroupName))
+	}),
+	"ResetDBClusterParameterGroup": op((*API).resetDBClusterParameterGroup, func(a *API, in *resetDBClusterParameterGroupInput) access {
+		return self(a.arn(rds.TypeClusterParameterGroup, in.DBClusterParameterGroupName))
+	}),
+	"DeleteDBClusterParameterGroup": op((*API).deleteDBClusterParameterGroup, func(a *API, in *clusterGroupNameInput) access {
+		return self(a.arn(rds.TypeClusterParameterGroup, in.DBClusterParameterGroupName))
+	}),
+
 	// IAM has no resource for these two: the action is checked on "*".
 	"DescribeDBEngineVersions": op((*API).describeDBEngineVersions, func(a *API, in *describeDBEngineVersionsInput) access {
 		return self()
@@ -191,6 +257,9 @@ func (acc access) withGroup(a *API, group string) access {
 
 // dbArn is the ARN of a DB instance; without an identifier, every instance.
 func (a *API) dbArn(id string) string { return a.arn(rds.TypeInstance, id) }
+
+// clusterArn is the ARN of a DB cluster; without an identifier, every cluster.
+func (a *API) clusterArn(id string) string { return a.arn(rds.TypeCluster, id) }
 
 // pgArn is the ARN of a DB parameter group; without a name, every group.
 func (a *API) pgArn(name string) string { return a.arn(rds.TypeParameterGroup, name) }

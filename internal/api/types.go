@@ -39,6 +39,7 @@ type statusInfoXML struct {
 
 type dbInstanceXML struct {
 	DBInstanceIdentifier                  string
+	DBClusterIdentifier                   string `xml:",omitempty"`
 	DBInstanceClass                       string
 	Engine                                string
 	DBInstanceStatus                      string
@@ -77,6 +78,7 @@ var licenseModels = map[string]string{"postgres": "postgresql-license", "mariadb
 func dbInstanceOf(d *rds.DBInstance) dbInstanceXML {
 	x := dbInstanceXML{
 		DBInstanceIdentifier:                  d.DBInstanceIdentifier,
+		DBClusterIdentifier:                   d.DBClusterIdentifier,
 		DBInstanceClass:                       d.DBInstanceClass,
 		Engine:                                d.Engine,
 		DBInstanceStatus:                      d.DBInstanceStatus,

@@ -137,3 +137,15 @@ type GreenCloner interface {
 type Loader interface {
 	LoadSettings(b Build) map[string]string
 }
+
+// FailoverTaker is implemented by engines whose replicas can take over
+// from a source that has stopped, losing nothing it acknowledged.
+type FailoverTaker interface {
+	// FinalPosition reads, from the files of a server that has stopped
+	// cleanly, the position of the last thing it wrote: every commit it
+	// acknowledged comes before it.
+	FinalPosition(l Layout) (string, error)
+	// Replayed reports whether a running replica has replayed its
+	// source's history past pos.
+	Replayed(ctx context.Context, replica Layout, pos string) (bool, error)
+}

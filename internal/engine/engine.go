@@ -28,9 +28,13 @@ func (b Build) Major() string { return majorOf(b.Engine, b.Version) }
 // Family is the parameter group family, e.g. "postgres17".
 func (b Build) Family() string { return b.Engine + b.Major() }
 
+// IsPostgres reports whether an engine name is one of PostgreSQL's:
+// postgres, or aurora-postgresql for the members of DB clusters.
+func IsPostgres(name string) bool { return name == "postgres" || name == "aurora-postgresql" }
+
 func majorOf(engine, version string) string {
 	parts := strings.Split(version, ".")
-	if engine == "postgres" || len(parts) < 2 {
+	if IsPostgres(engine) || len(parts) < 2 {
 		return parts[0]
 	}
 	return parts[0] + "." + parts[1]

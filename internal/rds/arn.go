@@ -34,7 +34,11 @@ const (
 	TypeInstance       = "db"
 	TypeParameterGroup = "pg"
 	TypeCluster        = "cluster"
-	TypeDeployment     = "deployment"
+	// TypeClusterParameterGroup and TypeClusterEndpoint are a DB cluster
+	// parameter group's and a custom endpoint's.
+	TypeClusterParameterGroup = "cluster-pg"
+	TypeClusterEndpoint       = "cluster-endpoint"
+	TypeDeployment            = "deployment"
 )
 
 type resourceType struct {
@@ -45,10 +49,12 @@ type resourceType struct {
 }
 
 var resourceTypes = map[string]resourceType{
-	TypeInstance:       {"DB instance", 63, false, instanceNotFound},
-	TypeParameterGroup: {"DB parameter group", 255, true, groupNotFound},
-	TypeCluster:        {"DB cluster", 63, false, clusterNotFound},
-	TypeDeployment:     {"blue/green deployment", 255, false, deploymentNotFound},
+	TypeInstance:              {"DB instance", 63, false, instanceNotFound},
+	TypeParameterGroup:        {"DB parameter group", 255, true, groupNotFound},
+	TypeCluster:               {"DB cluster", 63, false, clusterNotFound},
+	TypeClusterParameterGroup: {"DB cluster parameter group", 255, true, groupNotFound},
+	TypeClusterEndpoint:       {"DB cluster endpoint", 63, false, clusterEndpointNotFound},
+	TypeDeployment:            {"blue/green deployment", 255, false, deploymentNotFound},
 }
 
 var (

@@ -39,7 +39,13 @@ func (s *Service) CreateBlueGreenDeployment(ctx context.Context, in CreateBlueGr
 		return nil, err
 	}
 	if source.Type == TypeCluster {
-		return nil, clusterNotFound(source.Name)
+		s.mu.Lock()
+		c := s.findClusterLocked(source.Name)
+		s.mu.Unlock()
+		if c == nil {
+			return nil, clusterNotFound(source.Name)
+		}
+		return nil, invalidClusterState("Blue/green deployments of DB clusters are not available yet: DB cluster %s cannot be a Source.", c.Identifier)
 	}
 
 	s.lock()

@@ -72,3 +72,7 @@ func invalidGroupState(format string, args ...any) *Fault {
 func clusterNotFound(id string) *Fault {
 	return fault("DBClusterNotFoundFault", http.StatusNotFound, "DBCluster %s not found.", id)
 }
+
+func clusterEndpointNotFound(id string) *Fault {
+	return fault("DBClusterEndpointNotFoundFault", http.StatusBadRequest, "DBClusterEndpoint %s not found.", id)
+}

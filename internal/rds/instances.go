@@ -20,6 +20,12 @@ import (
 // and provisions its server in the background. Nothing is created when the
 // request is refused.
 func (s *Service) CreateDBInstance(ctx context.Context, in CreateDBInstanceInput) (*DBInstance, error) {
+	if in.DBClusterIdentifier != "" {
+		return s.createClusterInstance(ctx, in)
+	}
+	if in.Engine == auroraPostgres || in.Engine == auroraMySQL {
+		return nil, invalidCombination("An instance of engine %s is a member of a DB cluster: give DBClusterIdentifier (create the cluster with CreateDBCluster first).", in.Engine)
+	}
 	id := strings.ToLower(in.DBInstanceIdentifier)
 	if err := validInstanceIdentifier("DBInstanceIdentifier", id); err != nil {
 		return nil, err
@@ -411,7 +417,11 @@ func (s *Service) describeLocked(r *instanceRecord) *DBInstance {
 		TagList:               append([]Tag{}, r.Tags...),
 		DbInstancePort:        r.ServerPort, // the server's own port, behind the endpoint
 	}
-	if r.SourceResourceID != "" {
+	if c := s.clusters[r.ClusterResourceID]; c != nil {
+		// A cluster's readers follow its writer, as Aurora's replicas
+		// share its storage: they are members, not read replicas.
+		d.DBClusterIdentifier = c.Identifier
+	} else if r.SourceResourceID != "" {
 		if src := s.instances[r.SourceResourceID]; src != nil {
 			d.ReadReplicaSourceDBInstanceIdentifier = src.Identifier
 		}
@@ -423,7 +433,9 @@ func (s *Service) describeLocked(r *instanceRecord) *DBInstance {
 		d.StatusInfos = []StatusInfo{info}
 	}
 	for _, rep := range s.replicasLocked(r.ResourceID) {
-		d.ReadReplicaDBInstanceIdentifiers = append(d.ReadReplicaDBInstanceIdentifiers, rep.Identifier)
+		if rep.ClusterResourceID == "" {
+			d.ReadReplicaDBInstanceIdentifiers = append(d.ReadReplicaDBInstanceIdentifiers, rep.Identifier)
+		}
 	}
 	return d
 }
@@ -673,6 +685,12 @@ func (s *Service) DeleteDBInstance(ctx context.Context, id string) (*DBInstance,
 	if err := s.notSwitchingLocked(r); err != nil {
 		return nil, err
 	}
+	if err := s.notClusterWriterLocked(r); err != nil {
+		return nil, err
+	}
+	if c := s.clusters[r.ClusterResourceID]; c != nil && c.Status != StatusAvailable {
+		return nil, invalidClusterState("DB cluster %s is in state %s; its instances are deleted while it is available.", c.Identifier, c.Status)
+	}
 	// Replicas are promoted when their source goes; one being deleted
 	// goes its own way.
 	for _, rep := range s.replicasLocked(r.ResourceID) {
@@ -737,9 +755,20 @@ func (s *Service) finishDelete(ctx context.Context, rid string) {
 		}
 		return
 	}
+	c := s.clusters[r.ClusterResourceID]
+	var nextCluster clusterRecord
+	if c != nil {
+		nextCluster = c.clone()
+		forgetMember(&nextCluster, rid)
+	}
 	if err := s.commitLocked(ctx, func(tx *store.Tx) error {
 		if err := tx.Delete(store.KindInstance, rid); err != nil {
 			return err
+		}
+		if c != nil {
+			if err := tx.Put(kindCluster, c.ResourceID, &nextCluster); err != nil {
+				return err
+			}
 		}
 		return tx.AddEvent(s.instanceEvent(r, deletion("DB instance deleted")))
 	}); err != nil {
@@ -748,6 +777,10 @@ func (s *Service) finishDelete(ctx context.Context, rid string) {
 	}
 	delete(s.instances, rid)
 	s.proxy.CloseEndpoint(r.Identifier)
+	if c != nil {
+		*c = nextCluster
+		s.routeClusterLocked(c)
+	}
 }
 
 // WaitForStatus polls until the instance has the status, or ctx ends. It is

@@ -83,7 +83,7 @@ func (s *Service) serverCredentialLocked(r *instanceRecord) (*syscall.Credential
 	}
 	cred := *own
 	cred.Groups = append([]uint32(nil), own.Groups...)
-	if r.Engine != "postgres" {
+	if !engine.IsPostgres(r.Engine) {
 		return &cred, nil
 	}
 	for _, source := range s.followedLocked(r) {

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"math/big"
+	"net/http"
 	"regexp"
 	"sort"
 	"strconv"
@@ -29,6 +30,57 @@ type groupRecord struct {
 	Default     bool
 	Params      map[string]userParam
 	Tags        []Tag
+}
+
+// groupKind tells DB parameter groups from DB cluster parameter groups:
+// two namespaces (default.aurora-postgresql17 is one of each) with the same
+// rules. A cluster group's values apply to every instance of the clusters
+// that use it, under the instance's own DB parameter group's.
+type groupKind struct{ cluster bool }
+
+var (
+	dbGroupKind      = groupKind{}
+	clusterGroupKind = groupKind{cluster: true}
+)
+
+const kindClusterParameterGroup = "cluster-parameter-group"
+
+func (k groupKind) storeKind() string {
+	if k.cluster {
+		return kindClusterParameterGroup
+	}
+	return store.KindParameterGroup
+}
+
+func (k groupKind) what() string {
+	if k.cluster {
+		return "DB cluster parameter group"
+	}
+	return "DB parameter group"
+}
+
+func (s *Service) groupsOf(k groupKind) map[string]*groupRecord {
+	if k.cluster {
+		return s.clusterGroups
+	}
+	return s.groups
+}
+
+func (s *Service) groupArnOf(k groupKind, name string) string {
+	if k.cluster {
+		return s.scope().ARN(TypeClusterParameterGroup, name)
+	}
+	return s.groupArn(name)
+}
+
+// usesGroupLocked reports whether r runs with the values of group name of
+// kind k: its own DB parameter group, or its cluster's.
+func (s *Service) usesGroupLocked(k groupKind, r *instanceRecord, name string) bool {
+	if !k.cluster {
+		return r.ParameterGroup == name
+	}
+	c := s.clusters[r.ClusterResourceID]
+	return c != nil && c.ParameterGroup == name
 }
 
 type userParam struct {
@@ -57,24 +109,62 @@ func (s *Service) buildOfFamily(family string) (engine.Engine, engine.Build, boo
 // effectiveParamsLocked are the values an instance's server runs with when
 // everything in its group is applied: teal's defaults, then the user's values.
 func (s *Service) effectiveParamsLocked(r *instanceRecord) map[string]string {
+	return s.effectiveWithLocked(r, groupKind{}, "", nil)
+}
+
+// effectiveWithLocked is effectiveParamsLocked with the values of group
+// name of kind k replaced by params, when name is not "": teal's defaults,
+// then the values of r's cluster's group, then those of r's own group.
+func (s *Service) effectiveWithLocked(r *instanceRecord, k groupKind, name string, params map[string]userParam) map[string]string {
 	out := map[string]string{}
 	if l, err := s.layout(r); err == nil {
-		for k, v := range s.engines[r.Engine].Defaults(l.Build) {
-			out[k] = v
+		for n, v := range s.engines[r.Engine].Defaults(l.Build) {
+			out[n] = v
 		}
 	}
-	if g := s.groups[r.ParameterGroup]; g != nil {
-		for k, p := range g.Params {
-			out[k] = p.Value
+	var layers []map[string]userParam
+	if c := s.clusters[r.ClusterResourceID]; c != nil {
+		layers = append(layers, s.layerLocked(clusterGroupKind, c.ParameterGroup, k, name, params))
+	}
+	layers = append(layers, s.layerLocked(dbGroupKind, r.ParameterGroup, k, name, params))
+	for _, l := range layers {
+		for n, p := range l {
+			out[n] = p.Value
 		}
 	}
 	return out
 }
 
+// layerLocked are the values of group name of kind k, or params when that
+// group is the one being changed (changed of kind ck).
+func (s *Service) layerLocked(k groupKind, name string, ck groupKind, changed string, params map[string]userParam) map[string]userParam {
+	if changed != "" && k == ck && name == changed {
+		return params
+	}
+	if g := s.groupsOf(k)[name]; g != nil {
+		return g.Params
+	}
+	return nil
+}
+
 // CreateDBParameterGroup creates an empty parameter group of a family.
 func (s *Service) CreateDBParameterGroup(ctx context.Context, name, family, description string, tags []Tag) (*ParameterGroup, error) {
+	return s.createGroup(ctx, dbGroupKind, name, family, description, tags)
+}
+
+// CreateDBClusterParameterGroup creates an empty cluster parameter group
+// of an aurora-postgresql family.
+func (s *Service) CreateDBClusterParameterGroup(ctx context.Context, name, family, description string, tags []Tag) (*ParameterGroup, error) {
+	return s.createGroup(ctx, clusterGroupKind, name, family, description, tags)
+}
+
+func (s *Service) createGroup(ctx context.Context, k groupKind, name, family, description string, tags []Tag) (*ParameterGroup, error) {
 	name = strings.ToLower(name)
-	if err := validIdentifier("DBParameterGroupName", name, 255); err != nil {
+	param := "DBParameterGroupName"
+	if k.cluster {
+		param = "DBClusterParameterGroupName"
+	}
+	if err := validIdentifier(param, name, 255); err != nil {
 		return nil, err
 	}
 	if family == "" {
@@ -90,27 +180,32 @@ func (s *Service) CreateDBParameterGroup(ctx context.Context, name, family, desc
 		return nil, err
 	}
 	e, _, ok := s.buildOfFamily(family)
-	if !ok {
+	if !ok || k.cluster && e.Name() != auroraPostgres {
 		return nil, invalidValue("DBParameterGroupFamily %s is not supported: no build of it is installed. Installed families: %s.",
-			family, strings.Join(s.families(), ", "))
+			family, strings.Join(s.families(k), ", "))
 	}
 	s.lock()
 	defer s.unlock()
-	if s.groups[name] != nil {
+	if s.groupsOf(k)[name] != nil {
 		return nil, groupExists(name)
 	}
 	g := &groupRecord{Name: name, Family: family, Engine: e.Name(), Description: description,
 		Params: map[string]userParam{}, Tags: tags}
-	if err := s.saveGroupLocked(ctx, g, "Created parameter group "+name); err != nil {
+	if err := s.saveGroupLocked(ctx, k, g, "Created "+k.what()+" "+name); err != nil {
 		return nil, err
 	}
-	s.groups[name] = g
-	return s.describeGroup(g), nil
+	s.groupsOf(k)[name] = g
+	return s.describeGroup(k, g), nil
 }
 
-func (s *Service) families() []string {
+// families are the families of groups of kind k: those of every
+// installed build, or of the cluster engine's only.
+func (s *Service) families(k groupKind) []string {
 	var out []string
 	for _, e := range s.engines {
+		if k.cluster && e.Name() != auroraPostgres {
+			continue
+		}
 		for _, b := range e.Builds() {
 			out = append(out, b.Family())
 		}
@@ -119,26 +214,36 @@ func (s *Service) families() []string {
 	return out
 }
 
-func (s *Service) saveGroupLocked(ctx context.Context, g *groupRecord, message string) error {
+func (s *Service) saveGroupLocked(ctx context.Context, k groupKind, g *groupRecord, message string) error {
 	return s.commitLocked(ctx, func(tx *store.Tx) error {
-		if err := tx.Put(store.KindParameterGroup, g.Name, g); err != nil {
+		if err := tx.Put(k.storeKind(), g.Name, g); err != nil {
 			return err
 		}
 		if message == "" {
 			return nil
 		}
 		return tx.AddEvent(store.Event{SourceType: "db-parameter-group", SourceID: g.Name,
-			SourceArn: s.groupArn(g.Name), Message: message, Categories: []string{"configuration change"}})
+			SourceArn: s.groupArnOf(k, g.Name), Message: message, Categories: []string{"configuration change"}})
 	})
 }
 
-func (s *Service) describeGroup(g *groupRecord) *ParameterGroup {
+func (s *Service) describeGroup(k groupKind, g *groupRecord) *ParameterGroup {
 	return &ParameterGroup{DBParameterGroupName: g.Name, DBParameterGroupFamily: g.Family,
-		Description: g.Description, DBParameterGroupArn: s.groupArn(g.Name)}
+		Description: g.Description, DBParameterGroupArn: s.groupArnOf(k, g.Name)}
 }
 
 // DescribeDBParameterGroups lists parameter groups, or one by name.
 func (s *Service) DescribeDBParameterGroups(ctx context.Context, name string, page Page) ([]ParameterGroup, string, error) {
+	return s.describeGroups(ctx, dbGroupKind, name, page)
+}
+
+// DescribeDBClusterParameterGroups lists cluster parameter groups, or one
+// by name.
+func (s *Service) DescribeDBClusterParameterGroups(ctx context.Context, name string, page Page) ([]ParameterGroup, string, error) {
+	return s.describeGroups(ctx, clusterGroupKind, name, page)
+}
+
+func (s *Service) describeGroups(ctx context.Context, k groupKind, name string, page Page) ([]ParameterGroup, string, error) {
 	max, err := maxRecords(page.MaxRecords)
 	if err != nil {
 		return nil, "", err
@@ -149,15 +254,16 @@ func (s *Service) DescribeDBParameterGroups(ctx context.Context, name string, pa
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	groups := s.groupsOf(k)
 	if name != "" {
-		g := s.groups[strings.ToLower(name)]
+		g := groups[strings.ToLower(name)]
 		if g == nil {
 			return nil, "", groupNotFound(name)
 		}
-		return []ParameterGroup{*s.describeGroup(g)}, "", nil
+		return []ParameterGroup{*s.describeGroup(k, g)}, "", nil
 	}
-	names := make([]string, 0, len(s.groups))
-	for n := range s.groups {
+	names := make([]string, 0, len(groups))
+	for n := range groups {
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -169,7 +275,7 @@ func (s *Service) DescribeDBParameterGroups(ctx context.Context, name string, pa
 		if len(out) == max {
 			return out, encodeMarker(out[len(out)-1].DBParameterGroupName), nil
 		}
-		out = append(out, *s.describeGroup(s.groups[n]))
+		out = append(out, *s.describeGroup(k, groups[n]))
 	}
 	return out, "", nil
 }
@@ -177,6 +283,15 @@ func (s *Service) DescribeDBParameterGroups(ctx context.Context, name string, pa
 // DescribeDBParameters lists a group's parameters; source, when given, keeps
 // only those from user, system or engine-default.
 func (s *Service) DescribeDBParameters(ctx context.Context, name, source string, page Page) ([]Parameter, string, error) {
+	return s.describeParams(ctx, dbGroupKind, name, source, page)
+}
+
+// DescribeDBClusterParameters lists a cluster group's parameters.
+func (s *Service) DescribeDBClusterParameters(ctx context.Context, name, source string, page Page) ([]Parameter, string, error) {
+	return s.describeParams(ctx, clusterGroupKind, name, source, page)
+}
+
+func (s *Service) describeParams(ctx context.Context, k groupKind, name, source string, page Page) ([]Parameter, string, error) {
 	if name == "" {
 		return nil, "", missing("DBParameterGroupName")
 	}
@@ -192,7 +307,7 @@ func (s *Service) DescribeDBParameters(ctx context.Context, name, source string,
 		return nil, "", invalidValue("Invalid Source %s: it must be user, system or engine-default.", source)
 	}
 	s.mu.Lock()
-	g := s.groups[strings.ToLower(name)]
+	g := s.groupsOf(k)[strings.ToLower(name)]
 	s.mu.Unlock()
 	if g == nil {
 		return nil, "", groupNotFound(name)
@@ -259,12 +374,27 @@ func allowedValues(p engine.ParamInfo) string {
 // make those instances pending-reboot. The whole request is validated first:
 // one bad parameter changes nothing.
 func (s *Service) ModifyDBParameterGroup(ctx context.Context, name string, changes []ParameterChange) (string, error) {
-	return s.changeGroup(ctx, name, changes, false)
+	return s.changeGroup(ctx, dbGroupKind, name, changes, false)
+}
+
+// ModifyDBClusterParameterGroup sets parameters of a cluster group; they
+// reach every instance of the clusters that use it, as ModifyDBParameterGroup's do.
+func (s *Service) ModifyDBClusterParameterGroup(ctx context.Context, name string, changes []ParameterChange) (string, error) {
+	return s.changeGroup(ctx, clusterGroupKind, name, changes, false)
+}
+
+// ResetDBClusterParameterGroup returns a cluster group's parameters (or all) to their defaults.
+func (s *Service) ResetDBClusterParameterGroup(ctx context.Context, name string, all bool, changes []ParameterChange) (string, error) {
+	return s.resetGroup(ctx, clusterGroupKind, name, all, changes)
 }
 
 // ResetDBParameterGroup returns parameters (or all) to their defaults.
 // Dynamic ones are reset at once, static ones at the next reboot.
 func (s *Service) ResetDBParameterGroup(ctx context.Context, name string, all bool, changes []ParameterChange) (string, error) {
+	return s.resetGroup(ctx, dbGroupKind, name, all, changes)
+}
+
+func (s *Service) resetGroup(ctx context.Context, k groupKind, name string, all bool, changes []ParameterChange) (string, error) {
 	if all && len(changes) > 0 {
 		return "", invalidCombination("ResetAllParameters and Parameters cannot be given together.")
 	}
@@ -273,17 +403,17 @@ func (s *Service) ResetDBParameterGroup(ctx context.Context, name string, all bo
 	}
 	if all {
 		s.lock()
-		if g := s.groups[strings.ToLower(name)]; g != nil {
-			for k := range g.Params {
-				changes = append(changes, ParameterChange{ParameterName: k})
+		if g := s.groupsOf(k)[strings.ToLower(name)]; g != nil {
+			for p := range g.Params {
+				changes = append(changes, ParameterChange{ParameterName: p})
 			}
 		}
 		s.unlock()
 	}
-	return s.changeGroup(ctx, name, changes, true)
+	return s.changeGroup(ctx, k, name, changes, true)
 }
 
-func (s *Service) changeGroup(ctx context.Context, name string, changes []ParameterChange, reset bool) (string, error) {
+func (s *Service) changeGroup(ctx context.Context, k groupKind, name string, changes []ParameterChange, reset bool) (string, error) {
 	if name == "" {
 		return "", missing("DBParameterGroupName")
 	}
@@ -295,7 +425,7 @@ func (s *Service) changeGroup(ctx context.Context, name string, changes []Parame
 		return "", invalidValue("At most 20 parameters can be modified in one request.")
 	}
 	s.lock()
-	g := s.groups[name]
+	g := s.groupsOf(k)[name]
 	s.unlock()
 	if g == nil {
 		return "", groupNotFound(name)
@@ -315,7 +445,6 @@ func (s *Service) changeGroup(ctx context.Context, name string, changes []Parame
 	for _, p := range catalog {
 		byName[p.Name] = p
 	}
-	defaults := e.Defaults(b)
 	type applied struct {
 		name, value string // value "" means back to the default
 		immediate   bool
@@ -377,7 +506,7 @@ func (s *Service) changeGroup(ctx context.Context, name string, changes []Parame
 	}
 	var touched []*instanceChange
 	for _, r := range s.sortedLocked() {
-		if r.ParameterGroup == name && r.Applied != nil {
+		if s.usesGroupLocked(k, r, name) && r.Applied != nil {
 			touched = append(touched, &instanceChange{r: r, applied: maps.Clone(r.Applied), pending: r.PendingReboot})
 		}
 	}
@@ -387,17 +516,19 @@ func (s *Service) changeGroup(ctx context.Context, name string, changes []Parame
 		} else {
 			params[a.name] = userParam{Value: a.value, ApplyMethod: map[bool]string{true: applyImmediate, false: applyPendingReboot}[a.immediate]}
 		}
-		value, hasValue := a.value, a.value != ""
-		if reset {
-			value, hasValue = defaults[a.name]
-		}
-		for _, c := range touched {
+	}
+	// What an instance runs with comes from both its groups (a cluster's
+	// and its own, which wins), so the value applied is the one the
+	// instance's layers give once the group has changed.
+	for _, c := range touched {
+		effective := s.effectiveWithLocked(c.r, k, name, params)
+		for _, a := range plan {
 			if !a.immediate {
 				c.pending = true
 				continue
 			}
-			if hasValue {
-				c.applied[a.name] = value
+			if v, ok := effective[a.name]; ok {
+				c.applied[a.name] = v
 			} else {
 				delete(c.applied, a.name)
 			}
@@ -407,10 +538,10 @@ func (s *Service) changeGroup(ctx context.Context, name string, changes []Parame
 	nextGroup := *g
 	nextGroup.Params = params
 	err = s.commitLocked(ctx, func(tx *store.Tx) error {
-		if err := tx.Put(store.KindParameterGroup, g.Name, &nextGroup); err != nil {
+		if err := tx.Put(k.storeKind(), g.Name, &nextGroup); err != nil {
 			return err
 		}
-		if err := tx.AddEvent(store.Event{SourceType: "db-parameter-group", SourceID: g.Name, SourceArn: s.groupArn(g.Name),
+		if err := tx.AddEvent(store.Event{SourceType: "db-parameter-group", SourceID: g.Name, SourceArn: s.groupArnOf(k, g.Name),
 			Message: "Updated parameters of parameter group " + name, Categories: []string{"configuration change"}}); err != nil {
 			return err
 		}
@@ -670,33 +801,85 @@ func validInteger(engineName string, p engine.ParamInfo, v string, bad func(stri
 
 // DeleteDBParameterGroup deletes a user group that no instance uses.
 func (s *Service) DeleteDBParameterGroup(ctx context.Context, name string) error {
+	return s.deleteGroup(ctx, dbGroupKind, name)
+}
+
+// DeleteDBClusterParameterGroup deletes a cluster group no cluster uses.
+func (s *Service) DeleteDBClusterParameterGroup(ctx context.Context, name string) error {
+	return s.deleteGroup(ctx, clusterGroupKind, name)
+}
+
+func (s *Service) deleteGroup(ctx context.Context, k groupKind, name string) error {
 	if name == "" {
+		if k.cluster {
+			return missing("DBClusterParameterGroupName")
+		}
 		return missing("DBParameterGroupName")
 	}
 	name = strings.ToLower(name)
 	s.lock()
 	defer s.unlock()
-	g := s.groups[name]
+	g := s.groupsOf(k)[name]
 	if g == nil {
 		return groupNotFound(name)
 	}
 	if g.Default {
-		return invalidGroupState("Default DBParameterGroup cannot be deleted: %s", name)
+		return invalidGroupState("Default %s cannot be deleted: %s", k.what(), name)
 	}
 	for _, r := range s.sortedLocked() {
-		if r.ParameterGroup == name {
+		if !k.cluster && r.ParameterGroup == name {
 			return invalidGroupState("One or more database instances are still members of this parameter group %s, so the group cannot be deleted", name)
 		}
 	}
+	for _, c := range s.clusters {
+		if k.cluster && c.ParameterGroup == name {
+			return invalidGroupState("One or more DB clusters still use the DB cluster parameter group %s, so it cannot be deleted", name)
+		}
+	}
 	if err := s.commitLocked(ctx, func(tx *store.Tx) error {
-		if err := tx.Delete(store.KindParameterGroup, name); err != nil {
+		if err := tx.Delete(k.storeKind(), name); err != nil {
 			return err
 		}
-		return tx.AddEvent(store.Event{SourceType: "db-parameter-group", SourceID: name, SourceArn: s.groupArn(name),
-			Message: "Deleted parameter group " + name, Categories: []string{"deletion"}})
+		return tx.AddEvent(store.Event{SourceType: "db-parameter-group", SourceID: name, SourceArn: s.groupArnOf(k, name),
+			Message: "Deleted " + k.what() + " " + name, Categories: []string{"deletion"}})
 	}); err != nil {
 		return err
 	}
-	delete(s.groups, name)
+	delete(s.groupsOf(k), name)
 	return nil
+}
+
+// clusterGroupForLocked resolves the cluster parameter group of a cluster
+// of build b.
+func (s *Service) clusterGroupForLocked(name string, b engine.Build) (string, error) {
+	if name == "" {
+		return "default." + b.Family(), nil
+	}
+	name = strings.ToLower(name)
+	g := s.clusterGroups[name]
+	if g == nil {
+		return "", fault("DBClusterParameterGroupNotFound", http.StatusNotFound, "DBClusterParameterGroup not found: %s", name)
+	}
+	if g.Family != b.Family() {
+		return "", invalidCombination("The DB cluster parameter group %s with family %s can't be used for this DB cluster. "+
+			"Use a DB cluster parameter group with family %s.", name, g.Family, b.Family())
+	}
+	return name, nil
+}
+
+// applyClusterGroupLocked takes a cluster's new parameter group to its
+// instances: like a new DB parameter group, it applies at their next
+// reboot.
+func (s *Service) applyClusterGroupLocked(c *clusterRecord) {
+	for _, m := range s.membersLocked(c.ResourceID) {
+		if m.PendingReboot || m.Applied == nil {
+			continue
+		}
+		if err := s.updateInstanceLocked(m, func(next *instanceRecord) note {
+			next.PendingReboot = true
+			return configuration("DB cluster parameter group changed to " + c.ParameterGroup + "; it applies at the next reboot")
+		}); err != nil {
+			s.log.Error("save DB instance", "instance", m.Identifier, "err", err)
+		}
+	}
 }

@@ -43,6 +43,10 @@ func (s *Service) CreateDBInstanceReadReplica(ctx context.Context, in CreateRead
 	if src.SourceResourceID != "" {
 		return nil, invalidInstanceState(src.Identifier, "a read replica", "a primary: teal does not create cascading read replicas")
 	}
+	if src.ClusterResourceID != "" {
+		return nil, invalidInstanceState(src.Identifier, "a member of a DB cluster",
+			"a standalone instance: a DB cluster's readers are added with CreateDBInstance and DBClusterIdentifier")
+	}
 	l, err := s.layout(src)
 	if err != nil {
 		return nil, err
@@ -161,6 +165,10 @@ func (s *Service) PromoteReadReplica(ctx context.Context, id string) (*DBInstanc
 	r := s.findLocked(id)
 	if r == nil {
 		return nil, instanceNotFound(id)
+	}
+	if r.ClusterResourceID != "" {
+		return nil, invalidInstanceState(r.Identifier, "a reader of a DB cluster",
+			"a read replica: a cluster's reader becomes its writer by FailoverDBCluster")
 	}
 	if r.SourceResourceID == "" {
 		return nil, invalidInstanceState(r.Identifier, "not a read replica", "a read replica")

@@ -78,16 +78,19 @@ type Service struct {
 	// mu guards memory: readers hold it alone; a writer holds it too,
 	// except while its change is being saved (commitLocked), so no reader
 	// waits for the store's disk.
-	wmu         sync.Mutex
-	writing     bool // a writer holds wmu and mu
-	mu          sync.Mutex
-	instances   map[string]*instanceRecord   // by DbiResourceId
-	groups      map[string]*groupRecord      // by name
-	deployments map[string]*deploymentRecord // by identifier
-	live        map[string]*deploymentLive   // what the monitor last measured
-	unsaved     map[string]string            // what a deployment is doing or waits for, not persisted
-	provisions  map[string]*provision        // the green builds under way
-	configLocks map[string]*sync.Mutex       // by DbiResourceId: one writer of a configuration file at a time
+	wmu       sync.Mutex
+	writing   bool // a writer holds wmu and mu
+	mu        sync.Mutex
+	instances map[string]*instanceRecord // by DbiResourceId
+	groups    map[string]*groupRecord    // by name
+	clusters  map[string]*clusterRecord  // by DbClusterResourceId
+	// clusterGroups are the DB cluster parameter groups, by name.
+	clusterGroups map[string]*groupRecord
+	deployments   map[string]*deploymentRecord // by identifier
+	live          map[string]*deploymentLive   // what the monitor last measured
+	unsaved       map[string]string            // what a deployment is doing or waits for, not persisted
+	provisions    map[string]*provision        // the green builds under way
+	configLocks   map[string]*sync.Mutex       // by DbiResourceId: one writer of a configuration file at a time
 
 	users osUsers // each instance's OS user
 
@@ -131,6 +134,13 @@ type instanceRecord struct {
 	Tags                  []Tag
 	CreateTime            time.Time
 	SourceResourceID      string `json:",omitempty"` // set on read replicas
+	// ClusterResourceID is the DbClusterResourceId of the DB cluster the
+	// instance belongs to; a reader of a cluster is a read replica of its
+	// writer.
+	ClusterResourceID string `json:",omitempty"`
+	// Reclone: the instance's data is copied again from its source before
+	// it next starts (a cluster member after a failover).
+	Reclone bool `json:",omitempty"`
 	// ReadOnly makes the server refuse writes by default
 	// (default_transaction_read_only): a green instance until switchover,
 	// an old blue until its next reboot.
@@ -202,21 +212,23 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		cfg:          cfg,
-		instancesDir: instancesDir,
-		log:          cfg.Logger,
-		store:        st,
-		proxy:        proxy.NewManager(cfg.Logger),
-		engines:      map[string]engine.Engine{},
-		instances:    map[string]*instanceRecord{},
-		groups:       map[string]*groupRecord{},
-		deployments:  map[string]*deploymentRecord{},
-		live:         map[string]*deploymentLive{},
-		unsaved:      map[string]string{},
-		metrics:      newServiceMetrics(),
-		provisions:   map[string]*provision{},
-		configLocks:  map[string]*sync.Mutex{},
-		supEvents:    make(chan supervisor.Event, 256),
+		cfg:           cfg,
+		instancesDir:  instancesDir,
+		log:           cfg.Logger,
+		store:         st,
+		proxy:         proxy.NewManager(cfg.Logger),
+		engines:       map[string]engine.Engine{},
+		instances:     map[string]*instanceRecord{},
+		groups:        map[string]*groupRecord{},
+		clusters:      map[string]*clusterRecord{},
+		clusterGroups: map[string]*groupRecord{},
+		deployments:   map[string]*deploymentRecord{},
+		live:          map[string]*deploymentLive{},
+		unsaved:       map[string]string{},
+		metrics:       newServiceMetrics(),
+		provisions:    map[string]*provision{},
+		configLocks:   map[string]*sync.Mutex{},
+		supEvents:     make(chan supervisor.Event, 256),
 
 		switchoverHook: cfg.SwitchoverHook,
 		ca:             ca,
@@ -263,12 +275,28 @@ func (s *Service) load(ctx context.Context) error {
 			}
 		}
 	}
-	groups, err := store.List[groupRecord](ctx, s.store, store.KindParameterGroup)
+	if e := s.engines[auroraPostgres]; e != nil {
+		for _, b := range e.Builds() {
+			name := "default." + b.Family()
+			s.clusterGroups[name] = &groupRecord{Name: name, Family: b.Family(), Engine: e.Name(),
+				Description: "Default cluster parameter group for " + b.Family(), Default: true}
+		}
+	}
+	for _, k := range []groupKind{dbGroupKind, clusterGroupKind} {
+		groups, err := store.List[groupRecord](ctx, s.store, k.storeKind())
+		if err != nil {
+			return err
+		}
+		for i := range groups {
+			s.groupsOf(k)[groups[i].Name] = &groups[i]
+		}
+	}
+	clusters, err := store.List[clusterRecord](ctx, s.store, kindCluster)
 	if err != nil {
 		return err
 	}
-	for i := range groups {
-		s.groups[groups[i].Name] = &groups[i]
+	for i := range clusters {
+		s.clusters[clusters[i].ResourceID] = &clusters[i]
 	}
 	insts, err := store.List[instanceRecord](ctx, s.store, store.KindInstance)
 	if err != nil {
@@ -332,6 +360,7 @@ func (s *Service) resume() {
 			}
 		}
 	}
+	s.resumeClustersLocked()
 	for _, r := range s.sortedLocked() {
 		if _, err := s.openEndpoint(r.Identifier, r.Port, r.Engine); err != nil {
 			s.log.Error("open endpoint", "instance", r.Identifier, "port", r.Port, "err", err)
@@ -339,6 +368,9 @@ func (s *Service) resume() {
 		id := r.ResourceID
 		switch {
 		case rebuilt[id]:
+		case r.Reclone:
+			r.Status = StatusRebooting
+			s.goWork(func(ctx context.Context) { s.reclone(ctx, id) })
 		case r.Status == StatusCreating:
 			if r.SourceResourceID != "" {
 				s.goWork(func(ctx context.Context) { s.provisionReplica(ctx, id) })
@@ -451,6 +483,7 @@ func (s *Service) routeLocked(r *instanceRecord, applied map[string]string, ev n
 		s.log.Error("save available DB instance", "instance", r.Identifier, "err", err)
 		return false
 	}
+	s.routeClusterOfLocked(r)
 	return true
 }
 
@@ -464,6 +497,7 @@ func (s *Service) unrouteLocked(r *instanceRecord) {
 	if err != nil {
 		s.log.Warn("stop routing to a server", "instance", r.Identifier, "err", err)
 	}
+	s.routeClusterOfLocked(r)
 }
 
 // clone copies r so that no map or slice is shared with it.
@@ -807,7 +841,7 @@ func (s *Service) openEndpoint(name string, port int, engineName string) (int, e
 	if err != nil {
 		return 0, err
 	}
-	if engineName == "postgres" {
+	if engine.IsPostgres(engineName) {
 		if err := s.proxy.SetProtocol(name, proxy.ProtocolPostgres); err != nil {
 			return 0, err
 		}

@@ -6,10 +6,13 @@ import (
 )
 
 // resourceLocked finds the tags of the resource an ARN names: a DB instance
-// (…:db:NAME) or a parameter group (…:pg:NAME). save saves the resource
+// (…:db:NAME), a parameter group (…:pg:NAME), a DB cluster (…:cluster:NAME),
+// a cluster parameter group (…:cluster-pg:NAME) or a custom endpoint
+// (…:cluster-endpoint:NAME). save saves the resource
 // with the tags given, then publishes it; on error nothing changed.
 func (s *Service) resourceLocked(ctx context.Context, ref string) (tags []Tag, save func(next []Tag) error, err error) {
-	arn, err := s.scope().ResolveARN("ResourceName", ref, TypeInstance, TypeParameterGroup, TypeCluster)
+	arn, err := s.scope().ResolveARN("ResourceName", ref, TypeInstance, TypeParameterGroup, TypeCluster,
+		TypeClusterParameterGroup, TypeClusterEndpoint)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -25,8 +28,31 @@ func (s *Service) resourceLocked(ctx context.Context, ref string) (tags []Tag, s
 				return note{}
 			})
 		}, nil
-	case TypeParameterGroup:
-		g := s.groups[arn.Name]
+	case TypeCluster:
+		c := s.findClusterLocked(arn.Name)
+		if c == nil {
+			return nil, nil, clusterNotFound(arn.Name)
+		}
+		return slices.Clone(c.Tags), func(tags []Tag) error {
+			return s.updateClusterLocked(c, func(next *clusterRecord) note {
+				next.Tags = tags
+				return note{}
+			})
+		}, nil
+	case TypeClusterEndpoint:
+		c, i := s.findCustomEndpointLocked(arn.Name)
+		if c == nil {
+			return nil, nil, clusterEndpointNotFound(arn.Name)
+		}
+		return slices.Clone(c.Custom[i].Tags), func(tags []Tag) error {
+			return s.updateClusterLocked(c, func(next *clusterRecord) note {
+				next.Custom[i].Tags = tags
+				return note{}
+			})
+		}, nil
+	case TypeParameterGroup, TypeClusterParameterGroup:
+		k := groupKind{cluster: arn.Type == TypeClusterParameterGroup}
+		g := s.groupsOf(k)[arn.Name]
 		if g == nil {
 			return nil, nil, groupNotFound(arn.Name)
 		}
@@ -36,7 +62,7 @@ func (s *Service) resourceLocked(ctx context.Context, ref string) (tags []Tag, s
 		return slices.Clone(g.Tags), func(tags []Tag) error {
 			next := *g
 			next.Tags = tags
-			if err := s.saveGroupLocked(ctx, &next, ""); err != nil {
+			if err := s.saveGroupLocked(ctx, k, &next, ""); err != nil {
 				return err
 			}
 			*g = next

@@ -75,6 +75,7 @@ type DBInstance struct {
 	AutoMinorVersionUpgrade               bool
 	StorageEncrypted                      bool
 	DbInstancePort                        int
+	DBClusterIdentifier                   string
 }
 
 // CreateDBInstanceInput holds the members of CreateDBInstance that teal uses.
@@ -93,6 +94,9 @@ type CreateDBInstanceInput struct {
 	Tags                  []Tag
 	DeletionProtection    bool
 	BackupRetentionPeriod *int
+	// DBClusterIdentifier adds the instance to a DB cluster: the first
+	// becomes its writer, the others its readers.
+	DBClusterIdentifier string
 }
 
 // ModifyDBInstanceInput holds the members of ModifyDBInstance that teal uses.

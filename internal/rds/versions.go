@@ -38,7 +38,7 @@ type EngineVersionsInput struct {
 	Page                   Page
 }
 
-var engineDescriptions = map[string]string{"postgres": "PostgreSQL", "mariadb": "MariaDB Community Edition", "mysql": "MySQL Community Edition"}
+var engineDescriptions = map[string]string{"postgres": "PostgreSQL", auroraPostgres: "Aurora (PostgreSQL)", "mariadb": "MariaDB Community Edition", "mysql": "MySQL Community Edition"}
 
 // DescribeDBEngineVersions lists the installed engine builds, newest first
 // per engine. DefaultOnly keeps the newest build of each engine (or of the
@@ -64,7 +64,7 @@ func (s *Service) DescribeDBEngineVersions(ctx context.Context, in EngineVersion
 		}
 	}
 	var out []EngineVersion
-	names := []string{"mariadb", "mysql", "postgres"}
+	names := []string{auroraPostgres, "mariadb", "mysql", "postgres"}
 	for _, name := range names {
 		e := s.engines[name]
 		if e == nil || in.Engine != "" && in.Engine != name {

@@ -78,7 +78,8 @@ func DefaultEnginesDir() string {
 func Engines(enginesDir string, extra []string) []engine.Engine {
 	pg := postgres.New(append(postgres.DefaultDirs(enginesDir), extra...))
 	maria := mariadb.New(append(mariadb.DefaultDirs(), extra...))
-	return []engine.Engine{pg, maria}
+	// DB clusters (aurora-postgresql) run on the same PostgreSQL builds.
+	return []engine.Engine{pg, pg.Aurora(), maria}
 }
 
 // OpenService opens the RDS service on a data directory, running database

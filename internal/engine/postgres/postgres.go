@@ -27,6 +27,7 @@ const AdminUser = "tealadmin"
 
 // Engine is the PostgreSQL engine.
 type Engine struct {
+	name   string // "postgres", or "aurora-postgresql" for the members of DB clusters
 	builds []engine.Build
 	// SubscriptionCopy makes green's subscriptions copy blue's data
 	// (PostgreSQL's table synchronisation) instead of teal's copy. Set it
@@ -42,7 +43,7 @@ type Engine struct {
 // a glob pattern is allowed. Client programs (pg_dump, pg_dumpall, psql)
 // found in the same places are what blue/green copies schemas with.
 func New(dirs []string) *Engine {
-	e := &Engine{catalog: map[string][]engine.ParamInfo{}}
+	e := &Engine{name: "postgres", catalog: map[string][]engine.ParamInfo{}}
 	seen := map[string]bool{}
 	for _, pattern := range dirs {
 		matches, _ := filepath.Glob(pattern)
@@ -92,7 +93,19 @@ func serverVersion(bin string) (string, error) {
 }
 
 // Name implements engine.Engine.
-func (e *Engine) Name() string { return "postgres" }
+func (e *Engine) Name() string { return e.name }
+
+// Aurora is the engine of DB clusters (aurora-postgresql): the same
+// PostgreSQL builds, named as Aurora names them, so that their families
+// are aurora-postgresqlNN.
+func (e *Engine) Aurora() *Engine {
+	a := &Engine{name: "aurora-postgresql", SubscriptionCopy: e.SubscriptionCopy, catalog: map[string][]engine.ParamInfo{}}
+	for _, b := range e.builds {
+		b.Engine = a.name
+		a.builds = append(a.builds, b)
+	}
+	return a
+}
 
 // Builds implements engine.Engine.
 func (e *Engine) Builds() []engine.Build { return append([]engine.Build(nil), e.builds...) }

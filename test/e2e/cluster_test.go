@@ -1,0 +1,336 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/rds/types"
+	"github.com/jackc/pgx/v5"
+)
+
+// clusterRig is a DB cluster of a writer and two readers, made through the
+// Go SDK.
+type clusterRig struct {
+	api *apiRig
+	c   *awsrds.Client
+	id  string
+}
+
+func (r *clusterRig) describe(t *testing.T) types.DBCluster {
+	t.Helper()
+	out, err := r.c.DescribeDBClusters(context.Background(), &awsrds.DescribeDBClustersInput{DBClusterIdentifier: aws.String(r.id)})
+	if err != nil {
+		t.Fatalf("describe cluster %s: %v", r.id, err)
+	}
+	if len(out.DBClusters) != 1 {
+		t.Fatalf("describe cluster %s: %d clusters", r.id, len(out.DBClusters))
+	}
+	return out.DBClusters[0]
+}
+
+// writer is the identifier of the member Describe calls the writer.
+func (r *clusterRig) writer(t *testing.T) string {
+	t.Helper()
+	var w string
+	for _, m := range r.describe(t).DBClusterMembers {
+		if aws.ToBool(m.IsClusterWriter) {
+			if w != "" {
+				t.Fatalf("cluster %s has two writers: %s and %s", r.id, w, aws.ToString(m.DBInstanceIdentifier))
+			}
+			w = aws.ToString(m.DBInstanceIdentifier)
+		}
+	}
+	return w
+}
+
+// serverPort is the port of an instance's own server, which
+// inet_server_port() reports in a session on it.
+func (r *clusterRig) serverPort(t *testing.T, id string) int {
+	t.Helper()
+	out, err := r.c.DescribeDBInstances(context.Background(), &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(aws.ToInt32(out.DBInstances[0].DbInstancePort))
+}
+
+func (r *clusterRig) waitStatus(t *testing.T, status string, d time.Duration) {
+	t.Helper()
+	eventually(t, d, "cluster "+r.id+" "+status, func() error {
+		if got := aws.ToString(r.describe(t).Status); got != status {
+			return fmt.Errorf("cluster is %s", got)
+		}
+		return nil
+	})
+}
+
+// hostPort reads an endpoint teal reports as "host:port".
+func hostPort(t *testing.T, endpoint string) int {
+	t.Helper()
+	_, p, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		t.Fatalf("endpoint %q: %v", endpoint, err)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatalf("endpoint %q: %v", endpoint, err)
+	}
+	return n
+}
+
+// sessionOn connects through port and says which server answered and
+// whether it is a replica.
+func sessionOn(ctx context.Context, port int) (server int, replica bool, err error) {
+	c, err := tryConnect(ctx, port, "app")
+	if err != nil {
+		return 0, false, err
+	}
+	defer c.Close(context.Background())
+	err = c.QueryRow(ctx, "SELECT inet_server_port(), pg_is_in_recovery()").Scan(&server, &replica)
+	return server, replica, err
+}
+
+func newClusterRig(t *testing.T) *clusterRig {
+	t.Helper()
+	dir := dataDir(t)
+	svc := openService(t, dir)
+	requireVersions(t, svc, "15")
+	api := startAPI(t, svc)
+	r := &clusterRig{api: api, c: api.client, id: "orders"}
+	ctx := context.Background()
+	if _, err := r.c.CreateDBCluster(ctx, &awsrds.CreateDBClusterInput{
+		DBClusterIdentifier: aws.String(r.id), Engine: aws.String("aurora-postgresql"), EngineVersion: aws.String("15"),
+		MasterUsername: aws.String(masterUser), MasterUserPassword: aws.String(masterPass), DatabaseName: aws.String("app"),
+		Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("orders")}},
+	}); err != nil {
+		t.Fatalf("create cluster: %v", err)
+	}
+	for i, id := range []string{"orders-1", "orders-2", "orders-3"} {
+		if _, err := r.c.CreateDBInstance(ctx, &awsrds.CreateDBInstanceInput{
+			DBInstanceIdentifier: aws.String(id), DBClusterIdentifier: aws.String(r.id),
+			Engine: aws.String("aurora-postgresql"), DBInstanceClass: aws.String("db.r6g.large"),
+		}); err != nil {
+			t.Fatalf("add %s to the cluster: %v", id, err)
+		}
+		if i == 0 {
+			// Readers are cloned from an available writer.
+			waitAvailable(t, r.c, id)
+		}
+	}
+	waitAvailable(t, r.c, "orders-2")
+	waitAvailable(t, r.c, "orders-3")
+	return r
+}
+
+// TestClusterEndpointsAndFailover builds a cluster of a writer and two
+// readers through the Go SDK: writes through the cluster endpoint are read
+// through the reader endpoint, which spreads sessions over both readers; a
+// custom endpoint reaches its static member only; FailoverDBCluster under
+// eight writers on the cluster endpoint loses no acknowledged commit, and
+// the cluster endpoint then reaches the new writer.
+func TestClusterEndpointsAndFailover(t *testing.T) {
+	t.Parallel()
+	r := newClusterRig(t)
+	ctx := context.Background()
+
+	cl := r.describe(t)
+	if got := r.writer(t); got != "orders-1" {
+		t.Fatalf("writer = %q, want orders-1 (the first instance added)", got)
+	}
+	if len(cl.DBClusterMembers) != 3 || aws.ToString(cl.Engine) != "aurora-postgresql" {
+		t.Fatalf("cluster: %d members, engine %s", len(cl.DBClusterMembers), aws.ToString(cl.Engine))
+	}
+	resID := aws.ToString(cl.DbClusterResourceId)
+	if len(resID) != len("cluster-")+26 {
+		t.Fatalf("DbClusterResourceId %q", resID)
+	}
+	writerPort := int(aws.ToInt32(cl.Port))
+	readerPort := hostPort(t, aws.ToString(cl.ReaderEndpoint))
+	if writerPort == readerPort {
+		t.Fatalf("writer and reader endpoints share port %d", writerPort)
+	}
+
+	// Writes through the cluster endpoint are read on the reader endpoint.
+	w := connectPort(t, writerPort, "app")
+	if _, err := w.Exec(ctx, `CREATE TABLE ledger (id bigserial PRIMARY KEY, writer int NOT NULL, seq int NOT NULL, UNIQUE (writer, seq));
+		INSERT INTO ledger (writer, seq) VALUES (-1, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the reader endpoint sees the write", func() error {
+		c, err := tryConnect(ctx, readerPort, "app")
+		if err != nil {
+			return err
+		}
+		defer c.Close(ctx)
+		var n int
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM ledger WHERE writer = -1").Scan(&n); err != nil {
+			return err
+		}
+		if n != 1 {
+			return fmt.Errorf("%d rows", n)
+		}
+		return nil
+	})
+
+	// The reader endpoint spreads new sessions over both readers.
+	readers := map[int]bool{r.serverPort(t, "orders-2"): true, r.serverPort(t, "orders-3"): true}
+	seen := map[int]int{}
+	for range 6 {
+		server, replica, err := sessionOn(ctx, readerPort)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !replica || !readers[server] {
+			t.Fatalf("the reader endpoint reached server port %d (replica %v); readers are %v", server, replica, readers)
+		}
+		seen[server]++
+	}
+	if len(seen) != 2 {
+		t.Fatalf("six sessions on the reader endpoint reached %v: want both readers", seen)
+	}
+
+	// A custom endpoint with a static member reaches that member only.
+	ce, err := r.c.CreateDBClusterEndpoint(ctx, &awsrds.CreateDBClusterEndpointInput{
+		DBClusterIdentifier: aws.String(r.id), DBClusterEndpointIdentifier: aws.String("orders-reports"),
+		EndpointType: aws.String("READER"), StaticMembers: []string{"orders-3"}})
+	if err != nil {
+		t.Fatalf("create custom endpoint: %v", err)
+	}
+	customPort := hostPort(t, aws.ToString(ce.Endpoint))
+	for range 3 {
+		server, _, err := sessionOn(ctx, customPort)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if server != r.serverPort(t, "orders-3") {
+			t.Fatalf("custom endpoint reached server port %d, want orders-3's", server)
+		}
+	}
+	eps, err := r.c.DescribeDBClusterEndpoints(ctx, &awsrds.DescribeDBClusterEndpointsInput{DBClusterIdentifier: aws.String(r.id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, e := range eps.DBClusterEndpoints {
+		kinds[aws.ToString(e.EndpointType)] = true
+	}
+	if len(eps.DBClusterEndpoints) != 3 || !kinds["WRITER"] || !kinds["READER"] || !kinds["CUSTOM"] {
+		t.Fatalf("DescribeDBClusterEndpoints: %+v", eps.DBClusterEndpoints)
+	}
+
+	// Failover to orders-2 with eight writers on the cluster endpoint.
+	stop := make(chan struct{})
+	l, wg := runWriters(t, writerPort, 0, 8, stop)
+	stopped := false
+	stopWriters := func() {
+		if !stopped {
+			stopped = true
+			close(stop)
+			wg.Wait()
+		}
+	}
+	t.Cleanup(stopWriters)
+	time.Sleep(time.Second)
+	if _, err := r.c.FailoverDBCluster(ctx, &awsrds.FailoverDBClusterInput{
+		DBClusterIdentifier: aws.String(r.id), TargetDBInstanceIdentifier: aws.String("orders-2")}); err != nil {
+		t.Fatalf("failover: %v", err)
+	}
+	r.waitStatus(t, "available", 2*time.Minute)
+	if got := r.writer(t); got != "orders-2" {
+		t.Fatalf("after failover the writer is %q, want orders-2", got)
+	}
+	time.Sleep(time.Second)
+	stopWriters()
+
+	l.mu.Lock()
+	acked := len(l.acked)
+	l.mu.Unlock()
+	if acked < 100 {
+		t.Fatalf("only %d commits acknowledged around the failover (errors: %v)", acked, l.errs)
+	}
+	// The cluster endpoint reaches the new writer, which has every
+	// acknowledged commit.
+	newWriter := r.serverPort(t, "orders-2")
+	eventually(t, 30*time.Second, "the cluster endpoint reaches orders-2 as a writer", func() error {
+		server, replica, err := sessionOn(ctx, writerPort)
+		if err != nil {
+			return err
+		}
+		if server != newWriter || replica {
+			return fmt.Errorf("reached server port %d (replica %v), want %d as a primary", server, replica, newWriter)
+		}
+		return nil
+	})
+	c := connectPort(t, writerPort, "app")
+	have := map[[2]int]bool{}
+	rows, err := c.Query(ctx, "SELECT writer, seq FROM ledger WHERE writer >= 0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k [2]int
+		if err := rows.Scan(&k[0], &k[1]); err != nil {
+			t.Fatal(err)
+		}
+		have[k] = true
+	}
+	if rows.Err() != nil {
+		t.Fatal(rows.Err())
+	}
+	l.mu.Lock()
+	lost := 0
+	for k := range l.acked {
+		if !have[k] {
+			lost++
+		}
+	}
+	l.mu.Unlock()
+	if lost > 0 {
+		t.Fatalf("%d of %d acknowledged commits are missing after the failover", lost, acked)
+	}
+	t.Logf("failover: %d commits acknowledged, all found on the new writer; %d failed attempts", acked, l.failed)
+	if _, err := c.Exec(ctx, "INSERT INTO ledger (writer, seq) VALUES (-2, 1)"); err != nil {
+		t.Fatalf("write through the cluster endpoint after failover: %v", err)
+	}
+
+	// The old writer and the other reader rejoin as readers of orders-2,
+	// and the reader endpoint spreads over them again.
+	waitAvailable(t, r.c, "orders-1")
+	waitAvailable(t, r.c, "orders-3")
+	readers = map[int]bool{r.serverPort(t, "orders-1"): true, r.serverPort(t, "orders-3"): true}
+	eventually(t, 30*time.Second, "the readers replay the new writer's commits", func() error {
+		for range 4 {
+			c, err := tryConnect(ctx, readerPort, "app")
+			if err != nil {
+				return err
+			}
+			var server, n int
+			err = c.QueryRow(ctx, "SELECT inet_server_port(), count(*) FROM ledger WHERE writer = -2").Scan(&server, &n)
+			c.Close(ctx)
+			if err != nil {
+				return err
+			}
+			if !readers[server] || n != 1 {
+				return fmt.Errorf("reader endpoint reached server port %d with %d new rows; readers are %v", server, n, readers)
+			}
+		}
+		return nil
+	})
+}
+
+// connectPort connects through an endpoint port as the master user.
+func connectPort(t *testing.T, port int, db string) *pgx.Conn {
+	t.Helper()
+	c, err := tryConnect(context.Background(), port, db)
+	if err != nil {
+		t.Fatalf("connect through port %d: %v", port, err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
