@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/tealdb/teal/internal/rds"
 )
@@ -16,12 +17,13 @@ type createBlueGreenInput struct {
 	TargetDBParameterGroupName string `query:",id=pg"`
 	TargetDBInstanceClass      string
 	Tags                       []tagInput `query:"Tags.Tag"`
-	// Aurora and storage members teal cannot honour are refused, not ignored.
-	TargetDBClusterParameterGroupName string `query:",unsupported"`
-	TargetIops                        int    `query:",unsupported"`
-	TargetStorageType                 string `query:",unsupported"`
-	TargetAllocatedStorage            int    `query:",unsupported"`
-	TargetStorageThroughput           int    `query:",unsupported"`
+	// The green cluster's parameter group, when Source is a DB cluster.
+	TargetDBClusterParameterGroupName string `query:",id=cluster-pg"`
+	// Storage members teal cannot honour are refused, not ignored.
+	TargetIops              int    `query:",unsupported"`
+	TargetStorageType       string `query:",unsupported"`
+	TargetAllocatedStorage  int    `query:",unsupported"`
+	TargetStorageThroughput int    `query:",unsupported"`
 }
 
 type describeBlueGreenInput struct {
@@ -117,6 +119,8 @@ func (a *API) createBlueGreen(ctx context.Context, in *createBlueGreenInput) (bl
 		TargetDBParameterGroupName: in.TargetDBParameterGroupName,
 		TargetDBInstanceClass:      in.TargetDBInstanceClass,
 		Tags:                       tagsOf(in.Tags),
+
+		TargetDBClusterParameterGroupName: in.TargetDBClusterParameterGroupName,
 	}))
 }
 
@@ -153,7 +157,7 @@ func (a *API) deploymentArn(id string) string { return a.arn(rds.TypeDeployment,
 // none; the operation itself then answers BlueGreenDeploymentNotFoundFault.
 // If the members cannot be read, the check fails closed: it is made on every
 // instance.
-func (a *API) membersOf(id string, green bool) []string {
+func (a *API) membersOf(id string, green, clusters bool) []string {
 	deps, _, err := a.svc.DescribeBlueGreenDeployments(context.Background(), id, nil, rds.Page{})
 	if errors.Is(err, deploymentNotFound) {
 		return nil
@@ -163,6 +167,9 @@ func (a *API) membersOf(id string, green bool) []string {
 	}
 	var out []string
 	for _, m := range deps[0].SwitchoverDetails {
+		if strings.Contains(m.SourceMember, ":"+rds.TypeCluster+":") != clusters {
+			continue
+		}
 		arn := m.SourceMember
 		if green {
 			arn = m.TargetMember

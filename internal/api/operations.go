@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"strings"
 
 	"github.com/tealdb/teal/internal/rds"
 )
@@ -146,23 +147,41 @@ var operations = map[string]operation{
 	// Blue/green deployments, with the checks RDS makes on the instances
 	// they create, switch over and delete.
 	"CreateBlueGreenDeployment": op((*API).createBlueGreen, func(a *API, in *createBlueGreenInput) access {
-		return self(a.deploymentArn(""), in.Source).withGroup(a, in.TargetDBParameterGroupName).
-			andIf(true, "CreateDBInstanceReadReplica", in.Source).
+		acc := self(a.deploymentArn(""), in.Source).withGroup(a, in.TargetDBParameterGroupName)
+		if in.TargetDBClusterParameterGroupName != "" {
+			acc[0].resources = append(acc[0].resources, a.arn(rds.TypeClusterParameterGroup, in.TargetDBClusterParameterGroupName))
+		}
+		if strings.Contains(in.Source, ":"+rds.TypeCluster+":") {
+			// A cluster's green is a new cluster with new instances and
+			// endpoints, as the Aurora edition lists it.
+			return acc.andIf(true, "CreateDBCluster", a.clusterArn("")).
+				andIf(true, "CreateDBInstance", a.dbArn("")).
+				andIf(true, "CreateDBClusterEndpoint", a.arn(rds.TypeClusterEndpoint, "")).
+				andIf(true, "AddTagsToResource", a.clusterArn(""), a.dbArn(""))
+		}
+		return acc.andIf(true, "CreateDBInstanceReadReplica", in.Source).
 			andIf(true, "AddTagsToResource", a.dbArn(""))
 	}),
 	"DescribeBlueGreenDeployments": op((*API).describeBlueGreen, func(a *API, in *describeBlueGreenInput) access {
 		return self(a.deploymentArn(in.BlueGreenDeploymentIdentifier))
 	}),
 	"SwitchoverBlueGreenDeployment": op((*API).switchoverBlueGreen, func(a *API, in *switchoverBlueGreenInput) access {
-		members := append(a.membersOf(in.BlueGreenDeploymentIdentifier, false), a.membersOf(in.BlueGreenDeploymentIdentifier, true)...)
-		return self(a.deploymentArn(in.BlueGreenDeploymentIdentifier)).
+		id := in.BlueGreenDeploymentIdentifier
+		members := append(a.membersOf(id, false, false), a.membersOf(id, true, false)...)
+		clusters := append(a.membersOf(id, false, true), a.membersOf(id, true, true)...)
+		return self(a.deploymentArn(id)).
 			andIf(len(members) > 0, "ModifyDBInstance", members...).
-			andIf(len(members) > 0, "PromoteReadReplica", members...)
+			andIf(len(members) > 0, "PromoteReadReplica", members...).
+			andIf(len(clusters) > 0, "ModifyDBCluster", clusters...).
+			andIf(len(clusters) > 0, "PromoteReadReplicaDBCluster", clusters...)
 	}),
 	"DeleteBlueGreenDeployment": op((*API).deleteBlueGreen, func(a *API, in *deleteBlueGreenInput) access {
-		green := a.membersOf(in.BlueGreenDeploymentIdentifier, true)
+		green := a.membersOf(in.BlueGreenDeploymentIdentifier, true, false)
+		clusters := a.membersOf(in.BlueGreenDeploymentIdentifier, true, true)
 		return self(a.deploymentArn(in.BlueGreenDeploymentIdentifier)).
-			andIf(len(green) > 0, "DeleteDBInstance", green...)
+			andIf(len(green) > 0, "DeleteDBInstance", green...).
+			andIf(len(clusters) > 0, "DeleteDBCluster", clusters...).
+			andIf(len(clusters) > 0, "DeleteDBClusterEndpoint", a.arn(rds.TypeClusterEndpoint, ""))
 	}),
 
 	// teal's own actions: access keys, for the root key only.

@@ -52,9 +52,12 @@ type SwitchoverDetail struct {
 // CreateBlueGreenInput holds the members of CreateBlueGreenDeployment.
 type CreateBlueGreenInput struct {
 	BlueGreenDeploymentName    string
-	Source                     string // ARN of the blue DB instance
+	Source                     string // ARN of the blue DB instance or DB cluster
 	TargetEngineVersion        string
 	TargetDBParameterGroupName string
+	// TargetDBClusterParameterGroupName is the green cluster's group,
+	// when Source is a DB cluster.
+	TargetDBClusterParameterGroupName string
 	TargetDBInstanceClass      string
 	Tags                       []Tag
 }
@@ -78,6 +81,16 @@ type deploymentRecord struct {
 	Degraded     string
 	Switchover   *deployment.Switchover `json:",omitempty"`
 	DeleteTarget bool                   `json:",omitempty"` // asked for when the deployment is being deleted
+	// Cluster pairs the blue DB cluster with its green twin when the
+	// Source is a cluster; Members are then its instances, the writer
+	// first.
+	Cluster *clusterPair `json:",omitempty"`
+}
+
+// clusterPair is a blue DB cluster and its green twin, by
+// DbClusterResourceId.
+type clusterPair struct {
+	Blue, Green string
 }
 
 // memberRecord pairs a blue instance with its green twin, by DbiResourceId
@@ -220,6 +233,13 @@ func (s *Service) DescribeBlueGreenDeployments(ctx context.Context, id string, f
 	return out, "", nil
 }
 
+func (s *Service) clusterArnOfLocked(rid string) string {
+	if c := s.clusters[rid]; c != nil {
+		return s.clusterArn(c.Identifier)
+	}
+	return ""
+}
+
 func (s *Service) arnOfLocked(rid string) string {
 	if r := s.instances[rid]; r != nil {
 		return s.instanceArn(r.Identifier)
@@ -250,6 +270,21 @@ func (s *Service) describeDeploymentLocked(d *deploymentRecord) BlueGreenDeploym
 	}
 	if len(d.Members) > 0 {
 		out.Source, out.Target = s.arnOfLocked(d.Members[0].Blue), s.arnOfLocked(d.Members[0].Green)
+	}
+	if d.Cluster != nil {
+		out.Source, out.Target = s.clusterArnOfLocked(d.Cluster.Blue), s.clusterArnOfLocked(d.Cluster.Green)
+		det := SwitchoverDetail{SourceMember: out.Source, TargetMember: out.Target, Status: bluegreen.MemberProvisioning}
+		if len(d.Members) > 0 {
+			det.Status = d.Members[0].Status
+		}
+		switch {
+		case d.Status == bluegreen.StatusSwitchoverCompleted:
+		case s.clusters[d.Cluster.Green] == nil:
+			det.Status = bluegreen.MemberMissingTgt
+		case s.clusters[d.Cluster.Blue] == nil:
+			det.Status = bluegreen.MemberMissingSrc
+		}
+		out.SwitchoverDetails = append(out.SwitchoverDetails, det)
 	}
 	for _, m := range d.Members {
 		det := SwitchoverDetail{SourceMember: s.arnOfLocked(m.Blue), TargetMember: s.arnOfLocked(m.Green), Status: m.Status}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/tealdb/teal/internal/bluegreen"
@@ -38,21 +39,15 @@ func (s *Service) CreateBlueGreenDeployment(ctx context.Context, in CreateBlueGr
 	if err != nil {
 		return nil, err
 	}
-	if source.Type == TypeCluster {
-		s.mu.Lock()
-		c := s.findClusterLocked(source.Name)
-		s.mu.Unlock()
-		if c == nil {
-			return nil, clusterNotFound(source.Name)
-		}
-		return nil, invalidClusterState("Blue/green deployments of DB clusters are not available yet: DB cluster %s cannot be a Source.", c.Identifier)
+	if source.Type != TypeCluster && in.TargetDBClusterParameterGroupName != "" {
+		return nil, invalidCombination("TargetDBClusterParameterGroupName is for a Source that is a DB cluster.")
 	}
 
 	s.lock()
-	blue := s.findLocked(source.Name)
-	if blue == nil {
+	blue, err := s.sourceLocked(source)
+	if err != nil {
 		s.unlock()
-		return nil, instanceNotFound(source.Name)
+		return nil, err
 	}
 	plan, err := s.planDeploymentLocked(blue, in)
 	s.unlock()
@@ -77,18 +72,24 @@ func (s *Service) CreateBlueGreenDeployment(ctx context.Context, in CreateBlueGr
 	s.lock()
 	defer s.unlock()
 	// Re-check what may have changed while the lock was released.
-	if blue = s.instances[plan.blue.ResourceID]; blue == nil {
-		return nil, instanceNotFound(source.Name)
-	}
-	if _, err := s.planDeploymentLocked(blue, in); err != nil {
+	if blue, err = s.sourceLocked(source); err != nil {
 		return nil, err
 	}
-	d, greens, err := s.recordDeploymentLocked(plan, findings, in)
+	if blue.ResourceID != plan.blue.ResourceID {
+		return nil, invalidClusterState("The writer of DB cluster %s changed while the deployment was being checked; try again.", source.Name)
+	}
+	if plan, err = s.planDeploymentLocked(blue, in); err != nil {
+		return nil, err
+	}
+	d, greens, greenCluster, err := s.recordDeploymentLocked(plan, findings, in)
 	if err != nil {
 		return nil, err
 	}
 	for _, g := range greens {
 		s.instances[g.ResourceID] = g
+	}
+	if greenCluster != nil {
+		s.clusters[greenCluster.ResourceID] = greenCluster
 	}
 	s.deployments[d.ID] = d
 	id := d.ID
@@ -97,15 +98,52 @@ func (s *Service) CreateBlueGreenDeployment(ctx context.Context, in CreateBlueGr
 	return &desc, nil
 }
 
+// sourceLocked finds the blue primary a Source names: the instance, or
+// the writer of the cluster.
+func (s *Service) sourceLocked(source ARN) (*instanceRecord, error) {
+	if source.Type != TypeCluster {
+		blue := s.findLocked(source.Name)
+		if blue == nil {
+			return nil, instanceNotFound(source.Name)
+		}
+		if c := s.clusters[blue.ClusterResourceID]; c != nil {
+			return nil, sourceNotSupported("DB instance %s is a member of DB cluster %s: the Source of its blue/green deployment is the cluster (%s).",
+				blue.Identifier, c.Identifier, s.clusterArn(c.Identifier))
+		}
+		return blue, nil
+	}
+	c := s.findClusterLocked(source.Name)
+	if c == nil {
+		return nil, clusterNotFound(source.Name)
+	}
+	if c.Status != StatusAvailable {
+		return nil, invalidClusterState("DB cluster %s is in state %s; it must be available.", c.Identifier, c.Status)
+	}
+	w := s.instances[c.Writer]
+	if w == nil {
+		return nil, invalidClusterState("DB cluster %s has no writer instance to copy.", c.Identifier)
+	}
+	for _, m := range s.membersLocked(c.ResourceID) {
+		if m.Status != StatusAvailable {
+			return nil, invalidInstanceState(m.Identifier, m.Status, StatusAvailable+" (every instance of the DB cluster is copied)")
+		}
+	}
+	return w, nil
+}
+
 // deploymentPlan is a validated CreateBlueGreenDeployment.
 type deploymentPlan struct {
-	blue       *instanceRecord
-	blueLayout engine.Layout
-	replicas   []*instanceRecord
-	target     engine.Build
-	group      string
-	class      string
-	replicator engine.Replicator
+	// cluster is the blue DB cluster when the Source is one, and
+	// clusterGroup the green cluster's parameter group.
+	cluster      *clusterRecord
+	clusterGroup string
+	blue         *instanceRecord
+	blueLayout   engine.Layout
+	replicas     []*instanceRecord
+	target       engine.Build
+	group        string
+	class        string
+	replicator   engine.Replicator
 }
 
 func (s *Service) planDeploymentLocked(blue *instanceRecord, in CreateBlueGreenInput) (*deploymentPlan, error) {
@@ -162,13 +200,35 @@ func (s *Service) planDeploymentLocked(blue *instanceRecord, in CreateBlueGreenI
 	if class == "" {
 		class = blue.Class
 	}
-	return &deploymentPlan{blue: blue, blueLayout: bl, replicas: s.replicasLocked(blue.ResourceID),
-		target: target, group: group, class: class, replicator: rep}, nil
+	p := &deploymentPlan{blue: blue, blueLayout: bl, replicas: s.replicasLocked(blue.ResourceID),
+		target: target, group: group, class: class, replicator: rep}
+	if c := s.clusters[blue.ClusterResourceID]; c != nil {
+		p.cluster = c
+		switch {
+		case in.TargetDBClusterParameterGroupName != "":
+			if p.clusterGroup, err = s.clusterGroupForLocked(in.TargetDBClusterParameterGroupName, target); err != nil {
+				return nil, err
+			}
+		case target.Family() == bl.Build.Family():
+			p.clusterGroup = c.ParameterGroup
+		default:
+			p.clusterGroup = "default." + target.Family()
+		}
+		// Every reader of a cluster follows its writer: the green
+		// cluster gets one green reader for each.
+		p.replicas = nil
+		for _, m := range s.membersLocked(c.ResourceID) {
+			if m.ResourceID != blue.ResourceID {
+				p.replicas = append(p.replicas, m)
+			}
+		}
+	}
+	return p, nil
 }
 
 // recordDeploymentLocked stores the deployment and its green instances in
 // one transaction and opens the green endpoints.
-func (s *Service) recordDeploymentLocked(p *deploymentPlan, findings []bluegreen.Finding, in CreateBlueGreenInput) (*deploymentRecord, []*instanceRecord, error) {
+func (s *Service) recordDeploymentLocked(p *deploymentPlan, findings []bluegreen.Finding, in CreateBlueGreenInput) (*deploymentRecord, []*instanceRecord, *clusterRecord, error) {
 	suffix := bluegreen.NewSuffix()
 	d := &deploymentRecord{
 		ID:         bluegreen.NewIdentifier(),
@@ -199,24 +259,49 @@ func (s *Service) recordDeploymentLocked(p *deploymentPlan, findings []bluegreen
 		greens = append(greens, g)
 		return g, nil
 	}
+	var gc *clusterRecord
 	cleanup := func() {
 		for _, g := range greens {
 			s.proxy.CloseEndpoint(g.Identifier)
+		}
+		if gc != nil && gc.Port != 0 {
+			s.closeClusterEndpoints(gc)
 		}
 	}
 	primary, err := newGreen(p.blue, "")
 	if err != nil {
 		cleanup()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	d.Members = append(d.Members, memberRecord{Blue: p.blue.ResourceID, Green: primary.ResourceID, Status: bluegreen.MemberProvisioning})
 	for _, r := range p.replicas {
 		g, err := newGreen(r, primary.ResourceID)
 		if err != nil {
 			cleanup()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		d.Members = append(d.Members, memberRecord{Blue: r.ResourceID, Green: g.ResourceID, Replica: true, Status: bluegreen.MemberProvisioning})
+	}
+	if c := p.cluster; c != nil {
+		name := bluegreen.GreenName(c.Identifier, suffix)
+		if s.findClusterLocked(name) != nil {
+			cleanup()
+			return nil, nil, nil, clusterExists()
+		}
+		gc = &clusterRecord{ResourceID: newClusterResourceID(), Identifier: name, Engine: c.Engine, EngineVersion: p.target.Version,
+			MasterUsername: c.MasterUsername, MasterVerifier: c.MasterVerifier, DatabaseName: c.DatabaseName,
+			ParameterGroup: p.clusterGroup, Status: StatusAvailable, DeletionProtection: c.DeletionProtection,
+			BackupRetentionPeriod: c.BackupRetentionPeriod, Tags: slices.Clone(c.Tags), CreateTime: time.Now().UTC(),
+			Writer: primary.ResourceID}
+		if err := s.openClusterEndpointsLocked(gc, 0); err != nil {
+			gc = nil
+			cleanup()
+			return nil, nil, nil, err
+		}
+		for _, g := range greens {
+			g.ClusterResourceID = gc.ResourceID
+		}
+		d.Cluster = &clusterPair{Blue: c.ResourceID, Green: gc.ResourceID}
 	}
 	err = s.commitLocked(s.ctx, func(tx *store.Tx) error {
 		for _, g := range greens {
@@ -224,6 +309,14 @@ func (s *Service) recordDeploymentLocked(p *deploymentPlan, findings []bluegreen
 				return err
 			}
 			if err := tx.AddEvent(s.instanceEvent(g, creation("DB instance created as part of blue/green deployment "+d.ID))); err != nil {
+				return err
+			}
+		}
+		if gc != nil {
+			if err := tx.Put(kindCluster, gc.ResourceID, gc); err != nil {
+				return err
+			}
+			if err := tx.AddEvent(s.clusterEvent(gc, creation("DB cluster created as part of blue/green deployment "+d.ID))); err != nil {
 				return err
 			}
 		}
@@ -238,9 +331,9 @@ func (s *Service) recordDeploymentLocked(p *deploymentPlan, findings []bluegreen
 	})
 	if err != nil {
 		cleanup()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return d, greens, nil
+	return d, greens, gc, nil
 }
 
 // A provision is a green build under way: DeleteBlueGreenDeployment

@@ -147,6 +147,14 @@ func (e *removeEnv) DeleteGreen(ctx context.Context) error {
 			return left
 		}
 	}
+	s := e.s
+	s.lock()
+	defer s.unlock()
+	if d := s.deployments[e.id]; d != nil && d.Cluster != nil {
+		if c := s.clusters[d.Cluster.Green]; c != nil && len(s.membersLocked(c.ResourceID)) == 0 {
+			return s.dropClusterLocked(c, "DB cluster deleted with its blue/green deployment "+e.id)
+		}
+	}
 	return nil
 }
 

@@ -188,6 +188,14 @@ func (e *switchEnv) names() []string {
 		return nil
 	}
 	var out []string
+	if d.Cluster != nil {
+		// A cluster's endpoints are held and drained with its instances'.
+		for _, rid := range []string{d.Cluster.Blue, d.Cluster.Green} {
+			if c := s.clusters[rid]; c != nil {
+				out = append(out, clusterEndpointNames(c)...)
+			}
+		}
+	}
 	for _, m := range d.Members {
 		for _, rid := range []string{m.Blue, m.Green} {
 			if r := s.instances[rid]; r != nil {
@@ -483,6 +491,17 @@ func (e *switchEnv) Commit(ctx context.Context, st deployment.State) (deployment
 		g.Tags = append([]Tag(nil), s.instances[m.Blue].Tags...)
 		changed[m.Green] = g
 	}
+	var clusters []clusterRecord // green, then blue, as saved
+	if d.Cluster != nil {
+		next, rns, names, err := s.switchClustersLocked(d)
+		opened = append(opened, names...)
+		if err != nil {
+			closeOpened()
+			return st, err
+		}
+		clusters = next
+		renames = append(renames, rns...)
+	}
 	st = st.Clone()
 	st.Switchover.Phase, st.Switchover.Renames = bluegreen.PhaseCommitted, renames
 	nd := *d
@@ -500,7 +519,21 @@ func (e *switchEnv) Commit(ctx context.Context, st deployment.State) (deployment
 		if err := tx.Put(kindDeployment, d.ID, &nd); err != nil {
 			return err
 		}
+		for i := range clusters {
+			if err := tx.Put(kindCluster, clusters[i].ResourceID, &clusters[i]); err != nil {
+				return err
+			}
+		}
+		for i := range clusters {
+			rn := renames[len(renames)-len(clusters)+i]
+			if err := tx.AddEvent(s.clusterEvent(&clusters[i], configuration(fmt.Sprintf("Renamed from %s to %s by the switchover of %s", rn.From, rn.To, d.ID)))); err != nil {
+				return err
+			}
+		}
 		for _, rn := range renames {
+			if _, ok := changed[rn.ResourceID]; !ok {
+				continue
+			}
 			c := changed[rn.ResourceID]
 			if err := tx.AddEvent(s.instanceEvent(&c, configuration(fmt.Sprintf("Renamed from %s to %s by the switchover of %s", rn.From, rn.To, d.ID)))); err != nil {
 				return err
@@ -515,6 +548,9 @@ func (e *switchEnv) Commit(ctx context.Context, st deployment.State) (deployment
 	for rid, c := range changed {
 		*s.instances[rid] = c
 	}
+	for _, c := range clusters {
+		*s.clusters[c.ResourceID] = c
+	}
 	*d = nd
 	return st, nil
 }
@@ -526,7 +562,12 @@ func (e *switchEnv) Route(ctx context.Context, renames []deployment.Rename) erro
 	s := e.s
 	s.lock()
 	defer s.unlock()
+	var clusters []*clusterRecord
 	for _, rn := range renames {
+		if c := s.clusters[rn.ResourceID]; c != nil {
+			clusters = append(clusters, c)
+			continue
+		}
 		r := s.instances[rn.ResourceID]
 		if r == nil {
 			return fmt.Errorf("instance %s is gone", rn.ResourceID)
@@ -541,7 +582,21 @@ func (e *switchEnv) Route(ctx context.Context, renames []deployment.Rename) erro
 			return err
 		}
 	}
+	// The clusters' endpoints follow their names, now held by the
+	// instances routed above.
+	for _, c := range clusters {
+		if err := s.openClusterEndpointsAtLocked(c); err != nil {
+			return err
+		}
+		s.routeClusterLocked(c)
+	}
 	for _, rn := range renames {
+		if s.clusters[rn.ResourceID] != nil {
+			if s.findClusterLocked(rn.From) == nil {
+				s.closeClusterEndpoints(&clusterRecord{Identifier: rn.From})
+			}
+			continue
+		}
 		if s.findLocked(rn.From) == nil {
 			s.proxy.CloseEndpoint(rn.From)
 		}

@@ -641,22 +641,37 @@ func (s *Service) DeleteDBCluster(ctx context.Context, id string) (*DBCluster, e
 	if c.Status != StatusAvailable {
 		return nil, invalidClusterState("DB cluster %s is in state %s; it must be available.", c.Identifier, c.Status)
 	}
+	if err := s.clusterInDeploymentLocked(c, "deleting it"); err != nil {
+		return nil, err
+	}
 	d := s.describeClusterLocked(c)
 	d.Status = StatusDeleting
-	if err := s.commitLocked(ctx, func(tx *store.Tx) error {
+	if err := s.dropClusterLocked(c, "DB cluster deleted"); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// dropClusterLocked deletes a cluster that has no instance left, and
+// closes its endpoints.
+func (s *Service) dropClusterLocked(c *clusterRecord, message string) error {
+	if err := s.commitLocked(s.ctx, func(tx *store.Tx) error {
 		if err := tx.Delete(kindCluster, c.ResourceID); err != nil {
 			return err
 		}
-		return tx.AddEvent(s.clusterEvent(c, deletion("DB cluster deleted")))
+		return tx.AddEvent(s.clusterEvent(c, deletion(message)))
 	}); err != nil {
-		return nil, err
+		return err
 	}
 	delete(s.clusters, c.ResourceID)
-	s.closeClusterEndpoints(c)
-	for _, ce := range c.Custom {
-		s.proxy.CloseEndpoint(customEndpointName(ce.Identifier))
-	}
-	return d, nil
+	s.outsideLocked(func() {
+		for _, name := range clusterEndpointNames(c) {
+			if err := s.proxy.CloseEndpoint(name); err != nil {
+				s.log.Warn("close cluster endpoint", "endpoint", name, "err", err)
+			}
+		}
+	})
+	return nil
 }
 
 // createClusterInstance adds an instance to a cluster: the first becomes

@@ -56,7 +56,7 @@ func (s *Service) FailoverDBCluster(ctx context.Context, id, target string) (*DB
 	if w == nil || w.Status != StatusAvailable {
 		return nil, invalidClusterState("DB cluster %s has no available writer to fail over from.", c.Identifier)
 	}
-	if err := s.notSwitchingLocked(w); err != nil {
+	if err := s.clusterInDeploymentLocked(c, "a failover"); err != nil {
 		return nil, err
 	}
 	var to *instanceRecord

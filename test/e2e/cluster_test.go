@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -333,4 +334,211 @@ func connectPort(t *testing.T, port int, db string) *pgx.Conn {
 	}
 	t.Cleanup(func() { c.Close(context.Background()) })
 	return c
+}
+
+// ackedFound fails the test unless every commit in l is in the ledger
+// table reached through port.
+func ackedFound(t *testing.T, l *ledger, port int) int {
+	t.Helper()
+	c := connectPort(t, port, "app")
+	have := map[[2]int]bool{}
+	rows, err := c.Query(context.Background(), "SELECT writer, seq FROM ledger WHERE writer >= 0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k [2]int
+		if err := rows.Scan(&k[0], &k[1]); err != nil {
+			t.Fatal(err)
+		}
+		have[k] = true
+	}
+	if rows.Err() != nil {
+		t.Fatal(rows.Err())
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lost := 0
+	for k := range l.acked {
+		if !have[k] {
+			lost++
+		}
+	}
+	if lost > 0 {
+		t.Fatalf("%d of %d acknowledged commits are missing", lost, len(l.acked))
+	}
+	return len(l.acked)
+}
+
+// runReaders reads through port until stop is closed, counting the reads
+// that succeeded.
+func runReaders(port, n int, stop <-chan struct{}) (reads *atomic.Int64, done func()) {
+	reads = &atomic.Int64{}
+	finished := make(chan struct{}, n)
+	for range n {
+		go func() {
+			defer func() { finished <- struct{}{} }()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				server, _, err := sessionOn(ctx, port)
+				cancel()
+				if err == nil && server > 0 {
+					reads.Add(1)
+				} else {
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	return reads, func() {
+		for range n {
+			<-finished
+		}
+	}
+}
+
+// TestClusterBlueGreen upgrades a cluster of a writer and two readers from
+// PostgreSQL 15 to 17 with a new cluster parameter group, while eight
+// writers use the cluster endpoint and readers the reader endpoint. Every
+// acknowledged commit is on the new production; the cluster, its
+// instances and its endpoints keep their names and ports; the old cluster
+// is NAME-old1, read-only until rebooted.
+func TestClusterBlueGreen(t *testing.T) {
+	t.Parallel()
+	r := newClusterRig(t)
+	requireVersions(t, r.api.svc, "17")
+	ctx := context.Background()
+	cl := r.describe(t)
+	writerPort := int(aws.ToInt32(cl.Port))
+	readerPort := hostPort(t, aws.ToString(cl.ReaderEndpoint))
+	c := connectPort(t, writerPort, "app")
+	if _, err := c.Exec(ctx, `CREATE TABLE ledger (id bigserial PRIMARY KEY, writer int NOT NULL, seq int NOT NULL, UNIQUE (writer, seq));
+		INSERT INTO ledger (writer, seq) SELECT -1, g FROM generate_series(1, 5000) g`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.c.CreateDBClusterParameterGroup(ctx, &awsrds.CreateDBClusterParameterGroupInput{
+		DBClusterParameterGroupName: aws.String("orders-17"), DBParameterGroupFamily: aws.String("aurora-postgresql17"),
+		Description: aws.String("orders on 17")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.c.ModifyDBClusterParameterGroup(ctx, &awsrds.ModifyDBClusterParameterGroupInput{
+		DBClusterParameterGroupName: aws.String("orders-17"), Parameters: []types.Parameter{{
+			ParameterName: aws.String("work_mem"), ParameterValue: aws.String("8192"), ApplyMethod: types.ApplyMethodImmediate}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	created, err := r.c.CreateBlueGreenDeployment(ctx, &awsrds.CreateBlueGreenDeploymentInput{
+		BlueGreenDeploymentName: aws.String("orders-17"), Source: cl.DBClusterArn, TargetEngineVersion: aws.String("17"),
+		TargetDBClusterParameterGroupName: aws.String("orders-17")})
+	if err != nil {
+		t.Fatalf("create deployment: %v", err)
+	}
+	id := aws.ToString(created.BlueGreenDeployment.BlueGreenDeploymentIdentifier)
+	avail := waitDeploymentAPI(t, r.c, id, 3*time.Minute, "AVAILABLE")
+	if aws.ToString(avail.Source) != aws.ToString(cl.DBClusterArn) || len(avail.SwitchoverDetails) != 4 {
+		t.Fatalf("deployment source %s, details %+v", aws.ToString(avail.Source), avail.SwitchoverDetails)
+	}
+	green := aws.ToString(avail.Target)
+	out, err := r.c.DescribeDBClusters(ctx, &awsrds.DescribeDBClustersInput{DBClusterIdentifier: aws.String(green)})
+	if err != nil {
+		t.Fatalf("describe green cluster %s: %v", green, err)
+	}
+	gcl := out.DBClusters[0]
+	suffix := aws.ToString(gcl.DBClusterIdentifier)[len("orders-green-"):]
+	if aws.ToString(gcl.DBClusterIdentifier) != "orders-green-"+suffix || len(gcl.DBClusterMembers) != 3 ||
+		aws.ToString(gcl.DBClusterParameterGroup) != "orders-17" {
+		t.Fatalf("green cluster %+v", gcl)
+	}
+	for _, m := range gcl.DBClusterMembers {
+		want := aws.ToBool(m.IsClusterWriter) == (aws.ToString(m.DBInstanceIdentifier) == "orders-1-green-"+suffix)
+		if !want {
+			t.Fatalf("green member %s writer=%v", aws.ToString(m.DBInstanceIdentifier), aws.ToBool(m.IsClusterWriter))
+		}
+	}
+
+	stop := make(chan struct{})
+	l, wg := runWriters(t, writerPort, 0, 8, stop)
+	reads, readersDone := runReaders(readerPort, 2, stop)
+	stopped := false
+	stopAll := func() {
+		if !stopped {
+			stopped = true
+			close(stop)
+			wg.Wait()
+			readersDone()
+		}
+	}
+	t.Cleanup(stopAll)
+	time.Sleep(time.Second)
+	if _, err := r.c.SwitchoverBlueGreenDeployment(ctx, &awsrds.SwitchoverBlueGreenDeploymentInput{
+		BlueGreenDeploymentIdentifier: aws.String(id), SwitchoverTimeout: aws.Int32(120)}); err != nil {
+		t.Fatalf("switchover: %v", err)
+	}
+	done := waitDeploymentAPI(t, r.c, id, 3*time.Minute, "SWITCHOVER_COMPLETED", "SWITCHOVER_FAILED")
+	if aws.ToString(done.Status) != "SWITCHOVER_COMPLETED" {
+		t.Fatalf("switchover ended %s: %s", aws.ToString(done.Status), aws.ToString(done.StatusDetails))
+	}
+	time.Sleep(500 * time.Millisecond)
+	readsBefore := reads.Load()
+	stopAll()
+	acked := ackedFound(t, l, writerPort)
+	if acked < 100 || readsBefore == 0 {
+		t.Fatalf("%d commits and %d reads around the switchover (errors: %v)", acked, readsBefore, l.errs)
+	}
+	t.Logf("cluster switchover: %d commits acknowledged, all on the new writer; %d reads on the reader endpoint", acked, readsBefore)
+
+	// The names and endpoints: orders is the green cluster, on 17, with
+	// the group given, at the same ports; orders-old1 is the old one.
+	now := r.describe(t)
+	if aws.ToString(now.DbClusterResourceId) != aws.ToString(gcl.DbClusterResourceId) || aws.ToInt32(now.Port) != int32(writerPort) ||
+		hostPort(t, aws.ToString(now.ReaderEndpoint)) != readerPort || aws.ToString(now.DBClusterParameterGroup) != "orders-17" {
+		t.Fatalf("orders after switchover: %+v", now)
+	}
+	if got := r.writer(t); got != "orders-1" {
+		t.Fatalf("writer of orders is %q, want orders-1 (green renamed)", got)
+	}
+	var version, workMem string
+	if err := connectPort(t, writerPort, "app").QueryRow(ctx, "SELECT current_setting('server_version'), current_setting('work_mem')").Scan(&version, &workMem); err != nil {
+		t.Fatal(err)
+	}
+	if version[:3] != "17." || workMem != "8MB" {
+		t.Fatalf("through the cluster endpoint: version %s, work_mem %s; want 17 and the cluster group's 8MB", version, workMem)
+	}
+	server, replica, err := sessionOn(ctx, readerPort)
+	if err != nil || !replica || (server != r.serverPort(t, "orders-2") && server != r.serverPort(t, "orders-3")) {
+		t.Fatalf("reader endpoint after switchover: server %d replica %v err %v", server, replica, err)
+	}
+	old, err := r.c.DescribeDBClusters(ctx, &awsrds.DescribeDBClustersInput{DBClusterIdentifier: aws.String("orders-old1")})
+	if err != nil {
+		t.Fatalf("the old cluster: %v", err)
+	}
+	oldPort := int(aws.ToInt32(old.DBClusters[0].Port))
+	members := map[string]bool{}
+	for _, m := range old.DBClusters[0].DBClusterMembers {
+		members[aws.ToString(m.DBInstanceIdentifier)] = true
+	}
+	if !members["orders-1-old1"] || !members["orders-2-old1"] || !members["orders-3-old1"] || oldPort == writerPort {
+		t.Fatalf("old cluster %+v", old.DBClusters[0])
+	}
+	if _, err := connectPort(t, oldPort, "app").Exec(ctx, "INSERT INTO ledger (writer, seq) VALUES (-3, 1)"); err == nil {
+		t.Fatal("the old cluster's writer took a write before its reboot")
+	}
+	if _, err := r.c.RebootDBInstance(ctx, &awsrds.RebootDBInstanceInput{DBInstanceIdentifier: aws.String("orders-1-old1")}); err != nil {
+		t.Fatal(err)
+	}
+	waitAvailable(t, r.c, "orders-1-old1")
+	eventually(t, 30*time.Second, "the old cluster is writable after its reboot", func() error {
+		c, err := tryConnect(ctx, oldPort, "app")
+		if err != nil {
+			return err
+		}
+		defer c.Close(ctx)
+		_, err = c.Exec(ctx, "INSERT INTO ledger (writer, seq) VALUES (-3, 1)")
+		return err
+	})
 }
