@@ -58,8 +58,8 @@ type CreateBlueGreenInput struct {
 	// TargetDBClusterParameterGroupName is the green cluster's group,
 	// when Source is a DB cluster.
 	TargetDBClusterParameterGroupName string
-	TargetDBInstanceClass      string
-	Tags                       []Tag
+	TargetDBInstanceClass             string
+	Tags                              []Tag
 }
 
 // deploymentRecord is the persisted state of a deployment.
