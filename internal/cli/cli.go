@@ -90,7 +90,7 @@ func usage(w io.Writer) {
 Usage:
   teal serve [options]            run the server (teal serve -h lists the options)
   teal <command> [options]        call the server; the commands and options are those of aws rds
-  teal wait <waiter> [options]    wait for DB instances to reach a state
+  teal wait <waiter> [options]    wait for DB instances or clusters to reach a state
   teal iam <command> [options]    manage access keys
   teal bench switchover [options] measure switchovers as clients see them
   teal bench proxy [options]      pgbench direct vs through teal's endpoint vs PgBouncer

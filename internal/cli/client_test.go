@@ -21,7 +21,7 @@ type stubRDS struct {
 	mu       sync.Mutex
 	requests []map[string]string // form of each request
 	auth     []string            // Authorization header of each request
-	statuses []string            // statuses to report for instance "a", one per poll
+	statuses []string            // statuses to report for instance "a" and cluster "c1", one per poll
 }
 
 var stubInstances = []string{"a", "b", "c", "d", "e"}
@@ -71,6 +71,17 @@ func (s *stubRDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			marker = fmt.Sprintf("<Marker>%d</Marker>", end)
 		}
 		fmt.Fprintf(w, `<DescribeDBInstancesResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><DescribeDBInstancesResult><DBInstances>%s</DBInstances>%s</DescribeDBInstancesResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></DescribeDBInstancesResponse>`, body.String(), marker)
+	case "DescribeDBClusters":
+		// One cluster, "c1"; once gone, a list without it.
+		id := form["DBClusterIdentifier"]
+		if id != "" && (id != "c1" || status == "gone") {
+			queryError(w, 404, "DBClusterNotFoundFault", "DBCluster "+id+" not found.")
+			return
+		}
+		if status != "gone" {
+			fmt.Fprintf(&body, "<DBCluster><DBClusterIdentifier>c1</DBClusterIdentifier><Engine>aurora-postgresql</Engine><Status>%s</Status></DBCluster>", status)
+		}
+		fmt.Fprintf(w, `<DescribeDBClustersResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><DescribeDBClustersResult><DBClusters>%s</DBClusters></DescribeDBClustersResult><ResponseMetadata><RequestId>r3</RequestId></ResponseMetadata></DescribeDBClustersResponse>`, body.String())
 	case "TealCreateAccessKey":
 		fmt.Fprintf(w, `<TealCreateAccessKeyResponse><TealCreateAccessKeyResult><AccessKey><AccessKeyId>AKIANEW</AccessKeyId><SecretAccessKey>s3cr3t</SecretAccessKey><Description>%s</Description><PolicyDocument>{}</PolicyDocument><CreateDate>2026-03-04T05:06:07Z</CreateDate></AccessKey></TealCreateAccessKeyResult><ResponseMetadata><RequestId>r2</RequestId></ResponseMetadata></TealCreateAccessKeyResponse>`, form["Description"])
 	case "TealListAccessKeys":

@@ -60,6 +60,8 @@ func TestFlagsMatchAWSCLI(t *testing.T) {
 		"modify-db-instance --db-capacity-reservation-identifier":              true,
 		"modify-db-instance --engine-lifecycle-support":                        true,
 		"create-blue-green-deployment --target-resource-configurations":        true,
+		"create-db-cluster --associated-roles":                                 true,
+		"modify-db-cluster --engine-lifecycle-support":                         true,
 	}
 	f, err := os.Open("testdata/awscli-flags.txt")
 	if err != nil {

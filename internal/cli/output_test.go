@@ -178,3 +178,57 @@ CreateDate        2026-03-04T05:06:07+00:00
 		t.Errorf("access keys table:\n%s", got)
 	}
 }
+
+func TestClusterTables(t *testing.T) {
+	clusters := &rds.DescribeDBClustersOutput{DBClusters: []types.DBCluster{
+		{DBClusterIdentifier: aws.String("c1"), Engine: aws.String("aurora-postgresql"), EngineVersion: aws.String("15.8"),
+			Status: aws.String("available"), Endpoint: aws.String("127.0.0.1"), Port: aws.Int32(40010),
+			ReaderEndpoint: aws.String("127.0.0.1:40011"),
+			DBClusterMembers: []types.DBClusterMember{
+				{DBInstanceIdentifier: aws.String("c1-b"), IsClusterWriter: aws.Bool(false)},
+				{DBInstanceIdentifier: aws.String("c1-a"), IsClusterWriter: aws.Bool(true)},
+				{DBInstanceIdentifier: aws.String("c1-c"), IsClusterWriter: aws.Bool(false)},
+			}},
+		// As RDS describes a reader endpoint: its host, on the cluster's port.
+		{DBClusterIdentifier: aws.String("c2"), EngineVersion: aws.String("16.4"), Status: aws.String("creating"),
+			Endpoint: aws.String("c2.cluster-x.rds.example"), Port: aws.Int32(5432),
+			ReaderEndpoint: aws.String("c2.cluster-ro-x.rds.example")},
+	}}
+	want := `IDENTIFIER   VERSION   STATUS      ENDPOINT                        READER ENDPOINT                    MEMBERS
+c1           15.8      available   127.0.0.1:40010                 127.0.0.1:40011                    c1-a (writer),c1-b,c1-c
+c2           16.4      creating    c2.cluster-x.rds.example:5432   c2.cluster-ro-x.rds.example:5432   -
+`
+	if got := render(t, "table", clusters); got != want {
+		t.Errorf("clusters:\n%s\nwant:\n%s", got, want)
+	}
+	// One cluster, as create, modify, delete and failover return it.
+	single := &rds.DeleteDBClusterOutput{DBCluster: &clusters.DBClusters[1]}
+	if got := render(t, "table", single); !strings.HasPrefix(got, "IDENTIFIER   VERSION   STATUS     ENDPOINT") || !strings.Contains(got, "\nc2   ") {
+		t.Errorf("one cluster:\n%s", got)
+	}
+
+	endpoints := &rds.DescribeDBClusterEndpointsOutput{DBClusterEndpoints: []types.DBClusterEndpoint{
+		{DBClusterIdentifier: aws.String("c1"), EndpointType: aws.String("WRITER"), Status: aws.String("available"), Endpoint: aws.String("127.0.0.1:40010")},
+		{DBClusterIdentifier: aws.String("c1"), EndpointType: aws.String("READER"), Status: aws.String("available"), Endpoint: aws.String("127.0.0.1:40011")},
+		{DBClusterIdentifier: aws.String("c1"), DBClusterEndpointIdentifier: aws.String("analytics"), EndpointType: aws.String("CUSTOM"),
+			CustomEndpointType: aws.String("READER"), Status: aws.String("available"), Endpoint: aws.String("127.0.0.1:40012"),
+			StaticMembers: []string{"c1-b", "c1-c"}},
+	}}
+	want = `CLUSTER   IDENTIFIER   TYPE     CUSTOM TYPE   STATUS      ENDPOINT          STATIC MEMBERS
+c1        -            WRITER   -             available   127.0.0.1:40010   -
+c1        -            READER   -             available   127.0.0.1:40011   -
+c1        analytics    CUSTOM   READER        available   127.0.0.1:40012   c1-b,c1-c
+`
+	if got := render(t, "table", endpoints); got != want {
+		t.Errorf("cluster endpoints:\n%s\nwant:\n%s", got, want)
+	}
+
+	groups := &rds.DescribeDBClusterParameterGroupsOutput{DBClusterParameterGroups: []types.DBClusterParameterGroup{
+		{DBClusterParameterGroupName: aws.String("aurora-pg"), DBParameterGroupFamily: aws.String("aurora-postgresql15"), Description: aws.String("for c1")}}}
+	want = `NAME        FAMILY                DESCRIPTION
+aurora-pg   aurora-postgresql15   for c1
+`
+	if got := render(t, "table", groups); got != want {
+		t.Errorf("cluster parameter groups:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"reflect"
 	"strconv"
 	"strings"
@@ -45,6 +46,32 @@ var views = map[reflect.Type]view{
 				endpoint, str(i.DBInstanceClass), str(i.ReadReplicaSourceDBInstanceIdentifier),
 				strings.Join(i.ReadReplicaDBInstanceIdentifiers, ",")}
 		}),
+	typeOf[types.DBCluster](): newView([]column{col("IDENTIFIER"), col("VERSION"), col("STATUS"),
+		col("ENDPOINT"), col("READER ENDPOINT"), col("MEMBERS")},
+		func(c types.DBCluster) []string {
+			endpoint, reader := "", str(c.ReaderEndpoint)
+			if c.Endpoint != nil {
+				endpoint = *c.Endpoint + ":" + num(c.Port)
+			}
+			if _, _, err := net.SplitHostPort(reader); reader != "" && err != nil {
+				// RDS names the reader endpoint's host only; it listens
+				// on the cluster's port. teal's has a port of its own.
+				reader += ":" + num(c.Port)
+			}
+			return []string{str(c.DBClusterIdentifier), str(c.EngineVersion), str(c.Status),
+				endpoint, reader, clusterMembers(c.DBClusterMembers)}
+		}),
+	typeOf[types.DBClusterEndpoint](): newView([]column{col("CLUSTER"), optCol("IDENTIFIER"), col("TYPE"), optCol("CUSTOM TYPE"),
+		col("STATUS"), col("ENDPOINT"), optCol("STATIC MEMBERS"), optCol("EXCLUDED MEMBERS")},
+		func(e types.DBClusterEndpoint) []string {
+			return []string{str(e.DBClusterIdentifier), str(e.DBClusterEndpointIdentifier), str(e.EndpointType),
+				str(e.CustomEndpointType), str(e.Status), str(e.Endpoint),
+				strings.Join(e.StaticMembers, ","), strings.Join(e.ExcludedMembers, ",")}
+		}),
+	typeOf[types.DBClusterParameterGroup](): newView([]column{col("NAME"), col("FAMILY"), col("DESCRIPTION")},
+		func(g types.DBClusterParameterGroup) []string {
+			return []string{str(g.DBClusterParameterGroupName), str(g.DBParameterGroupFamily), str(g.Description)}
+		}),
 	typeOf[types.DBParameterGroup](): newView([]column{col("NAME"), col("FAMILY"), col("DESCRIPTION")},
 		func(g types.DBParameterGroup) []string {
 			return []string{str(g.DBParameterGroupName), str(g.DBParameterGroupFamily), str(g.Description)}
@@ -67,6 +94,19 @@ var views = map[reflect.Type]view{
 		func(k accessKey) []string {
 			return []string{str(k.AccessKeyId), str(k.Description), date(k.CreateDate)}
 		}),
+}
+
+// clusterMembers lists a cluster's instances, the writer first and marked.
+func clusterMembers(members []types.DBClusterMember) string {
+	var writers, readers []string
+	for _, m := range members {
+		if m.IsClusterWriter != nil && *m.IsClusterWriter {
+			writers = append(writers, str(m.DBInstanceIdentifier)+" (writer)")
+		} else {
+			readers = append(readers, str(m.DBInstanceIdentifier))
+		}
+	}
+	return strings.Join(append(writers, readers...), ",")
 }
 
 // writeTable shows the output's items with their view: a list gives a row

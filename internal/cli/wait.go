@@ -7,62 +7,160 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/rds"
-	"github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/smithy-go"
 )
 
-// A waiter polls describe-db-instances until the instances reach a state.
-// Its rules are those of the RDS waiters of the same names (botocore's
+// A waiter polls a describe call until the resources it lists reach a
+// state. Its rules are those of the RDS waiter of the same name (botocore's
 // waiters-2.json), so scripts written for `aws rds wait` behave the same.
 type waiter struct {
 	name    string
 	summary string
-	gone    string // how progress shows an instance that is not found
-	// check decides from one poll: done, or failed with a reason.
-	check func(insts []types.DBInstance, notFound bool) (done bool, failure string)
+	polls   *subject
+	rules   rules
 }
 
 var waiters = []waiter{
-	{"db-instance-available", "Wait until the DB instances are available.", "not found", func(insts []types.DBInstance, notFound bool) (bool, string) {
-		if notFound {
-			return false, "no such DB instance"
-		}
-		for _, i := range insts {
-			switch s := str(i.DBInstanceStatus); s {
-			case "deleted", "deleting", "failed", "incompatible-restore", "incompatible-parameters":
-				return false, fmt.Sprintf("%s is %s", str(i.DBInstanceIdentifier), s)
-			}
-		}
-		return len(insts) > 0 && allStatus(insts, "available"), ""
-	}},
-	{"db-instance-deleted", "Wait until the DB instances are deleted.", "deleted", func(insts []types.DBInstance, notFound bool) (bool, string) {
-		if notFound || len(insts) == 0 {
-			return true, ""
-		}
-		for _, i := range insts {
-			switch s := str(i.DBInstanceStatus); s {
-			case "creating", "modifying", "rebooting", "resetting-master-credentials":
-				return false, fmt.Sprintf("%s is %s, not being deleted", str(i.DBInstanceIdentifier), s)
-			}
-		}
-		return false, ""
-	}},
+	{"db-instance-available", "Wait until the DB instances are available.", &dbInstances, untilAvailable},
+	{"db-instance-deleted", "Wait until the DB instances are deleted.", &dbInstances, untilDeleted},
+	{"db-cluster-available", "Wait until the DB clusters are available.", &dbClusters, untilAvailable},
+	{"db-cluster-deleted", "Wait until the DB clusters are deleted.", &dbClusters, untilDeleted},
 }
 
-func allStatus(insts []types.DBInstance, status string) bool {
-	for _, i := range insts {
-		if str(i.DBInstanceStatus) != status {
-			return false
+// rules are a waiter's acceptors. The acceptors of every RDS waiter teal
+// has test the statuses of the listed items, in one of two sets:
+// untilAvailable's or untilDeleted's.
+type rules struct {
+	// success when every item has this status (botocore's pathAll, which
+	// an empty list does not match).
+	allAre string
+	// success when no item is listed, or when describing answers with the
+	// subject's not-found error. Without it, that error ends the wait in
+	// failure, as an error no acceptor expects does in botocore.
+	gone bool
+	// failure when any item has one of these statuses (pathAny).
+	failures []string
+	// failNote follows "<id> is <status>" in a failure.
+	failNote string
+}
+
+var (
+	// DBInstanceAvailable and DBClusterAvailable.
+	untilAvailable = rules{allAre: "available",
+		failures: []string{"deleted", "deleting", "failed", "incompatible-restore", "incompatible-parameters"}}
+	// DBInstanceDeleted and DBClusterDeleted.
+	untilDeleted = rules{gone: true,
+		failures: []string{"creating", "modifying", "rebooting", "resetting-master-credentials"},
+		failNote: ", not being deleted"}
+)
+
+// check decides from one poll: done, or failed with a reason.
+func (r rules) check(s *subject, items []item, notFound bool) (done bool, failure string) {
+	if notFound {
+		if r.gone {
+			return true, ""
+		}
+		return false, "no such " + s.kind
+	}
+	if r.gone && len(items) == 0 {
+		return true, ""
+	}
+	for _, it := range items {
+		if slices.Contains(r.failures, it.status) {
+			return false, fmt.Sprintf("%s is %s%s", it.id, it.status, r.failNote)
 		}
 	}
-	return true
+	if r.allAre == "" || len(items) == 0 {
+		return false, ""
+	}
+	for _, it := range items {
+		if it.status != r.allAre {
+			return false, ""
+		}
+	}
+	return true, ""
 }
+
+// A subject is what a waiter polls: a describe call that lists resources
+// of one kind, each with an identifier and a status.
+type subject struct {
+	kind     string // "DB instance"
+	notFound string // the error code of describing one that does not exist
+	input    func() any
+	named    func(in any) string // the identifier the input asks for, or ""
+	list     func(ctx context.Context, c *rds.Client, in any) ([]item, error)
+}
+
+// item is one listed resource, as waiters see it.
+type item struct{ id, status string }
+
+// pager is the SDK's paginator of a describe call.
+type pager[Out any] interface {
+	HasMorePages() bool
+	NextPage(context.Context, ...func(*rds.Options)) (*Out, error)
+}
+
+// newSubject makes the subject of a describe call from its SDK input and
+// paginator; items reads a page's resources.
+func newSubject[In, Out any](kind, describe, notFound string, named func(*In) *string,
+	pages func(*rds.Client, *In) pager[Out], items func(*Out) []item) subject {
+	return subject{
+		kind:     kind,
+		notFound: notFound,
+		input:    func() any { return new(In) },
+		named:    func(in any) string { return str(named(in.(*In))) },
+		list: func(ctx context.Context, c *rds.Client, in any) ([]item, error) {
+			params := *in.(*In)
+			p := pages(c, &params)
+			var all []item
+			for n := 0; p.HasMorePages(); n++ {
+				if n == maxPages {
+					return nil, fmt.Errorf("%s: stopped after %d pages", describe, maxPages)
+				}
+				out, err := p.NextPage(ctx)
+				if err != nil {
+					return nil, err
+				}
+				all = append(all, items(out)...)
+			}
+			return all, nil
+		},
+	}
+}
+
+var (
+	dbInstances = newSubject("DB instance", "describe-db-instances", "DBInstanceNotFound",
+		func(in *rds.DescribeDBInstancesInput) *string { return in.DBInstanceIdentifier },
+		func(c *rds.Client, in *rds.DescribeDBInstancesInput) pager[rds.DescribeDBInstancesOutput] {
+			return rds.NewDescribeDBInstancesPaginator(c, in)
+		},
+		func(out *rds.DescribeDBInstancesOutput) []item {
+			items := make([]item, len(out.DBInstances))
+			for i, d := range out.DBInstances {
+				items[i] = item{str(d.DBInstanceIdentifier), str(d.DBInstanceStatus)}
+			}
+			return items
+		})
+	dbClusters = newSubject("DB cluster", "describe-db-clusters", "DBClusterNotFoundFault",
+		func(in *rds.DescribeDBClustersInput) *string { return in.DBClusterIdentifier },
+		func(c *rds.Client, in *rds.DescribeDBClustersInput) pager[rds.DescribeDBClustersOutput] {
+			return rds.NewDescribeDBClustersPaginator(c, in)
+		},
+		func(out *rds.DescribeDBClustersOutput) []item {
+			items := make([]item, len(out.DBClusters))
+			for i, c := range out.DBClusters {
+				items[i] = item{str(c.DBClusterIdentifier), str(c.Status)}
+			}
+			return items
+		})
+)
 
 func runWait(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
@@ -87,7 +185,7 @@ func runWait(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	name := "wait " + w.name
-	in := &rds.DescribeDBInstancesInput{}
+	in := w.polls.input()
 	defs := memberFlags(in)
 	for _, d := range defs {
 		d.hidden = d.name == "marker" || d.name == "max-records"
@@ -136,8 +234,8 @@ func durationFlag(name, usage string, p *time.Duration) *flagDef {
 	}}
 }
 
-// wait polls until check says done or failed, or ctx ends.
-func (w *waiter) wait(ctx context.Context, c *rds.Client, in *rds.DescribeDBInstancesInput, interval time.Duration, p *progress) error {
+// wait polls until the rules say done or failed, or ctx ends.
+func (w *waiter) wait(ctx context.Context, c *rds.Client, in any, interval time.Duration, p *progress) error {
 	start := time.Now()
 	poll := time.NewTimer(0)
 	defer poll.Stop()
@@ -151,13 +249,15 @@ func (w *waiter) wait(ctx context.Context, c *rds.Client, in *rds.DescribeDBInst
 		case <-tick.C:
 			p.redraw(time.Since(start))
 		case <-poll.C:
-			insts, notFound, err := describeAll(ctx, c, *in)
-			if err != nil {
+			items, err := w.polls.list(ctx, c, in)
+			var api smithy.APIError
+			notFound := errors.As(err, &api) && api.ErrorCode() == w.polls.notFound
+			if err != nil && !notFound {
 				p.finish()
 				return err
 			}
-			p.set(w.statusLine(insts, notFound, str(in.DBInstanceIdentifier)), time.Since(start))
-			done, failure := w.check(insts, notFound)
+			p.set(w.statusLine(items, notFound, w.polls.named(in)), time.Since(start))
+			done, failure := w.rules.check(w.polls, items, notFound)
 			if failure != "" {
 				p.finish()
 				return fmt.Errorf("%s: %s", w.name, failure)
@@ -171,39 +271,21 @@ func (w *waiter) wait(ctx context.Context, c *rds.Client, in *rds.DescribeDBInst
 	}
 }
 
-// describeAll lists the instances that in selects; notFound reports the
-// DBInstanceNotFound error, which is how a deleted instance answers.
-func describeAll(ctx context.Context, c *rds.Client, in rds.DescribeDBInstancesInput) ([]types.DBInstance, bool, error) {
-	var insts []types.DBInstance
-	pages := rds.NewDescribeDBInstancesPaginator(c, &in)
-	for n := 0; pages.HasMorePages(); n++ {
-		if n == maxPages {
-			return nil, false, fmt.Errorf("describe-db-instances: stopped after %d pages", maxPages)
-		}
-		out, err := pages.NextPage(ctx)
-		var api smithy.APIError
-		if errors.As(err, &api) && api.ErrorCode() == "DBInstanceNotFound" {
-			return nil, true, nil
-		}
-		if err != nil {
-			return nil, false, err
-		}
-		insts = append(insts, out.DBInstances...)
-	}
-	return insts, false, nil
-}
-
-// statusLine says where each instance is, e.g. "db1: creating".
-func (w *waiter) statusLine(insts []types.DBInstance, notFound bool, id string) string {
-	if notFound || len(insts) == 0 {
+// statusLine says where each item is, e.g. "db1: creating"; one that is
+// not found shows as deleted to a waiter for deletion.
+func (w *waiter) statusLine(items []item, notFound bool, id string) string {
+	if notFound || len(items) == 0 {
 		if id == "" {
-			return "no DB instances"
+			return "no " + w.polls.kind + "s"
 		}
-		return id + ": " + w.gone
+		if w.rules.gone {
+			return id + ": deleted"
+		}
+		return id + ": not found"
 	}
-	parts := make([]string, len(insts))
-	for i, inst := range insts {
-		parts[i] = str(inst.DBInstanceIdentifier) + ": " + str(inst.DBInstanceStatus)
+	parts := make([]string, len(items))
+	for i, it := range items {
+		parts[i] = it.id + ": " + it.status
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ", ")
