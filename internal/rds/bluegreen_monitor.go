@@ -116,6 +116,9 @@ func (w *watchEnv) Degrade(why string) error {
 // missingMemberLocked names a deleted member, or "".
 func (s *Service) missingMemberLocked(d *deploymentRecord) string {
 	for _, m := range d.Members {
+		if s.skippedLocked(d, m) {
+			continue
+		}
 		if s.instances[m.Blue] == nil {
 			return "a blue member of the deployment was deleted (MISSING_SOURCE)"
 		}

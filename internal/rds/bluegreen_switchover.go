@@ -49,6 +49,9 @@ func (s *Service) SwitchoverBlueGreenDeployment(ctx context.Context, id string, 
 		return nil, invalidDeploymentState("Blue/green deployment %s cannot switch over: %s.", id, why)
 	}
 	for _, m := range d.Members {
+		if s.skippedLocked(d, m) {
+			continue
+		}
 		for _, rid := range []string{m.Blue, m.Green} {
 			if r := s.instances[rid]; r.Status != StatusAvailable {
 				return nil, invalidDeploymentState("Blue/green deployment %s cannot switch over: DB instance %s is %s.", id, r.Identifier, r.Status)
@@ -333,7 +336,9 @@ func (e *switchEnv) SetReadOnly(ctx context.Context, side deployment.Side, on bo
 			rids = []string{d.Members[0].Blue}
 		} else {
 			for _, m := range d.Members {
-				rids = append(rids, m.Green)
+				if !s.skippedLocked(d, m) {
+					rids = append(rids, m.Green)
+				}
 			}
 		}
 	}
@@ -462,6 +467,9 @@ func (e *switchEnv) Commit(ctx context.Context, st deployment.State) (deployment
 		}
 	}
 	for _, m := range d.Members {
+		if s.skippedLocked(d, m) {
+			continue
+		}
 		b, g := s.instances[m.Blue], s.instances[m.Green]
 		if b == nil || g == nil {
 			closeOpened()
@@ -487,7 +495,10 @@ func (e *switchEnv) Commit(ctx context.Context, st deployment.State) (deployment
 		changed[rn.ResourceID] = c
 	}
 	for _, m := range d.Members {
-		g := changed[m.Green]
+		g, ok := changed[m.Green]
+		if !ok {
+			continue
+		}
 		g.Tags = append([]Tag(nil), s.instances[m.Blue].Tags...)
 		changed[m.Green] = g
 	}

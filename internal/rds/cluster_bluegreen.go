@@ -18,6 +18,14 @@ import (
 // the green cluster, their members mapped to the green instances, so every
 // endpoint an application uses reaches the new production.
 
+// skippedLocked reports whether a switchover leaves member m alone: in a
+// cluster's deployment, a reader whose blue or green twin was deleted. Its
+// blue keeps its name in the old cluster; a green reader without a blue
+// twin stays in the new production cluster under its own name.
+func (s *Service) skippedLocked(d *deploymentRecord, m memberRecord) bool {
+	return d.Cluster != nil && m.Replica && (s.instances[m.Blue] == nil || s.instances[m.Green] == nil)
+}
+
 // clusterEndpointNames are the proxy names of a cluster's endpoints.
 func clusterEndpointNames(c *clusterRecord) []string {
 	out := []string{writerEndpointName(c.Identifier), readerEndpointName(c.Identifier)}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,6 +64,11 @@ type clusterRecord struct {
 	Writer string `json:",omitempty"`
 	// Custom are the custom endpoints.
 	Custom []customEndpoint `json:",omitempty"`
+	// Stored: the cluster has no instance, and keeps the data of its last
+	// writer in its own directory (clusterStorage) until an instance is
+	// added, which starts from it, as Aurora's storage outlives the
+	// cluster's instances.
+	Stored bool `json:",omitempty"`
 }
 
 // customEndpoint is a custom endpoint of a cluster: a port that spreads
@@ -652,6 +659,43 @@ func (s *Service) DeleteDBCluster(ctx context.Context, id string) (*DBCluster, e
 	return d, nil
 }
 
+// clusterStorage is where a cluster without instances keeps its data.
+func (s *Service) clusterStorage(c *clusterRecord) string {
+	return filepath.Join(s.instancesDir, c.ResourceID, "data")
+}
+
+// keepsClusterDataLocked says where the data of an instance being deleted
+// is kept: the cluster's storage when it is the last instance of its
+// cluster, "" otherwise.
+func (s *Service) keepsClusterDataLocked(r *instanceRecord) string {
+	c := s.clusters[r.ClusterResourceID]
+	if c == nil || c.Writer != r.ResourceID || len(s.membersLocked(c.ResourceID)) != 1 {
+		return ""
+	}
+	return s.clusterStorage(c)
+}
+
+// keepData moves a stopped server's data directory to storage. It is
+// idempotent: once moved, there is nothing left to move.
+func keepData(dataDir, storage string) error {
+	if _, err := os.Stat(dataDir); os.IsNotExist(err) {
+		if _, err := os.Stat(storage); err == nil {
+			return nil
+		}
+		return fmt.Errorf("keep the cluster's data: neither %s nor %s exists", dataDir, storage)
+	}
+	if err := os.MkdirAll(filepath.Dir(storage), 0o700); err != nil {
+		return fmt.Errorf("keep the cluster's data: %w", err)
+	}
+	if err := os.RemoveAll(storage); err != nil {
+		return fmt.Errorf("keep the cluster's data: %w", err)
+	}
+	if err := os.Rename(dataDir, storage); err != nil {
+		return fmt.Errorf("keep the cluster's data: %w", err)
+	}
+	return nil
+}
+
 // dropClusterLocked deletes a cluster that has no instance left, and
 // closes its endpoints.
 func (s *Service) dropClusterLocked(c *clusterRecord, message string) error {
@@ -664,6 +708,11 @@ func (s *Service) dropClusterLocked(c *clusterRecord, message string) error {
 		return err
 	}
 	delete(s.clusters, c.ResourceID)
+	if c.Stored {
+		if err := os.RemoveAll(filepath.Dir(s.clusterStorage(c))); err != nil {
+			s.log.Error("remove the data of a deleted DB cluster", "cluster", c.Identifier, "err", err)
+		}
+	}
 	s.outsideLocked(func() {
 		for _, name := range clusterEndpointNames(c) {
 			if err := s.proxy.CloseEndpoint(name); err != nil {
@@ -784,12 +833,78 @@ func (s *Service) createClusterInstance(ctx context.Context, in CreateDBInstance
 	*c = next
 	s.instances[r.ResourceID] = r
 	rid := r.ResourceID
-	if r.SourceResourceID != "" {
+	switch {
+	case r.SourceResourceID != "":
 		s.goWork(func(ctx context.Context) { s.provisionReplica(ctx, rid) })
-	} else {
+	case c.Stored:
+		s.goWork(func(ctx context.Context) { s.provisionFromStorage(ctx, rid) })
+	default:
 		s.goWork(func(ctx context.Context) { s.provision(ctx, rid) })
 	}
 	return s.describeLocked(r), nil
+}
+
+// provisionFromStorage makes a cluster's new writer from the data its
+// last writer left: the data moves into the instance, becomes its OS
+// user's, and its server starts. Idempotent: after a restart of teal the
+// data is found where the last attempt left it.
+func (s *Service) provisionFromStorage(ctx context.Context, rid string) {
+	s.lock()
+	r := s.instances[rid]
+	if r == nil || s.clusters[r.ClusterResourceID] == nil {
+		s.unlock()
+		return
+	}
+	c := s.clusters[r.ClusterResourceID]
+	l, err := s.layout(r)
+	params := s.effectiveParamsLocked(r)
+	config := serverConfig(r, params)
+	e := s.engines[r.Engine]
+	storage := s.clusterStorage(c)
+	s.unlock()
+	if err == nil {
+		err = s.sup.Stop(ctx, rid)
+	}
+	if err == nil {
+		for _, d := range []string{filepath.Dir(l.DataDir), l.SocketDir} {
+			if err = mkdirFor(d, l); err != nil {
+				break
+			}
+		}
+	}
+	if err == nil {
+		if _, serr := os.Stat(storage); serr == nil {
+			if err = os.RemoveAll(l.DataDir); err == nil {
+				err = os.Rename(storage, l.DataDir)
+			}
+		}
+	}
+	if err == nil {
+		if err = adoptFiles(l, l.DataDir); err == nil {
+			if err = e.WriteConfig(l, config, nil); err == nil {
+				err = s.sup.Start(ctx, rid, e.Spec(l))
+			}
+		}
+	}
+	s.lock()
+	defer s.unlock()
+	if r.Status != StatusCreating {
+		return
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			s.settleStatusLocked(r, StatusFailed, failure("DB instance creation from the DB cluster's data failed: "+engine.Explain(err)))
+		}
+		return
+	}
+	if err := s.updateClusterLocked(c, func(next *clusterRecord) note {
+		next.Stored = false
+		return note{}
+	}); err != nil {
+		s.log.Error("save DB cluster", "cluster", c.Identifier, "err", err)
+		return
+	}
+	s.routeLocked(r, params, creation("DB instance is available, with the DB cluster's data"))
 }
 
 // notClusterWriterLocked refuses to delete a cluster's writer while it has

@@ -480,6 +480,9 @@ func (s *Service) ModifyDBInstance(ctx context.Context, in ModifyDBInstanceInput
 	if err := s.notSwitchingLocked(r); err != nil {
 		return nil, err
 	}
+	if r.ClusterResourceID != "" && (in.MasterUserPassword != "" || in.BackupRetentionPeriod != nil) {
+		return nil, invalidCombination("The requested DB Instance is a member of a DB Cluster. Set the master password and the backup retention period for the DB Cluster (ModifyDBCluster).")
+	}
 	if in.DBInstanceClass != "" {
 		if err := validClass(in.DBInstanceClass, r.Engine); err != nil {
 			return nil, err
@@ -728,6 +731,7 @@ func (s *Service) finishDelete(ctx context.Context, rid string) {
 	rep := s.replicationLocked(r)
 	e := s.engines[r.Engine]
 	s.unrouteLocked(r)
+	storage := s.keepsClusterDataLocked(r)
 	s.unlock()
 
 	err := s.sup.Stop(ctx, rid)
@@ -736,6 +740,9 @@ func (s *Service) finishDelete(ctx context.Context, rid string) {
 		if derr := e.DropReplicationSlot(ctx, rep.Source, rep.Slot); derr != nil {
 			s.log.Warn("drop replication slot", "instance", r.Identifier, "err", derr)
 		}
+	}
+	if err == nil && storage != "" {
+		err = keepData(filepath.Join(s.instancesDir, rid, "data"), storage)
 	}
 	if err == nil {
 		err = errors.Join(os.RemoveAll(filepath.Join(s.instancesDir, rid)), os.RemoveAll(s.socketDir(rid)))
@@ -760,6 +767,7 @@ func (s *Service) finishDelete(ctx context.Context, rid string) {
 	if c != nil {
 		nextCluster = c.clone()
 		forgetMember(&nextCluster, rid)
+		nextCluster.Stored = nextCluster.Stored || storage != ""
 	}
 	if err := s.commitLocked(ctx, func(tx *store.Tx) error {
 		if err := tx.Delete(store.KindInstance, rid); err != nil {

@@ -372,7 +372,9 @@ func (s *Service) resume() {
 			r.Status = StatusRebooting
 			s.goWork(func(ctx context.Context) { s.reclone(ctx, id) })
 		case r.Status == StatusCreating:
-			if r.SourceResourceID != "" {
+			if c := s.clusters[r.ClusterResourceID]; c != nil && c.Stored && r.SourceResourceID == "" {
+				s.goWork(func(ctx context.Context) { s.provisionFromStorage(ctx, id) })
+			} else if r.SourceResourceID != "" {
 				s.goWork(func(ctx context.Context) { s.provisionReplica(ctx, id) })
 			} else {
 				s.goWork(func(ctx context.Context) { s.provision(ctx, id) })

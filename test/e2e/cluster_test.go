@@ -269,32 +269,7 @@ func TestClusterEndpointsAndFailover(t *testing.T) {
 		return nil
 	})
 	c := connectPort(t, writerPort, "app")
-	have := map[[2]int]bool{}
-	rows, err := c.Query(ctx, "SELECT writer, seq FROM ledger WHERE writer >= 0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var k [2]int
-		if err := rows.Scan(&k[0], &k[1]); err != nil {
-			t.Fatal(err)
-		}
-		have[k] = true
-	}
-	if rows.Err() != nil {
-		t.Fatal(rows.Err())
-	}
-	l.mu.Lock()
-	lost := 0
-	for k := range l.acked {
-		if !have[k] {
-			lost++
-		}
-	}
-	l.mu.Unlock()
-	if lost > 0 {
-		t.Fatalf("%d of %d acknowledged commits are missing after the failover", lost, acked)
-	}
+	checkLedger(t, c, l)
 	t.Logf("failover: %d commits acknowledged, all found on the new writer; %d failed attempts", acked, l.failed)
 	if _, err := c.Exec(ctx, "INSERT INTO ledger (writer, seq) VALUES (-2, 1)"); err != nil {
 		t.Fatalf("write through the cluster endpoint after failover: %v", err)
@@ -323,6 +298,39 @@ func TestClusterEndpointsAndFailover(t *testing.T) {
 		}
 		return nil
 	})
+	// The writer goes last: deleting it while it has readers is refused.
+	// Once every instance is gone the cluster keeps its data, as Aurora's
+	// storage outlives its instances, and the next instance starts from it.
+	var rows int
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM ledger").Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.c.DeleteDBInstance(ctx, &awsrds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String("orders-2"), SkipFinalSnapshot: aws.Bool(true)})
+	wantCode(t, "delete the writer of a cluster with readers", err, "InvalidDBClusterStateFault")
+	for _, id := range []string{"orders-1", "orders-3", "orders-2"} {
+		if _, err := r.c.DeleteDBInstance(ctx, &awsrds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(id), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
+			t.Fatalf("delete %s: %v", id, err)
+		}
+		waitDeleted(t, r.c, id)
+	}
+	if n := len(r.describe(t).DBClusterMembers); n != 0 {
+		t.Fatalf("%d members left", n)
+	}
+	if _, err := r.c.CreateDBInstance(ctx, &awsrds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String("orders-4"),
+		DBClusterIdentifier: aws.String(r.id), Engine: aws.String("aurora-postgresql"), DBInstanceClass: aws.String("db.r6g.large")}); err != nil {
+		t.Fatal(err)
+	}
+	waitAvailable(t, r.c, "orders-4")
+	if got := r.writer(t); got != "orders-4" {
+		t.Fatalf("writer %q, want orders-4", got)
+	}
+	var after int
+	if err := connectPort(t, writerPort, "app").QueryRow(ctx, "SELECT count(*) FROM ledger").Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if after != rows {
+		t.Fatalf("the cluster's new writer has %d rows, its last writer had %d", after, rows)
+	}
 }
 
 // connectPort connects through an endpoint port as the master user.
@@ -334,40 +342,6 @@ func connectPort(t *testing.T, port int, db string) *pgx.Conn {
 	}
 	t.Cleanup(func() { c.Close(context.Background()) })
 	return c
-}
-
-// ackedFound fails the test unless every commit in l is in the ledger
-// table reached through port.
-func ackedFound(t *testing.T, l *ledger, port int) int {
-	t.Helper()
-	c := connectPort(t, port, "app")
-	have := map[[2]int]bool{}
-	rows, err := c.Query(context.Background(), "SELECT writer, seq FROM ledger WHERE writer >= 0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var k [2]int
-		if err := rows.Scan(&k[0], &k[1]); err != nil {
-			t.Fatal(err)
-		}
-		have[k] = true
-	}
-	if rows.Err() != nil {
-		t.Fatal(rows.Err())
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lost := 0
-	for k := range l.acked {
-		if !have[k] {
-			lost++
-		}
-	}
-	if lost > 0 {
-		t.Fatalf("%d of %d acknowledged commits are missing", lost, len(l.acked))
-	}
-	return len(l.acked)
 }
 
 // runReaders reads through port until stop is closed, counting the reads
@@ -461,6 +435,22 @@ func TestClusterBlueGreen(t *testing.T) {
 		}
 	}
 
+	// A green reader deleted before the switchover: its blue twin is not
+	// switched over and keeps its name (MISSING_TARGET).
+	if _, err := r.c.DeleteDBInstance(ctx, &awsrds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String("orders-3-green-" + suffix),
+		SkipFinalSnapshot: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	waitDeleted(t, r.c, "orders-3-green-"+suffix)
+	missing := waitDeploymentAPI(t, r.c, id, time.Second, "AVAILABLE")
+	statuses := map[string]string{}
+	for _, d := range missing.SwitchoverDetails {
+		statuses[aws.ToString(d.SourceMember)] = aws.ToString(d.Status)
+	}
+	if got := statuses["arn:aws:rds:us-east-1:000000000000:db:orders-3"]; got != "MISSING_TARGET" {
+		t.Fatalf("orders-3's twin deleted: its detail says %q (%v)", got, statuses)
+	}
+
 	stop := make(chan struct{})
 	l, wg := runWriters(t, writerPort, 0, 8, stop)
 	reads, readersDone := runReaders(readerPort, 2, stop)
@@ -486,7 +476,8 @@ func TestClusterBlueGreen(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	readsBefore := reads.Load()
 	stopAll()
-	acked := ackedFound(t, l, writerPort)
+	checkLedger(t, connectPort(t, writerPort, "app"), l)
+	acked := len(l.acked)
 	if acked < 100 || readsBefore == 0 {
 		t.Fatalf("%d commits and %d reads around the switchover (errors: %v)", acked, readsBefore, l.errs)
 	}
@@ -509,9 +500,14 @@ func TestClusterBlueGreen(t *testing.T) {
 	if version[:3] != "17." || workMem != "8MB" {
 		t.Fatalf("through the cluster endpoint: version %s, work_mem %s; want 17 and the cluster group's 8MB", version, workMem)
 	}
-	server, replica, err := sessionOn(ctx, readerPort)
-	if err != nil || !replica || (server != r.serverPort(t, "orders-2") && server != r.serverPort(t, "orders-3")) {
-		t.Fatalf("reader endpoint after switchover: server %d replica %v err %v", server, replica, err)
+	for range 2 {
+		server, replica, err := sessionOn(ctx, readerPort)
+		if err != nil || !replica || server != r.serverPort(t, "orders-2") {
+			t.Fatalf("reader endpoint after switchover: server %d replica %v err %v; want orders-2, the only green reader", server, replica, err)
+		}
+	}
+	if n := len(now.DBClusterMembers); n != 2 {
+		t.Fatalf("orders has %d members after switchover, want 2", n)
 	}
 	old, err := r.c.DescribeDBClusters(ctx, &awsrds.DescribeDBClustersInput{DBClusterIdentifier: aws.String("orders-old1")})
 	if err != nil {
@@ -522,7 +518,7 @@ func TestClusterBlueGreen(t *testing.T) {
 	for _, m := range old.DBClusters[0].DBClusterMembers {
 		members[aws.ToString(m.DBInstanceIdentifier)] = true
 	}
-	if !members["orders-1-old1"] || !members["orders-2-old1"] || !members["orders-3-old1"] || oldPort == writerPort {
+	if !members["orders-1-old1"] || !members["orders-2-old1"] || !members["orders-3"] || len(members) != 3 || oldPort == writerPort {
 		t.Fatalf("old cluster %+v", old.DBClusters[0])
 	}
 	if _, err := connectPort(t, oldPort, "app").Exec(ctx, "INSERT INTO ledger (writer, seq) VALUES (-3, 1)"); err == nil {
