@@ -52,11 +52,12 @@ func (k groupKind) storeKind() string {
 	return store.KindParameterGroup
 }
 
-func (k groupKind) what() string {
+// noun names a group of kind k in events.
+func (k groupKind) noun() string {
 	if k.cluster {
-		return "DB cluster parameter group"
+		return "cluster parameter group"
 	}
-	return "DB parameter group"
+	return "parameter group"
 }
 
 func (s *Service) groupsOf(k groupKind) map[string]*groupRecord {
@@ -191,7 +192,7 @@ func (s *Service) createGroup(ctx context.Context, k groupKind, name, family, de
 	}
 	g := &groupRecord{Name: name, Family: family, Engine: e.Name(), Description: description,
 		Params: map[string]userParam{}, Tags: tags}
-	if err := s.saveGroupLocked(ctx, k, g, "Created "+k.what()+" "+name); err != nil {
+	if err := s.saveGroupLocked(ctx, k, g, "Created "+k.noun()+" "+name); err != nil {
 		return nil, err
 	}
 	s.groupsOf(k)[name] = g
@@ -824,7 +825,10 @@ func (s *Service) deleteGroup(ctx context.Context, k groupKind, name string) err
 		return groupNotFound(name)
 	}
 	if g.Default {
-		return invalidGroupState("Default %s cannot be deleted: %s", k.what(), name)
+		if !k.cluster {
+			return invalidGroupState("Default DBParameterGroup cannot be deleted: %s", name)
+		}
+		return invalidGroupState("Default DBClusterParameterGroup cannot be deleted: %s", name)
 	}
 	for _, r := range s.sortedLocked() {
 		if !k.cluster && r.ParameterGroup == name {
@@ -841,7 +845,7 @@ func (s *Service) deleteGroup(ctx context.Context, k groupKind, name string) err
 			return err
 		}
 		return tx.AddEvent(store.Event{SourceType: "db-parameter-group", SourceID: name, SourceArn: s.groupArnOf(k, name),
-			Message: "Deleted " + k.what() + " " + name, Categories: []string{"deletion"}})
+			Message: "Deleted " + k.noun() + " " + name, Categories: []string{"deletion"}})
 	}); err != nil {
 		return err
 	}

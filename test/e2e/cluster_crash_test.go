@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -83,7 +84,9 @@ func TestClusterSwitchoverCrash(t *testing.T) {
 		}
 		writable := 0
 		for _, cl := range out.DBClusters {
-			werr := pgEngine.exec(ctx, int(aws.ToInt32(cl.Port)), "INSERT INTO ledger (writer, seq) VALUES (-1, $1)", time.Now().UnixNano()%1e9)
+			wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			werr := pgEngine.exec(wctx, int(aws.ToInt32(cl.Port)), "INSERT INTO ledger (writer, seq) VALUES (-1, $1)", time.Now().UnixNano()%1e9)
+			cancel()
 			if werr == nil {
 				writable++
 				if aws.ToString(cl.DBClusterIdentifier) != "prod" {
@@ -144,6 +147,11 @@ func TestClusterSwitchoverCrash(t *testing.T) {
 		int(aws.ToInt32(cluster().Port)) != port {
 		t.Fatalf("a stalled green: deployment %s (%s); prod %s", aws.ToString(failed.Status), aws.ToString(failed.StatusDetails),
 			aws.ToString(cluster().DbClusterResourceId))
+	}
+	// The prepared transaction outlives the switchover; it would hold the
+	// check's write to green.
+	if err := pgEngine.exec(ctx, int(aws.ToInt32(green.DBClusters[0].Port)), "ROLLBACK PREPARED 'stall'"); err != nil {
+		t.Fatal(err)
 	}
 	check("rollback", l)
 	cleanup(id, true)
