@@ -116,8 +116,8 @@ func (s *Service) sourceLocked(source ARN) (*instanceRecord, error) {
 	if c == nil {
 		return nil, clusterNotFound(source.Name)
 	}
-	if c.Status != StatusAvailable {
-		return nil, invalidClusterState("DB cluster %s is in state %s; it must be available.", c.Identifier, c.Status)
+	if err := c.available(); err != nil {
+		return nil, err
 	}
 	w := s.instances[c.Writer]
 	if w == nil {

@@ -117,8 +117,8 @@ func (s *Service) CreateDBClusterEndpoint(ctx context.Context, in ClusterEndpoin
 	if c == nil {
 		return nil, clusterNotFound(in.DBClusterIdentifier)
 	}
-	if c.Status != StatusAvailable {
-		return nil, invalidClusterState("DB cluster %s is in state %s; it must be available.", c.Identifier, c.Status)
+	if err := c.available(); err != nil {
+		return nil, err
 	}
 	if other, _ := s.findCustomEndpointLocked(id); other != nil {
 		return nil, clusterEndpointExists(id)
@@ -171,8 +171,8 @@ func (s *Service) ModifyDBClusterEndpoint(ctx context.Context, in ClusterEndpoin
 	if c == nil {
 		return nil, clusterEndpointNotFound(in.DBClusterEndpointIdentifier)
 	}
-	if c.Status != StatusAvailable {
-		return nil, invalidClusterState("DB cluster %s is in state %s; it must be available.", c.Identifier, c.Status)
+	if err := c.available(); err != nil {
+		return nil, err
 	}
 	static, err := s.membersOfLocked(c, "StaticMembers", in.StaticMembers)
 	if err != nil {
@@ -214,8 +214,8 @@ func (s *Service) DeleteDBClusterEndpoint(ctx context.Context, id string) (*DBCl
 	if c == nil {
 		return nil, clusterEndpointNotFound(id)
 	}
-	if c.Status != StatusAvailable {
-		return nil, invalidClusterState("DB cluster %s is in state %s; it must be available.", c.Identifier, c.Status)
+	if err := c.available(); err != nil {
+		return nil, err
 	}
 	ce := c.Custom[i]
 	d := s.describeCustomLocked(c, ce)

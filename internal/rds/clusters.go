@@ -169,6 +169,14 @@ func invalidClusterState(format string, args ...any) *Fault {
 	return fault("InvalidDBClusterStateFault", http.StatusBadRequest, format, args...)
 }
 
+// available refuses a change to a cluster that is not available.
+func (c *clusterRecord) available() error {
+	if c.Status != StatusAvailable {
+		return invalidClusterState("DB cluster %s is in state %s; it must be available.", c.Identifier, c.Status)
+	}
+	return nil
+}
+
 // newClusterResourceID makes a DbClusterResourceId: "cluster-" and 26
 // characters of [A-Z2-7].
 func newClusterResourceID() string {
@@ -499,35 +507,11 @@ func (s *Service) DescribeDBClusters(ctx context.Context, id string, filters []F
 
 // clusterFilter compiles DescribeDBClusters filters.
 func clusterFilter(filters []Filter) (func(*clusterRecord, string) bool, error) {
-	type check func(*clusterRecord, string) bool
-	var checks []check
-	for _, f := range filters {
-		values := map[string]bool{}
-		for _, v := range f.Values {
-			values[v] = true
-		}
-		if len(values) == 0 {
-			return nil, invalidValue("The filter %s needs at least one value.", f.Name)
-		}
-		switch f.Name {
-		case "db-cluster-id":
-			checks = append(checks, func(c *clusterRecord, arn string) bool { return values[c.Identifier] || values[arn] })
-		case "db-cluster-resource-id":
-			checks = append(checks, func(c *clusterRecord, _ string) bool { return values[c.ResourceID] })
-		case "engine":
-			checks = append(checks, func(c *clusterRecord, _ string) bool { return values[c.Engine] })
-		default:
-			return nil, invalidValue("Unrecognized filter name: %s. Supported filters: db-cluster-id, db-cluster-resource-id, engine.", f.Name)
-		}
-	}
-	return func(c *clusterRecord, arn string) bool {
-		for _, ch := range checks {
-			if !ch(c, arn) {
-				return false
-			}
-		}
-		return true
-	}, nil
+	return recordFilter(filters, map[string]func(*clusterRecord, string) []string{
+		"db-cluster-id":          func(c *clusterRecord, arn string) []string { return []string{c.Identifier, arn} },
+		"db-cluster-resource-id": func(c *clusterRecord, _ string) []string { return []string{c.ResourceID} },
+		"engine":                 func(c *clusterRecord, _ string) []string { return []string{c.Engine} },
+	})
 }
 
 // ModifyDBCluster renames a cluster, changes its cluster parameter group,
@@ -557,8 +541,8 @@ func (s *Service) ModifyDBCluster(ctx context.Context, in ModifyDBClusterInput) 
 	if c == nil {
 		return nil, clusterNotFound(in.DBClusterIdentifier)
 	}
-	if c.Status != StatusAvailable {
-		return nil, invalidClusterState("DB cluster %s is in state %s; it must be available.", c.Identifier, c.Status)
+	if err := c.available(); err != nil {
+		return nil, err
 	}
 	next := c.clone()
 	var events []string
@@ -645,8 +629,8 @@ func (s *Service) DeleteDBCluster(ctx context.Context, id string) (*DBCluster, e
 	if n := len(s.membersLocked(c.ResourceID)); n > 0 {
 		return nil, invalidClusterState("Cluster cannot be deleted, it still contains DB instances in non-deleting state.")
 	}
-	if c.Status != StatusAvailable {
-		return nil, invalidClusterState("DB cluster %s is in state %s; it must be available.", c.Identifier, c.Status)
+	if err := c.available(); err != nil {
+		return nil, err
 	}
 	if err := s.clusterInDeploymentLocked(c, "deleting it"); err != nil {
 		return nil, err
@@ -766,8 +750,8 @@ func (s *Service) createClusterInstance(ctx context.Context, in CreateDBInstance
 	if in.EngineVersion != "" && in.EngineVersion != c.EngineVersion && in.EngineVersion != major {
 		return nil, invalidCombination("The engine version of the DB instance (%s) must be the DB cluster's (%s).", in.EngineVersion, c.EngineVersion)
 	}
-	if c.Status != StatusAvailable {
-		return nil, invalidClusterState("DB cluster %s is in state %s; it must be available.", c.Identifier, c.Status)
+	if err := c.available(); err != nil {
+		return nil, err
 	}
 	e := s.engines[c.Engine]
 	b, err := engine.Resolve(e.Builds(), c.EngineVersion)

@@ -49,8 +49,8 @@ func (s *Service) FailoverDBCluster(ctx context.Context, id, target string) (*DB
 	if c == nil {
 		return nil, clusterNotFound(id)
 	}
-	if c.Status != StatusAvailable {
-		return nil, invalidClusterState("DB cluster %s is in state %s; it must be available.", c.Identifier, c.Status)
+	if err := c.available(); err != nil {
+		return nil, err
 	}
 	w := s.instances[c.Writer]
 	if w == nil || w.Status != StatusAvailable {
@@ -286,27 +286,19 @@ func (s *Service) commitFailoverLocked(c *clusterRecord, from, to string) error 
 // reclone copies a cluster member's data again from the writer it now
 // follows, and starts it as a reader.
 func (s *Service) reclone(ctx context.Context, rid string) {
-	s.lock()
+	s.mu.Lock()
 	r := s.instances[rid]
-	if r == nil || !r.Reclone {
-		s.unlock()
+	wanted := r != nil && r.Reclone
+	s.mu.Unlock()
+	if !wanted {
 		return
 	}
-	l, err := s.layout(r)
-	rep := s.replicationLocked(r)
-	params := s.effectiveParamsLocked(r)
-	config := serverConfig(r, params)
-	e := s.engines[r.Engine]
-	name := r.Identifier
-	s.unlock()
-	if err == nil && rep == nil {
-		err = fmt.Errorf("the writer %s follows is gone", name)
-	}
-	if err == nil {
-		err = s.cloneReplica(ctx, rid, e, l, *rep, config)
-	}
+	params, err := s.cloneFromSource(ctx, rid)
 	s.lock()
 	defer s.unlock()
+	if r = s.instances[rid]; r == nil {
+		return
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			s.settleStatusLocked(r, StatusFailed, failure("DB instance could not rejoin its cluster as a reader: "+engine.Explain(err)))

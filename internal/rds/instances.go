@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -140,15 +142,26 @@ func (s *Service) openEndpointLocked(r *instanceRecord, port int) error {
 
 // groupForLocked resolves the parameter group of a new instance of build b.
 func (s *Service) groupForLocked(name string, b engine.Build) (string, error) {
+	return s.groupOfKindLocked(dbGroupKind, name, b)
+}
+
+// groupOfKindLocked resolves a group of kind k for a new instance or
+// cluster of build b: the default group of b's family when name is "".
+func (s *Service) groupOfKindLocked(k groupKind, name string, b engine.Build) (string, error) {
 	if name == "" {
 		return "default." + b.Family(), nil
 	}
 	name = strings.ToLower(name)
-	g := s.groups[name]
-	if g == nil {
+	g := s.groupsOf(k)[name]
+	switch {
+	case g == nil && k.cluster:
+		return "", fault("DBClusterParameterGroupNotFound", http.StatusNotFound, "DBClusterParameterGroup not found: %s", name)
+	case g == nil:
 		return "", groupNotFound(name)
-	}
-	if g.Family != b.Family() {
+	case g.Family != b.Family() && k.cluster:
+		return "", invalidCombination("The DB cluster parameter group %s with family %s can't be used for this DB cluster. "+
+			"Use a DB cluster parameter group with family %s.", name, g.Family, b.Family())
+	case g.Family != b.Family():
 		return "", invalidCombination("The parameter group %s with DBParameterGroupFamily %s can't be used for this instance. "+
 			"Use a parameter group with DBParameterGroupFamily %s.", name, g.Family, b.Family())
 	}
@@ -361,28 +374,37 @@ func decodeMarker(m string) (string, error) {
 
 // instanceFilter compiles DescribeDBInstances filters.
 func instanceFilter(filters []Filter) (func(*instanceRecord, string) bool, error) {
-	type check func(*instanceRecord, string) bool
-	var checks []check
+	return recordFilter(filters, map[string]func(*instanceRecord, string) []string{
+		"db-instance-id":  func(r *instanceRecord, arn string) []string { return []string{r.Identifier, arn} },
+		"dbi-resource-id": func(r *instanceRecord, _ string) []string { return []string{r.ResourceID} },
+		"engine":          func(r *instanceRecord, _ string) []string { return []string{r.Engine} },
+	})
+}
+
+// recordFilter compiles the filters of a DescribeX over records of type
+// R. fields reads, for each filter name it supports, a record's values
+// (given the record's ARN too); a record matches when every filter has
+// one of its values.
+func recordFilter[R any](filters []Filter, fields map[string]func(R, string) []string) (func(R, string) bool, error) {
+	var checks []func(R, string) bool
 	for _, f := range filters {
+		if len(f.Values) == 0 {
+			return nil, invalidValue("The filter %s needs at least one value.", f.Name)
+		}
+		read, ok := fields[f.Name]
+		if !ok {
+			return nil, invalidValue("Unrecognized filter name: %s. Supported filters: %s.", f.Name,
+				strings.Join(slices.Sorted(maps.Keys(fields)), ", "))
+		}
 		values := map[string]bool{}
 		for _, v := range f.Values {
 			values[v] = true
 		}
-		if len(values) == 0 {
-			return nil, invalidValue("The filter %s needs at least one value.", f.Name)
-		}
-		switch f.Name {
-		case "db-instance-id":
-			checks = append(checks, func(r *instanceRecord, arn string) bool { return values[r.Identifier] || values[arn] })
-		case "dbi-resource-id":
-			checks = append(checks, func(r *instanceRecord, _ string) bool { return values[r.ResourceID] })
-		case "engine":
-			checks = append(checks, func(r *instanceRecord, _ string) bool { return values[r.Engine] })
-		default:
-			return nil, invalidValue("Unrecognized filter name: %s. Supported filters: db-instance-id, dbi-resource-id, engine.", f.Name)
-		}
+		checks = append(checks, func(r R, arn string) bool {
+			return slices.ContainsFunc(read(r, arn), func(v string) bool { return values[v] })
+		})
 	}
-	return func(r *instanceRecord, arn string) bool {
+	return func(r R, arn string) bool {
 		for _, c := range checks {
 			if !c(r, arn) {
 				return false

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"math"
 	"math/big"
-	"net/http"
 	"regexp"
 	"sort"
 	"strconv"
@@ -856,19 +855,7 @@ func (s *Service) deleteGroup(ctx context.Context, k groupKind, name string) err
 // clusterGroupForLocked resolves the cluster parameter group of a cluster
 // of build b.
 func (s *Service) clusterGroupForLocked(name string, b engine.Build) (string, error) {
-	if name == "" {
-		return "default." + b.Family(), nil
-	}
-	name = strings.ToLower(name)
-	g := s.clusterGroups[name]
-	if g == nil {
-		return "", fault("DBClusterParameterGroupNotFound", http.StatusNotFound, "DBClusterParameterGroup not found: %s", name)
-	}
-	if g.Family != b.Family() {
-		return "", invalidCombination("The DB cluster parameter group %s with family %s can't be used for this DB cluster. "+
-			"Use a DB cluster parameter group with family %s.", name, g.Family, b.Family())
-	}
-	return name, nil
+	return s.groupOfKindLocked(clusterGroupKind, name, b)
 }
 
 // applyClusterGroupLocked takes a cluster's new parameter group to its

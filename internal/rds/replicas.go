@@ -98,29 +98,11 @@ func (s *Service) CreateDBInstanceReadReplica(ctx context.Context, in CreateRead
 // provisionReplica copies the source's data and starts the replica
 // following it. Idempotent: after a crash of teal it starts over.
 func (s *Service) provisionReplica(ctx context.Context, rid string) {
-	s.lock()
-	r := s.instances[rid]
-	if r == nil {
-		s.unlock()
-		return
-	}
-	l, err := s.layout(r)
-	rep := s.replicationLocked(r)
-	params := s.effectiveParamsLocked(r)
-	config := serverConfig(r, params)
-	e := s.engines[r.Engine]
-	name := r.Identifier
-	s.unlock()
-	if err == nil && rep == nil {
-		err = fmt.Errorf("the source of read replica %s is gone", name)
-	}
-	if err == nil {
-		err = s.cloneReplica(ctx, rid, e, l, *rep, config)
-	}
-
+	params, err := s.cloneFromSource(ctx, rid)
 	s.lock()
 	defer s.unlock()
-	if r.Status != StatusCreating {
+	r := s.instances[rid]
+	if r == nil || r.Status != StatusCreating {
 		return
 	}
 	if err != nil {
@@ -132,6 +114,32 @@ func (s *Service) provisionReplica(ctx context.Context, rid string) {
 		return
 	}
 	s.routeLocked(r, params, readReplica("Read replica is available and replicating"))
+}
+
+// cloneFromSource copies an instance's data from the source its record
+// names, and starts it following that source. It returns the parameter
+// values its server runs with.
+func (s *Service) cloneFromSource(ctx context.Context, rid string) (map[string]string, error) {
+	s.lock()
+	r := s.instances[rid]
+	if r == nil {
+		s.unlock()
+		return nil, fmt.Errorf("DB instance %s is gone", rid)
+	}
+	l, err := s.layout(r)
+	rep := s.replicationLocked(r)
+	params := s.effectiveParamsLocked(r)
+	config := serverConfig(r, params)
+	e := s.engines[r.Engine]
+	name := r.Identifier
+	s.unlock()
+	if err != nil {
+		return nil, err
+	}
+	if rep == nil {
+		return nil, fmt.Errorf("the source of %s is gone", name)
+	}
+	return params, s.cloneReplica(ctx, rid, e, l, *rep, config)
 }
 
 func (s *Service) cloneReplica(ctx context.Context, rid string, e engine.Engine, l engine.Layout, rep engine.Replication, config map[string]string) error {

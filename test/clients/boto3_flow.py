@@ -177,4 +177,101 @@ for name in names:
 expect_error("DBInstanceNotFound", rds.describe_db_instances, DBInstanceIdentifier=f"{primary}-v2")
 rds.delete_db_parameter_group(DBParameterGroupName=group)
 expect_error("DBParameterGroupNotFound", rds.describe_db_parameters, DBParameterGroupName=group)
+
+
+def wait_cluster(cluster, cond, limit=180):
+    deadline = time.time() + limit
+    while True:
+        c = rds.describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"][0]
+        if cond(c):
+            return c
+        assert time.time() < deadline, c
+        time.sleep(0.5)
+
+
+def writer_of(c):
+    writers = [m["DBInstanceIdentifier"] for m in c["DBClusterMembers"] if m["IsClusterWriter"]]
+    assert len(writers) == 1, c["DBClusterMembers"]
+    return writers[0]
+
+
+if ENGINE == "postgres":
+    cluster, cgroup = f"{PREFIX}-cluster", f"{PREFIX}-cluster-params"
+    family = "aurora-postgresql" + VERSION
+
+    step("DB cluster parameter group")
+    rds.create_db_cluster_parameter_group(DBClusterParameterGroupName=cgroup, DBParameterGroupFamily=family,
+                                          Description="boto3 cluster group")
+    rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName=cgroup, Parameters=[
+        {"ParameterName": "work_mem", "ParameterValue": "8192", "ApplyMethod": "immediate"}])
+    user_params = rds.describe_db_cluster_parameters(DBClusterParameterGroupName=cgroup, Source="user")["Parameters"]
+    assert [p["ParameterName"] for p in user_params] == ["work_mem"], user_params
+    expect_error("InvalidParameterValue", rds.create_db_cluster_parameter_group, DBClusterParameterGroupName="x1",
+                 DBParameterGroupFamily=FAMILY, Description="an instance family")
+
+    step("DB cluster with a writer and a reader")
+    c = rds.create_db_cluster(DBClusterIdentifier=cluster, Engine="aurora-postgresql", EngineVersion=VERSION,
+                              MasterUsername="master", MasterUserPassword="secret-pass-1", DatabaseName="app",
+                              DBClusterParameterGroupName=cgroup, Tags=[{"Key": "team", "Value": "db"}])["DBCluster"]
+    assert c["DbClusterResourceId"].startswith("cluster-") and c["Engine"] == "aurora-postgresql", c
+    expect_error("DBClusterAlreadyExistsFault", rds.create_db_cluster, DBClusterIdentifier=cluster,
+                 Engine="aurora-postgresql", MasterUsername="master", MasterUserPassword="secret-pass-1")
+    expect_error("InvalidParameterValue", rds.create_db_cluster, DBClusterIdentifier=f"{cluster}-m",
+                 Engine="aurora-mysql", MasterUsername="master", MasterUserPassword="secret-pass-1")
+    for n in (1, 2):
+        rds.create_db_instance(DBInstanceIdentifier=f"{cluster}-{n}", DBClusterIdentifier=cluster,
+                               Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+        rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=f"{cluster}-{n}", WaiterConfig=fast)
+    rds.get_waiter("db_cluster_available").wait(DBClusterIdentifier=cluster, WaiterConfig=fast)
+    c = rds.describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"][0]
+    assert writer_of(c) == f"{cluster}-1" and len(c["DBClusterMembers"]) == 2, c["DBClusterMembers"]
+    assert c["Endpoint"] == "127.0.0.1" and c["Port"] > 0 and c["ReaderEndpoint"].startswith("127.0.0.1:"), c
+    member = rds.describe_db_instances(DBInstanceIdentifier=f"{cluster}-2")["DBInstances"][0]
+    assert member["DBClusterIdentifier"] == cluster, member
+
+    step("custom endpoint")
+    ep = rds.create_db_cluster_endpoint(DBClusterIdentifier=cluster, DBClusterEndpointIdentifier=f"{cluster}-reports",
+                                        EndpointType="READER", StaticMembers=[f"{cluster}-2"])
+    assert ep["EndpointType"] == "CUSTOM" and ep["StaticMembers"] == [f"{cluster}-2"], ep
+    eps = rds.describe_db_cluster_endpoints(DBClusterIdentifier=cluster)["DBClusterEndpoints"]
+    assert sorted(e["EndpointType"] for e in eps) == ["CUSTOM", "READER", "WRITER"], eps
+
+    step("failover")
+    expect_error("DBClusterNotFoundFault", rds.failover_db_cluster, DBClusterIdentifier=f"{cluster}-none")
+    rds.failover_db_cluster(DBClusterIdentifier=cluster, TargetDBInstanceIdentifier=f"{cluster}-2")
+    c = wait_cluster(cluster, lambda c: c["Status"] == "available" and writer_of(c) == f"{cluster}-2")
+    rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=f"{cluster}-1", WaiterConfig=fast)
+    events = rds.describe_events(SourceType="db-cluster", SourceIdentifier=cluster, Duration=60)["Events"]
+    assert any("Completed failover" in e["Message"] for e in events), events
+
+    step("blue/green deployment of the cluster")
+    bgd = rds.create_blue_green_deployment(BlueGreenDeploymentName=f"{PREFIX}-cluster-bgd", Source=c["DBClusterArn"],
+                                           TargetDBClusterParameterGroupName=cgroup)["BlueGreenDeployment"]
+    bgd_id = bgd["BlueGreenDeploymentIdentifier"]
+    d = wait_bgd(["AVAILABLE"])
+    assert d["Source"] == c["DBClusterArn"] and ":cluster:" + cluster + "-green-" in d["Target"], d
+    assert len(d["SwitchoverDetails"]) == 3, d["SwitchoverDetails"]
+    rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=bgd_id, SwitchoverTimeout=120)
+    wait_bgd(["SWITCHOVER_COMPLETED"])
+    now = rds.describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"][0]
+    assert now["DbClusterResourceId"] != c["DbClusterResourceId"] and now["Port"] == c["Port"], now
+    assert now["ReaderEndpoint"] == c["ReaderEndpoint"] and now["CustomEndpoints"] == c["CustomEndpoints"], now
+    assert writer_of(now) == f"{cluster}-2", now["DBClusterMembers"]
+    old = rds.describe_db_clusters(DBClusterIdentifier=f"{cluster}-old1")["DBClusters"][0]
+    assert old["DbClusterResourceId"] == c["DbClusterResourceId"], old
+    assert sorted(m["DBInstanceIdentifier"] for m in old["DBClusterMembers"]) == [f"{cluster}-1-old1", f"{cluster}-2-old1"], old
+    rds.delete_blue_green_deployment(BlueGreenDeploymentIdentifier=bgd_id)
+
+    step("delete the clusters")
+    expect_error("InvalidDBClusterStateFault", rds.delete_db_cluster, DBClusterIdentifier=cluster, SkipFinalSnapshot=True)
+    rds.delete_db_cluster_endpoint(DBClusterEndpointIdentifier=f"{cluster}-reports")
+    for name in (cluster, f"{cluster}-old1"):
+        members = rds.describe_db_clusters(DBClusterIdentifier=name)["DBClusters"][0]["DBClusterMembers"]
+        for m in sorted(members, key=lambda m: m["IsClusterWriter"]):
+            rds.delete_db_instance(DBInstanceIdentifier=m["DBInstanceIdentifier"], SkipFinalSnapshot=True)
+            rds.get_waiter("db_instance_deleted").wait(DBInstanceIdentifier=m["DBInstanceIdentifier"], WaiterConfig=fast)
+        rds.delete_db_cluster(DBClusterIdentifier=name, SkipFinalSnapshot=True)
+        rds.get_waiter("db_cluster_deleted").wait(DBClusterIdentifier=name, WaiterConfig=fast)
+    rds.delete_db_cluster_parameter_group(DBClusterParameterGroupName=cgroup)
+
 print("boto3: ok")

@@ -101,21 +101,6 @@ func TestClusterSwitchoverCrash(t *testing.T) {
 		}
 		pgEngine.check(t, port, l)
 	}
-	cleanup := func(id string, failed bool) {
-		t.Helper()
-		del := &awsrds.DeleteBlueGreenDeploymentInput{BlueGreenDeploymentIdentifier: aws.String(id), DeleteTarget: aws.Bool(failed)}
-		if _, err := api.DeleteBlueGreenDeployment(ctx, del); err != nil {
-			t.Fatal(err)
-		}
-		eventually(t, time.Minute, "deployment deleted", func() error {
-			_, err := api.DescribeBlueGreenDeployments(ctx, &awsrds.DescribeBlueGreenDeploymentsInput{BlueGreenDeploymentIdentifier: aws.String(id)})
-			if apiCode(err) != "BlueGreenDeploymentNotFoundFault" {
-				return errorf("describe: %v", err)
-			}
-			return nil
-		})
-	}
-
 	// A green that cannot apply blue's writes: the switchover times out
 	// and rolls back.
 	id, dep := deploy("stalled")
@@ -154,7 +139,7 @@ func TestClusterSwitchoverCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("rollback", l)
-	cleanup(id, true)
+	deleteDeployment(t, api, id, true)
 
 	phases := []string{bluegreen.PhaseGuardrails, bluegreen.PhaseHold, bluegreen.PhaseStopWrites, bluegreen.PhaseCatchUp,
 		bluegreen.PhaseSequences, bluegreen.PhaseCommitted, bluegreen.PhaseRelease}
@@ -198,6 +183,6 @@ func TestClusterSwitchoverCrash(t *testing.T) {
 		}
 		t.Logf("killed at %s: %s", phase, want)
 		check("killed at "+phase, l)
-		cleanup(id, want == bluegreen.StatusSwitchoverFailed)
+		deleteDeployment(t, api, id, want == bluegreen.StatusSwitchoverFailed)
 	}
 }

@@ -253,21 +253,26 @@ func switchoverCrash(t *testing.T, eng crashEngine) {
 		eng.check(t, port, l)
 
 		// Clean up for the next round: a failed deployment takes its green with it.
-		del := &awsrds.DeleteBlueGreenDeploymentInput{BlueGreenDeploymentIdentifier: aws.String(id)}
-		if want == bluegreen.StatusSwitchoverFailed {
-			del.DeleteTarget = aws.Bool(true)
-		}
-		if _, err := api.DeleteBlueGreenDeployment(ctx, del); err != nil {
-			t.Fatal(err)
-		}
-		eventually(t, time.Minute, "deployment deleted", func() error {
-			_, err := api.DescribeBlueGreenDeployments(ctx, &awsrds.DescribeBlueGreenDeploymentsInput{BlueGreenDeploymentIdentifier: aws.String(id)})
-			if apiCode(err) != "BlueGreenDeploymentNotFoundFault" {
-				return errorf("describe: %v", err)
-			}
-			return nil
-		})
+		deleteDeployment(t, api, id, want == bluegreen.StatusSwitchoverFailed)
 	}
+}
+
+// deleteDeployment deletes a deployment, with its green when deleteTarget,
+// and waits until it is gone.
+func deleteDeployment(t *testing.T, api *awsrds.Client, id string, deleteTarget bool) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := api.DeleteBlueGreenDeployment(ctx, &awsrds.DeleteBlueGreenDeploymentInput{
+		BlueGreenDeploymentIdentifier: aws.String(id), DeleteTarget: aws.Bool(deleteTarget)}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "deployment deleted", func() error {
+		_, err := api.DescribeBlueGreenDeployments(ctx, &awsrds.DescribeBlueGreenDeploymentsInput{BlueGreenDeploymentIdentifier: aws.String(id)})
+		if apiCode(err) != "BlueGreenDeploymentNotFoundFault" {
+			return errorf("describe: %v", err)
+		}
+		return nil
+	})
 }
 
 func describeAPI(t *testing.T, c *awsrds.Client, id string) *types.DBInstance {
