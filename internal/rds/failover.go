@@ -30,6 +30,20 @@ import (
 //     are cloned again from the new writer, and rejoin the reader endpoint
 //     when they follow it.
 
+// The steps of a failover, as the switchover hook sees them.
+const (
+	FailoverStop    = "failover-stop"    // the writer is about to stop
+	FailoverCommit  = "failover-commit"  // the new roles are about to be saved
+	FailoverPromote = "failover-promote" // saved; the reader is about to be promoted
+)
+
+// failoverStep calls the switchover hook, if any, as a failover step starts.
+func (s *Service) failoverStep(cluster, step string) {
+	if h := s.hook(); h != nil {
+		h(cluster, step)
+	}
+}
+
 // replayWait bounds how long a failover waits for the reader to replay
 // the writer's last commit.
 const replayWait = time.Minute
@@ -38,7 +52,7 @@ const replayWait = time.Minute
 const failoverHold = 30 * time.Second
 
 // FailoverDBCluster makes a reader the cluster's writer: target when given,
-// otherwise the first available reader.
+// otherwise the available reader that is least behind.
 func (s *Service) FailoverDBCluster(ctx context.Context, id, target string) (*DBCluster, error) {
 	if id == "" {
 		return nil, missing("DBClusterIdentifier")
@@ -74,32 +88,85 @@ func (s *Service) FailoverDBCluster(ctx context.Context, id, target string) (*DB
 		if to.Status != StatusAvailable {
 			return nil, invalidInstanceState(to.Identifier, to.Status, StatusAvailable)
 		}
-	} else {
-		for _, m := range s.membersLocked(c.ResourceID) {
-			if m.ResourceID != c.Writer && m.Status == StatusAvailable {
-				to = m
-				break
-			}
-		}
-		if to == nil {
-			return nil, invalidClusterState("DB cluster %s has no available reader to fail over to.", c.Identifier)
-		}
+	} else if len(s.readersLocked(c)) == 0 {
+		return nil, invalidClusterState("DB cluster %s has no available reader to fail over to.", c.Identifier)
+	}
+	msg := "Started cluster failover to the reader least behind"
+	toRID := ""
+	if to != nil {
+		msg, toRID = "Started cluster failover to DB instance: "+to.Identifier, to.ResourceID
 	}
 	if err := s.updateClusterLocked(c, func(next *clusterRecord) note {
 		next.Status = StatusFailingOver
-		return failure(fmt.Sprintf("Started cluster failover to DB instance: %s", to.Identifier))
+		return failure(msg)
 	}); err != nil {
 		return nil, err
 	}
-	crid, from, toRID := c.ResourceID, w.ResourceID, to.ResourceID
+	crid, from := c.ResourceID, w.ResourceID
 	s.goWork(func(ctx context.Context) { s.failover(ctx, crid, from, toRID) })
 	return s.describeClusterLocked(c), nil
 }
 
+// readersLocked are a cluster's available readers.
+func (s *Service) readersLocked(c *clusterRecord) []*instanceRecord {
+	var out []*instanceRecord
+	for _, m := range s.membersLocked(c.ResourceID) {
+		if m.ResourceID != c.Writer && m.Status == StatusAvailable {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// leastBehind is the available reader of a cluster with the least WAL
+// left to replay, as its writer measures it; the first one when none can
+// be measured.
+func (s *Service) leastBehind(ctx context.Context, crid string) string {
+	type candidate struct {
+		rid string
+		e   engine.Engine
+		l   engine.Layout
+		rep *engine.Replication
+	}
+	var cands []candidate
+	s.mu.Lock()
+	if c := s.clusters[crid]; c != nil {
+		for _, r := range s.readersLocked(c) {
+			l, err := s.layout(r)
+			if rep := s.replicationLocked(r); err == nil && rep != nil {
+				cands = append(cands, candidate{r.ResourceID, s.engines[r.Engine], l, rep})
+			}
+		}
+	}
+	s.mu.Unlock()
+	best, least := "", int64(-1)
+	for _, c := range cands {
+		lag, err := c.e.ReplicaLag(ctx, c.l, *c.rep)
+		if err != nil {
+			continue
+		}
+		if least < 0 || lag.Bytes < least {
+			best, least = c.rid, lag.Bytes
+		}
+	}
+	if best == "" && len(cands) > 0 {
+		best = cands[0].rid
+	}
+	return best
+}
+
 func (s *Service) failover(ctx context.Context, crid, from, to string) {
+	if to == "" {
+		to = s.leastBehind(ctx, crid)
+	}
 	s.lock()
 	c, w, t := s.clusters[crid], s.instances[from], s.instances[to]
-	if c == nil || w == nil || t == nil {
+	if c == nil {
+		s.unlock()
+		return
+	}
+	if w == nil || t == nil || t.Status != StatusAvailable {
+		s.endFailoverLocked(c, errors.New("the writer or the reader to promote is gone or no longer available"))
 		s.unlock()
 		return
 	}
@@ -129,8 +196,10 @@ func (s *Service) failover(ctx context.Context, crid, from, to string) {
 		return
 	}
 	s.unrouteLocked(w)
+	name := c.Identifier
 	s.unlock()
 
+	s.failoverStep(name, FailoverStop)
 	pos, err := s.stopWriter(ctx, e, ft, from, wl)
 	if err == nil {
 		err = awaitReplay(ctx, ft, tl, pos)
@@ -154,6 +223,7 @@ func (s *Service) failover(ctx context.Context, crid, from, to string) {
 	}
 
 	// The commit point: the new roles, saved together.
+	s.failoverStep(name, FailoverCommit)
 	s.lock()
 	if err := s.commitFailoverLocked(c, from, to); err != nil {
 		// The store kept the old roles: the old writer starts again.
@@ -170,6 +240,7 @@ func (s *Service) failover(ctx context.Context, crid, from, to string) {
 	}
 	config := serverConfig(t, t.Applied)
 	s.unlock()
+	s.failoverStep(name, FailoverPromote)
 
 	// Promote, then drop the replication settings: the server removes its
 	// standby.signal itself as it leaves recovery.

@@ -38,7 +38,9 @@ type Config struct {
 	// Credential is the OS user database servers run as; nil runs them as teal's own user.
 	Credential *syscall.Credential
 	Logger     *slog.Logger
-	// SwitchoverHook, if set, is called as each switchover phase starts.
+	// SwitchoverHook, if set, is called as each switchover phase starts,
+	// and as each step of a DB cluster's failover starts (with the
+	// cluster's identifier and the Failover* phases).
 	SwitchoverHook func(deployment, phase string)
 	// Forwarding says how endpoints forward connections: ForwardKernel,
 	// ForwardTeal, or ForwardAuto ("" too), which uses the kernel where

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds/types"
 
 	"github.com/tealdb/teal/internal/bluegreen"
+	"github.com/tealdb/teal/internal/rds"
 )
 
 // TestClusterSwitchoverCrash switches a DB cluster (a writer and a reader)
@@ -184,5 +185,95 @@ func TestClusterSwitchoverCrash(t *testing.T) {
 		t.Logf("killed at %s: %s", phase, want)
 		check("killed at "+phase, l)
 		deleteDeployment(t, api, id, want == bluegreen.StatusSwitchoverFailed)
+	}
+}
+
+// TestClusterFailoverCrash kills teal (SIGKILL) as each step of a
+// FailoverDBCluster starts, with writers on the cluster endpoint, and
+// starts it again. Before the commit point the old writer is the writer
+// again, after it the new one; either way the cluster endpoint reaches
+// the writer Describe names, it is the only primary, and every
+// acknowledged commit is on it.
+func TestClusterFailoverCrash(t *testing.T) {
+	dir := dataDir(t)
+	c := &crashable{dir: dir, listen: freeAddr(t)}
+	t.Cleanup(c.stop)
+	c.start(t, "")
+	rig := &apiRig{url: "http://" + c.listen}
+	api := rig.clientFor(t, apiRootID, apiRootSecret)
+	ctx := ctxFor(t, 8*time.Minute)
+	r := &clusterRig{c: api, id: "ledger"}
+	if _, err := api.CreateDBCluster(ctx, &awsrds.CreateDBClusterInput{DBClusterIdentifier: aws.String(r.id),
+		Engine: aws.String("aurora-postgresql"), EngineVersion: aws.String("15"), MasterUsername: aws.String(masterUser),
+		MasterUserPassword: aws.String(masterPass), DatabaseName: aws.String("app")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"ledger-1", "ledger-2"} {
+		if _, err := api.CreateDBInstance(ctx, &awsrds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String(id),
+			DBClusterIdentifier: aws.String(r.id), Engine: aws.String("aurora-postgresql"), DBInstanceClass: aws.String("db.r6g.large")}); err != nil {
+			t.Fatal(err)
+		}
+		waitAvailable(t, api, id)
+	}
+	port := int(aws.ToInt32(r.describe(t).Port))
+	if err := pgEngine.exec(ctx, port, pgEngine.ledgerDDL); err != nil {
+		t.Fatal(err)
+	}
+	for i, step := range []string{rds.FailoverStop, rds.FailoverCommit, rds.FailoverPromote} {
+		c.stop()
+		c.start(t, step)
+		waitAvailable(t, api, "ledger-1")
+		waitAvailable(t, api, "ledger-2")
+		r.waitStatus(t, "available", time.Minute)
+		from := r.writer(t)
+		to := map[string]string{"ledger-1": "ledger-2", "ledger-2": "ledger-1"}[from]
+		stop := make(chan struct{})
+		l, wg := runWriters(t, port, 100*i, 4, stop)
+		time.Sleep(500 * time.Millisecond)
+		_, err := api.FailoverDBCluster(ctx, &awsrds.FailoverDBClusterInput{DBClusterIdentifier: aws.String(r.id),
+			TargetDBInstanceIdentifier: aws.String(to)})
+		if err != nil && apiCode(err) != "not an API error: "+err.Error() {
+			t.Fatalf("%s: failover: %v", step, err)
+		}
+		select {
+		case <-c.exited:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("teal was not killed at %s", step)
+		}
+		c.start(t, "")
+		want := from
+		if step == rds.FailoverPromote {
+			want = to
+		}
+		r.waitStatus(t, "available", time.Minute)
+		waitAvailable(t, api, "ledger-1")
+		waitAvailable(t, api, "ledger-2")
+		time.Sleep(time.Second)
+		close(stop)
+		wg.Wait()
+		if got := r.writer(t); got != want {
+			t.Fatalf("killed at %s: the writer is %s, want %s", step, got, want)
+		}
+		eventually(t, 30*time.Second, "the cluster endpoint reaches "+want, func() error {
+			server, replica, err := sessionOn(ctx, port)
+			if err != nil {
+				return err
+			}
+			if replica || server != r.serverPort(t, want) {
+				return fmt.Errorf("reached server port %d (replica %v)", server, replica)
+			}
+			return nil
+		})
+		other := map[string]string{"ledger-1": "ledger-2", "ledger-2": "ledger-1"}[want]
+		insts, err := api.DescribeDBInstances(ctx, &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(other)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		werr := pgEngine.exec(ctx, int(aws.ToInt32(insts.DBInstances[0].Endpoint.Port)), "INSERT INTO ledger (writer, seq) VALUES (-1, $1)", i)
+		if werr == nil || !strings.Contains(werr.Error(), "read-only") {
+			t.Fatalf("killed at %s: a write to the reader %s: %v", step, other, werr)
+		}
+		pgEngine.check(t, port, l)
+		t.Logf("killed at %s: the writer is %s", step, want)
 	}
 }

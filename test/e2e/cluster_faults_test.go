@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -206,6 +207,19 @@ func TestClusterFaults(t *testing.T) {
 			_, err := api.DeleteDBClusterParameterGroup(ctx, &awsrds.DeleteDBClusterParameterGroupInput{DBClusterParameterGroupName: aws.String("default.aurora-postgresql15")})
 			return err
 		}},
+		{"reset nothing", "InvalidParameterCombination", func() error {
+			_, err := api.ResetDBClusterParameterGroup(ctx, &awsrds.ResetDBClusterParameterGroupInput{DBClusterParameterGroupName: aws.String("g15")})
+			return err
+		}},
+		{"reset a missing group", "DBParameterGroupNotFound", func() error {
+			_, err := api.ResetDBClusterParameterGroup(ctx, &awsrds.ResetDBClusterParameterGroupInput{DBClusterParameterGroupName: aws.String("nope"),
+				ResetAllParameters: aws.Bool(true)})
+			return err
+		}},
+		{"a custom endpoint of a bad type", "InvalidParameterValue", func() error {
+			_, err := api.ModifyDBClusterEndpoint(ctx, &awsrds.ModifyDBClusterEndpointInput{DBClusterEndpointIdentifier: aws.String("nope"), EndpointType: aws.String("WRITER")})
+			return err
+		}},
 		{"parameters of a missing group", "DBParameterGroupNotFound", func() error {
 			_, err := api.DescribeDBClusterParameters(ctx, &awsrds.DescribeDBClusterParametersInput{DBClusterParameterGroupName: aws.String("nope")})
 			return err
@@ -253,6 +267,44 @@ func TestClusterFaults(t *testing.T) {
 	if len(insts.DBInstances) != 0 {
 		t.Fatalf("refused requests created %d instances", len(insts.DBInstances))
 	}
+
+	// Paging: 21 clusters, 20 to a page.
+	for i := range 20 {
+		if err := create(fmt.Sprintf("page-%02d", i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, err := api.DescribeDBClusters(ctx, &awsrds.DescribeDBClustersInput{MaxRecords: aws.Int32(20)})
+	if err != nil || len(first.DBClusters) != 20 || first.Marker == nil {
+		t.Fatalf("first page: %v, %d clusters, marker %v", err, len(first.DBClusters), first.Marker)
+	}
+	second, err := api.DescribeDBClusters(ctx, &awsrds.DescribeDBClustersInput{MaxRecords: aws.Int32(20), Marker: first.Marker})
+	if err != nil || len(second.DBClusters) != 1 || second.Marker != nil || aws.ToString(second.DBClusters[0].DBClusterIdentifier) != "page-19" {
+		t.Fatalf("second page: %v %+v", err, second)
+	}
+	for i := range 20 {
+		if _, err := api.DeleteDBCluster(ctx, &awsrds.DeleteDBClusterInput{DBClusterIdentifier: aws.String(fmt.Sprintf("page-%02d", i)),
+			SkipFinalSnapshot: aws.Bool(true)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Tags on a cluster and on a cluster parameter group.
+	for _, arn := range []string{aws.ToString(kept.DBClusterArn), "arn:aws:rds:us-east-1:000000000000:cluster-pg:g15"} {
+		if _, err := api.AddTagsToResource(ctx, &awsrds.AddTagsToResourceInput{ResourceName: aws.String(arn),
+			Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("orders")}}}); err != nil {
+			t.Fatalf("tag %s: %v", arn, err)
+		}
+		tags, err := api.ListTagsForResource(ctx, &awsrds.ListTagsForResourceInput{ResourceName: aws.String(arn)})
+		if err != nil || len(tags.TagList) != 1 || aws.ToString(tags.TagList[0].Value) != "orders" {
+			t.Fatalf("tags of %s: %v %+v", arn, err, tags)
+		}
+		if _, err := api.RemoveTagsFromResource(ctx, &awsrds.RemoveTagsFromResourceInput{ResourceName: aws.String(arn), TagKeys: []string{"team"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = api.ListTagsForResource(ctx, &awsrds.ListTagsForResourceInput{ResourceName: aws.String("arn:aws:rds:us-east-1:000000000000:cluster:nope")})
+	wantCode(t, "tags of a missing cluster", err, "DBClusterNotFoundFault")
 
 	// And what is allowed works: rename, then delete once unprotected.
 	if _, err := api.ModifyDBCluster(ctx, &awsrds.ModifyDBClusterInput{DBClusterIdentifier: aws.String("kept"),

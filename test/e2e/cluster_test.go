@@ -213,6 +213,25 @@ func TestClusterEndpointsAndFailover(t *testing.T) {
 			t.Fatalf("custom endpoint reached server port %d, want orders-3's", server)
 		}
 	}
+	// One of type ANY that excludes the writer reaches the readers.
+	ex, err := r.c.CreateDBClusterEndpoint(ctx, &awsrds.CreateDBClusterEndpointInput{
+		DBClusterIdentifier: aws.String(r.id), DBClusterEndpointIdentifier: aws.String("orders-no-writer"),
+		EndpointType: aws.String("ANY"), ExcludedMembers: []string{"orders-1"}})
+	if err != nil {
+		t.Fatalf("create custom endpoint: %v", err)
+	}
+	for range 4 {
+		server, _, err := sessionOn(ctx, hostPort(t, aws.ToString(ex.Endpoint)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !readers[server] {
+			t.Fatalf("an endpoint that excludes the writer reached server port %d", server)
+		}
+	}
+	if _, err := r.c.DeleteDBClusterEndpoint(ctx, &awsrds.DeleteDBClusterEndpointInput{DBClusterEndpointIdentifier: aws.String("orders-no-writer")}); err != nil {
+		t.Fatal(err)
+	}
 	eps, err := r.c.DescribeDBClusterEndpoints(ctx, &awsrds.DescribeDBClusterEndpointsInput{DBClusterIdentifier: aws.String(r.id)})
 	if err != nil {
 		t.Fatal(err)
@@ -298,16 +317,39 @@ func TestClusterEndpointsAndFailover(t *testing.T) {
 		}
 		return nil
 	})
-	// The writer goes last: deleting it while it has readers is refused.
-	// Once every instance is gone the cluster keeps its data, as Aurora's
-	// storage outlives its instances, and the next instance starts from it.
 	var rows int
 	if err := c.QueryRow(ctx, "SELECT count(*) FROM ledger").Scan(&rows); err != nil {
 		t.Fatal(err)
 	}
-	_, err = r.c.DeleteDBInstance(ctx, &awsrds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String("orders-2"), SkipFinalSnapshot: aws.Bool(true)})
+
+	// Without a target, the failover picks a reader, and the new writer
+	// has every row.
+	if _, err := r.c.FailoverDBCluster(ctx, &awsrds.FailoverDBClusterInput{DBClusterIdentifier: aws.String(r.id)}); err != nil {
+		t.Fatalf("failover to any reader: %v", err)
+	}
+	r.waitStatus(t, "available", 2*time.Minute)
+	writer := r.writer(t)
+	if writer != "orders-1" && writer != "orders-3" {
+		t.Fatalf("after a failover without target the writer is %q", writer)
+	}
+	var now int
+	if err := connectPort(t, writerPort, "app").QueryRow(ctx, "SELECT count(*) FROM ledger").Scan(&now); err != nil || now != rows {
+		t.Fatalf("the new writer has %d rows (%v), want %d", now, err, rows)
+	}
+	waitAvailable(t, r.c, "orders-2")
+
+	// The writer goes last: deleting it while it has readers is refused.
+	// Once every instance is gone the cluster keeps its data, as Aurora's
+	// storage outlives its instances, and the next instance starts from it.
+	_, err = r.c.DeleteDBInstance(ctx, &awsrds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(writer), SkipFinalSnapshot: aws.Bool(true)})
 	wantCode(t, "delete the writer of a cluster with readers", err, "InvalidDBClusterStateFault")
-	for _, id := range []string{"orders-1", "orders-3", "orders-2"} {
+	order := []string{"orders-2"}
+	for _, id := range []string{"orders-1", "orders-3"} {
+		if id != writer {
+			order = append(order, id)
+		}
+	}
+	for _, id := range append(order, writer) {
 		if _, err := r.c.DeleteDBInstance(ctx, &awsrds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(id), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
 			t.Fatalf("delete %s: %v", id, err)
 		}
@@ -434,6 +476,9 @@ func TestClusterBlueGreen(t *testing.T) {
 			t.Fatalf("green member %s writer=%v", aws.ToString(m.DBInstanceIdentifier), aws.ToBool(m.IsClusterWriter))
 		}
 	}
+
+	_, err = r.c.FailoverDBCluster(ctx, &awsrds.FailoverDBClusterInput{DBClusterIdentifier: aws.String(r.id)})
+	wantCode(t, "fail over a cluster in a deployment", err, "InvalidDBClusterStateFault")
 
 	// A green reader deleted before the switchover: its blue twin is not
 	// switched over and keeps its name (MISSING_TARGET).
