@@ -461,8 +461,12 @@ func (s *Service) describeClusterLocked(c *clusterRecord) *DBCluster {
 		d.CustomEndpoints = append(d.CustomEndpoints, net.JoinHostPort(host, strconv.Itoa(ce.Port)))
 	}
 	for _, m := range s.membersLocked(c.ResourceID) {
+		status := "in-sync"
+		if m.PendingReboot {
+			status = "pending-reboot"
+		}
 		d.DBClusterMembers = append(d.DBClusterMembers, ClusterMember{DBInstanceIdentifier: m.Identifier,
-			IsClusterWriter: m.ResourceID == c.Writer, DBClusterParameterGroupStatus: "in-sync", PromotionTier: 1})
+			IsClusterWriter: m.ResourceID == c.Writer, DBClusterParameterGroupStatus: status, PromotionTier: 1})
 	}
 	d.MultiAZ = len(d.DBClusterMembers) > 1
 	return d
@@ -564,15 +568,20 @@ func (s *Service) ModifyDBCluster(ctx context.Context, in ModifyDBClusterInput) 
 	if newID != "" && newID != c.Identifier && s.findClusterLocked(newID) != nil {
 		return nil, clusterExists()
 	}
+	// The password is set on the writer (its readers replicate it); the
+	// writer's record and the cluster's keep its verifier.
+	var writer *instanceRecord
+	var nextWriter instanceRecord
 	if in.MasterUserPassword != "" {
-		w := s.instances[c.Writer]
-		if w == nil || w.Status != StatusAvailable {
+		writer = s.instances[c.Writer]
+		if writer == nil || writer.Status != StatusAvailable {
 			return nil, invalidClusterState("DB cluster %s has no available writer to set the master password on.", c.Identifier)
 		}
-		if err := s.setMasterPasswordLocked(ctx, w, in.MasterUserPassword); err != nil {
+		nextWriter = writer.clone()
+		if err := s.setMasterPasswordLocked(ctx, &nextWriter, in.MasterUserPassword); err != nil {
 			return nil, err
 		}
-		next.MasterVerifier = w.MasterVerifier
+		next.MasterVerifier = nextWriter.MasterVerifier
 		events = append(events, "Master password changed")
 	}
 	if in.DeletionProtection != nil {
@@ -594,11 +603,24 @@ func (s *Service) ModifyDBCluster(ctx context.Context, in ModifyDBClusterInput) 
 	if msg == "" {
 		msg = "DB cluster modified"
 	}
-	if err := s.saveClusterLocked(&next, configuration(msg)); err != nil {
+	if err := s.commitLocked(ctx, func(tx *store.Tx) error {
+		if writer != nil {
+			if err := tx.Put(store.KindInstance, nextWriter.ResourceID, &nextWriter); err != nil {
+				return err
+			}
+		}
+		if err := tx.Put(kindCluster, next.ResourceID, &next); err != nil {
+			return err
+		}
+		return tx.AddEvent(s.clusterEvent(&next, configuration(msg)))
+	}); err != nil {
 		if renamed {
 			s.closeClusterEndpoints(&next)
 		}
 		return nil, err
+	}
+	if writer != nil {
+		*writer = nextWriter
 	}
 	*c = next
 	if renamed {

@@ -165,7 +165,7 @@ func (s *Service) failover(ctx context.Context, crid, from, to string) {
 		s.unlock()
 		return
 	}
-	if w == nil || t == nil || t.Status != StatusAvailable {
+	if w == nil || t == nil || w.Status != StatusAvailable || t.Status != StatusAvailable {
 		s.endFailoverLocked(c, errors.New("the writer or the reader to promote is gone or no longer available"))
 		s.unlock()
 		return

@@ -373,6 +373,21 @@ func TestClusterEndpointsAndFailover(t *testing.T) {
 	if after != rows {
 		t.Fatalf("the cluster's new writer has %d rows, its last writer had %d", after, rows)
 	}
+	// A new master password is set on the writer, and is the cluster's.
+	if _, err := r.c.ModifyDBCluster(ctx, &awsrds.ModifyDBClusterInput{DBClusterIdentifier: aws.String(r.id),
+		MasterUserPassword: aws.String("rotated-pass-2")}); err != nil {
+		t.Fatal(err)
+	}
+	dsn := "host=127.0.0.1 port=%d user=%s password=%s dbname=app sslmode=disable"
+	nc, err := pgx.Connect(ctx, fmt.Sprintf(dsn, writerPort, masterUser, "rotated-pass-2"))
+	if err != nil {
+		t.Fatalf("connect with the new master password: %v", err)
+	}
+	nc.Close(ctx)
+	if oc, err := pgx.Connect(ctx, fmt.Sprintf(dsn, writerPort, masterUser, masterPass)); err == nil {
+		oc.Close(ctx)
+		t.Fatal("the old master password still works")
+	}
 }
 
 // connectPort connects through an endpoint port as the master user.
@@ -544,6 +559,28 @@ func TestClusterBlueGreen(t *testing.T) {
 	}
 	if version[:3] != "17." || workMem != "8MB" {
 		t.Fatalf("through the cluster endpoint: version %s, work_mem %s; want 17 and the cluster group's 8MB", version, workMem)
+	}
+	// A change to the cluster's group reaches its members at once.
+	if _, err := r.c.ModifyDBClusterParameterGroup(ctx, &awsrds.ModifyDBClusterParameterGroupInput{
+		DBClusterParameterGroupName: aws.String("orders-17"), Parameters: []types.Parameter{{
+			ParameterName: aws.String("work_mem"), ParameterValue: aws.String("16384"), ApplyMethod: types.ApplyMethodImmediate}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, port := range []int{writerPort, readerPort} {
+		eventually(t, 30*time.Second, "work_mem of the cluster group", func() error {
+			c, err := tryConnect(ctx, port, "app")
+			if err != nil {
+				return err
+			}
+			defer c.Close(ctx)
+			if err := c.QueryRow(ctx, "SHOW work_mem").Scan(&workMem); err != nil {
+				return err
+			}
+			if workMem != "16MB" {
+				return fmt.Errorf("work_mem %s through port %d", workMem, port)
+			}
+			return nil
+		})
 	}
 	for range 2 {
 		server, replica, err := sessionOn(ctx, readerPort)
