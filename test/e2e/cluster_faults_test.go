@@ -16,7 +16,8 @@ func TestClusterFaults(t *testing.T) {
 	t.Parallel()
 	svc := openService(t, dataDir(t))
 	requireVersions(t, svc, "15", "17")
-	api := startAPI(t, svc).client
+	rig := startAPI(t, svc)
+	api := rig.client
 	ctx := context.Background()
 
 	create := func(id string, mut func(*awsrds.CreateDBClusterInput)) error {
@@ -305,6 +306,20 @@ func TestClusterFaults(t *testing.T) {
 	}
 	_, err = api.ListTagsForResource(ctx, &awsrds.ListTagsForResourceInput{ResourceName: aws.String("arn:aws:rds:us-east-1:000000000000:cluster:nope")})
 	wantCode(t, "tags of a missing cluster", err, "DBClusterNotFoundFault")
+
+	// The Aurora edition's permissions: a key that may do everything but
+	// create DB clusters cannot create a cluster's deployment, and one
+	// that may not delete DB clusters cannot delete one.
+	noCluster := rig.keyFor(t, `{"Statement":[{"Effect":"Allow","Action":"rds:*","Resource":"*"},
+		{"Effect":"Deny","Action":["rds:CreateDBCluster","rds:DeleteDBCluster"],"Resource":"*"}]}`)
+	_, err = noCluster.CreateBlueGreenDeployment(ctx, &awsrds.CreateBlueGreenDeploymentInput{BlueGreenDeploymentName: aws.String("d2"),
+		Source: kept.DBClusterArn})
+	wantCode(t, "a cluster's deployment without rds:CreateDBCluster", err, "AccessDenied")
+	_, err = noCluster.DeleteDBCluster(ctx, &awsrds.DeleteDBClusterInput{DBClusterIdentifier: aws.String("kept"), SkipFinalSnapshot: aws.Bool(true)})
+	wantCode(t, "delete a cluster without rds:DeleteDBCluster", err, "AccessDenied")
+	if _, err := noCluster.DescribeDBClusters(ctx, &awsrds.DescribeDBClustersInput{DBClusterIdentifier: aws.String("kept")}); err != nil {
+		t.Fatalf("describe with rds:*: %v", err)
+	}
 
 	// And what is allowed works: rename, then delete once unprotected.
 	if _, err := api.ModifyDBCluster(ctx, &awsrds.ModifyDBClusterInput{DBClusterIdentifier: aws.String("kept"),
