@@ -102,10 +102,7 @@ type deleteDBClusterInput struct {
 }
 
 func (a *API) deleteDBCluster(ctx context.Context, in *deleteDBClusterInput) (dbClusterResult, error) {
-	if err := rds.CheckFinalSnapshot(in.SkipFinalSnapshot, in.FinalDBSnapshotIdentifier); err != nil {
-		return dbClusterResult{}, err
-	}
-	return clusterResult(a.svc.DeleteDBCluster(ctx, in.DBClusterIdentifier))
+	return clusterResult(a.svc.DeleteDBCluster(ctx, in.DBClusterIdentifier, in.SkipFinalSnapshot, in.FinalDBSnapshotIdentifier))
 }
 
 type failoverDBClusterInput struct {

@@ -149,10 +149,7 @@ type deleteDBInstanceInput struct {
 }
 
 func (a *API) deleteDBInstance(ctx context.Context, in *deleteDBInstanceInput) (dbInstanceResult, error) {
-	if err := rds.CheckFinalSnapshot(in.SkipFinalSnapshot, in.FinalDBSnapshotIdentifier); err != nil {
-		return dbInstanceResult{}, err
-	}
-	return instanceResult(a.svc.DeleteDBInstance(ctx, in.DBInstanceIdentifier))
+	return instanceResult(a.svc.DeleteDBInstance(ctx, in.DBInstanceIdentifier, in.SkipFinalSnapshot, in.FinalDBSnapshotIdentifier))
 }
 
 type createReadReplicaInput struct {

@@ -22,7 +22,7 @@ import (
 )
 
 // `teal bench proxy` compares, in one run, pgbench through three paths to
-// the same server: straight to the server's own port (DbInstancePort),
+// the same server: straight to the server's own port (inet_server_port()),
 // through teal's endpoint, and through PgBouncer (installed from Debian if
 // missing, configured on a free port).
 func runBenchProxy(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -84,12 +84,20 @@ func benchProxy(ctx context.Context, c *rds.Client, pgbench string, clients, sec
 		return err
 	}
 	inst := out.DBInstances[0]
-	endpoint, direct := int(aws.ToInt32(inst.Endpoint.Port)), int(aws.ToInt32(inst.DbInstancePort))
-	if direct == 0 {
-		return errors.New("the server does not report its own port (DbInstancePort)")
-	}
+	endpoint := int(aws.ToInt32(inst.Endpoint.Port))
 	url := func(port int) string {
 		return fmt.Sprintf("postgresql://bench:%s@127.0.0.1:%d/bench?sslmode=disable", password, port)
+	}
+	// The server's own port, as the server reports it through the endpoint.
+	var direct int
+	conn, err := pgx.Connect(ctx, url(endpoint))
+	if err != nil {
+		return err
+	}
+	err = conn.QueryRow(ctx, "SELECT inet_server_port()").Scan(&direct)
+	conn.Close(ctx)
+	if err != nil || direct == 0 {
+		return fmt.Errorf("the server's own port: %v", err)
 	}
 	fmt.Fprintf(log, "bench: pgbench -i -s %d\n", scale)
 	if out, err := exec.CommandContext(ctx, pgbench, "-i", "-q", "-s", strconv.Itoa(scale), url(endpoint)).CombinedOutput(); err != nil {

@@ -635,7 +635,7 @@ func (s *Service) ModifyDBCluster(ctx context.Context, in ModifyDBClusterInput) 
 
 // DeleteDBCluster deletes a cluster that has no instance left, as Aurora
 // does: its instances are deleted first, one by one.
-func (s *Service) DeleteDBCluster(ctx context.Context, id string) (*DBCluster, error) {
+func (s *Service) DeleteDBCluster(ctx context.Context, id string, skipFinalSnapshot bool, finalSnapshot string) (*DBCluster, error) {
 	if id == "" {
 		return nil, missing("DBClusterIdentifier")
 	}
@@ -647,6 +647,9 @@ func (s *Service) DeleteDBCluster(ctx context.Context, id string) (*DBCluster, e
 	}
 	if c.DeletionProtection {
 		return nil, invalidClusterState("Cannot delete protected Cluster, please disable deletion protection and try again.")
+	}
+	if err := checkFinalSnapshot(skipFinalSnapshot, finalSnapshot); err != nil {
+		return nil, err
 	}
 	if n := len(s.membersLocked(c.ResourceID)); n > 0 {
 		return nil, invalidClusterState("Cluster cannot be deleted, it still contains DB instances in non-deleting state.")

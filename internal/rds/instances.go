@@ -437,7 +437,7 @@ func (s *Service) describeLocked(r *instanceRecord) *DBInstance {
 		DBParameterGroups:     []ParameterGroupStatus{{DBParameterGroupName: r.ParameterGroup, ParameterApplyStatus: apply}},
 		DeletionProtection:    r.DeletionProtection,
 		TagList:               append([]Tag{}, r.Tags...),
-		DbInstancePort:        r.ServerPort, // the server's own port, behind the endpoint
+		DbInstancePort:        r.Port, // the endpoint's, as RDS reports the port the instance is reached on
 	}
 	if c := s.clusters[r.ClusterResourceID]; c != nil {
 		// A cluster's readers follow its writer, as Aurora's replicas
@@ -691,7 +691,10 @@ func (s *Service) reboot(ctx context.Context, rid string) {
 // DeleteDBInstance deletes an instance: its server, its data and its
 // endpoint. Read replicas of it are promoted to standalone instances first,
 // as RDS does. Deletion protection refuses it.
-func (s *Service) DeleteDBInstance(ctx context.Context, id string) (*DBInstance, error) {
+//
+// As in RDS, a missing instance is answered first, then deletion
+// protection, then the final snapshot's members.
+func (s *Service) DeleteDBInstance(ctx context.Context, id string, skipFinalSnapshot bool, finalSnapshot string) (*DBInstance, error) {
 	if id == "" {
 		return nil, missing("DBInstanceIdentifier")
 	}
@@ -703,6 +706,9 @@ func (s *Service) DeleteDBInstance(ctx context.Context, id string) (*DBInstance,
 	}
 	if r.DeletionProtection {
 		return nil, invalidCombination("Cannot delete protected DB Instance, please disable deletion protection and try again.")
+	}
+	if err := checkFinalSnapshot(skipFinalSnapshot, finalSnapshot); err != nil {
+		return nil, err
 	}
 	if r.Status == StatusDeleting {
 		return nil, invalidInstanceState(r.Identifier, r.Status, "not already deleting")

@@ -158,12 +158,12 @@ func mergeTags(have, add []Tag) []Tag {
 	return out
 }
 
-// CheckFinalSnapshot applies the rules of DeleteDBInstance's snapshot
+// checkFinalSnapshot applies the rules of DeleteDBInstance's snapshot
 // members. RDS takes a final snapshot unless SkipFinalSnapshot is set, and
 // then needs FinalDBSnapshotIdentifier; teal has no snapshots, so it asks
 // for SkipFinalSnapshot and says so rather than delete without the snapshot
 // the caller asked for.
-func CheckFinalSnapshot(skip bool, finalSnapshotID string) error {
+func checkFinalSnapshot(skip bool, finalSnapshotID string) error {
 	switch {
 	case skip && finalSnapshotID != "":
 		return invalidCombination("FinalDBSnapshotIdentifier cannot be specified together with SkipFinalSnapshot.")

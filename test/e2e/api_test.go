@@ -190,6 +190,14 @@ func TestAPIInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCode(t, "delete a protected instance", del("api-db2", nil), "InvalidParameterCombination")
+	// As RDS: a missing instance first, then deletion protection, then
+	// the snapshot members.
+	err = del("api-db2", func(in *awsrds.DeleteDBInstanceInput) { in.SkipFinalSnapshot = nil })
+	if apiCode(err) != "InvalidParameterCombination" || !strings.Contains(err.Error(), "Cannot delete protected DB Instance") {
+		t.Fatalf("delete a protected instance without SkipFinalSnapshot: %v", err)
+	}
+	wantCode(t, "delete a missing instance without SkipFinalSnapshot",
+		del("api-nobody", func(in *awsrds.DeleteDBInstanceInput) { in.SkipFinalSnapshot = nil }), "DBInstanceNotFound")
 	if _, err := c.ModifyDBInstance(ctx, &awsrds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("api-db2"), DeletionProtection: aws.Bool(false)}); err != nil {
 		t.Fatal(err)
 	}

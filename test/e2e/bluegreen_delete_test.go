@@ -103,7 +103,7 @@ func TestDeleteWhileProvisioning(t *testing.T) {
 				t.Errorf("%s: %d subscriptions left on green", name, n)
 			}
 		}
-		if _, err := svc.DeleteDBInstance(ctx, green); err != nil {
+		if _, err := svc.DeleteDBInstance(ctx, green, true, ""); err != nil {
 			t.Fatalf("delete kept green %s: %v", green, err)
 		}
 		waitStatus(t, svc, green, "deleted", 2*time.Minute)

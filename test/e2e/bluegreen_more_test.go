@@ -219,7 +219,7 @@ func TestBlueGreenDegradedAndDelete(t *testing.T) {
 	// A second deployment; delete its green member: MISSING_TARGET.
 	dep2 := createBlueGreen(t, svc, "second", blue.DBInstanceArn, "", "")
 	g2 := nameOf(dep2.Target)
-	if _, err := svc.DeleteDBInstance(ctx, g2); err != nil {
+	if _, err := svc.DeleteDBInstance(ctx, g2, true, ""); err != nil {
 		t.Fatal(err)
 	}
 	waitStatus(t, svc, g2, "deleted", time.Minute)

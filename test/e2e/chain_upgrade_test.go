@@ -95,7 +95,7 @@ func upgradeChain(t *testing.T, svc *rds.Service, id string, chain []string) {
 		if _, err := svc.DeleteBlueGreenDeployment(ctx, depID, false); err != nil {
 			t.Fatalf("%s -> %s: delete deployment: %v", from, version, err)
 		}
-		if _, err := svc.DeleteDBInstance(ctx, id+"-old1"); err != nil {
+		if _, err := svc.DeleteDBInstance(ctx, id+"-old1", true, ""); err != nil {
 			t.Fatalf("%s -> %s: delete the old blue: %v", from, version, err)
 		}
 		waitStatus(t, svc, id+"-old1", "deleted", time.Minute)

@@ -50,15 +50,24 @@ func (r *clusterRig) writer(t *testing.T) string {
 	return w
 }
 
-// serverPort is the port of an instance's own server, which
-// inet_server_port() reports in a session on it.
+// serverPort is the port of an instance's own server, as
+// inet_server_port() reports it in a session through the instance's
+// endpoint.
 func (r *clusterRig) serverPort(t *testing.T, id string) int {
 	t.Helper()
 	out, err := r.c.DescribeDBInstances(context.Background(), &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return int(aws.ToInt32(out.DBInstances[0].DbInstancePort))
+	inst := out.DBInstances[0]
+	if aws.ToInt32(inst.DbInstancePort) != aws.ToInt32(inst.Endpoint.Port) {
+		t.Fatalf("%s: DbInstancePort %d, endpoint port %d", id, aws.ToInt32(inst.DbInstancePort), aws.ToInt32(inst.Endpoint.Port))
+	}
+	server, _, err := sessionOn(context.Background(), int(aws.ToInt32(inst.Endpoint.Port)))
+	if err != nil {
+		t.Fatalf("%s: %v", id, err)
+	}
+	return server
 }
 
 func (r *clusterRig) waitStatus(t *testing.T, status string, d time.Duration) {

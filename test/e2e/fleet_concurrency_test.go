@@ -62,10 +62,10 @@ func TestDeleteSourceWhileReplicaDeletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStatus(t, svc, "src-r1", rds.StatusAvailable, 2*time.Minute)
-	if _, err := svc.DeleteDBInstance(ctx, "src-r1"); err != nil {
+	if _, err := svc.DeleteDBInstance(ctx, "src-r1", true, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.DeleteDBInstance(ctx, "src"); err != nil {
+	if _, err := svc.DeleteDBInstance(ctx, "src", true, ""); err != nil {
 		t.Fatalf("delete the source while its replica is deleting: %v", err)
 	}
 	for _, id := range []string{"src-r1", "src"} {

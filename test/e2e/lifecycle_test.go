@@ -330,7 +330,7 @@ func TestDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	inst := waitStatus(t, svc, "keep", rds.StatusAvailable, 2*time.Minute)
-	if _, err := svc.DeleteDBInstance(ctx, "keep"); !isFault(err, "InvalidParameterCombination") {
+	if _, err := svc.DeleteDBInstance(ctx, "keep", true, ""); !isFault(err, "InvalidParameterCombination") {
 		t.Fatalf("delete with deletion protection: %v", err)
 	}
 	if got := describe(t, svc, "keep"); got.DBInstanceStatus != rds.StatusAvailable {
@@ -341,7 +341,7 @@ func TestDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := postmasterPid(t, dir, inst)
-	if _, err := svc.DeleteDBInstance(ctx, "keep"); err != nil {
+	if _, err := svc.DeleteDBInstance(ctx, "keep", true, ""); err != nil {
 		t.Fatal(err)
 	}
 	waitStatus(t, svc, "keep", "deleted", time.Minute)
@@ -426,7 +426,7 @@ func TestBadInput(t *testing.T) {
 	if _, err := svc.RebootDBInstance(ctx, "ghost"); !isFault(err, "DBInstanceNotFound") {
 		t.Errorf("reboot ghost: %v", err)
 	}
-	if _, err := svc.DeleteDBInstance(ctx, "ghost"); !isFault(err, "DBInstanceNotFound") {
+	if _, err := svc.DeleteDBInstance(ctx, "ghost", true, ""); !isFault(err, "DBInstanceNotFound") {
 		t.Errorf("delete ghost: %v", err)
 	}
 	if _, err := svc.CreateDBInstanceReadReplica(ctx, rds.CreateReadReplicaInput{DBInstanceIdentifier: "r", SourceDBInstanceIdentifier: "ghost"}); !isFault(err, "DBInstanceNotFound") {

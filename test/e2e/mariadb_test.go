@@ -122,7 +122,7 @@ func TestMariaDBInstance(t *testing.T) {
 		t.Fatalf("%d rows after restarts", n)
 	}
 	for _, id := range []string{"maria", "maria-r1"} {
-		if _, err := svc.DeleteDBInstance(ctx, id); err != nil {
+		if _, err := svc.DeleteDBInstance(ctx, id, true, ""); err != nil {
 			t.Fatal(err)
 		}
 		waitStatus(t, svc, id, "deleted", 2*time.Minute)

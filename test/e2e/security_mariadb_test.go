@@ -66,7 +66,11 @@ func TestMariaDBMasterConfined(t *testing.T) {
 	waitAvailable(t, c, "confined-r")
 	inst, rooted, replica := describeAPI(t, c, "confined"), describeAPI(t, c, "rooted"), describeAPI(t, c, "confined-r")
 	endpoint := fmt.Sprintf("127.0.0.1:%d", aws.ToInt32(inst.Endpoint.Port))
-	serverPort := strconv.Itoa(int(aws.ToInt32(inst.DbInstancePort)))
+	var port int
+	if err := mariaOpen(t, endpoint, masterUser, mariaMasterPass).QueryRowContext(ctx, "SELECT @@port").Scan(&port); err != nil {
+		t.Fatal(err)
+	}
+	serverPort := strconv.Itoa(port)
 	dataOf := func(i string) string { return filepath.Join(dir, "instances", i, "data") }
 	otherData := dataOf(aws.ToString(rooted.DbiResourceId))
 

@@ -153,7 +153,7 @@ func TestSwitchoverStoreFails(t *testing.T) {
 			return nil
 		})
 		if want == bluegreen.StatusSwitchoverCompleted {
-			if _, err := svc.DeleteDBInstance(ctx, "sf-old1"); err != nil {
+			if _, err := svc.DeleteDBInstance(ctx, "sf-old1", true, ""); err != nil {
 				t.Fatalf("%s: delete the old blue: %v", phase, err)
 			}
 			waitStatus(t, svc, "sf-old1", "deleted", time.Minute)
