@@ -133,6 +133,19 @@ type instanceIDInput struct {
 	DBInstanceIdentifier string `query:",required,id=db"`
 }
 
+type stopDBInstanceInput struct {
+	DBInstanceIdentifier string `query:",required,id=db"`
+	DBSnapshotIdentifier string
+}
+
+func (a *API) stopDBInstance(ctx context.Context, in *stopDBInstanceInput) (dbInstanceResult, error) {
+	return instanceResult(a.svc.StopDBInstance(ctx, in.DBInstanceIdentifier, in.DBSnapshotIdentifier))
+}
+
+func (a *API) startDBInstance(ctx context.Context, in *instanceIDInput) (dbInstanceResult, error) {
+	return instanceResult(a.svc.StartDBInstance(ctx, in.DBInstanceIdentifier))
+}
+
 func (a *API) rebootDBInstance(ctx context.Context, in *instanceIDInput) (dbInstanceResult, error) {
 	return instanceResult(a.svc.RebootDBInstance(ctx, in.DBInstanceIdentifier))
 }

@@ -35,6 +35,12 @@ var operations = map[string]operation{
 	"RebootDBInstance": op((*API).rebootDBInstance, func(a *API, in *instanceIDInput) access {
 		return self(a.dbArn(in.DBInstanceIdentifier))
 	}),
+	"StopDBInstance": op((*API).stopDBInstance, func(a *API, in *stopDBInstanceInput) access {
+		return self(a.dbArn(in.DBInstanceIdentifier))
+	}),
+	"StartDBInstance": op((*API).startDBInstance, func(a *API, in *instanceIDInput) access {
+		return self(a.dbArn(in.DBInstanceIdentifier))
+	}),
 	"DeleteDBInstance": op((*API).deleteDBInstance, func(a *API, in *deleteDBInstanceInput) access {
 		return self(a.dbArn(in.DBInstanceIdentifier))
 	}),

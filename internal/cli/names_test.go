@@ -62,6 +62,8 @@ func TestFlagsMatchAWSCLI(t *testing.T) {
 		"create-blue-green-deployment --target-resource-configurations":        true,
 		"create-db-cluster --associated-roles":                                 true,
 		"modify-db-cluster --engine-lifecycle-support":                         true,
+		"stop-db-instance --detach-from-db-capacity-reservation":               true,
+		"start-db-instance --db-capacity-reservation-identifier":               true,
 	}
 	f, err := os.Open("testdata/awscli-flags.txt")
 	if err != nil {

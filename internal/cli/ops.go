@@ -40,6 +40,8 @@ var ops = []op{
 	rdsOp("describe-db-instances", "List DB instances.", (*rds.Client).DescribeDBInstances),
 	rdsOp("modify-db-instance", "Change a DB instance's settings.", (*rds.Client).ModifyDBInstance),
 	rdsOp("reboot-db-instance", "Restart a DB instance's database server.", (*rds.Client).RebootDBInstance),
+	rdsOp("stop-db-instance", "Stop a DB instance's database server; its data and endpoint stay.", (*rds.Client).StopDBInstance),
+	rdsOp("start-db-instance", "Start a stopped DB instance.", (*rds.Client).StartDBInstance),
 	rdsOp("delete-db-instance", "Delete a DB instance.", (*rds.Client).DeleteDBInstance),
 	rdsOp("create-db-instance-read-replica", "Create a read replica of a DB instance.", (*rds.Client).CreateDBInstanceReadReplica),
 	rdsOp("promote-read-replica", "Make a read replica a standalone DB instance.", (*rds.Client).PromoteReadReplica),

@@ -240,8 +240,9 @@ func (s *Service) initServer(ctx context.Context, rid string, e engine.Engine, l
 	return e.Bootstrap(ctx, l, *m)
 }
 
-// startServer starts the server of an existing instance (at teal's start).
-func (s *Service) startServer(ctx context.Context, rid string) {
+// startServer starts the server of an existing instance (at teal's start,
+// or a stopped one), with ev as its event once it is available.
+func (s *Service) startServer(ctx context.Context, rid string, ev note) {
 	s.lock()
 	r := s.instances[rid]
 	if r == nil {
@@ -273,7 +274,7 @@ func (s *Service) startServer(ctx context.Context, rid string) {
 		s.settleStatusLocked(r, StatusFailed, failure("DB instance failed to start: "+engine.Explain(err)))
 		return
 	}
-	if !s.routeLocked(r, nil, note{}) {
+	if !s.routeLocked(r, nil, ev) {
 		return
 	}
 }

@@ -383,9 +383,13 @@ func (s *Service) resume() {
 			}
 		case r.Status == StatusDeleting:
 			s.goWork(func(ctx context.Context) { s.finishDelete(ctx, id) })
+		case r.Status == StatusStopped:
+			// It stays stopped until StartDBInstance.
+		case r.Status == StatusStopping:
+			s.goWork(func(ctx context.Context) { s.stop(ctx, id) })
 		default:
 			r.Status = StatusStarting
-			s.goWork(func(ctx context.Context) { s.startServer(ctx, id) })
+			s.goWork(func(ctx context.Context) { s.startServer(ctx, id, note{}) })
 		}
 	}
 	for id, d := range s.deployments {
