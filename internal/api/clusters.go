@@ -247,6 +247,22 @@ func (a *API) resetDBClusterParameterGroup(ctx context.Context, in *resetDBClust
 	return clusterGroupNameResult{DBClusterParameterGroupName: name}, err
 }
 
+type copyDBClusterParameterGroupInput struct {
+	SourceDBClusterParameterGroupIdentifier  string     `query:",required,id=cluster-pg"`
+	TargetDBClusterParameterGroupIdentifier  string     `query:",required,name=cluster-pg"`
+	TargetDBClusterParameterGroupDescription string     `query:",required"`
+	Tags                                     []tagInput `query:"Tags.Tag"`
+}
+
+func (a *API) copyDBClusterParameterGroup(ctx context.Context, in *copyDBClusterParameterGroupInput) (createDBClusterParameterGroupResult, error) {
+	g, err := a.svc.CopyDBClusterParameterGroup(ctx, in.SourceDBClusterParameterGroupIdentifier, in.TargetDBClusterParameterGroupIdentifier,
+		in.TargetDBClusterParameterGroupDescription, tagsOf(in.Tags))
+	if err != nil {
+		return createDBClusterParameterGroupResult{}, err
+	}
+	return createDBClusterParameterGroupResult{DBClusterParameterGroup: clusterGroupOf(*g)}, nil
+}
+
 type clusterGroupNameInput struct {
 	DBClusterParameterGroupName string `query:",required,id=cluster-pg"`
 }

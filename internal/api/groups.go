@@ -131,3 +131,59 @@ func (a *API) describeDBEngineVersions(ctx context.Context, in *describeDBEngine
 	}
 	return describeDBEngineVersionsResult{Marker: marker, DBEngineVersions: listOf("DBEngineVersion", out)}, nil
 }
+
+type copyDBParameterGroupInput struct {
+	SourceDBParameterGroupIdentifier  string     `query:",required,id=pg"`
+	TargetDBParameterGroupIdentifier  string     `query:",required,name=pg"`
+	TargetDBParameterGroupDescription string     `query:",required"`
+	Tags                              []tagInput `query:"Tags.Tag"`
+}
+
+func (a *API) copyDBParameterGroup(ctx context.Context, in *copyDBParameterGroupInput) (createDBParameterGroupResult, error) {
+	g, err := a.svc.CopyDBParameterGroup(ctx, in.SourceDBParameterGroupIdentifier, in.TargetDBParameterGroupIdentifier,
+		in.TargetDBParameterGroupDescription, tagsOf(in.Tags))
+	if err != nil {
+		return createDBParameterGroupResult{}, err
+	}
+	return createDBParameterGroupResult{DBParameterGroup: parameterGroupOf(*g)}, nil
+}
+
+type describeEngineDefaultParametersInput struct {
+	DBParameterGroupFamily string        `query:",required"`
+	Filters                []filterInput `query:"Filters.Filter"`
+	MaxRecords             int
+	Marker                 string
+}
+
+type engineDefaultsXML struct {
+	DBParameterGroupFamily string
+	Marker                 string `xml:",omitempty"`
+	Parameters             list[parameterXML]
+}
+
+type engineDefaultsResult struct {
+	EngineDefaults engineDefaultsXML
+}
+
+func (a *API) describeEngineDefaultParameters(ctx context.Context, in *describeEngineDefaultParametersInput) (engineDefaultsResult, error) {
+	return engineDefaults(ctx, in, a.svc.DescribeEngineDefaultParameters)
+}
+
+func (a *API) describeEngineDefaultClusterParameters(ctx context.Context, in *describeEngineDefaultParametersInput) (engineDefaultsResult, error) {
+	return engineDefaults(ctx, in, a.svc.DescribeEngineDefaultClusterParameters)
+}
+
+// engineDefaults answers either DescribeEngineDefault… operation with the
+// service's list of a family's defaults.
+func engineDefaults(ctx context.Context, in *describeEngineDefaultParametersInput,
+	list func(context.Context, string, rds.Page) ([]rds.Parameter, string, error)) (engineDefaultsResult, error) {
+	if len(in.Filters) > 0 {
+		return engineDefaultsResult{}, invalidValue("teal does not filter engine default parameters.")
+	}
+	params, marker, err := list(ctx, in.DBParameterGroupFamily, rds.Page{Marker: in.Marker, MaxRecords: in.MaxRecords})
+	if err != nil {
+		return engineDefaultsResult{}, err
+	}
+	return engineDefaultsResult{EngineDefaults: engineDefaultsXML{DBParameterGroupFamily: in.DBParameterGroupFamily,
+		Marker: marker, Parameters: parametersOf(params)}}, nil
+}

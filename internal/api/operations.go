@@ -56,6 +56,10 @@ var operations = map[string]operation{
 		pg := a.pgArn(in.DBParameterGroupName)
 		return self(pg).andIf(len(in.Tags) > 0, "AddTagsToResource", pg)
 	}),
+	"CopyDBParameterGroup": op((*API).copyDBParameterGroup, func(a *API, in *copyDBParameterGroupInput) access {
+		pg := a.pgArn(in.TargetDBParameterGroupIdentifier)
+		return self(a.pgArn(in.SourceDBParameterGroupIdentifier), pg).andIf(len(in.Tags) > 0, "AddTagsToResource", pg)
+	}),
 	"ModifyDBParameterGroup": op((*API).modifyDBParameterGroup, func(a *API, in *modifyDBParameterGroupInput) access {
 		return self(a.pgArn(in.DBParameterGroupName))
 	}),
@@ -123,6 +127,10 @@ var operations = map[string]operation{
 	"DescribeDBClusterParameters": op((*API).describeDBClusterParameters, func(a *API, in *describeDBClusterParametersInput) access {
 		return self(a.arn(rds.TypeClusterParameterGroup, in.DBClusterParameterGroupName))
 	}),
+	"CopyDBClusterParameterGroup": op((*API).copyDBClusterParameterGroup, func(a *API, in *copyDBClusterParameterGroupInput) access {
+		g := a.arn(rds.TypeClusterParameterGroup, in.TargetDBClusterParameterGroupIdentifier)
+		return self(a.arn(rds.TypeClusterParameterGroup, in.SourceDBClusterParameterGroupIdentifier), g).andIf(len(in.Tags) > 0, "AddTagsToResource", g)
+	}),
 	"ModifyDBClusterParameterGroup": op((*API).modifyDBClusterParameterGroup, func(a *API, in *modifyDBClusterParameterGroupInput) access {
 		return self(a.arn(rds.TypeClusterParameterGroup, in.DBClusterParameterGroupName))
 	}),
@@ -133,7 +141,13 @@ var operations = map[string]operation{
 		return self(a.arn(rds.TypeClusterParameterGroup, in.DBClusterParameterGroupName))
 	}),
 
-	// IAM has no resource for these two: the action is checked on "*".
+	// IAM has no resource for these: the action is checked on "*".
+	"DescribeEngineDefaultParameters": op((*API).describeEngineDefaultParameters, func(a *API, in *describeEngineDefaultParametersInput) access {
+		return self()
+	}),
+	"DescribeEngineDefaultClusterParameters": op((*API).describeEngineDefaultClusterParameters, func(a *API, in *describeEngineDefaultParametersInput) access {
+		return self()
+	}),
 	"DescribeDBEngineVersions": op((*API).describeDBEngineVersions, func(a *API, in *describeDBEngineVersionsInput) access {
 		return self()
 	}),

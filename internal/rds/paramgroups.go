@@ -159,25 +159,16 @@ func (s *Service) CreateDBClusterParameterGroup(ctx context.Context, name, famil
 }
 
 func (s *Service) createGroup(ctx context.Context, k groupKind, name, family, description string, tags []Tag) (*ParameterGroup, error) {
-	name = strings.ToLower(name)
 	param := "DBParameterGroupName"
 	if k.cluster {
 		param = "DBClusterParameterGroupName"
 	}
-	if err := validIdentifier(param, name, 255); err != nil {
+	name, err := validNewGroup(param, name, "Description", description, tags)
+	if err != nil {
 		return nil, err
 	}
 	if family == "" {
 		return nil, missing("DBParameterGroupFamily")
-	}
-	if description == "" {
-		return nil, missing("Description")
-	}
-	if strings.HasPrefix(name, "default.") || strings.HasPrefix(name, "default") && strings.Contains(name, ".") {
-		return nil, invalidValue("The parameter group name cannot start with default.")
-	}
-	if err := validTags(tags); err != nil {
-		return nil, err
 	}
 	e, _, ok := s.buildOfFamily(family)
 	if !ok || k.cluster && e.Name() != auroraPostgres {
@@ -196,6 +187,97 @@ func (s *Service) createGroup(ctx context.Context, k groupKind, name, family, de
 	}
 	s.groupsOf(k)[name] = g
 	return s.describeGroup(k, g), nil
+}
+
+// validNewGroup checks the name (as param), description (as descParam)
+// and tags of a group to create, and returns the name in lower case.
+func validNewGroup(param, name, descParam, description string, tags []Tag) (string, error) {
+	name = strings.ToLower(name)
+	if err := validIdentifier(param, name, 255); err != nil {
+		return "", err
+	}
+	if description == "" {
+		return "", missing(descParam)
+	}
+	if strings.HasPrefix(name, "default.") || strings.HasPrefix(name, "default") && strings.Contains(name, ".") {
+		return "", invalidValue("The parameter group name cannot start with default.")
+	}
+	return name, validTags(tags)
+}
+
+// CopyDBParameterGroup creates a group with the family and the values of
+// another (by name or ARN).
+func (s *Service) CopyDBParameterGroup(ctx context.Context, source, target, description string, tags []Tag) (*ParameterGroup, error) {
+	return s.copyGroup(ctx, dbGroupKind, source, target, description, tags)
+}
+
+// CopyDBClusterParameterGroup is CopyDBParameterGroup for cluster groups.
+func (s *Service) CopyDBClusterParameterGroup(ctx context.Context, source, target, description string, tags []Tag) (*ParameterGroup, error) {
+	return s.copyGroup(ctx, clusterGroupKind, source, target, description, tags)
+}
+
+func (s *Service) copyGroup(ctx context.Context, k groupKind, source, target, description string, tags []Tag) (*ParameterGroup, error) {
+	srcParam, param, descParam, typ := "SourceDBParameterGroupIdentifier", "TargetDBParameterGroupIdentifier", "TargetDBParameterGroupDescription", TypeParameterGroup
+	if k.cluster {
+		srcParam, param, descParam, typ = "SourceDBClusterParameterGroupIdentifier", "TargetDBClusterParameterGroupIdentifier",
+			"TargetDBClusterParameterGroupDescription", TypeClusterParameterGroup
+	}
+	if source == "" {
+		return nil, missing(srcParam)
+	}
+	from, err := s.scope().Identifier(typ, srcParam, source)
+	if err != nil {
+		return nil, err
+	}
+	name, err := validNewGroup(param, target, descParam, description, tags)
+	if err != nil {
+		return nil, err
+	}
+	s.lock()
+	defer s.unlock()
+	src := s.groupsOf(k)[from]
+	if src == nil {
+		return nil, groupNotFound(from)
+	}
+	if s.groupsOf(k)[name] != nil {
+		return nil, groupExists(name)
+	}
+	g := &groupRecord{Name: name, Family: src.Family, Engine: src.Engine, Description: description,
+		Params: maps.Clone(src.Params), Tags: tags}
+	if g.Params == nil {
+		g.Params = map[string]userParam{}
+	}
+	if err := s.saveGroupLocked(ctx, k, g, "Created "+k.noun()+" "+name+" as a copy of "+from); err != nil {
+		return nil, err
+	}
+	s.groupsOf(k)[name] = g
+	return s.describeGroup(k, g), nil
+}
+
+// DescribeEngineDefaultParameters lists the parameters of a family's
+// default group.
+func (s *Service) DescribeEngineDefaultParameters(ctx context.Context, family string, page Page) ([]Parameter, string, error) {
+	return s.engineDefaults(ctx, dbGroupKind, family, page)
+}
+
+// DescribeEngineDefaultClusterParameters lists the parameters of a
+// family's default cluster group.
+func (s *Service) DescribeEngineDefaultClusterParameters(ctx context.Context, family string, page Page) ([]Parameter, string, error) {
+	return s.engineDefaults(ctx, clusterGroupKind, family, page)
+}
+
+func (s *Service) engineDefaults(ctx context.Context, k groupKind, family string, page Page) ([]Parameter, string, error) {
+	if family == "" {
+		return nil, "", missing("DBParameterGroupFamily")
+	}
+	s.mu.Lock()
+	_, ok := s.groupsOf(k)["default."+family]
+	s.mu.Unlock()
+	if !ok {
+		return nil, "", invalidValue("DBParameterGroupFamily %s is not supported: no build of it is installed. Installed families: %s.",
+			family, strings.Join(s.families(k), ", "))
+	}
+	return s.describeParams(ctx, k, "default."+family, "", page)
 }
 
 // families are the families of groups of kind k: those of every

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -101,6 +102,8 @@ func (e *Engine) Parameters(b engine.Build) ([]engine.ParamInfo, error) {
 		return nil, fmt.Errorf("describe config of postgres %s: %w", b.Version, err)
 	}
 	params := append(parseDescribeConfig(string(out)), forceSSLParam)
+	// Listings page by name, so the catalog is in the order of its names.
+	slices.SortFunc(params, func(a, b engine.ParamInfo) int { return strings.Compare(a.Name, b.Name) })
 	e.catalog[b.Version] = params
 	return params, nil
 }
