@@ -55,6 +55,8 @@ type createDBInstanceInput struct {
 	DeletionProtection    bool
 	Tags                  []tagInput `query:"Tags.Tag"`
 	DBClusterIdentifier   string     `query:",id=cluster"`
+	// No secrets manager keeps passwords here.
+	ManageMasterUserPassword *bool `query:",unsupported"`
 }
 
 func (a *API) createDBInstance(ctx context.Context, in *createDBInstanceInput) (dbInstanceResult, error) {
@@ -109,9 +111,10 @@ type modifyDBInstanceInput struct {
 	ApplyImmediately        bool
 	// Changing these needs work teal does not do in place (an upgrade is a
 	// blue/green deployment); accepting them silently would lie.
-	EngineVersion string `query:",unsupported"`
-	DBPortNumber  *int   `query:",unsupported"`
-	StorageType   string `query:",unsupported"`
+	EngineVersion            string `query:",unsupported"`
+	DBPortNumber             *int   `query:",unsupported"`
+	StorageType              string `query:",unsupported"`
+	ManageMasterUserPassword *bool  `query:",unsupported"`
 }
 
 func (a *API) modifyDBInstance(ctx context.Context, in *modifyDBInstanceInput) (dbInstanceResult, error) {

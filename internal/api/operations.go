@@ -41,6 +41,12 @@ var operations = map[string]operation{
 	"StartDBInstance": op((*API).startDBInstance, func(a *API, in *instanceIDInput) access {
 		return self(a.dbArn(in.DBInstanceIdentifier))
 	}),
+	"DescribeDBLogFiles": op((*API).describeDBLogFiles, func(a *API, in *describeDBLogFilesInput) access {
+		return self(a.dbArn(in.DBInstanceIdentifier))
+	}),
+	"DownloadDBLogFilePortion": op((*API).downloadDBLogFilePortion, func(a *API, in *downloadDBLogFilePortionInput) access {
+		return self(a.dbArn(in.DBInstanceIdentifier))
+	}),
 	"DeleteDBInstance": op((*API).deleteDBInstance, func(a *API, in *deleteDBInstanceInput) access {
 		return self(a.dbArn(in.DBInstanceIdentifier))
 	}),

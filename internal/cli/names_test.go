@@ -84,6 +84,13 @@ func TestFlagsMatchAWSCLI(t *testing.T) {
 			continue
 		}
 		checked[name] = true
+		if name == "download-db-log-file-portion" {
+			// The AWS CLI reads the whole file portion by portion
+			// (--starting-token, --max-items, --page-size); teal's CLI
+			// reads one portion, with the API's --marker and
+			// --number-of-lines.
+			continue
+		}
 		want := strings.Fields(rest)
 		var got []string
 		in := o.input()

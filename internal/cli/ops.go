@@ -43,6 +43,8 @@ var ops = []op{
 	rdsOp("stop-db-instance", "Stop a DB instance's database server; its data and endpoint stay.", (*rds.Client).StopDBInstance),
 	rdsOp("start-db-instance", "Start a stopped DB instance.", (*rds.Client).StartDBInstance),
 	rdsOp("delete-db-instance", "Delete a DB instance.", (*rds.Client).DeleteDBInstance),
+	rdsOp("describe-db-log-files", "List a DB instance's log files.", (*rds.Client).DescribeDBLogFiles),
+	rdsOp("download-db-log-file-portion", "Read part of a DB instance's log file.", (*rds.Client).DownloadDBLogFilePortion),
 	rdsOp("create-db-instance-read-replica", "Create a read replica of a DB instance.", (*rds.Client).CreateDBInstanceReadReplica),
 	rdsOp("promote-read-replica", "Make a read replica a standalone DB instance.", (*rds.Client).PromoteReadReplica),
 	rdsOp("create-db-cluster", "Create a DB cluster (aurora-postgresql); create-db-instance --db-cluster-identifier adds its instances.", (*rds.Client).CreateDBCluster),

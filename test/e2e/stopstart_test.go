@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,9 @@ func TestStopStartInstance(t *testing.T) {
 		MasterUsername: aws.String(masterUser), MasterUserPassword: aws.String(masterPass), DBName: aws.String("app")}); err != nil {
 		t.Fatal(err)
 	}
+	_, err := api.ModifyDBInstance(ctx, &awsrds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("nightly"),
+		ManageMasterUserPassword: aws.Bool(true)})
+	wantCode(t, "a password kept by a secrets manager", err, "InvalidParameterValue")
 	waitAvailable(t, api, "nightly")
 	port := int(aws.ToInt32(describeAPI(t, api, "nightly").Endpoint.Port))
 	if _, err := connectPort(t, port, "app").Exec(ctx, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('before the stop')"); err != nil {
@@ -36,7 +40,7 @@ func TestStopStartInstance(t *testing.T) {
 	}
 	waitAvailable(t, api, "nightly-r")
 
-	_, err := api.StopDBInstance(ctx, &awsrds.StopDBInstanceInput{DBInstanceIdentifier: aws.String("nightly-r")})
+	_, err = api.StopDBInstance(ctx, &awsrds.StopDBInstanceInput{DBInstanceIdentifier: aws.String("nightly-r")})
 	wantCode(t, "stop a read replica", err, "InvalidDBInstanceState")
 	_, err = api.StopDBInstance(ctx, &awsrds.StopDBInstanceInput{DBInstanceIdentifier: aws.String("nightly")})
 	wantCode(t, "stop the source of a read replica", err, "InvalidDBInstanceState")
@@ -99,4 +103,42 @@ func TestStopStartInstance(t *testing.T) {
 	if !seen["DB instance stopped"] || !seen["DB instance started"] {
 		t.Fatalf("events: %v", seen)
 	}
+	// The server's log, under the name RDS gives it, read in portions.
+	files, err := api.DescribeDBLogFiles(ctx, &awsrds.DescribeDBLogFilesInput{DBInstanceIdentifier: aws.String("nightly")})
+	if err != nil || len(files.DescribeDBLogFiles) != 1 || aws.ToString(files.DescribeDBLogFiles[0].LogFileName) != "error/postgresql.log" ||
+		aws.ToInt64(files.DescribeDBLogFiles[0].Size) == 0 {
+		t.Fatalf("log files: %v %+v", err, files)
+	}
+	first, err := api.DownloadDBLogFilePortion(ctx, &awsrds.DownloadDBLogFilePortionInput{DBInstanceIdentifier: aws.String("nightly"),
+		LogFileName: aws.String("error/postgresql.log"), Marker: aws.String("0"), NumberOfLines: aws.Int32(2)})
+	if err != nil || strings.Count(aws.ToString(first.LogFileData), "\n") != 2 || !aws.ToBool(first.AdditionalDataPending) {
+		t.Fatalf("the first two lines: %v %+v", err, first)
+	}
+	var whole strings.Builder
+	whole.WriteString(aws.ToString(first.LogFileData))
+	for marker, more, i := first.Marker, true, 0; more; i++ {
+		if i > 1000 {
+			t.Fatal("the log never ends")
+		}
+		p, err := api.DownloadDBLogFilePortion(ctx, &awsrds.DownloadDBLogFilePortionInput{DBInstanceIdentifier: aws.String("nightly"),
+			LogFileName: aws.String("error/postgresql.log"), Marker: marker, NumberOfLines: aws.Int32(50)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		whole.WriteString(aws.ToString(p.LogFileData))
+		marker, more = p.Marker, aws.ToBool(p.AdditionalDataPending)
+	}
+	if n := strings.Count(whole.String(), "database system is ready to accept connections"); n < 2 {
+		t.Fatalf("the log read in portions shows %d starts of the server, want 2 or more:\n%s", n, whole.String())
+	}
+	tail, err := api.DownloadDBLogFilePortion(ctx, &awsrds.DownloadDBLogFilePortionInput{DBInstanceIdentifier: aws.String("nightly"),
+		LogFileName: aws.String("error/postgresql.log"), NumberOfLines: aws.Int32(1)})
+	if last := aws.ToString(tail.LogFileData); err != nil || len(last) < 2 || strings.Count(last, "\n") != 1 || !strings.HasSuffix(last, "\n") {
+		t.Fatalf("the last line: %v %+v", err, tail)
+	}
+	_, err = api.DownloadDBLogFilePortion(ctx, &awsrds.DownloadDBLogFilePortionInput{DBInstanceIdentifier: aws.String("nightly"),
+		LogFileName: aws.String("../../teal.db")})
+	wantCode(t, "a path as log file name", err, "DBLogFileNotFoundFault")
+	_, err = api.DescribeDBLogFiles(ctx, &awsrds.DescribeDBLogFilesInput{DBInstanceIdentifier: aws.String("nobody")})
+	wantCode(t, "log files of a missing instance", err, "DBInstanceNotFound")
 }
