@@ -191,13 +191,18 @@ func decodeField(f *form, v reflect.Value, key string) (bool, error) {
 			v.SetString(s)
 		}
 		return ok, nil
-	case reflect.Int:
+	case reflect.Int, reflect.Int64:
 		s, ok := f.get(key)
 		if !ok {
 			return false, nil
 		}
-		// The model's integers are 32-bit; a larger value is as invalid as a word.
-		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 32)
+		// The model's integers are 32-bit and its longs 64-bit (int64
+		// fields); a larger value is as invalid as a word.
+		bits := 32
+		if v.Kind() == reflect.Int64 {
+			bits = 64
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, bits)
 		if err != nil {
 			return true, invalidValue("Invalid value for parameter %s: %q is not an integer.", key, s)
 		}

@@ -21,6 +21,7 @@ type nestedInput struct {
 type sampleInput struct {
 	ID        string `query:"DBInstanceIdentifier,required"`
 	Count     int
+	Since     int64
 	Limit     *int
 	Flag      bool
 	Maybe     *bool
@@ -42,8 +43,8 @@ func TestDecode(t *testing.T) {
 		code string // the fault's code when decoding must fail
 		msg  string // part of its message
 	}{
-		{name: "scalars", form: "DBInstanceIdentifier=db1&Count=7&Limit=0&Flag=true&Maybe=FALSE&When=2026-01-02T03:04:05Z",
-			want: sampleInput{ID: "db1", Count: 7, Limit: intp(0), Flag: true, Maybe: boolp(false),
+		{name: "scalars", form: "DBInstanceIdentifier=db1&Count=7&Since=1764684000000&Limit=0&Flag=true&Maybe=FALSE&When=2026-01-02T03:04:05Z",
+			want: sampleInput{ID: "db1", Count: 7, Since: 1764684000000, Limit: intp(0), Flag: true, Maybe: boolp(false),
 				When: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}},
 		{name: "fractional and short timestamps", form: "DBInstanceIdentifier=a&When=2009-07-08T18:00Z",
 			want: sampleInput{ID: "a", When: time.Date(2009, 7, 8, 18, 0, 0, 0, time.UTC)}},
@@ -65,6 +66,7 @@ func TestDecode(t *testing.T) {
 			code: "MissingParameter", msg: "Filters.Filter.1.Name"},
 		{name: "bad integer", form: "DBInstanceIdentifier=a&Count=twenty", code: "InvalidParameterValue", msg: "Count"},
 		{name: "integer overflow", form: "DBInstanceIdentifier=a&Limit=99999999999", code: "InvalidParameterValue", msg: "Limit"},
+		{name: "long overflow", form: "DBInstanceIdentifier=a&Since=99999999999999999999", code: "InvalidParameterValue", msg: "Since"},
 		{name: "bad boolean", form: "DBInstanceIdentifier=a&Flag=yes", code: "InvalidParameterValue", msg: "true or false"},
 		{name: "bad timestamp", form: "DBInstanceIdentifier=a&When=yesterday", code: "InvalidParameterValue", msg: "ISO 8601"},
 		{name: "bad element", form: "DBInstanceIdentifier=a&Filters.Filter.1.Name=n&Filters.Filter.1.Values.Value.1=v&Filters.Filter.2.Name=m",
