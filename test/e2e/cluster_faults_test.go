@@ -163,6 +163,18 @@ func TestClusterFaults(t *testing.T) {
 				DBClusterEndpointIdentifier: aws.String("e1"), EndpointType: aws.String("ANY"), StaticMembers: []string{"nobody"}})
 			return err
 		}},
+		{"a custom endpoint named like a path", "InvalidParameterValue", func() error {
+			_, err := api.CreateDBClusterEndpoint(ctx, &awsrds.CreateDBClusterEndpointInput{DBClusterIdentifier: aws.String("kept"),
+				DBClusterEndpointIdentifier: aws.String("../cluster:kept"), EndpointType: aws.String("ANY")})
+			return err
+		}},
+		{"a member given as an ARN of another account", "DBInstanceNotFound", func() error {
+			_, err := api.CreateDBClusterEndpoint(ctx, &awsrds.CreateDBClusterEndpointInput{DBClusterIdentifier: aws.String("kept"),
+				DBClusterEndpointIdentifier: aws.String("e2"), EndpointType: aws.String("ANY"),
+				StaticMembers: []string{"arn:aws:rds:us-east-1:999999999999:db:kept-1"}})
+			return err
+		}},
+		{"a cluster named with a quote", "InvalidParameterValue", func() error { return create("o'brien", nil) }},
 		{"modify a missing endpoint", "DBClusterEndpointNotFoundFault", func() error {
 			_, err := api.ModifyDBClusterEndpoint(ctx, &awsrds.ModifyDBClusterEndpointInput{DBClusterEndpointIdentifier: aws.String("nope"), EndpointType: aws.String("ANY")})
 			return err
