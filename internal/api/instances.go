@@ -138,7 +138,7 @@ type instanceIDInput struct {
 
 type stopDBInstanceInput struct {
 	DBInstanceIdentifier string `query:",required,id=db"`
-	DBSnapshotIdentifier string
+	DBSnapshotIdentifier string `query:",name=snapshot"`
 }
 
 func (a *API) stopDBInstance(ctx context.Context, in *stopDBInstanceInput) (dbInstanceResult, error) {
@@ -160,7 +160,7 @@ func (a *API) promoteReadReplica(ctx context.Context, in *instanceIDInput) (dbIn
 type deleteDBInstanceInput struct {
 	DBInstanceIdentifier      string `query:",required,id=db"`
 	SkipFinalSnapshot         bool
-	FinalDBSnapshotIdentifier string
+	FinalDBSnapshotIdentifier string `query:",name=snapshot"`
 	DeleteAutomatedBackups    *bool
 }
 

@@ -36,7 +36,8 @@ var operations = map[string]operation{
 		return self(a.dbArn(in.DBInstanceIdentifier))
 	}),
 	"StopDBInstance": op((*API).stopDBInstance, func(a *API, in *stopDBInstanceInput) access {
-		return self(a.dbArn(in.DBInstanceIdentifier))
+		return self(a.dbArn(in.DBInstanceIdentifier)).
+			andIf(in.DBSnapshotIdentifier != "", "CreateDBSnapshot", a.snapshotArn(in.DBSnapshotIdentifier), a.dbArn(in.DBInstanceIdentifier))
 	}),
 	"StartDBInstance": op((*API).startDBInstance, func(a *API, in *instanceIDInput) access {
 		return self(a.dbArn(in.DBInstanceIdentifier))
@@ -48,7 +49,8 @@ var operations = map[string]operation{
 		return self(a.dbArn(in.DBInstanceIdentifier))
 	}),
 	"DeleteDBInstance": op((*API).deleteDBInstance, func(a *API, in *deleteDBInstanceInput) access {
-		return self(a.dbArn(in.DBInstanceIdentifier))
+		return self(a.dbArn(in.DBInstanceIdentifier)).
+			andIf(in.FinalDBSnapshotIdentifier != "", "CreateDBSnapshot", a.snapshotArn(in.FinalDBSnapshotIdentifier), a.dbArn(in.DBInstanceIdentifier))
 	}),
 	"CreateDBInstanceReadReplica": op((*API).createReadReplica, func(a *API, in *createReadReplicaInput) access {
 		db := a.dbArn(in.DBInstanceIdentifier)
@@ -80,6 +82,33 @@ var operations = map[string]operation{
 	}),
 	"DeleteDBParameterGroup": op((*API).deleteDBParameterGroup, func(a *API, in *groupNameInput) access {
 		return self(a.pgArn(in.DBParameterGroupName))
+	}),
+
+	// DB snapshots.
+	"CreateDBSnapshot": op((*API).createDBSnapshot, func(a *API, in *createDBSnapshotInput) access {
+		sn := a.snapshotArn(in.DBSnapshotIdentifier)
+		return self(sn, a.dbArn(in.DBInstanceIdentifier)).andIf(len(in.Tags) > 0, "AddTagsToResource", sn)
+	}),
+	"DescribeDBSnapshots": op((*API).describeDBSnapshots, func(a *API, in *describeDBSnapshotsInput) access {
+		return self(a.snapshotArn(in.DBSnapshotIdentifier))
+	}),
+	"DeleteDBSnapshot": op((*API).deleteDBSnapshot, func(a *API, in *snapshotIDInput) access {
+		return self(a.snapshotArn(in.DBSnapshotIdentifier))
+	}),
+	"CopyDBSnapshot": op((*API).copyDBSnapshot, func(a *API, in *copyDBSnapshotInput) access {
+		sn := a.snapshotArn(in.TargetDBSnapshotIdentifier)
+		return self(a.snapshotArn(in.SourceDBSnapshotIdentifier), sn).andIf(len(in.Tags) > 0, "AddTagsToResource", sn)
+	}),
+	"ModifyDBSnapshotAttribute": op((*API).modifyDBSnapshotAttribute, func(a *API, in *modifyDBSnapshotAttributeInput) access {
+		return self(a.snapshotArn(in.DBSnapshotIdentifier))
+	}),
+	"DescribeDBSnapshotAttributes": op((*API).describeDBSnapshotAttributes, func(a *API, in *snapshotIDInput) access {
+		return self(a.snapshotArn(in.DBSnapshotIdentifier))
+	}),
+	"RestoreDBInstanceFromDBSnapshot": op((*API).restoreFromSnapshot, func(a *API, in *restoreFromSnapshotInput) access {
+		db := a.dbArn(in.DBInstanceIdentifier)
+		return self(db, a.snapshotArn(in.DBSnapshotIdentifier)).withGroup(a, in.DBParameterGroupName).
+			andIf(len(in.Tags) > 0, "AddTagsToResource", db)
 	}),
 
 	// DB clusters, their endpoints and their parameter groups.
@@ -305,6 +334,9 @@ func (a *API) dbArn(id string) string { return a.arn(rds.TypeInstance, id) }
 
 // clusterArn is the ARN of a DB cluster; without an identifier, every cluster.
 func (a *API) clusterArn(id string) string { return a.arn(rds.TypeCluster, id) }
+
+// snapshotArn is the ARN of a DB snapshot; without an identifier, every snapshot.
+func (a *API) snapshotArn(id string) string { return a.arn(rds.TypeSnapshot, id) }
 
 // pgArn is the ARN of a DB parameter group; without a name, every group.
 func (a *API) pgArn(name string) string { return a.arn(rds.TypeParameterGroup, name) }

@@ -146,6 +146,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.IntVar(&cfg.MaxProxiedConns, "max-proxied-conns", 0, "connections teal's endpoint listeners hold at once, all endpoints together (the kernel's forwarding is not counted); 0 derives it from the open-file limit")
 	fs.IntVar(&cfg.MaxEndpointConns, "max-endpoint-conns", 0, "connections one endpoint listener holds at once; 0: a quarter of --max-proxied-conns")
 	fs.StringVar(&cfg.EndpointAddress, "endpoint-address", env("TEAL_ENDPOINT_ADDRESS", "127.0.0.1"), "the IPv4 address of this host every database endpoint listens on; another than 127.0.0.1 lets other hosts connect (env TEAL_ENDPOINT_ADDRESS)")
+	fs.StringVar(&cfg.BackupDir, "backup-dir", os.Getenv("TEAL_BACKUP_DIR"), "where DB snapshots and automated backups are kept; default: backups under the data directory (env TEAL_BACKUP_DIR)")
 	fs.StringVar(&cfg.EndpointHostname, "endpoint-hostname", os.Getenv("TEAL_ENDPOINT_HOSTNAME"), "the name clients reach the endpoints by: what Endpoint.Address says, and what the servers' certificate names; default: the endpoint address (env TEAL_ENDPOINT_HOSTNAME)")
 	fs.BoolVar(&cfg.TLS, "tls", false, "serve the API over TLS with a certificate from teal's CA (clients verify it with the bundle of teal ca, e.g. AWS_CA_BUNDLE)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve the API over TLS with this certificate file (PEM, with its chain); needs --tls-key")

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/tealdb/teal/internal/supervisor"
@@ -213,4 +214,21 @@ func CompareVersions(a, b string) int {
 		}
 	}
 	return 0
+}
+
+// Snapshotter is implemented by engines whose servers can be copied into a
+// DB snapshot and restored from one. A snapshot is a directory of teal's
+// own that holds a consistent physical image of the server, with whatever
+// its restore needs (PostgreSQL's WAL from the backup's start to its end,
+// MariaDB's prepared redo), so that it outlives the instance it was taken
+// from.
+type Snapshotter interface {
+	// Snapshot copies the running server l into dir, which must not exist.
+	// copied, if not nil, counts the bytes copied so far.
+	Snapshot(ctx context.Context, l Layout, dir string, copied *atomic.Int64) error
+	// Restore fills l's data directory, which must not exist, from the
+	// snapshot in dir, for l's OS user. The server then starts from it as
+	// a primary of its own, after recovering to the snapshot's
+	// consistent point.
+	Restore(ctx context.Context, l Layout, dir string) error
 }

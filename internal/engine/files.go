@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -94,4 +95,70 @@ func Tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// CopyTree copies the directories and regular files under src to dst,
+// which must not exist, for cred's user: directories 0700, files 0600,
+// each file synced. Links and other special files are left out, so a copy
+// never reaches outside src.
+func CopyTree(src, dst string, cred *syscall.Credential) error {
+	if _, err := os.Lstat(dst); err == nil {
+		return fmt.Errorf("copy %s: %s exists", src, dst)
+	}
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return MkdirOwned(target, 0o700, cred)
+		case d.Type().IsRegular():
+			return CopyFile(path, target, cred)
+		}
+		return nil
+	})
+}
+
+// CopyFile copies the regular file src (never through a link) to the new
+// file dst, mode 0600, synced, owned by cred's user.
+func CopyFile(src, dst string, cred *syscall.Credential) error {
+	in, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	return Chown(dst, cred)
+}
+
+// DirSize is the size of the regular files under dir (0 if unreadable).
+func DirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }

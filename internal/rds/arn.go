@@ -39,22 +39,30 @@ const (
 	TypeClusterParameterGroup = "cluster-pg"
 	TypeClusterEndpoint       = "cluster-endpoint"
 	TypeDeployment            = "deployment"
+	TypeSnapshot              = "snapshot"
 )
+
+// automatedPrefix begins the names of automated DB snapshots, which a
+// user cannot give: rds:mydb-2026-12-01-04-10.
+const automatedPrefix = "rds:"
 
 type resourceType struct {
 	what     string // for messages
 	max      int    // longest name
 	dots     bool   // default parameter groups are "default.<family>"
 	notFound func(ref string) *Fault
+	// automated: a name may also be automatedPrefix and a valid name.
+	automated bool
 }
 
 var resourceTypes = map[string]resourceType{
-	TypeInstance:              {"DB instance", 63, false, instanceNotFound},
-	TypeParameterGroup:        {"DB parameter group", 255, true, groupNotFound},
-	TypeCluster:               {"DB cluster", 63, false, clusterNotFound},
-	TypeClusterParameterGroup: {"DB cluster parameter group", 255, true, groupNotFound},
-	TypeClusterEndpoint:       {"DB cluster endpoint", 63, false, clusterEndpointNotFound},
-	TypeDeployment:            {"blue/green deployment", 255, false, deploymentNotFound},
+	TypeInstance:              {"DB instance", 63, false, instanceNotFound, false},
+	TypeParameterGroup:        {"DB parameter group", 255, true, groupNotFound, false},
+	TypeCluster:               {"DB cluster", 63, false, clusterNotFound, false},
+	TypeClusterParameterGroup: {"DB cluster parameter group", 255, true, groupNotFound, false},
+	TypeClusterEndpoint:       {"DB cluster endpoint", 63, false, clusterEndpointNotFound, false},
+	TypeDeployment:            {"blue/green deployment", 255, false, deploymentNotFound, false},
+	TypeSnapshot:              {"DB snapshot", 255, false, snapshotNotFound, true},
 }
 
 var (
@@ -70,6 +78,9 @@ var (
 // letter first, then ASCII letters, digits and hyphens (and dots in a
 // parameter group's), no two hyphens in a row, not ending in a hyphen or dot.
 func (t resourceType) validName(name string) bool {
+	if t.automated && strings.HasPrefix(name, automatedPrefix) {
+		name = name[len(automatedPrefix):]
+	}
 	re := nameRE
 	if t.dots {
 		re = groupNameRE
@@ -85,6 +96,9 @@ func (t resourceType) validName(name string) bool {
 // exact form AWS writes.
 func ParseARN(s string) (ARN, error) {
 	f := strings.Split(s, ":")
+	if len(f) == 8 && resourceTypes[f[5]].automated && f[6]+":" == automatedPrefix {
+		f = append(f[:6], automatedPrefix+f[7])
+	}
 	if len(f) != 7 || f[0] != "arn" || f[2] != "rds" {
 		return ARN{}, fmt.Errorf("%q is not an RDS ARN (arn:aws:rds:REGION:ACCOUNT:TYPE:NAME)", s)
 	}
@@ -120,7 +134,7 @@ func (sc Scope) ARN(typ, name string) string {
 // ARN of another partition, region or account names nothing teal has: the
 // type's not-found fault.
 func (sc Scope) Identifier(typ, param, ref string) (string, error) {
-	if !strings.Contains(ref, ":") {
+	if !strings.HasPrefix(ref, "arn:") {
 		return Name(typ, param, ref)
 	}
 	a, err := sc.ResolveARN(param, ref, typ)

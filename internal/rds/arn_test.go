@@ -17,13 +17,15 @@ func TestParseARN(t *testing.T) {
 		{"arn:aws:rds:eu-west-1:000000000000:pg:default.postgres15", ARN{"aws", "eu-west-1", "000000000000", "pg", "default.postgres15"}},
 		{"arn:aws:rds:us-east-1:000000000000:deployment:bgd-abc", ARN{"aws", "us-east-1", "000000000000", "deployment", "bgd-abc"}},
 		{"arn:aws:rds:us-east-1:000000000000:cluster:aurora", ARN{"aws", "us-east-1", "000000000000", "cluster", "aurora"}},
+		{"arn:aws:rds:us-east-1:000000000000:snapshot:before-upgrade", ARN{"aws", "us-east-1", "000000000000", "snapshot", "before-upgrade"}},
+		{"arn:aws:rds:us-east-1:000000000000:snapshot:rds:prod-2026-12-01-04-10", ARN{"aws", "us-east-1", "000000000000", "snapshot", "rds:prod-2026-12-01-04-10"}},
 	}
 	for _, tt := range good {
 		got, err := ParseARN(tt.in)
 		if err != nil || got != tt.want {
 			t.Errorf("ParseARN(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
 		}
-		if err == nil && got.String() != tt.in[:strings.LastIndexByte(tt.in, ':')+1]+tt.want.Name {
+		if err == nil && !strings.EqualFold(got.String(), tt.in) {
 			t.Errorf("ParseARN(%q).String() = %q", tt.in, got.String())
 		}
 	}
@@ -45,7 +47,10 @@ func TestParseARN(t *testing.T) {
 		"arn:aws:rds:us-east-1:000000000000:db:pro\u212a", // KELVIN SIGN lower-cases to k
 		"arn:aws:rds:us-east-1:000000000000:db:prod ",
 		"arn:aws:rds:us-east-1:000000000000:DB:prod",
-		"arn:aws:rds:us-east-1:000000000000:snapshot:prod",
+		"arn:aws:rds:us-east-1:000000000000:og:prod",
+		"arn:aws:rds:us-east-1:000000000000:snapshot:rds:",
+		"arn:aws:rds:us-east-1:000000000000:db:rds:prod",
+		"arn:aws:rds:us-east-1:000000000000:snapshot:aws:prod",
 		"arn:aws:rds:us-east-1:000000000000:db/prod",
 		"ARN:aws:rds:us-east-1:000000000000:db:prod",
 		"arn:AWS:rds:us-east-1:000000000000:db:prod",

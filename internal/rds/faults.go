@@ -76,3 +76,19 @@ func clusterNotFound(id string) *Fault {
 func clusterEndpointNotFound(id string) *Fault {
 	return fault("DBClusterEndpointNotFoundFault", http.StatusBadRequest, "DBClusterEndpoint %s not found.", id)
 }
+
+func snapshotNotFound(id string) *Fault {
+	return fault("DBSnapshotNotFound", http.StatusNotFound, "DBSnapshot %s not found.", id)
+}
+
+func snapshotExists(id string) *Fault {
+	return fault("DBSnapshotAlreadyExists", http.StatusBadRequest, "Cannot create the snapshot because a snapshot with the identifier %s already exists.", id)
+}
+
+func invalidSnapshotState(format string, args ...any) *Fault {
+	return fault("InvalidDBSnapshotState", http.StatusBadRequest, format, args...)
+}
+
+func invalidRestore(format string, args ...any) *Fault {
+	return fault("InvalidRestoreFault", http.StatusBadRequest, format, args...)
+}

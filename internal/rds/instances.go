@@ -708,8 +708,33 @@ func (s *Service) DeleteDBInstance(ctx context.Context, id string, skipFinalSnap
 	if r.DeletionProtection {
 		return nil, invalidCombination("Cannot delete protected DB Instance, please disable deletion protection and try again.")
 	}
-	if err := checkFinalSnapshot(skipFinalSnapshot, finalSnapshot); err != nil {
-		return nil, err
+	// A read replica and a member of a DB cluster have no final snapshot
+	// of their own.
+	member := r.SourceResourceID != "" || r.ClusterResourceID != ""
+	if member && finalSnapshot != "" {
+		return nil, invalidCombination("FinalDBSnapshotIdentifier can't be specified when deleting a read replica or a member of a DB cluster.")
+	}
+	if !member {
+		if err := checkFinalSnapshot(skipFinalSnapshot, finalSnapshot); err != nil {
+			return nil, err
+		}
+	}
+	var final *snapshotRecord
+	if finalSnapshot != "" {
+		id, err := userSnapshotName("FinalDBSnapshotIdentifier", finalSnapshot)
+		if err != nil {
+			return nil, err
+		}
+		if s.snapshots[id] != nil {
+			return nil, snapshotExists(id)
+		}
+		if err := s.snapshotsInstanceLocked(r); err != nil {
+			return nil, err
+		}
+		if r.Status != StatusAvailable {
+			return nil, invalidInstanceState(r.Identifier, r.Status, "available to take its final snapshot")
+		}
+		final = s.snapshotOfLocked(r, id, SnapshotManual, slices.Clone(r.Tags))
 	}
 	if r.Status == StatusDeleting {
 		return nil, invalidInstanceState(r.Identifier, r.Status, "not already deleting")
@@ -731,8 +756,27 @@ func (s *Service) DeleteDBInstance(ctx context.Context, id string, skipFinalSnap
 				"available before its source "+r.Identifier+" can be deleted (its replicas are promoted)")
 		}
 	}
-	if err := s.setStatusLocked(r, StatusDeleting, deletion("DB instance is being deleted")); err != nil {
+	next := r.clone()
+	next.Status = StatusDeleting
+	if final != nil {
+		next.FinalSnapshot = final.Identifier
+	}
+	if err := s.commitLocked(ctx, func(tx *store.Tx) error {
+		if err := tx.Put(store.KindInstance, next.ResourceID, &next); err != nil {
+			return err
+		}
+		if final != nil {
+			if err := s.putSnapshot(tx, final, creation("Creating the final DB snapshot of "+r.Identifier)); err != nil {
+				return err
+			}
+		}
+		return tx.AddEvent(s.instanceEvent(&next, deletion("DB instance is being deleted")))
+	}); err != nil {
 		return nil, err
+	}
+	*r = next
+	if final != nil {
+		s.snapshots[final.Identifier] = final
 	}
 	rid := r.ResourceID
 	s.goWork(func(ctx context.Context) { s.finishDelete(ctx, rid) })
@@ -740,6 +784,9 @@ func (s *Service) DeleteDBInstance(ctx context.Context, id string, skipFinalSnap
 }
 
 func (s *Service) finishDelete(ctx context.Context, rid string) {
+	if !s.takeFinalSnapshot(ctx, rid) {
+		return
+	}
 	s.lock()
 	r := s.instances[rid]
 	var replicas []string

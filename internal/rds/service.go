@@ -52,6 +52,9 @@ type Config struct {
 	// address).
 	EndpointAddress  string
 	EndpointHostname string
+	// BackupDir holds DB snapshots and automated backups ("" is the
+	// backups directory of DataDir).
+	BackupDir string
 }
 
 // How endpoints forward connections (proxy/kernel.go).
@@ -69,6 +72,7 @@ const (
 type Service struct {
 	cfg          Config
 	instancesDir string // where each instance's files live, by DbiResourceId
+	backupDir    string // where snapshots and automated backups live
 	log          *slog.Logger
 	store        *store.Store
 	sup          *supervisor.Supervisor
@@ -89,6 +93,8 @@ type Service struct {
 	// clusterGroups are the DB cluster parameter groups, by name.
 	clusterGroups map[string]*groupRecord
 	deployments   map[string]*deploymentRecord // by identifier
+	snapshots     map[string]*snapshotRecord   // DB snapshots, by identifier
+	snapshotWork  map[string]*snapshotWork     // the snapshots being taken, not persisted
 	live          map[string]*deploymentLive   // what the monitor last measured
 	unsaved       map[string]string            // what a deployment is doing or waits for, not persisted
 	provisions    map[string]*provision        // the green builds under way
@@ -147,6 +153,13 @@ type instanceRecord struct {
 	// (default_transaction_read_only): a green instance until switchover,
 	// an old blue until its next reboot.
 	ReadOnly bool `json:",omitempty"`
+	// RestoreSnapshot is the DB snapshot an instance being created is
+	// restored from.
+	RestoreSnapshot string `json:",omitempty"`
+	// FinalSnapshot is the DB snapshot a deletion takes before the server
+	// goes, and StopSnapshot the one a stop takes.
+	FinalSnapshot string `json:",omitempty"`
+	StopSnapshot  string `json:",omitempty"`
 
 	// LegacyMasterPassword is how older versions of teal kept the password
 	// of an instance being created; load replaces it with a verifier.
@@ -213,9 +226,17 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	backupDir := cfg.BackupDir
+	if backupDir == "" {
+		backupDir = filepath.Join(cfg.DataDir, "backups")
+	}
+	if err := os.MkdirAll(backupDir, 0o700); err != nil {
+		return nil, fmt.Errorf("backup directory: %w", err)
+	}
 	s := &Service{
 		cfg:           cfg,
 		instancesDir:  instancesDir,
+		backupDir:     backupDir,
 		log:           cfg.Logger,
 		store:         st,
 		proxy:         proxy.NewManager(cfg.Logger),
@@ -225,6 +246,8 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		clusters:      map[string]*clusterRecord{},
 		clusterGroups: map[string]*groupRecord{},
 		deployments:   map[string]*deploymentRecord{},
+		snapshots:     map[string]*snapshotRecord{},
+		snapshotWork:  map[string]*snapshotWork{},
 		live:          map[string]*deploymentLive{},
 		unsaved:       map[string]string{},
 		metrics:       newServiceMetrics(),
@@ -311,6 +334,14 @@ func (s *Service) load(ctx context.Context) error {
 		}
 		s.instances[r.ResourceID] = r
 	}
+	snaps, err := store.List[snapshotRecord](ctx, s.store, kindSnapshot)
+	if err != nil {
+		return err
+	}
+	for i := range snaps {
+		s.snapshots[snaps[i].Identifier] = &snaps[i]
+	}
+	s.sweepSnapshotDirs()
 	deps, err := store.List[deploymentRecord](ctx, s.store, kindDeployment)
 	if err != nil {
 		return err
@@ -373,6 +404,8 @@ func (s *Service) resume() {
 		case r.Reclone:
 			r.Status = StatusRebooting
 			s.goWork(func(ctx context.Context) { s.reclone(ctx, id) })
+		case r.Status == StatusCreating && r.RestoreSnapshot != "":
+			s.goWork(func(ctx context.Context) { s.provisionFromSnapshot(ctx, id) })
 		case r.Status == StatusCreating:
 			if c := s.clusters[r.ClusterResourceID]; c != nil && c.Stored && r.SourceResourceID == "" {
 				s.goWork(func(ctx context.Context) { s.provisionFromStorage(ctx, id) })
@@ -395,6 +428,7 @@ func (s *Service) resume() {
 	for id, d := range s.deployments {
 		s.resumeDeploymentLocked(id, d)
 	}
+	s.resumeSnapshotsLocked()
 }
 
 // Close stops every database server and endpoint and closes the store. The

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/tealdb/teal/internal/engine"
+	"github.com/tealdb/teal/internal/store"
 )
 
 // Stopped instances keep their data and their endpoint, whose port stays
@@ -31,9 +32,6 @@ func (s *Service) StopDBInstance(ctx context.Context, id, snapshot string) (*DBI
 	if r == nil {
 		return nil, instanceNotFound(id)
 	}
-	if snapshot != "" {
-		return nil, invalidValue("teal does not take DB snapshots, so it cannot snapshot %s before stopping it. Stop it without DBSnapshotIdentifier.", r.Identifier)
-	}
 	if c := s.clusters[r.ClusterResourceID]; c != nil {
 		return nil, invalidClusterState("DB instance %s is a member of DB cluster %s; the instances of a DB cluster cannot be stopped one by one.",
 			r.Identifier, c.Identifier)
@@ -50,8 +48,41 @@ func (s *Service) StopDBInstance(ctx context.Context, id, snapshot string) (*DBI
 	if d, _ := s.memberOfLocked(r.ResourceID); d != nil {
 		return nil, invalidInstanceState(r.Identifier, "part of blue/green deployment "+d.ID, "in no blue/green deployment to be stopped")
 	}
-	if err := s.setStatusLocked(r, StatusStopping, notification("DB instance is being stopped")); err != nil {
+	var sn *snapshotRecord
+	if snapshot != "" {
+		id, err := userSnapshotName("DBSnapshotIdentifier", snapshot)
+		if err != nil {
+			return nil, err
+		}
+		if s.snapshots[id] != nil {
+			return nil, snapshotExists(id)
+		}
+		if err := s.snapshotsInstanceLocked(r); err != nil {
+			return nil, err
+		}
+		sn = s.snapshotOfLocked(r, id, SnapshotManual, nil)
+	}
+	next := r.clone()
+	next.Status = StatusStopping
+	if sn != nil {
+		next.StopSnapshot = sn.Identifier
+	}
+	if err := s.commitLocked(ctx, func(tx *store.Tx) error {
+		if err := tx.Put(store.KindInstance, next.ResourceID, &next); err != nil {
+			return err
+		}
+		if sn != nil {
+			if err := s.putSnapshot(tx, sn, creation("Creating a DB snapshot of "+r.Identifier+" before it stops")); err != nil {
+				return err
+			}
+		}
+		return tx.AddEvent(s.instanceEvent(&next, notification("DB instance is being stopped")))
+	}); err != nil {
 		return nil, err
+	}
+	*r = next
+	if sn != nil {
+		s.snapshots[sn.Identifier] = sn
 	}
 	rid := r.ResourceID
 	s.goWork(func(ctx context.Context) { s.stop(ctx, rid) })
@@ -64,6 +95,24 @@ func (s *Service) stop(ctx context.Context, rid string) {
 	s.lock()
 	r := s.instances[rid]
 	if r == nil || r.Status != StatusStopping {
+		s.unlock()
+		return
+	}
+	snapshot := r.StopSnapshot
+	s.unlock()
+	// The snapshot comes first, while the server runs; whether or not it
+	// succeeds (its own status and event say), the instance then stops.
+	if snapshot != "" {
+		if err := s.ensureServer(ctx, rid); err != nil {
+			s.log.Error("start DB instance for its snapshot", "instance", rid, "err", err)
+		}
+		s.takeSnapshot(ctx, snapshot)
+		if ctx.Err() != nil {
+			return
+		}
+	}
+	s.lock()
+	if r.Status != StatusStopping {
 		s.unlock()
 		return
 	}
@@ -81,7 +130,12 @@ func (s *Service) stop(ctx context.Context, rid string) {
 		}
 		return
 	}
-	s.settleStatusLocked(r, StatusStopped, notification("DB instance stopped"))
+	if err := s.updateInstanceLocked(r, func(next *instanceRecord) note {
+		next.Status, next.StopSnapshot = StatusStopped, ""
+		return notification("DB instance stopped")
+	}); err != nil {
+		s.log.Error("save stopped DB instance", "instance", r.Identifier, "err", err)
+	}
 }
 
 // StartDBInstance starts a stopped instance's server.

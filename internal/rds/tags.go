@@ -8,11 +8,11 @@ import (
 // resourceLocked finds the tags of the resource an ARN names: a DB instance
 // (…:db:NAME), a parameter group (…:pg:NAME), a DB cluster (…:cluster:NAME),
 // a cluster parameter group (…:cluster-pg:NAME) or a custom endpoint
-// (…:cluster-endpoint:NAME). save saves the resource
+// (…:cluster-endpoint:NAME) or a DB snapshot (…:snapshot:NAME). save saves the resource
 // with the tags given, then publishes it; on error nothing changed.
 func (s *Service) resourceLocked(ctx context.Context, ref string) (tags []Tag, save func(next []Tag) error, err error) {
 	arn, err := s.scope().ResolveARN("ResourceName", ref, TypeInstance, TypeParameterGroup, TypeCluster,
-		TypeClusterParameterGroup, TypeClusterEndpoint)
+		TypeClusterParameterGroup, TypeClusterEndpoint, TypeSnapshot)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -35,6 +35,17 @@ func (s *Service) resourceLocked(ctx context.Context, ref string) (tags []Tag, s
 		}
 		return slices.Clone(c.Tags), func(tags []Tag) error {
 			return s.updateClusterLocked(c, func(next *clusterRecord) note {
+				next.Tags = tags
+				return note{}
+			})
+		}, nil
+	case TypeSnapshot:
+		sn := s.snapshots[arn.Name]
+		if sn == nil {
+			return nil, nil, snapshotNotFound(arn.Name)
+		}
+		return slices.Clone(sn.Tags), func(tags []Tag) error {
+			return s.updateSnapshotLocked(sn, func(next *snapshotRecord) note {
 				next.Tags = tags
 				return note{}
 			})

@@ -167,12 +167,8 @@ func checkFinalSnapshot(skip bool, finalSnapshotID string) error {
 	switch {
 	case skip && finalSnapshotID != "":
 		return invalidCombination("FinalDBSnapshotIdentifier cannot be specified together with SkipFinalSnapshot.")
-	case finalSnapshotID != "":
-		return invalidValue("teal does not take DB snapshots, so it cannot create the final snapshot %s. "+
-			"Delete with SkipFinalSnapshot instead.", finalSnapshotID)
-	case !skip:
-		return invalidCombination("FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified. " +
-			"teal does not take DB snapshots: specify SkipFinalSnapshot.")
+	case !skip && finalSnapshotID == "":
+		return invalidCombination("FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.")
 	}
 	return nil
 }

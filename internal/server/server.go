@@ -42,6 +42,9 @@ type Config struct {
 	// 127.0.0.1); EndpointHostname is what Endpoint.Address says (default:
 	// the address).
 	EndpointAddress, EndpointHostname string
+	// BackupDir holds DB snapshots and automated backups (default: the
+	// backups directory of the data directory).
+	BackupDir string
 	// InitialCopy is how a PostgreSQL green gets blue's data: "teal" (the
 	// default; see docs/bluegreen.md) or "subscription", PostgreSQL's own
 	// table synchronisation, slower, kept to compare with.
@@ -112,6 +115,7 @@ func OpenService(ctx context.Context, cfg Config) (*rds.Service, error) {
 		DataDir: cfg.DataDir, Region: cfg.Region, AccountID: cfg.AccountID,
 		Engines: engines, Credential: cred, Logger: cfg.Logger, SwitchoverHook: cfg.SwitchoverHook,
 		Forwarding: cfg.Forwarding, EndpointAddress: cfg.EndpointAddress, EndpointHostname: cfg.EndpointHostname,
+		BackupDir: cfg.BackupDir,
 	})
 }
 

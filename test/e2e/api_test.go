@@ -183,8 +183,11 @@ func TestAPIInstances(t *testing.T) {
 	}
 	wantCode(t, "delete without SkipFinalSnapshot", del("api-db2", func(in *awsrds.DeleteDBInstanceInput) { in.SkipFinalSnapshot = nil }),
 		"InvalidParameterCombination")
-	wantCode(t, "delete with a final snapshot", del("api-db2", func(in *awsrds.DeleteDBInstanceInput) {
-		in.SkipFinalSnapshot, in.FinalDBSnapshotIdentifier = nil, aws.String("final")
+	wantCode(t, "delete with a final snapshot and SkipFinalSnapshot", del("api-db2", func(in *awsrds.DeleteDBInstanceInput) {
+		in.FinalDBSnapshotIdentifier = aws.String("final")
+	}), "InvalidParameterCombination")
+	wantCode(t, "delete with an automated snapshot's name as the final one", del("api-db2", func(in *awsrds.DeleteDBInstanceInput) {
+		in.SkipFinalSnapshot, in.FinalDBSnapshotIdentifier = nil, aws.String("rds:final")
 	}), "InvalidParameterValue")
 	if _, err := c.ModifyDBInstance(ctx, &awsrds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("api-db2"), DeletionProtection: aws.Bool(true)}); err != nil {
 		t.Fatal(err)

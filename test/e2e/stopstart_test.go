@@ -52,10 +52,11 @@ func TestStopStartInstance(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDeleted(t, api, "nightly-r")
-	_, err = api.StopDBInstance(ctx, &awsrds.StopDBInstanceInput{DBInstanceIdentifier: aws.String("nightly"), DBSnapshotIdentifier: aws.String("before-stop")})
-	wantCode(t, "stop with a snapshot", err, "InvalidParameterValue")
+	_, err = api.StopDBInstance(ctx, &awsrds.StopDBInstanceInput{DBInstanceIdentifier: aws.String("nightly"), DBSnapshotIdentifier: aws.String("rds:before-stop")})
+	wantCode(t, "stop with an automated snapshot's name", err, "InvalidParameterValue")
 
-	out, err := api.StopDBInstance(ctx, &awsrds.StopDBInstanceInput{DBInstanceIdentifier: aws.String("nightly")})
+	// The stop takes a snapshot first.
+	out, err := api.StopDBInstance(ctx, &awsrds.StopDBInstanceInput{DBInstanceIdentifier: aws.String("nightly"), DBSnapshotIdentifier: aws.String("before-stop")})
 	if err != nil || aws.ToString(out.DBInstance.DBInstanceStatus) != "stopping" {
 		t.Fatalf("stop: %v %+v", err, out)
 	}
@@ -65,6 +66,11 @@ func TestStopStartInstance(t *testing.T) {
 		}
 		return nil
 	})
+	snaps, err := api.DescribeDBSnapshots(ctx, &awsrds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String("before-stop")})
+	if err != nil || len(snaps.DBSnapshots) != 1 || aws.ToString(snaps.DBSnapshots[0].Status) != "available" ||
+		aws.ToString(snaps.DBSnapshots[0].DBInstanceIdentifier) != "nightly" {
+		t.Fatalf("the snapshot taken before the stop: %v %+v", err, snaps)
+	}
 	if c, err := tryConnect(ctx, port, "app"); err == nil {
 		c.Close(ctx)
 		t.Fatal("a stopped instance's endpoint took a connection")

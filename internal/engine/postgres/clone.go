@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tealdb/teal/internal/engine"
 )
 
@@ -39,32 +41,63 @@ func cloneFiles(ctx context.Context, replica engine.Layout, rep engine.Replicati
 		WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`, rep.Slot); err != nil {
 		return fmt.Errorf("create replication slot %s: %w", rep.Slot, err)
 	}
-	var num int
-	if err := c.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&num); err != nil {
-		return fmt.Errorf("server version: %w", err)
-	}
-	start, stop := "SELECT pg_backup_start($1, true)", "SELECT labelfile, spcmapfile FROM pg_backup_stop(false)"
-	if num < 150000 {
-		start, stop = "SELECT pg_start_backup($1, true, false)", "SELECT labelfile, spcmapfile FROM pg_stop_backup(false, false)"
-	}
-	if _, err := c.Exec(ctx, start, "teal replica "+rep.Slot); err != nil {
-		return fmt.Errorf("start backup: %w", err)
-	}
-	copyErr := copyDataDir(ctx, rep.Source.DataDir, replica.DataDir, replica.Credential, copied)
-	// The backup must be stopped even when the copy failed: the session holds it.
-	var label, spcmap string
-	stopErr := c.QueryRow(ctx, stop).Scan(&label, &spcmap)
-	if copyErr != nil {
-		return fmt.Errorf("copy data directory: %w", copyErr)
-	}
-	if stopErr != nil {
-		return fmt.Errorf("stop backup: %w", stopErr)
-	}
-	if err := engine.WriteOwned(filepath.Join(replica.DataDir, "backup_label"), []byte(label), replica.Credential); err != nil {
+	b, err := backup(ctx, c, "teal replica "+rep.Slot, func() error {
+		return copyDataDir(ctx, rep.Source.DataDir, replica.DataDir, replica.Credential, copied)
+	})
+	if err != nil {
 		return err
 	}
-	if spcmap != "" {
-		if err := engine.WriteOwned(filepath.Join(replica.DataDir, "tablespace_map"), []byte(spcmap), replica.Credential); err != nil {
+	return b.writeLabels(replica.DataDir, replica.Credential)
+}
+
+// backupFiles is what the low-level backup API returns at its end: where
+// the backup ends in WAL, and the files that tell recovery where it
+// starts.
+type backupFiles struct {
+	stopLSN       uint64
+	label, spcmap string
+}
+
+// backup runs copy inside a backup of the server c is connected to, as
+// superuser.
+func backup(ctx context.Context, c *pgx.Conn, name string, copy func() error) (backupFiles, error) {
+	var num int
+	if err := c.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&num); err != nil {
+		return backupFiles{}, fmt.Errorf("server version: %w", err)
+	}
+	start, stop := "SELECT pg_backup_start($1, true)", "SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(false)"
+	if num < 150000 {
+		start, stop = "SELECT pg_start_backup($1, true, false)", "SELECT lsn::text, labelfile, spcmapfile FROM pg_stop_backup(false, false)"
+	}
+	if _, err := c.Exec(ctx, start, name); err != nil {
+		return backupFiles{}, fmt.Errorf("start backup: %w", err)
+	}
+	copyErr := copy()
+	// The backup must be stopped even when the copy failed: the session holds it.
+	var b backupFiles
+	var lsn string
+	stopErr := c.QueryRow(ctx, stop).Scan(&lsn, &b.label, &b.spcmap)
+	if copyErr != nil {
+		return backupFiles{}, fmt.Errorf("copy data directory: %w", copyErr)
+	}
+	if stopErr != nil {
+		return backupFiles{}, fmt.Errorf("stop backup: %w", stopErr)
+	}
+	var err error
+	if b.stopLSN, err = parseLSN(lsn); err != nil {
+		return backupFiles{}, fmt.Errorf("stop backup: %w", err)
+	}
+	return b, nil
+}
+
+// writeLabels writes the backup's files into the copy of the data
+// directory in dir.
+func (b backupFiles) writeLabels(dir string, cred *syscall.Credential) error {
+	if err := engine.WriteOwned(filepath.Join(dir, "backup_label"), []byte(b.label), cred); err != nil {
+		return err
+	}
+	if b.spcmap != "" {
+		if err := engine.WriteOwned(filepath.Join(dir, "tablespace_map"), []byte(b.spcmap), cred); err != nil {
 			return err
 		}
 	}
@@ -149,7 +182,8 @@ func copyDataDir(ctx context.Context, src, dst string, cred *syscall.Credential,
 }
 
 func copyFile(src, dst string, cred *syscall.Credential, copied *atomic.Int64) error {
-	in, err := os.Open(src)
+	// Never through a link: the server's user owns the directory copied.
+	in, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return err
 	}

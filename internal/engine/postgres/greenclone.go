@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -88,7 +87,7 @@ func (e *Engine) cloneGreen(ctx context.Context, blue, green engine.Layout, id s
 		}
 	}
 
-	total := dirSize(blue.DataDir)
+	total := engine.DirSize(blue.DataDir)
 	var copied atomic.Int64
 	start := time.Now()
 	report := func() {
@@ -216,20 +215,6 @@ func (e *Engine) FinishClone(ctx context.Context, blue, green engine.Layout, id 
 		}
 	}
 	return nil
-}
-
-// dirSize is the size of the regular files under dir (0 if unreadable).
-func dirSize(dir string) int64 {
-	var n int64
-	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
 }
 
 // parseLSN reads a WAL position written as PostgreSQL does: two
