@@ -437,7 +437,9 @@ func (s *Service) DescribeDBSnapshots(ctx context.Context, in DescribeSnapshotsI
 		return nil, "", invalidCombination("DBSnapshotIdentifier and DBInstanceIdentifier cannot both be given.")
 	}
 	match, err := recordFilter(in.Filters, map[string]func(*snapshotRecord, string) []string{
-		"db-instance-id":  func(sn *snapshotRecord, _ string) []string { return []string{sn.InstanceIdentifier, s.instanceArn(sn.InstanceIdentifier)} },
+		"db-instance-id": func(sn *snapshotRecord, _ string) []string {
+			return []string{sn.InstanceIdentifier, s.instanceArn(sn.InstanceIdentifier)}
+		},
 		"db-snapshot-id":  func(sn *snapshotRecord, arn string) []string { return []string{sn.Identifier, arn} },
 		"dbi-resource-id": func(sn *snapshotRecord, _ string) []string { return []string{sn.DbiResourceID} },
 		"snapshot-type":   func(sn *snapshotRecord, _ string) []string { return []string{sn.Type} },
