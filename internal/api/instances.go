@@ -165,7 +165,9 @@ type deleteDBInstanceInput struct {
 }
 
 func (a *API) deleteDBInstance(ctx context.Context, in *deleteDBInstanceInput) (dbInstanceResult, error) {
-	return instanceResult(a.svc.DeleteDBInstance(ctx, in.DBInstanceIdentifier, in.SkipFinalSnapshot, in.FinalDBSnapshotIdentifier))
+	return instanceResult(a.svc.DeleteDBInstanceWith(ctx, rds.DeleteInstanceInput{DBInstanceIdentifier: in.DBInstanceIdentifier,
+		SkipFinalSnapshot: in.SkipFinalSnapshot, FinalDBSnapshotIdentifier: in.FinalDBSnapshotIdentifier,
+		DeleteAutomatedBackups: in.DeleteAutomatedBackups}))
 }
 
 type createReadReplicaInput struct {

@@ -111,6 +111,29 @@ var operations = map[string]operation{
 			andIf(len(in.Tags) > 0, "AddTagsToResource", db)
 	}),
 
+	// Automated backups and point-in-time restores. A restore is authorized
+	// on the source instance (or its automated backups) and the target.
+	"RestoreDBInstanceToPointInTime": op((*API).restorePointInTime, func(a *API, in *restorePointInTimeInput) access {
+		db := a.dbArn(in.TargetDBInstanceIdentifier)
+		src := a.dbArn(in.SourceDBInstanceIdentifier)
+		if in.SourceDBInstanceIdentifier == "" {
+			src = a.arn(rds.TypeAutoBackup, in.SourceDBInstanceAutomatedBackupsArn)
+			if in.SourceDBInstanceAutomatedBackupsArn != "" {
+				src = in.SourceDBInstanceAutomatedBackupsArn
+			}
+		}
+		return self(db, src).withGroup(a, in.DBParameterGroupName).andIf(len(in.Tags) > 0, "AddTagsToResource", db)
+	}),
+	"DescribeDBInstanceAutomatedBackups": op((*API).describeAutomatedBackups, func(a *API, in *describeAutomatedBackupsInput) access {
+		return self(a.arn(rds.TypeAutoBackup, ""))
+	}),
+	"DeleteDBInstanceAutomatedBackup": op((*API).deleteAutomatedBackup, func(a *API, in *deleteAutomatedBackupInput) access {
+		if in.DBInstanceAutomatedBackupsArn != "" {
+			return self(in.DBInstanceAutomatedBackupsArn)
+		}
+		return self(a.arn(rds.TypeAutoBackup, ""))
+	}),
+
 	// DB clusters, their endpoints and their parameter groups.
 	"CreateDBCluster": op((*API).createDBCluster, func(a *API, in *createDBClusterInput) access {
 		c := a.clusterArn(in.DBClusterIdentifier)

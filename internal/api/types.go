@@ -49,6 +49,7 @@ type dbInstanceXML struct {
 	AllocatedStorage                      int
 	InstanceCreateTime                    string `xml:",omitempty"`
 	BackupRetentionPeriod                 int
+	LatestRestorableTime                  string `xml:",omitempty"`
 	DBSecurityGroups                      list[struct{}]
 	VpcSecurityGroups                     list[struct{}]
 	DBParameterGroups                     list[parameterGroupStatusXML]
@@ -87,6 +88,7 @@ func dbInstanceOf(d *rds.DBInstance) dbInstanceXML {
 		AllocatedStorage:                      d.AllocatedStorage,
 		InstanceCreateTime:                    isoTime(d.InstanceCreateTime),
 		BackupRetentionPeriod:                 d.BackupRetentionPeriod,
+		LatestRestorableTime:                  isoTime(d.LatestRestorableTime),
 		DBSecurityGroups:                      listOf[struct{}]("DBSecurityGroup", nil),
 		VpcSecurityGroups:                     listOf[struct{}]("VpcSecurityGroupMembership", nil),
 		MultiAZ:                               d.MultiAZ,

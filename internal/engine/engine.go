@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/tealdb/teal/internal/supervisor"
 )
@@ -50,6 +51,10 @@ type Layout struct {
 	LogPath    string              // server log
 	Credential *syscall.Credential // OS user the server runs as; nil = teal's own
 	TLS        *TLS                // the server's certificate; nil: no TLS
+	// ArchiveDir is where the server hands over its change log for
+	// automated backups (PostgreSQL's archive_command copies each WAL
+	// segment there, for Archiver.Archive to collect); "" archives nothing.
+	ArchiveDir string
 }
 
 // TLS is a server certificate (with its chain) and key, in PEM, which
@@ -232,3 +237,37 @@ type Snapshotter interface {
 	// consistent point.
 	Restore(ctx context.Context, l Layout, dir string) error
 }
+
+// Archiver is implemented by engines that keep a continuous archive of a
+// server's changes, for restores to a point in time: PostgreSQL's WAL,
+// MariaDB's binary logs. The archive is a directory of teal's own; a base
+// is a snapshot (Snapshotter) of the same server.
+type Archiver interface {
+	// Archive moves into dir what the running server l has logged so far,
+	// and says up to when the archive now restores. last is the Position
+	// of the previous call's point: a server that logged nothing since
+	// is only checked, and its point is now.
+	Archive(ctx context.Context, l Layout, dir string, last string) (ArchivePoint, error)
+	// RestoreToTime fills l's data directory, which must not exist, from
+	// the base snapshot in base and the archive in dir, replaying the
+	// changes committed up to target, none after, for l's OS user. since
+	// is when base was taken: files archived before it are not needed.
+	// run runs the server for the replay, before it is supervised.
+	RestoreToTime(ctx context.Context, l Layout, base, dir string, since, target time.Time, run RunFunc) error
+}
+
+// ArchivePoint is how far an archive restores.
+type ArchivePoint struct {
+	// Time: every change committed before it is in the archive.
+	Time time.Time
+	// Position is where the server's log was; it tells the next call
+	// whether anything was logged since.
+	Position string
+	// Idle: nothing was logged since the last point, so the archive
+	// restores up to Time the state it had at the last point.
+	Idle bool
+}
+
+// RunFunc runs a server's spec until it is ready, then while, then stops
+// it (supervisor.Supervisor.RunWhile).
+type RunFunc func(ctx context.Context, spec supervisor.Spec, while func(ctx context.Context) error) error

@@ -40,6 +40,8 @@ const (
 	TypeClusterEndpoint       = "cluster-endpoint"
 	TypeDeployment            = "deployment"
 	TypeSnapshot              = "snapshot"
+	// TypeAutoBackup is an instance's automated backups: ab-<id>.
+	TypeAutoBackup = "auto-backup"
 )
 
 // automatedPrefix begins the names of automated DB snapshots, which a
@@ -63,6 +65,7 @@ var resourceTypes = map[string]resourceType{
 	TypeClusterEndpoint:       {"DB cluster endpoint", 63, false, clusterEndpointNotFound, false},
 	TypeDeployment:            {"blue/green deployment", 255, false, deploymentNotFound, false},
 	TypeSnapshot:              {"DB snapshot", 255, false, snapshotNotFound, true},
+	TypeAutoBackup:            {"automated backup", 63, false, backupNotFound, false},
 }
 
 var (

@@ -92,3 +92,7 @@ func invalidSnapshotState(format string, args ...any) *Fault {
 func invalidRestore(format string, args ...any) *Fault {
 	return fault("InvalidRestoreFault", http.StatusBadRequest, format, args...)
 }
+
+func backupNotFound(ref string) *Fault {
+	return fault("DBInstanceAutomatedBackupNotFound", http.StatusNotFound, "No automated backup found for %s.", ref)
+}

@@ -440,6 +440,9 @@ func (s *Service) describeLocked(r *instanceRecord) *DBInstance {
 		TagList:               append([]Tag{}, r.Tags...),
 		DbInstancePort:        r.Port, // the endpoint's, as RDS reports the port the instance is reached on
 	}
+	if b := s.backups[r.ResourceID]; b != nil && s.archivesLocked(r) {
+		d.LatestRestorableTime = s.latestLocked(b)
+	}
 	if c := s.clusters[r.ClusterResourceID]; c != nil {
 		// A cluster's readers follow its writer, as Aurora's replicas
 		// share its storage: they are members, not read replicas.
@@ -582,9 +585,21 @@ func (s *Service) ModifyDBInstance(ctx context.Context, in ModifyDBInstanceInput
 		}
 		return nil, err
 	}
+	archived := s.archivesLocked(r)
 	*r = next
 	if renamed {
 		s.proxy.CloseEndpoint(old)
+	}
+	// Turning automated backups on or off changes what the server does
+	// with its finished WAL; turning them off deletes them, as in RDS.
+	if archives := s.archivesLocked(r); archives != archived {
+		if !archives {
+			if err := s.dropBackupsLocked(ctx, r.ResourceID, "Automated snapshot deleted: backups were turned off"); err != nil {
+				s.log.Error("delete automated backups", "instance", r.Identifier, "err", err)
+			}
+		}
+		rid, e := r.ResourceID, s.engines[r.Engine]
+		s.goWork(func(ctx context.Context) { s.reloadConfig(ctx, e, rid) })
 	}
 	return s.describeLocked(r), nil
 }
@@ -696,6 +711,23 @@ func (s *Service) reboot(ctx context.Context, rid string) {
 // As in RDS, a missing instance is answered first, then deletion
 // protection, then the final snapshot's members.
 func (s *Service) DeleteDBInstance(ctx context.Context, id string, skipFinalSnapshot bool, finalSnapshot string) (*DBInstance, error) {
+	return s.DeleteDBInstanceWith(ctx, DeleteInstanceInput{DBInstanceIdentifier: id, SkipFinalSnapshot: skipFinalSnapshot,
+		FinalDBSnapshotIdentifier: finalSnapshot})
+}
+
+// DeleteInstanceInput holds the members of DeleteDBInstance.
+type DeleteInstanceInput struct {
+	DBInstanceIdentifier      string
+	SkipFinalSnapshot         bool
+	FinalDBSnapshotIdentifier string
+	// DeleteAutomatedBackups: nil or true deletes them with the instance,
+	// false keeps them, retained.
+	DeleteAutomatedBackups *bool
+}
+
+// DeleteDBInstanceWith is DeleteDBInstance with all its members.
+func (s *Service) DeleteDBInstanceWith(ctx context.Context, in DeleteInstanceInput) (*DBInstance, error) {
+	id, skipFinalSnapshot, finalSnapshot := in.DBInstanceIdentifier, in.SkipFinalSnapshot, in.FinalDBSnapshotIdentifier
 	if id == "" {
 		return nil, missing("DBInstanceIdentifier")
 	}
@@ -758,6 +790,7 @@ func (s *Service) DeleteDBInstance(ctx context.Context, id string, skipFinalSnap
 	}
 	next := r.clone()
 	next.Status = StatusDeleting
+	next.KeepBackups = in.DeleteAutomatedBackups != nil && !*in.DeleteAutomatedBackups && s.backups[r.ResourceID] != nil
 	if final != nil {
 		next.FinalSnapshot = final.Identifier
 	}
@@ -803,6 +836,15 @@ func (s *Service) finishDelete(ctx context.Context, rid string) {
 	}
 
 	s.lock()
+	keep := r.KeepBackups && s.archivesLocked(r)
+	s.unlock()
+	if keep {
+		// Retained backups restore up to the deletion.
+		if err := s.backupInstance(ctx, rid, true); err != nil && ctx.Err() == nil {
+			s.log.Warn("archive the last changes of a deleted DB instance", "instance", r.Identifier, "err", err)
+		}
+	}
+	s.lock()
 	l, layoutErr := s.layout(r)
 	rep := s.replicationLocked(r)
 	e := s.engines[r.Engine]
@@ -836,6 +878,11 @@ func (s *Service) finishDelete(ctx context.Context, rid string) {
 			s.log.Error("delete DB instance", "instance", r.Identifier, "err", err)
 			s.settleStatusLocked(r, StatusFailed, failure("DB instance deletion failed: "+engine.Explain(err)))
 		}
+		return
+	}
+	if err := s.keepBackupsLocked(ctx, r, r.KeepBackups); err != nil {
+		s.log.Error("delete DB instance's automated backups", "instance", r.Identifier, "err", err)
+		s.settleStatusLocked(r, StatusFailed, failure("DB instance deletion failed: "+engine.Explain(err)))
 		return
 	}
 	c := s.clusters[r.ClusterResourceID]

@@ -1,6 +1,7 @@
 package rds
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -55,6 +56,11 @@ type Config struct {
 	// BackupDir holds DB snapshots and automated backups ("" is the
 	// backups directory of DataDir).
 	BackupDir string
+	// BackupInterval is how often an instance's changes are archived
+	// (0: DefaultBackupInterval), and BackupDay how long a day of backup
+	// retention lasts (0: 24 hours; shorter in tests).
+	BackupInterval time.Duration
+	BackupDay      time.Duration
 }
 
 // How endpoints forward connections (proxy/kernel.go).
@@ -70,14 +76,15 @@ const (
 // deleting servers) runs in background goroutines tracked by wg; the
 // instance status says what is under way.
 type Service struct {
-	cfg          Config
-	instancesDir string // where each instance's files live, by DbiResourceId
-	backupDir    string // where snapshots and automated backups live
-	log          *slog.Logger
-	store        *store.Store
-	sup          *supervisor.Supervisor
-	proxy        *proxy.Manager
-	engines      map[string]engine.Engine
+	cfg                       Config
+	instancesDir              string // where each instance's files live, by DbiResourceId
+	backupDir                 string // where snapshots and automated backups live
+	backupInterval, backupDay time.Duration
+	log                       *slog.Logger
+	store                     *store.Store
+	sup                       *supervisor.Supervisor
+	proxy                     *proxy.Manager
+	engines                   map[string]engine.Engine
 
 	// wmu is the writer lock: every change to the records below holds it,
 	// from the first read to the publication, so changes never interleave.
@@ -95,6 +102,7 @@ type Service struct {
 	deployments   map[string]*deploymentRecord // by identifier
 	snapshots     map[string]*snapshotRecord   // DB snapshots, by identifier
 	snapshotWork  map[string]*snapshotWork     // the snapshots being taken, not persisted
+	backups       map[string]*backupRecord     // automated backups, by DbiResourceId
 	live          map[string]*deploymentLive   // what the monitor last measured
 	unsaved       map[string]string            // what a deployment is doing or waits for, not persisted
 	provisions    map[string]*provision        // the green builds under way
@@ -160,6 +168,16 @@ type instanceRecord struct {
 	// goes, and StopSnapshot the one a stop takes.
 	FinalSnapshot string `json:",omitempty"`
 	StopSnapshot  string `json:",omitempty"`
+	// RestoreArchive and RestoreTarget: an instance being created from
+	// RestoreSnapshot replays the archive of that DbiResourceId up to the
+	// target (a point-in-time restore).
+	RestoreArchive string    `json:",omitempty"`
+	RestoreTarget  time.Time `json:",omitzero"`
+	// KeepBackups: an instance being deleted leaves its automated backups
+	// retained.
+	KeepBackups bool `json:",omitempty"`
+	// BackupWindow is PreferredBackupWindow, "hh24:mi-hh24:mi" in UTC.
+	BackupWindow string `json:",omitempty"`
 
 	// LegacyMasterPassword is how older versions of teal kept the password
 	// of an instance being created; load replaces it with a verifier.
@@ -234,26 +252,29 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("backup directory: %w", err)
 	}
 	s := &Service{
-		cfg:           cfg,
-		instancesDir:  instancesDir,
-		backupDir:     backupDir,
-		log:           cfg.Logger,
-		store:         st,
-		proxy:         proxy.NewManager(cfg.Logger),
-		engines:       map[string]engine.Engine{},
-		instances:     map[string]*instanceRecord{},
-		groups:        map[string]*groupRecord{},
-		clusters:      map[string]*clusterRecord{},
-		clusterGroups: map[string]*groupRecord{},
-		deployments:   map[string]*deploymentRecord{},
-		snapshots:     map[string]*snapshotRecord{},
-		snapshotWork:  map[string]*snapshotWork{},
-		live:          map[string]*deploymentLive{},
-		unsaved:       map[string]string{},
-		metrics:       newServiceMetrics(),
-		provisions:    map[string]*provision{},
-		configLocks:   map[string]*sync.Mutex{},
-		supEvents:     make(chan supervisor.Event, 256),
+		cfg:            cfg,
+		instancesDir:   instancesDir,
+		backupDir:      backupDir,
+		backupInterval: cmp.Or(cfg.BackupInterval, DefaultBackupInterval),
+		backupDay:      cmp.Or(cfg.BackupDay, defaultBackupDay),
+		log:            cfg.Logger,
+		store:          st,
+		proxy:          proxy.NewManager(cfg.Logger),
+		engines:        map[string]engine.Engine{},
+		instances:      map[string]*instanceRecord{},
+		groups:         map[string]*groupRecord{},
+		clusters:       map[string]*clusterRecord{},
+		clusterGroups:  map[string]*groupRecord{},
+		deployments:    map[string]*deploymentRecord{},
+		snapshots:      map[string]*snapshotRecord{},
+		snapshotWork:   map[string]*snapshotWork{},
+		backups:        map[string]*backupRecord{},
+		live:           map[string]*deploymentLive{},
+		unsaved:        map[string]string{},
+		metrics:        newServiceMetrics(),
+		provisions:     map[string]*provision{},
+		configLocks:    map[string]*sync.Mutex{},
+		supEvents:      make(chan supervisor.Event, 256),
 
 		switchoverHook: cfg.SwitchoverHook,
 		ca:             ca,
@@ -287,6 +308,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	s.resume()
 	s.goWork(s.monitorDeployments)
 	s.goWork(s.renewServerCerts)
+	s.goWork(s.backupLoop)
 	return s, nil
 }
 
@@ -342,6 +364,13 @@ func (s *Service) load(ctx context.Context) error {
 		s.snapshots[snaps[i].Identifier] = &snaps[i]
 	}
 	s.sweepSnapshotDirs()
+	backups, err := store.List[backupRecord](ctx, s.store, kindBackup)
+	if err != nil {
+		return err
+	}
+	for i := range backups {
+		s.backups[backups[i].DbiResourceID] = &backups[i]
+	}
 	deps, err := store.List[deploymentRecord](ctx, s.store, kindDeployment)
 	if err != nil {
 		return err
@@ -660,7 +689,12 @@ func (s *Service) layout(r *instanceRecord) (engine.Layout, error) {
 		return engine.Layout{}, err
 	}
 	dir := filepath.Join(s.instancesDir, r.ResourceID)
+	archive := ""
+	if s.archivesLocked(r) {
+		archive = filepath.Join(dir, "archive-spool")
+	}
 	return engine.Layout{
+		ArchiveDir: archive,
 		Build:      b,
 		DataDir:    filepath.Join(dir, "data"),
 		SocketDir:  s.socketDir(r.ResourceID),

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tealdb/teal/internal/engine"
 	"github.com/tealdb/teal/internal/store"
+	"github.com/tealdb/teal/internal/supervisor"
 )
 
 // A DB snapshot is a consistent physical copy of an instance's data, in a
@@ -74,6 +75,7 @@ type snapshotRecord struct {
 	InstanceCreateTime    time.Time
 
 	CreateTime         time.Time // when the copy began
+	ConsistentTime     time.Time // when it was done: its data is of a point before
 	OriginalCreateTime time.Time // of the snapshot first taken, through copies
 	SourceSnapshot     string    `json:",omitempty"` // ARN of the snapshot this is a copy of
 	Tags               []Tag     `json:",omitempty"`
@@ -337,7 +339,7 @@ func (s *Service) takeSnapshot(ctx context.Context, id string) bool {
 		return false
 	}
 	if err := s.updateSnapshotLocked(sn, func(next *snapshotRecord) note {
-		next.Status, next.Size = SnapshotAvailable, size
+		next.Status, next.Size, next.ConsistentTime = SnapshotAvailable, size, time.Now().UTC()
 		return creation(strings.ToUpper(sn.Type[:1]) + sn.Type[1:] + " DB snapshot created")
 	}); err != nil {
 		s.log.Error("save DB snapshot", "snapshot", id, "err", err)
@@ -975,12 +977,31 @@ func (s *Service) provisionFromSnapshot(ctx context.Context, rid string) {
 	default:
 		dir = s.snapshotPath(sn)
 	}
+	// A point-in-time restore replays archived changes over the snapshot.
+	var archiver engine.Archiver
+	var archive string
+	var since, target time.Time
+	if !r.RestoreTarget.IsZero() {
+		archiver, _ = e.(engine.Archiver)
+		archive, target = s.archivePath(r.RestoreArchive), r.RestoreTarget
+		if sn != nil {
+			since = sn.CreateTime
+		}
+		if archiver == nil && err == nil {
+			err = fmt.Errorf("engine %s does not restore to a point in time", r.Engine)
+		}
+	}
 	s.unlock()
 
 	if err == nil {
 		err = s.startOver(ctx, rid, l)
 	}
-	if err == nil {
+	if err == nil && archiver != nil {
+		run := func(ctx context.Context, spec supervisor.Spec, while func(context.Context) error) error {
+			return s.sup.RunWhile(ctx, rid, spec, while)
+		}
+		err = archiver.RestoreToTime(ctx, l, dir, archive, since, target, run)
+	} else if err == nil {
 		err = snapper.Restore(ctx, l, dir)
 	}
 	if err == nil {
@@ -1004,15 +1025,18 @@ func (s *Service) provisionFromSnapshot(ctx context.Context, rid string) {
 		s.settleStatusLocked(r, StatusFailed, failure("DB instance restore failed: "+engine.Explain(err)))
 		return
 	}
-	from := r.RestoreSnapshot
+	ev := creation("DB instance restored from DB snapshot " + r.RestoreSnapshot)
+	if !r.RestoreTarget.IsZero() {
+		ev = creation("DB instance restored to " + r.RestoreTarget.UTC().Format(time.RFC3339Nano))
+	}
 	if err := s.updateInstanceLocked(r, func(next *instanceRecord) note {
-		next.RestoreSnapshot = ""
+		next.RestoreSnapshot, next.RestoreArchive, next.RestoreTarget = "", "", time.Time{}
 		return note{}
 	}); err != nil {
 		s.log.Error("save restored DB instance", "instance", r.Identifier, "err", err)
 		return
 	}
-	s.routeLocked(r, params, creation("DB instance restored from DB snapshot "+from))
+	s.routeLocked(r, params, ev)
 }
 
 // ensureServer starts an instance's server if it is not running, without

@@ -76,6 +76,9 @@ type DBInstance struct {
 	StorageEncrypted                      bool
 	DbInstancePort                        int
 	DBClusterIdentifier                   string
+	// LatestRestorableTime is zero when the instance has no automated
+	// backup to restore from yet.
+	LatestRestorableTime time.Time
 }
 
 // CreateDBInstanceInput holds the members of CreateDBInstance that teal uses.

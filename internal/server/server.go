@@ -45,6 +45,8 @@ type Config struct {
 	// BackupDir holds DB snapshots and automated backups (default: the
 	// backups directory of the data directory).
 	BackupDir string
+	// BackupInterval and BackupDay: rds.Config's (tests shorten them).
+	BackupInterval, BackupDay time.Duration
 	// InitialCopy is how a PostgreSQL green gets blue's data: "teal" (the
 	// default; see docs/bluegreen.md) or "subscription", PostgreSQL's own
 	// table synchronisation, slower, kept to compare with.
@@ -115,7 +117,7 @@ func OpenService(ctx context.Context, cfg Config) (*rds.Service, error) {
 		DataDir: cfg.DataDir, Region: cfg.Region, AccountID: cfg.AccountID,
 		Engines: engines, Credential: cred, Logger: cfg.Logger, SwitchoverHook: cfg.SwitchoverHook,
 		Forwarding: cfg.Forwarding, EndpointAddress: cfg.EndpointAddress, EndpointHostname: cfg.EndpointHostname,
-		BackupDir: cfg.BackupDir,
+		BackupDir: cfg.BackupDir, BackupInterval: cfg.BackupInterval, BackupDay: cfg.BackupDay,
 	})
 }
 

@@ -479,3 +479,51 @@ func (s *Supervisor) Close(ctx context.Context) error {
 	}
 	return nil
 }
+
+// RunWhile runs spec's program once, outside supervision: it waits until
+// the program is ready, runs while, and then stops the program as Stop
+// does, whatever while returned. An exit of the program before while is
+// done is an error with the end of its log. It is how a server is run for
+// a task of its own (a recovery, a replay) before it is supervised.
+func (s *Supervisor) RunWhile(ctx context.Context, name string, spec Spec, while func(ctx context.Context) error) error {
+	log := s.logger.With("server", name)
+	if err := stopLeftover(ctx, log, spec); err != nil {
+		return err
+	}
+	r, err := startRun(ctx, s.fork, spec)
+	if err != nil {
+		return err
+	}
+	stop := func(err error) error {
+		if serr := r.stop(context.Background(), log, spec); serr != nil {
+			return errors.Join(err, serr)
+		}
+		return err
+	}
+	if err := r.waitReady(ctx, spec); err != nil {
+		return stop(err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	exited := make(chan struct{})
+	go func() {
+		select {
+		case <-r.done:
+			cancel()
+		case <-wctx.Done():
+		}
+		close(exited)
+	}()
+	err = while(wctx)
+	cancel()
+	<-exited
+	select {
+	case <-r.done:
+		if err == nil {
+			return fmt.Errorf("exited: %w%s", r.exitErr, r.logTail())
+		}
+		return fmt.Errorf("%w (the server exited: %v%s)", err, r.exitErr, r.logTail())
+	default:
+	}
+	return stop(err)
+}

@@ -74,8 +74,17 @@ func testLogger(t *testing.T) *slog.Logger {
 // openService opens teal's service on dir, closing it when the test ends.
 func openService(t *testing.T, dir string) *rds.Service {
 	t.Helper()
-	svc, err := server.OpenService(context.Background(), server.Config{
-		DataDir: dir, EnginesDir: server.DefaultEnginesDir(), Logger: testLogger(t)})
+	return openServiceWith(t, dir, nil)
+}
+
+// openServiceWith is openService with changes to the configuration.
+func openServiceWith(t *testing.T, dir string, change func(*server.Config)) *rds.Service {
+	t.Helper()
+	cfg := server.Config{DataDir: dir, EnginesDir: server.DefaultEnginesDir(), Logger: testLogger(t)}
+	if change != nil {
+		change(&cfg)
+	}
+	svc, err := server.OpenService(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("open service: %v", err)
 	}

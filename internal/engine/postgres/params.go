@@ -28,7 +28,7 @@ import (
 //     the settings that only tune password hashing and the login timeout.
 //  3. teal sets it to keep control of the server: where it listens and its
 //     sockets, how a replica follows its source, hot standby (teal's admin
-//     sessions on replicas need it), archiving (teal has no archive),
+//     sessions on replicas need it), archiving (automated backups),
 //     ALTER SYSTEM, and the switches that bypass the server's own checks on
 //     catalogs and data pages.
 var (

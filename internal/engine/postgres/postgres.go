@@ -186,6 +186,17 @@ func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *eng
 	set("unix_socket_directories", l.SocketDir)
 	set("unix_socket_permissions", "0770") // the directory (0750) decides who reaches it
 	set("hot_standby", "on")
+	// Archiving is always on, so that automated backups start and stop
+	// with a reload; without them, finished segments are dropped.
+	set("archive_mode", "on")
+	if l.ArchiveDir != "" {
+		if err := engine.MkdirOwned(l.ArchiveDir, 0o700, l.Credential); err != nil {
+			return err
+		}
+		set("archive_command", archiveCommand(l.ArchiveDir))
+	} else {
+		set("archive_command", "true")
+	}
 	for _, k := range sortedKeys(params) {
 		// Only what a group may set: teal's own settings are above, and a
 		// group stored before a parameter became unmodifiable must not
