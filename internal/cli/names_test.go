@@ -55,15 +55,18 @@ func TestFlagName(t *testing.T) {
 func TestFlagsMatchAWSCLI(t *testing.T) {
 	// Members the SDK has and the recorded AWS CLI does not yet.
 	newer := map[string]bool{
-		"create-db-instance --db-capacity-reservation-identifier":              true,
-		"create-db-instance-read-replica --db-capacity-reservation-identifier": true,
-		"modify-db-instance --db-capacity-reservation-identifier":              true,
-		"modify-db-instance --engine-lifecycle-support":                        true,
-		"create-blue-green-deployment --target-resource-configurations":        true,
-		"create-db-cluster --associated-roles":                                 true,
-		"modify-db-cluster --engine-lifecycle-support":                         true,
-		"stop-db-instance --detach-from-db-capacity-reservation":               true,
-		"start-db-instance --db-capacity-reservation-identifier":               true,
+		"create-db-instance --db-capacity-reservation-identifier":                   true,
+		"create-db-instance-read-replica --db-capacity-reservation-identifier":      true,
+		"modify-db-instance --db-capacity-reservation-identifier":                   true,
+		"modify-db-instance --engine-lifecycle-support":                             true,
+		"create-blue-green-deployment --target-resource-configurations":             true,
+		"create-db-cluster --associated-roles":                                      true,
+		"modify-db-cluster --engine-lifecycle-support":                              true,
+		"stop-db-instance --detach-from-db-capacity-reservation":                    true,
+		"start-db-instance --db-capacity-reservation-identifier":                    true,
+		"copy-db-snapshot --tag-specifications":                                     true,
+		"restore-db-instance-from-db-snapshot --db-capacity-reservation-identifier": true,
+		"restore-db-instance-to-point-in-time --db-capacity-reservation-identifier": true,
 	}
 	f, err := os.Open("testdata/awscli-flags.txt")
 	if err != nil {

@@ -32,6 +32,8 @@ var waiters = []waiter{
 	{"db-instance-deleted", "Wait until the DB instances are deleted.", &dbInstances, untilDeleted},
 	{"db-cluster-available", "Wait until the DB clusters are available.", &dbClusters, untilAvailable},
 	{"db-cluster-deleted", "Wait until the DB clusters are deleted.", &dbClusters, untilDeleted},
+	{"db-snapshot-available", "Wait until the DB snapshots are available.", &dbSnapshots, untilAvailable},
+	{"db-snapshot-deleted", "Wait until the DB snapshots are deleted.", &dbSnapshots, untilDeleted},
 }
 
 // rules are a waiter's acceptors. The acceptors of every RDS waiter teal
@@ -157,6 +159,18 @@ var (
 			items := make([]item, len(out.DBClusters))
 			for i, c := range out.DBClusters {
 				items[i] = item{str(c.DBClusterIdentifier), str(c.Status)}
+			}
+			return items
+		})
+	dbSnapshots = newSubject("DB snapshot", "describe-db-snapshots", "DBSnapshotNotFound",
+		func(in *rds.DescribeDBSnapshotsInput) *string { return in.DBSnapshotIdentifier },
+		func(c *rds.Client, in *rds.DescribeDBSnapshotsInput) pager[rds.DescribeDBSnapshotsOutput] {
+			return rds.NewDescribeDBSnapshotsPaginator(c, in)
+		},
+		func(out *rds.DescribeDBSnapshotsOutput) []item {
+			items := make([]item, len(out.DBSnapshots))
+			for i, s := range out.DBSnapshots {
+				items[i] = item{str(s.DBSnapshotIdentifier), str(s.Status)}
 			}
 			return items
 		})
