@@ -33,6 +33,10 @@ type Builder interface {
 	GreenAvailable(ctx context.Context) error
 	// BuildReplicas creates green's read replicas, one for each of blue's.
 	BuildReplicas(ctx context.Context, progress func(string)) error
+	// ConfigureBackups turns on the automated backups of green's primary
+	// when blue has them: its changes are archived, and its first base
+	// backup starts (the deployment does not wait for it).
+	ConfigureBackups(ctx context.Context) error
 }
 
 // A Build builds one deployment's green environment, task by task, each
@@ -130,7 +134,16 @@ func (b *Build) build(ctx context.Context) error {
 	if err := b.b.BuildReplicas(ctx, progress); err != nil {
 		return err
 	}
-	if err := b.tasks(ctx, bluegreen.TaskCompleted, bluegreen.TaskCreateTopology, bluegreen.TaskConfigureBackup); err != nil {
+	if err := b.tasks(ctx, bluegreen.TaskCompleted, bluegreen.TaskCreateTopology); err != nil {
+		return fmt.Errorf("save the tasks: %w", err)
+	}
+	if err := b.tasks(ctx, bluegreen.TaskInProgress, bluegreen.TaskConfigureBackup); err != nil {
+		return fmt.Errorf("save the tasks: %w", err)
+	}
+	if err := b.b.ConfigureBackups(ctx); err != nil {
+		return fmt.Errorf("configure green's backups: %w", err)
+	}
+	if err := b.tasks(ctx, bluegreen.TaskCompleted, bluegreen.TaskConfigureBackup); err != nil {
 		return fmt.Errorf("save the tasks: %w", err)
 	}
 	return nil

@@ -660,3 +660,38 @@ func (e *buildEnv) BuildReplicas(ctx context.Context, progress func(string)) err
 	}
 	return nil
 }
+
+// ConfigureBackups implements deployment.Builder: green's primary gets
+// blue's backup retention when it is created; here its server's
+// configuration is written again with the archive it then has, and its
+// first base backup starts.
+func (e *buildEnv) ConfigureBackups(ctx context.Context) error {
+	s := e.s
+	s.mu.Lock()
+	d := s.deployments[e.id]
+	var rid string
+	archives := false
+	if d != nil {
+		if g := s.instances[d.Members[0].Green]; g != nil {
+			rid, archives = g.ResourceID, s.archivesLocked(g)
+		}
+	}
+	var eng engine.Engine
+	if rid != "" {
+		eng = s.engines[s.instances[rid].Engine]
+	}
+	s.mu.Unlock()
+	if rid == "" {
+		return errors.New("green's primary was deleted while it was being created")
+	}
+	if !archives {
+		return nil // blue keeps no automated backups, nor does green
+	}
+	s.reloadConfig(ctx, eng, rid)
+	s.goWork(func(ctx context.Context) {
+		if err := s.backupInstance(ctx, rid, true); err != nil && ctx.Err() == nil {
+			s.log.Warn("first backup of green", "instance", rid, "err", err)
+		}
+	})
+	return nil
+}

@@ -33,6 +33,12 @@ func envInt(name string, def int) int {
 // open opens a teal service on a new data directory; initialCopy is
 // server.Config.InitialCopy.
 func open(b *testing.B, initialCopy string) *rds.Service {
+	svc, _ := openDir(b, initialCopy)
+	return svc
+}
+
+// openDir is open, which also returns the data directory.
+func openDir(b *testing.B, initialCopy string) (*rds.Service, string) {
 	dir, err := os.MkdirTemp("", "teal-bench-")
 	if err != nil {
 		b.Fatal(err)
@@ -58,7 +64,7 @@ func open(b *testing.B, initialCopy string) *rds.Service {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { svc.Close() })
-	return svc
+	return svc, dir
 }
 
 func create(b *testing.B, svc *rds.Service, id, version string) *rds.DBInstance {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -155,4 +157,80 @@ func checkNames(t *testing.T, db *sql.DB, want string) {
 	if got != want {
 		t.Fatalf("restored rows %q, want %q", got, want)
 	}
+}
+
+// TestAutomatedBackupRetention shortens a day of retention to seconds:
+// a base backup is taken each day, the ones past the retention are
+// deleted with the archived changes only they needed, and a restore to
+// the new earliest restorable time works.
+func TestAutomatedBackupRetention(t *testing.T) {
+	t.Parallel()
+	dir := dataDir(t)
+	svc := openServiceWith(t, dir, func(c *server.Config) { c.BackupInterval, c.BackupDay = time.Second, 8*time.Second })
+	requireVersions(t, svc, "15")
+	api := startAPI(t, svc).client
+	ctx := context.Background()
+	e := snapshotEngines[0]
+	if _, err := api.CreateDBInstance(ctx, &awsrds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String("kept"),
+		Engine: aws.String("postgres"), EngineVersion: aws.String("15"), DBInstanceClass: aws.String("db.t3.micro"),
+		MasterUsername: aws.String(masterUser), MasterUserPassword: aws.String(masterPass), DBName: aws.String("app"),
+		BackupRetentionPeriod: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	waitAvailable(t, api, "kept")
+	first := waitRestorable(t, api, "kept")
+	bases := func() []string {
+		out, err := api.DescribeDBSnapshots(ctx, &awsrds.DescribeDBSnapshotsInput{DBInstanceIdentifier: aws.String("kept"), SnapshotType: aws.String("automated")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, sn := range out.DBSnapshots {
+			ids = append(ids, aws.ToString(sn.DBSnapshotIdentifier))
+		}
+		return ids
+	}
+	firstBases := bases()
+	if len(firstBases) != 1 || firstBases[0][:len("rds:kept-")] != "rds:kept-" {
+		t.Fatalf("the first automated snapshots: %v", firstBases)
+	}
+	db := openDB(t, e, endpointPort(t, api, "kept"))
+	mustExec(t, db, "CREATE TABLE events (name varchar(10) PRIMARY KEY)")
+	mustExec(t, db, "INSERT INTO events VALUES ('early')")
+
+	// A day later there is a new base; a day after that, the first is gone.
+	var earliest time.Time
+	eventually(t, time.Minute, "the first base is pruned", func() error {
+		now := bases()
+		for _, id := range now {
+			if id == firstBases[0] {
+				return errorf("the first base is still there: %v", now)
+			}
+		}
+		if len(now) == 0 {
+			return errorf("no base at all")
+		}
+		earliest = waitRestorable(t, api, "kept")
+		if !earliest.After(first) {
+			return errorf("the earliest restorable time is still %s", earliest)
+		}
+		return nil
+	})
+	// No archived change older than the oldest base is kept.
+	rid := aws.ToString(describeAPI(t, api, "kept").DbiResourceId)
+	entries, err := os.ReadDir(filepath.Join(dir, "backups", "archive", rid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ent := range entries {
+		if fi, err := ent.Info(); err == nil && fi.ModTime().Before(first) {
+			t.Errorf("archived %s (%s) is older than the pruned base (%s)", ent.Name(), fi.ModTime(), first)
+		}
+	}
+	if _, err := api.RestoreDBInstanceToPointInTime(ctx, &awsrds.RestoreDBInstanceToPointInTimeInput{SourceDBInstanceIdentifier: aws.String("kept"),
+		TargetDBInstanceIdentifier: aws.String("kept-oldest"), RestoreTime: aws.Time(earliest)}); err != nil {
+		t.Fatal(err)
+	}
+	waitAvailable(t, api, "kept-oldest")
+	checkNames(t, openDB(t, e, endpointPort(t, api, "kept-oldest")), "early")
 }
