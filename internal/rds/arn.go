@@ -42,6 +42,12 @@ const (
 	TypeSnapshot              = "snapshot"
 	// TypeAutoBackup is an instance's automated backups: ab-<id>.
 	TypeAutoBackup = "auto-backup"
+	// TypeSubnetGroup, TypeSecurityGroup and TypeOptionGroup are a DB
+	// subnet group's, a DB security group's and an option group's
+	// (netgroups.go, optiongroups.go).
+	TypeSubnetGroup   = "subgrp"
+	TypeSecurityGroup = "secgrp"
+	TypeOptionGroup   = "og"
 )
 
 // automatedPrefix begins the names of automated DB snapshots, which a
@@ -49,23 +55,28 @@ const (
 const automatedPrefix = "rds:"
 
 type resourceType struct {
-	what     string // for messages
-	max      int    // longest name
-	dots     bool   // default parameter groups are "default.<family>"
+	what     string         // for messages
+	max      int            // longest name
+	re       *regexp.Regexp // what a name looks like
 	notFound func(ref string) *Fault
-	// automated: a name may also be automatedPrefix and a valid name.
-	automated bool
+	// prefix: a name may also be prefix and a valid name ("rds:" of
+	// automated snapshots, "default:" of default option groups).
+	prefix string
 }
 
 var resourceTypes = map[string]resourceType{
-	TypeInstance:              {"DB instance", 63, false, instanceNotFound, false},
-	TypeParameterGroup:        {"DB parameter group", 255, true, groupNotFound, false},
-	TypeCluster:               {"DB cluster", 63, false, clusterNotFound, false},
-	TypeClusterParameterGroup: {"DB cluster parameter group", 255, true, groupNotFound, false},
-	TypeClusterEndpoint:       {"DB cluster endpoint", 63, false, clusterEndpointNotFound, false},
-	TypeDeployment:            {"blue/green deployment", 255, false, deploymentNotFound, false},
-	TypeSnapshot:              {"DB snapshot", 255, false, snapshotNotFound, true},
-	TypeAutoBackup:            {"automated backup", 63, false, backupNotFound, false},
+	TypeInstance: {what: "DB instance", max: 63, re: nameRE, notFound: instanceNotFound},
+	// Default parameter groups are "default.<family>".
+	TypeParameterGroup:        {what: "DB parameter group", max: 255, re: groupNameRE, notFound: groupNotFound},
+	TypeCluster:               {what: "DB cluster", max: 63, re: nameRE, notFound: clusterNotFound},
+	TypeClusterParameterGroup: {what: "DB cluster parameter group", max: 255, re: groupNameRE, notFound: groupNotFound},
+	TypeClusterEndpoint:       {what: "DB cluster endpoint", max: 63, re: nameRE, notFound: clusterEndpointNotFound},
+	TypeDeployment:            {what: "blue/green deployment", max: 255, re: nameRE, notFound: deploymentNotFound},
+	TypeSnapshot:              {what: "DB snapshot", max: 255, re: nameRE, notFound: snapshotNotFound, prefix: automatedPrefix},
+	TypeAutoBackup:            {what: "automated backup", max: 63, re: nameRE, notFound: backupNotFound},
+	TypeSubnetGroup:           {what: "DB subnet group", max: 255, re: subnetGroupNameRE, notFound: subnetGroupNotFound},
+	TypeSecurityGroup:         {what: "DB security group", max: 255, re: nameRE, notFound: securityGroupNotFound},
+	TypeOptionGroup:           {what: "option group", max: 255, re: nameRE, notFound: optionGroupNotFound, prefix: defaultOptionGroupPrefix},
 }
 
 var (
@@ -75,21 +86,21 @@ var (
 	scopeFieldRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 	nameRE       = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]*$`)
 	groupNameRE  = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9.-]*$`)
+	// A DB subnet group's name may also hold periods, underscores and
+	// spaces, and begin with a digit.
+	subnetGroupNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._ -]*$`)
 )
 
 // validName reports whether name is a well-formed identifier of type t: a
 // letter first, then ASCII letters, digits and hyphens (and dots in a
-// parameter group's), no two hyphens in a row, not ending in a hyphen or dot.
+// parameter group's), no two hyphens in a row, not ending in a hyphen,
+// dot or space.
 func (t resourceType) validName(name string) bool {
-	if t.automated && strings.HasPrefix(name, automatedPrefix) {
-		name = name[len(automatedPrefix):]
+	if t.prefix != "" && strings.HasPrefix(name, t.prefix) {
+		name = name[len(t.prefix):]
 	}
-	re := nameRE
-	if t.dots {
-		re = groupNameRE
-	}
-	return len(name) <= t.max && re.MatchString(name) && !strings.Contains(name, "--") &&
-		!strings.HasSuffix(name, "-") && !strings.HasSuffix(name, ".")
+	return len(name) <= t.max && t.re.MatchString(name) && !strings.Contains(name, "--") &&
+		!strings.HasSuffix(name, "-") && !strings.HasSuffix(name, ".") && !strings.HasSuffix(name, " ")
 }
 
 // ParseARN reads an RDS ARN strictly: exactly seven colon-separated fields,
@@ -99,8 +110,10 @@ func (t resourceType) validName(name string) bool {
 // exact form AWS writes.
 func ParseARN(s string) (ARN, error) {
 	f := strings.Split(s, ":")
-	if len(f) == 8 && resourceTypes[f[5]].automated && f[6]+":" == automatedPrefix {
-		f = append(f[:6], automatedPrefix+f[7])
+	if len(f) == 8 {
+		if p := resourceTypes[f[5]].prefix; p != "" && f[6]+":" == p {
+			f = append(f[:6], p+f[7])
+		}
 	}
 	if len(f) != 7 || f[0] != "arn" || f[2] != "rds" {
 		return ARN{}, fmt.Errorf("%q is not an RDS ARN (arn:aws:rds:REGION:ACCOUNT:TYPE:NAME)", s)

@@ -47,7 +47,7 @@ func TestParseARN(t *testing.T) {
 		"arn:aws:rds:us-east-1:000000000000:db:pro\u212a", // KELVIN SIGN lower-cases to k
 		"arn:aws:rds:us-east-1:000000000000:db:prod ",
 		"arn:aws:rds:us-east-1:000000000000:DB:prod",
-		"arn:aws:rds:us-east-1:000000000000:og:prod",
+		"arn:aws:rds:us-east-1:000000000000:es:prod", // an event subscription: not a type teal has
 		"arn:aws:rds:us-east-1:000000000000:snapshot:rds:",
 		"arn:aws:rds:us-east-1:000000000000:db:rds:prod",
 		"arn:aws:rds:us-east-1:000000000000:snapshot:aws:prod",

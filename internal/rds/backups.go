@@ -576,6 +576,9 @@ type RestorePointInTimeInput struct {
 	StorageType                         string
 	AllocatedStorage                    int
 	BackupRetentionPeriod               *int
+	// InstanceGroups are the new instance's DB subnet group, VPC security
+	// groups and option group (the defaults when not given).
+	InstanceGroups
 }
 
 // RestoreDBInstanceToPointInTime creates a new instance with the data the
@@ -675,7 +678,7 @@ func (s *Service) RestoreDBInstanceToPointInTime(ctx context.Context, in Restore
 	r, err := s.restoredInstanceLocked(b.Engine, b.EngineVersion, restoreOptions{
 		id: id, class: in.DBInstanceClass, engine: in.Engine, port: in.Port, group: in.DBParameterGroupName,
 		deletionProtection: in.DeletionProtection, tags: in.Tags, storageType: in.StorageType,
-		allocatedStorage: in.AllocatedStorage, retention: in.BackupRetentionPeriod,
+		allocatedStorage: in.AllocatedStorage, retention: in.BackupRetentionPeriod, groups: in.InstanceGroups,
 	}, b.Class, b.AllocatedStorage, b.StorageType, b.Retention, b.ParameterGroup)
 	if err != nil {
 		return nil, err

@@ -96,3 +96,43 @@ func invalidRestore(format string, args ...any) *Fault {
 func backupNotFound(ref string) *Fault {
 	return fault("DBInstanceAutomatedBackupNotFound", http.StatusNotFound, "No automated backup found for %s.", ref)
 }
+
+func subnetGroupNotFound(name string) *Fault {
+	return fault("DBSubnetGroupNotFoundFault", http.StatusNotFound, "DB subnet group %s not found.", name)
+}
+
+func subnetGroupExists(name string) *Fault {
+	return fault("DBSubnetGroupAlreadyExists", http.StatusBadRequest, "The DB subnet group %s already exists.", name)
+}
+
+func invalidSubnetGroupState(format string, args ...any) *Fault {
+	return fault("InvalidDBSubnetGroupStateFault", http.StatusBadRequest, format, args...)
+}
+
+func invalidSubnet(format string, args ...any) *Fault {
+	return fault("InvalidSubnet", http.StatusBadRequest, format, args...)
+}
+
+func securityGroupNotFound(name string) *Fault {
+	return fault("DBSecurityGroupNotFound", http.StatusNotFound, "DBSecurityGroup %s not found.", name)
+}
+
+func securityGroupExists(name string) *Fault {
+	return fault("DBSecurityGroupAlreadyExists", http.StatusBadRequest, "A DB security group named %s already exists.", name)
+}
+
+func invalidSecurityGroupState(format string, args ...any) *Fault {
+	return fault("InvalidDBSecurityGroupState", http.StatusBadRequest, format, args...)
+}
+
+func optionGroupNotFound(name string) *Fault {
+	return fault("OptionGroupNotFoundFault", http.StatusNotFound, "Specified OptionGroupName: %s not found.", name)
+}
+
+func optionGroupExists(name string) *Fault {
+	return fault("OptionGroupAlreadyExistsFault", http.StatusBadRequest, "Option group %s already exists.", name)
+}
+
+func invalidOptionGroupState(format string, args ...any) *Fault {
+	return fault("InvalidOptionGroupStateFault", http.StatusBadRequest, format, args...)
+}

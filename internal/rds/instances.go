@@ -23,6 +23,14 @@ import (
 // request is refused.
 func (s *Service) CreateDBInstance(ctx context.Context, in CreateDBInstanceInput) (*DBInstance, error) {
 	if in.DBClusterIdentifier != "" {
+		if in.InstanceGroups.given() {
+			s.mu.Lock()
+			err := s.checkClusterMemberGroupsLocked(in.InstanceGroups, in.Engine)
+			s.mu.Unlock()
+			if err != nil {
+				return nil, err
+			}
+		}
 		return s.createClusterInstance(ctx, in)
 	}
 	if in.Engine == auroraPostgres || in.Engine == auroraMySQL {
@@ -111,6 +119,9 @@ func (s *Service) CreateDBInstance(ctx context.Context, in CreateDBInstanceInput
 		BackupRetentionPeriod: retention,
 		Tags:                  in.Tags,
 		CreateTime:            time.Now().UTC(),
+	}
+	if err := s.setGroupsLocked(r, in.InstanceGroups); err != nil {
+		return nil, err
 	}
 	if err := s.openEndpointLocked(r, in.Port); err != nil {
 		return nil, err
@@ -463,11 +474,12 @@ func (s *Service) describeLocked(r *instanceRecord) *DBInstance {
 			d.ReadReplicaDBInstanceIdentifiers = append(d.ReadReplicaDBInstanceIdentifiers, rep.Identifier)
 		}
 	}
+	s.describeGroupsLocked(r, d)
 	return d
 }
 
 // ModifyDBInstance renames an instance, changes its parameter group,
-// deletion protection, backup retention, class or master password.
+// deletion protection, backup retention, class, master password or groups.
 func (s *Service) ModifyDBInstance(ctx context.Context, in ModifyDBInstanceInput) (*DBInstance, error) {
 	if in.DBInstanceIdentifier == "" {
 		return nil, missing("DBInstanceIdentifier")
@@ -508,6 +520,13 @@ func (s *Service) ModifyDBInstance(ctx context.Context, in ModifyDBInstanceInput
 	}
 	if r.ClusterResourceID != "" && (in.MasterUserPassword != "" || in.BackupRetentionPeriod != nil) {
 		return nil, invalidCombination("The requested DB Instance is a member of a DB Cluster. Set the master password and the backup retention period for the DB Cluster (ModifyDBCluster).")
+	}
+	if r.ClusterResourceID != "" && (in.DBSubnetGroupName != "" || in.VpcSecurityGroupIds != nil || in.DBSecurityGroups != nil) {
+		return nil, invalidCombination("The requested DB Instance is a member of a DB Cluster. Its DB subnet group and security groups are the DB cluster's.")
+	}
+	groups, err := s.checkGroupsLocked(in.InstanceGroups, r.Engine, majorOfInstance(r))
+	if err != nil {
+		return nil, err
 	}
 	if in.DBInstanceClass != "" {
 		if err := validClass(in.DBInstanceClass, r.Engine); err != nil {
@@ -559,6 +578,7 @@ func (s *Service) ModifyDBInstance(ctx context.Context, in ModifyDBInstanceInput
 	if in.AllocatedStorage != 0 {
 		next.AllocatedStorage = in.AllocatedStorage
 	}
+	groups.applyTo(&next)
 	old := r.Identifier
 	renamed := newID != "" && newID != r.Identifier
 	if renamed {

@@ -108,6 +108,12 @@ type Service struct {
 	provisions    map[string]*provision        // the green builds under way
 	configLocks   map[string]*sync.Mutex       // by DbiResourceId: one writer of a configuration file at a time
 
+	// subnetGroups, securityGroups and optionGroups are the DB subnet
+	// groups, DB security groups and option groups, by name.
+	subnetGroups   map[string]*subnetGroupRecord
+	securityGroups map[string]*securityGroupRecord
+	optionGroups   map[string]*optionGroupRecord
+
 	users osUsers // each instance's OS user
 
 	switchoverHook func(deployment, phase string)
@@ -178,6 +184,14 @@ type instanceRecord struct {
 	KeepBackups bool `json:",omitempty"`
 	// BackupWindow is PreferredBackupWindow, "hh24:mi-hh24:mi" in UTC.
 	BackupWindow string `json:",omitempty"`
+	// SubnetGroup and OptionGroup are the instance's DB subnet group and
+	// option group, "" for the defaults; VpcSecurityGroups (EC2 ids) and
+	// SecurityGroups (DB security groups) are kept as given, and decide
+	// nothing about access (netgroups.go).
+	SubnetGroup       string   `json:",omitempty"`
+	OptionGroup       string   `json:",omitempty"`
+	VpcSecurityGroups []string `json:",omitempty"`
+	SecurityGroups    []string `json:",omitempty"`
 
 	// LegacyMasterPassword is how older versions of teal kept the password
 	// of an instance being created; load replaces it with a verifier.
@@ -269,6 +283,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		snapshots:      map[string]*snapshotRecord{},
 		snapshotWork:   map[string]*snapshotWork{},
 		backups:        map[string]*backupRecord{},
+		subnetGroups:   map[string]*subnetGroupRecord{},
+		securityGroups: map[string]*securityGroupRecord{},
+		optionGroups:   map[string]*optionGroupRecord{},
 		live:           map[string]*deploymentLive{},
 		unsaved:        map[string]string{},
 		metrics:        newServiceMetrics(),
@@ -328,6 +345,9 @@ func (s *Service) load(ctx context.Context) error {
 			s.clusterGroups[name] = &groupRecord{Name: name, Family: b.Family(), Engine: e.Name(),
 				Description: "Default cluster parameter group for " + b.Family(), Default: true}
 		}
+	}
+	if err := s.loadNetGroups(ctx); err != nil {
+		return err
 	}
 	for _, k := range []groupKind{dbGroupKind, clusterGroupKind} {
 		groups, err := store.List[groupRecord](ctx, s.store, k.storeKind())
@@ -576,6 +596,8 @@ func (r *instanceRecord) clone() instanceRecord {
 	c := *r
 	c.Applied = maps.Clone(r.Applied)
 	c.Tags = slices.Clone(r.Tags)
+	c.VpcSecurityGroups = slices.Clone(r.VpcSecurityGroups)
+	c.SecurityGroups = slices.Clone(r.SecurityGroups)
 	return c
 }
 

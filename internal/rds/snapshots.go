@@ -819,6 +819,9 @@ type RestoreFromSnapshotInput struct {
 	StorageType           string
 	AllocatedStorage      int
 	BackupRetentionPeriod *int
+	// InstanceGroups are the new instance's DB subnet group, VPC security
+	// groups and option group (the defaults when not given).
+	InstanceGroups
 }
 
 // RestoreDBInstanceFromDBSnapshot creates a new instance with a snapshot's
@@ -850,7 +853,7 @@ func (s *Service) RestoreDBInstanceFromDBSnapshot(ctx context.Context, in Restor
 	r, err := s.restoredInstanceLocked(sn.Engine, sn.EngineVersion, restoreOptions{
 		id: id, class: in.DBInstanceClass, engine: in.Engine, port: in.Port, group: in.DBParameterGroupName,
 		deletionProtection: in.DeletionProtection, tags: in.Tags, storageType: in.StorageType,
-		allocatedStorage: in.AllocatedStorage, retention: in.BackupRetentionPeriod,
+		allocatedStorage: in.AllocatedStorage, retention: in.BackupRetentionPeriod, groups: in.InstanceGroups,
 	}, sn.Class, sn.AllocatedStorage, sn.StorageType, sn.BackupRetentionPeriod, sn.ParameterGroup)
 	if err != nil {
 		return nil, err
@@ -878,6 +881,7 @@ type restoreOptions struct {
 	deletionProtection                    bool
 	tags                                  []Tag
 	retention                             *int
+	groups                                InstanceGroups
 }
 
 // restoredInstanceLocked is the record of a new instance restored from
@@ -936,7 +940,7 @@ func (s *Service) restoredInstanceLocked(engineName, version string, o restoreOp
 	if s.findLocked(o.id) != nil {
 		return nil, instanceExists(o.id)
 	}
-	return &instanceRecord{
+	r := &instanceRecord{
 		ResourceID:            newResourceID(),
 		Identifier:            o.id,
 		Engine:                engineName,
@@ -950,7 +954,11 @@ func (s *Service) restoredInstanceLocked(engineName, version string, o restoreOp
 		BackupRetentionPeriod: retention,
 		Tags:                  o.tags,
 		CreateTime:            time.Now().UTC(),
-	}, nil
+	}
+	if err := s.setGroupsLocked(r, o.groups); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // provisionFromSnapshot creates a restored instance's server from its

@@ -8,11 +8,13 @@ import (
 // resourceLocked finds the tags of the resource an ARN names: a DB instance
 // (…:db:NAME), a parameter group (…:pg:NAME), a DB cluster (…:cluster:NAME),
 // a cluster parameter group (…:cluster-pg:NAME) or a custom endpoint
-// (…:cluster-endpoint:NAME) or a DB snapshot (…:snapshot:NAME). save saves the resource
-// with the tags given, then publishes it; on error nothing changed.
+// (…:cluster-endpoint:NAME) or a DB snapshot (…:snapshot:NAME), a DB subnet group
+// (…:subgrp:NAME), a DB security group (…:secgrp:NAME) or an option group
+// (…:og:NAME). save saves the resource with the tags given, then publishes
+// it; on error nothing changed.
 func (s *Service) resourceLocked(ctx context.Context, ref string) (tags []Tag, save func(next []Tag) error, err error) {
 	arn, err := s.scope().ResolveARN("ResourceName", ref, TypeInstance, TypeParameterGroup, TypeCluster,
-		TypeClusterParameterGroup, TypeClusterEndpoint, TypeSnapshot)
+		TypeClusterParameterGroup, TypeClusterEndpoint, TypeSnapshot, TypeSubnetGroup, TypeSecurityGroup, TypeOptionGroup)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -49,6 +51,30 @@ func (s *Service) resourceLocked(ctx context.Context, ref string) (tags []Tag, s
 				next.Tags = tags
 				return note{}
 			})
+		}, nil
+	case TypeSubnetGroup:
+		g := s.subnetGroups[arn.Name]
+		if g == nil {
+			return nil, nil, subnetGroupNotFound(arn.Name)
+		}
+		return slices.Clone(g.Tags), func(tags []Tag) error {
+			return updateRecordLocked(ctx, s, kindSubnetGroup, g.Name, g, g.clone, func(next *subnetGroupRecord) { next.Tags = tags })
+		}, nil
+	case TypeSecurityGroup:
+		g := s.securityGroups[arn.Name]
+		if g == nil {
+			return nil, nil, securityGroupNotFound(arn.Name)
+		}
+		return slices.Clone(g.Tags), func(tags []Tag) error {
+			return updateRecordLocked(ctx, s, kindSecurityGroup, g.Name, g, g.clone, func(next *securityGroupRecord) { next.Tags = tags })
+		}, nil
+	case TypeOptionGroup:
+		g := s.optionGroups[arn.Name]
+		if g == nil {
+			return nil, nil, optionGroupNotFound(arn.Name)
+		}
+		return slices.Clone(g.Tags), func(tags []Tag) error {
+			return updateRecordLocked(ctx, s, kindOptionGroup, g.Name, g, g.clone, func(next *optionGroupRecord) { next.Tags = tags })
 		}, nil
 	case TypeClusterEndpoint:
 		c, i := s.findCustomEndpointLocked(arn.Name)

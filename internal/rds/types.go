@@ -79,6 +79,12 @@ type DBInstance struct {
 	// LatestRestorableTime is zero when the instance has no automated
 	// backup to restore from yet.
 	LatestRestorableTime time.Time
+	// The instance's groups (netgroups.go): every instance is in a DB
+	// subnet group and an option group.
+	DBSubnetGroup          *DBSubnetGroup
+	VpcSecurityGroups      []VpcSecurityGroupMembership
+	DBSecurityGroups       []DBSecurityGroupMembership
+	OptionGroupMemberships []OptionGroupMembership
 }
 
 // CreateDBInstanceInput holds the members of CreateDBInstance that teal uses.
@@ -100,6 +106,9 @@ type CreateDBInstanceInput struct {
 	// DBClusterIdentifier adds the instance to a DB cluster: the first
 	// becomes its writer, the others its readers.
 	DBClusterIdentifier string
+	// InstanceGroups are its DB subnet group, VPC and DB security groups
+	// and option group.
+	InstanceGroups
 }
 
 // ModifyDBInstanceInput holds the members of ModifyDBInstance that teal uses.
@@ -113,6 +122,7 @@ type ModifyDBInstanceInput struct {
 	AllocatedStorage        int
 	MasterUserPassword      string
 	ApplyImmediately        bool
+	InstanceGroups
 }
 
 // CreateReadReplicaInput holds the members of CreateDBInstanceReadReplica.
