@@ -117,6 +117,9 @@ type restorePointInTimeInput struct {
 	StorageType                         string
 	AllocatedStorage                    int
 	BackupRetentionPeriod               *int
+	DBSubnetGroupName                   string   `query:",id=subgrp"`
+	VpcSecurityGroupIds                 []string `query:"VpcSecurityGroupIds.VpcSecurityGroupId"`
+	OptionGroupName                     string   `query:",id=og"`
 	// What a restore here cannot honour is refused, never ignored.
 	ManageMasterUserPassword *bool  `query:",unsupported"`
 	DBName                   string `query:",unsupported"`
@@ -142,5 +145,7 @@ func (a *API) restorePointInTime(ctx context.Context, in *restorePointInTimeInpu
 		StorageType:                         in.StorageType,
 		AllocatedStorage:                    in.AllocatedStorage,
 		BackupRetentionPeriod:               in.BackupRetentionPeriod,
+		InstanceGroups: rds.InstanceGroups{DBSubnetGroupName: in.DBSubnetGroupName,
+			VpcSecurityGroupIds: in.VpcSecurityGroupIds, OptionGroupName: in.OptionGroupName},
 	}))
 }

@@ -55,6 +55,11 @@ type createDBInstanceInput struct {
 	DeletionProtection    bool
 	Tags                  []tagInput `query:"Tags.Tag"`
 	DBClusterIdentifier   string     `query:",id=cluster"`
+	// The groups are kept and shown; they decide nothing about access.
+	DBSubnetGroupName   string   `query:",id=subgrp"`
+	VpcSecurityGroupIds []string `query:"VpcSecurityGroupIds.VpcSecurityGroupId"`
+	DBSecurityGroups    []string `query:"DBSecurityGroups.DBSecurityGroupName"`
+	OptionGroupName     string   `query:",id=og"`
 	// No secrets manager keeps passwords here.
 	ManageMasterUserPassword *bool `query:",unsupported"`
 }
@@ -76,6 +81,8 @@ func (a *API) createDBInstance(ctx context.Context, in *createDBInstanceInput) (
 		DeletionProtection:    in.DeletionProtection,
 		BackupRetentionPeriod: in.BackupRetentionPeriod,
 		DBClusterIdentifier:   in.DBClusterIdentifier,
+		InstanceGroups: rds.InstanceGroups{DBSubnetGroupName: in.DBSubnetGroupName, VpcSecurityGroupIds: in.VpcSecurityGroupIds,
+			DBSecurityGroups: in.DBSecurityGroups, OptionGroupName: in.OptionGroupName},
 	}))
 }
 
@@ -109,6 +116,10 @@ type modifyDBInstanceInput struct {
 	AllocatedStorage        int
 	MasterUserPassword      string
 	ApplyImmediately        bool
+	DBSubnetGroupName       string   `query:",id=subgrp"`
+	VpcSecurityGroupIds     []string `query:"VpcSecurityGroupIds.VpcSecurityGroupId"`
+	DBSecurityGroups        []string `query:"DBSecurityGroups.DBSecurityGroupName"`
+	OptionGroupName         string   `query:",id=og"`
 	// Changing these needs work teal does not do in place (an upgrade is a
 	// blue/green deployment); accepting them silently would lie.
 	EngineVersion            string `query:",unsupported"`
@@ -128,6 +139,8 @@ func (a *API) modifyDBInstance(ctx context.Context, in *modifyDBInstanceInput) (
 		AllocatedStorage:        in.AllocatedStorage,
 		MasterUserPassword:      in.MasterUserPassword,
 		ApplyImmediately:        in.ApplyImmediately,
+		InstanceGroups: rds.InstanceGroups{DBSubnetGroupName: in.DBSubnetGroupName, VpcSecurityGroupIds: in.VpcSecurityGroupIds,
+			DBSecurityGroups: in.DBSecurityGroups, OptionGroupName: in.OptionGroupName},
 	}))
 }
 

@@ -16,6 +16,7 @@ var operations = map[string]operation{
 	"CreateDBInstance": op((*API).createDBInstance, func(a *API, in *createDBInstanceInput) access {
 		db := a.dbArn(in.DBInstanceIdentifier)
 		acc := self(db).withGroup(a, in.DBParameterGroupName).
+			withNetGroups(a, in.DBSubnetGroupName, in.OptionGroupName, in.DBSecurityGroups).
 			andIf(len(in.Tags) > 0, "AddTagsToResource", db)
 		if in.DBClusterIdentifier != "" {
 			acc[0].resources = append(acc[0].resources, a.clusterArn(in.DBClusterIdentifier))
@@ -26,7 +27,8 @@ var operations = map[string]operation{
 		return self(a.dbArn(in.DBInstanceIdentifier))
 	}),
 	"ModifyDBInstance": op((*API).modifyDBInstance, func(a *API, in *modifyDBInstanceInput) access {
-		acc := self(a.dbArn(in.DBInstanceIdentifier)).withGroup(a, in.DBParameterGroupName)
+		acc := self(a.dbArn(in.DBInstanceIdentifier)).withGroup(a, in.DBParameterGroupName).
+			withNetGroups(a, in.DBSubnetGroupName, in.OptionGroupName, in.DBSecurityGroups)
 		if in.NewDBInstanceIdentifier != "" {
 			acc[0].resources = append(acc[0].resources, a.dbArn(in.NewDBInstanceIdentifier))
 		}
@@ -108,6 +110,7 @@ var operations = map[string]operation{
 	"RestoreDBInstanceFromDBSnapshot": op((*API).restoreFromSnapshot, func(a *API, in *restoreFromSnapshotInput) access {
 		db := a.dbArn(in.DBInstanceIdentifier)
 		return self(db, a.snapshotArn(in.DBSnapshotIdentifier)).withGroup(a, in.DBParameterGroupName).
+			withNetGroups(a, in.DBSubnetGroupName, in.OptionGroupName, nil).
 			andIf(len(in.Tags) > 0, "AddTagsToResource", db)
 	}),
 
@@ -122,7 +125,8 @@ var operations = map[string]operation{
 				src = in.SourceDBInstanceAutomatedBackupsArn
 			}
 		}
-		return self(db, src).withGroup(a, in.DBParameterGroupName).andIf(len(in.Tags) > 0, "AddTagsToResource", db)
+		return self(db, src).withGroup(a, in.DBParameterGroupName).withNetGroups(a, in.DBSubnetGroupName, in.OptionGroupName, nil).
+			andIf(len(in.Tags) > 0, "AddTagsToResource", db)
 	}),
 	"DescribeDBInstanceAutomatedBackups": op((*API).describeAutomatedBackups, func(a *API, in *describeAutomatedBackupsInput) access {
 		return self(a.arn(rds.TypeAutoBackup, ""))
@@ -132,6 +136,54 @@ var operations = map[string]operation{
 			return self(in.DBInstanceAutomatedBackupsArn)
 		}
 		return self(a.arn(rds.TypeAutoBackup, ""))
+	}),
+
+	// DB subnet groups, DB security groups and option groups.
+	"CreateDBSubnetGroup": op((*API).createDBSubnetGroup, func(a *API, in *createDBSubnetGroupInput) access {
+		g := a.arn(rds.TypeSubnetGroup, in.DBSubnetGroupName)
+		return self(g).andIf(len(in.Tags) > 0, "AddTagsToResource", g)
+	}),
+	"DescribeDBSubnetGroups": op((*API).describeDBSubnetGroups, func(a *API, in *describeDBSubnetGroupsInput) access {
+		return self(a.arn(rds.TypeSubnetGroup, in.DBSubnetGroupName))
+	}),
+	"ModifyDBSubnetGroup": op((*API).modifyDBSubnetGroup, func(a *API, in *modifyDBSubnetGroupInput) access {
+		return self(a.arn(rds.TypeSubnetGroup, in.DBSubnetGroupName))
+	}),
+	"DeleteDBSubnetGroup": op((*API).deleteDBSubnetGroup, func(a *API, in *subnetGroupNameInput) access {
+		return self(a.arn(rds.TypeSubnetGroup, in.DBSubnetGroupName))
+	}),
+	"CreateDBSecurityGroup": op((*API).createDBSecurityGroup, func(a *API, in *createDBSecurityGroupInput) access {
+		g := a.arn(rds.TypeSecurityGroup, in.DBSecurityGroupName)
+		return self(g).andIf(len(in.Tags) > 0, "AddTagsToResource", g)
+	}),
+	"DescribeDBSecurityGroups": op((*API).describeDBSecurityGroups, func(a *API, in *describeDBSecurityGroupsInput) access {
+		return self(a.arn(rds.TypeSecurityGroup, in.DBSecurityGroupName))
+	}),
+	"DeleteDBSecurityGroup": op((*API).deleteDBSecurityGroup, func(a *API, in *securityGroupNameInput) access {
+		return self(a.arn(rds.TypeSecurityGroup, in.DBSecurityGroupName))
+	}),
+	"AuthorizeDBSecurityGroupIngress": op((*API).authorizeDBSecurityGroupIngress, func(a *API, in *securityGroupIngressInput) access {
+		return self(a.arn(rds.TypeSecurityGroup, in.DBSecurityGroupName))
+	}),
+	"RevokeDBSecurityGroupIngress": op((*API).revokeDBSecurityGroupIngress, func(a *API, in *securityGroupIngressInput) access {
+		return self(a.arn(rds.TypeSecurityGroup, in.DBSecurityGroupName))
+	}),
+	"CreateOptionGroup": op((*API).createOptionGroup, func(a *API, in *createOptionGroupInput) access {
+		g := a.arn(rds.TypeOptionGroup, in.OptionGroupName)
+		return self(g).andIf(len(in.Tags) > 0, "AddTagsToResource", g)
+	}),
+	"CopyOptionGroup": op((*API).copyOptionGroup, func(a *API, in *copyOptionGroupInput) access {
+		g := a.arn(rds.TypeOptionGroup, in.TargetOptionGroupIdentifier)
+		return self(a.arn(rds.TypeOptionGroup, in.SourceOptionGroupIdentifier), g).andIf(len(in.Tags) > 0, "AddTagsToResource", g)
+	}),
+	"DescribeOptionGroups": op((*API).describeOptionGroups, func(a *API, in *describeOptionGroupsInput) access {
+		return self(a.arn(rds.TypeOptionGroup, in.OptionGroupName))
+	}),
+	"ModifyOptionGroup": op((*API).modifyOptionGroup, func(a *API, in *modifyOptionGroupInput) access {
+		return self(a.arn(rds.TypeOptionGroup, in.OptionGroupName))
+	}),
+	"DeleteOptionGroup": op((*API).deleteOptionGroup, func(a *API, in *optionGroupNameInput) access {
+		return self(a.arn(rds.TypeOptionGroup, in.OptionGroupName))
 	}),
 
 	// DB clusters, their endpoints and their parameter groups.
@@ -207,6 +259,9 @@ var operations = map[string]operation{
 		return self()
 	}),
 	"DescribeDBEngineVersions": op((*API).describeDBEngineVersions, func(a *API, in *describeDBEngineVersionsInput) access {
+		return self()
+	}),
+	"DescribeOptionGroupOptions": op((*API).describeOptionGroupOptions, func(a *API, in *describeOptionGroupOptionsInput) access {
 		return self()
 	}),
 	"DescribeEvents": op((*API).describeEvents, func(a *API, in *describeEventsInput) access {

@@ -209,6 +209,9 @@ type restoreFromSnapshotInput struct {
 	StorageType           string
 	AllocatedStorage      int
 	BackupRetentionPeriod *int
+	DBSubnetGroupName     string   `query:",id=subgrp"`
+	VpcSecurityGroupIds   []string `query:"VpcSecurityGroupIds.VpcSecurityGroupId"`
+	OptionGroupName       string   `query:",id=og"`
 	// What a restore here cannot honour is refused, never ignored.
 	DBClusterSnapshotIdentifier string `query:",unsupported"`
 	ManageMasterUserPassword    *bool  `query:",unsupported"`
@@ -231,5 +234,7 @@ func (a *API) restoreFromSnapshot(ctx context.Context, in *restoreFromSnapshotIn
 		StorageType:           in.StorageType,
 		AllocatedStorage:      in.AllocatedStorage,
 		BackupRetentionPeriod: in.BackupRetentionPeriod,
+		InstanceGroups: rds.InstanceGroups{DBSubnetGroupName: in.DBSubnetGroupName,
+			VpcSecurityGroupIds: in.VpcSecurityGroupIds, OptionGroupName: in.OptionGroupName},
 	}))
 }

@@ -50,9 +50,10 @@ type dbInstanceXML struct {
 	InstanceCreateTime                    string `xml:",omitempty"`
 	BackupRetentionPeriod                 int
 	LatestRestorableTime                  string `xml:",omitempty"`
-	DBSecurityGroups                      list[struct{}]
-	VpcSecurityGroups                     list[struct{}]
+	DBSecurityGroups                      list[dbSecurityGroupMembershipXML]
+	VpcSecurityGroups                     list[vpcSecurityGroupMembershipXML]
 	DBParameterGroups                     list[parameterGroupStatusXML]
+	DBSubnetGroup                         *dbSubnetGroupXML `xml:",omitempty"`
 	PendingModifiedValues                 struct{}
 	MultiAZ                               bool
 	EngineVersion                         string
@@ -61,6 +62,7 @@ type dbInstanceXML struct {
 	ReadReplicaDBInstanceIdentifiers      list[string]
 	ReadReplicaDBClusterIdentifiers       list[string]
 	LicenseModel                          string `xml:",omitempty"`
+	OptionGroupMemberships                list[optionGroupMembershipXML]
 	PubliclyAccessible                    bool
 	StatusInfos                           *list[statusInfoXML] `xml:",omitempty"`
 	StorageType                           string
@@ -89,8 +91,6 @@ func dbInstanceOf(d *rds.DBInstance) dbInstanceXML {
 		InstanceCreateTime:                    isoTime(d.InstanceCreateTime),
 		BackupRetentionPeriod:                 d.BackupRetentionPeriod,
 		LatestRestorableTime:                  isoTime(d.LatestRestorableTime),
-		DBSecurityGroups:                      listOf[struct{}]("DBSecurityGroup", nil),
-		VpcSecurityGroups:                     listOf[struct{}]("VpcSecurityGroupMembership", nil),
 		MultiAZ:                               d.MultiAZ,
 		EngineVersion:                         d.EngineVersion,
 		AutoMinorVersionUpgrade:               d.AutoMinorVersionUpgrade,
@@ -115,6 +115,7 @@ func dbInstanceOf(d *rds.DBInstance) dbInstanceXML {
 		groups[i] = parameterGroupStatusXML{DBParameterGroupName: g.DBParameterGroupName, ParameterApplyStatus: g.ParameterApplyStatus}
 	}
 	x.DBParameterGroups = listOf("DBParameterGroup", groups)
+	instanceGroupsXML(d, &x)
 	if len(d.StatusInfos) > 0 {
 		infos := make([]statusInfoXML, len(d.StatusInfos))
 		for i, s := range d.StatusInfos {
