@@ -187,8 +187,14 @@ func (e *Engine) WriteConfig(l engine.Layout, params map[string]string, rep *eng
 	set("unix_socket_permissions", "0770") // the directory (0750) decides who reaches it
 	set("hot_standby", "on")
 	// Archiving is always on, so that automated backups start and stop
-	// with a reload; without them, finished segments are dropped.
-	set("archive_mode", "on")
+	// with a reload; without them, finished segments are dropped. A
+	// server loading a green's copy runs with wal_level=minimal, which
+	// cannot archive; it is restarted with the group's level afterwards.
+	if params["wal_level"] == "minimal" {
+		set("archive_mode", "off")
+	} else {
+		set("archive_mode", "on")
+	}
 	if l.ArchiveDir != "" {
 		if err := engine.MkdirOwned(l.ArchiveDir, 0o700, l.Credential); err != nil {
 			return err
