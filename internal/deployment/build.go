@@ -34,8 +34,8 @@ type Builder interface {
 	// BuildReplicas creates green's read replicas, one for each of blue's.
 	BuildReplicas(ctx context.Context, progress func(string)) error
 	// ConfigureBackups turns on the automated backups of green's primary
-	// when blue has them: its changes are archived, and its first base
-	// backup starts (the deployment does not wait for it).
+	// when blue has them: its changes are archived, and its base backups
+	// follow (the deployment does not wait for them).
 	ConfigureBackups(ctx context.Context) error
 }
 

@@ -20,8 +20,9 @@ import (
 // zero has, under the backup directory:
 //
 //   - automated DB snapshots (rds:<instance>-<date>), its base backups:
-//     one soon after it is created or backups are turned on, then one a
-//     day (in PreferredBackupWindow);
+//     the first one BackupInterval after it is created, or as soon as
+//     backups are turned on later, then one a day (in
+//     PreferredBackupWindow);
 //   - an archive of its changes (archive/<DbiResourceId>): PostgreSQL's
 //     WAL, MariaDB's binary logs, collected every BackupInterval, each
 //     collection a restorable point (engine.Archiver).
@@ -263,6 +264,11 @@ func (s *Service) baseDueLocked(r *instanceRecord) string {
 		if sn.Status == SnapshotAvailable {
 			newest = sn
 		}
+	}
+	if newest == nil && now.Sub(r.CreateTime) < s.backupInterval {
+		// The first base waits one interval: an instance that lives
+		// only minutes (a test, a scratch copy) costs no copy of its data.
+		return ""
 	}
 	if newest != nil {
 		age := now.Sub(newest.CreateTime)
@@ -661,11 +667,6 @@ func (s *Service) RestoreDBInstanceToPointInTime(ctx context.Context, in Restore
 		return nil, invalidRestore("The restore time %s is outside the restorable window of %s: %s to %s.",
 			target.UTC().Format(time.RFC3339), b.InstanceIdentifier, earliest.UTC().Format(time.RFC3339), latest.UTC().Format(time.RFC3339))
 	}
-	// After the last marker nothing was committed: the state there is the
-	// state at the target.
-	if target.After(b.Marker) {
-		target = b.Marker
-	}
 	var base *snapshotRecord
 	for _, sn := range s.basesLocked(rid) {
 		if sn.Status == SnapshotAvailable && !sn.ConsistentTime.After(target) {
@@ -674,6 +675,15 @@ func (s *Service) RestoreDBInstanceToPointInTime(ctx context.Context, in Restore
 	}
 	if base == nil {
 		return nil, invalidRestore("No base backup of %s is older than %s.", b.InstanceIdentifier, target.UTC().Format(time.RFC3339))
+	}
+	// After the last marker nothing was committed: the state there is the
+	// state at the target. A base taken since holds that state already,
+	// and is restored alone.
+	if target.After(b.Marker) {
+		target = b.Marker
+	}
+	if target.Before(base.ConsistentTime) {
+		target = time.Time{}
 	}
 	r, err := s.restoredInstanceLocked(b.Engine, b.EngineVersion, restoreOptions{
 		id: id, class: in.DBInstanceClass, engine: in.Engine, port: in.Port, group: in.DBParameterGroupName,
@@ -684,11 +694,14 @@ func (s *Service) RestoreDBInstanceToPointInTime(ctx context.Context, in Restore
 		return nil, err
 	}
 	r.MasterUsername, r.MasterVerifier, r.DBName = b.MasterUsername, b.MasterVerifier, b.DBName
-	r.RestoreSnapshot, r.RestoreArchive, r.RestoreTarget = base.Identifier, rid, target
+	r.RestoreSnapshot = base.Identifier
+	if !target.IsZero() {
+		r.RestoreArchive, r.RestoreTarget = rid, target
+	}
 	if err := s.openEndpointLocked(r, in.Port); err != nil {
 		return nil, err
 	}
-	if err := s.saveLocked(r, creation(fmt.Sprintf("Restoring DB instance from %s to %s", b.InstanceIdentifier, target.UTC().Format(time.RFC3339Nano)))); err != nil {
+	if err := s.saveLocked(r, creation(fmt.Sprintf("Restoring DB instance from %s to %s", b.InstanceIdentifier, in.RestoreTime.UTC().Format(time.RFC3339Nano)))); err != nil {
 		s.proxy.CloseEndpoint(id)
 		return nil, err
 	}

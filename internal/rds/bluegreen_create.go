@@ -663,8 +663,8 @@ func (e *buildEnv) BuildReplicas(ctx context.Context, progress func(string)) err
 
 // ConfigureBackups implements deployment.Builder: green's primary gets
 // blue's backup retention when it is created; here its server's
-// configuration is written again with the archive it then has, and its
-// first base backup starts.
+// configuration is written again with the archive it then has. Its first
+// base backup follows as for any new instance.
 func (e *buildEnv) ConfigureBackups(ctx context.Context) error {
 	s := e.s
 	s.mu.Lock()
@@ -688,10 +688,5 @@ func (e *buildEnv) ConfigureBackups(ctx context.Context) error {
 		return nil // blue keeps no automated backups, nor does green
 	}
 	s.reloadConfig(ctx, eng, rid)
-	s.goWork(func(ctx context.Context) {
-		if err := s.backupInstance(ctx, rid, true); err != nil && ctx.Err() == nil {
-			s.log.Warn("first backup of green", "instance", rid, "err", err)
-		}
-	})
 	return nil
 }

@@ -339,7 +339,11 @@ func (s *Service) takeSnapshot(ctx context.Context, id string) bool {
 		return false
 	}
 	if err := s.updateSnapshotLocked(sn, func(next *snapshotRecord) note {
-		next.Status, next.Size, next.ConsistentTime = SnapshotAvailable, size, time.Now().UTC()
+		// Times are shown to the millisecond: the consistent point is
+		// rounded up, so that the earliest restorable time as shown is
+		// restorable.
+		consistent := time.Now().UTC().Truncate(time.Millisecond).Add(time.Millisecond)
+		next.Status, next.Size, next.ConsistentTime = SnapshotAvailable, size, consistent
 		return creation(strings.ToUpper(sn.Type[:1]) + sn.Type[1:] + " DB snapshot created")
 	}); err != nil {
 		s.log.Error("save DB snapshot", "snapshot", id, "err", err)

@@ -199,6 +199,7 @@ func TestAutomatedBackupRetention(t *testing.T) {
 	mustExec(t, db, "INSERT INTO events VALUES ('early')")
 
 	// A day later there is a new base; a day after that, the first is gone.
+	rid := aws.ToString(describeAPI(t, api, "kept").DbiResourceId)
 	var earliest time.Time
 	eventually(t, time.Minute, "the first base is pruned", func() error {
 		now := bases()
@@ -214,19 +215,18 @@ func TestAutomatedBackupRetention(t *testing.T) {
 		if !earliest.After(first) {
 			return errorf("the earliest restorable time is still %s", earliest)
 		}
+		// No archived change older than the pruned base is kept.
+		entries, err := os.ReadDir(filepath.Join(dir, "backups", "archive", rid))
+		if err != nil {
+			return err
+		}
+		for _, ent := range entries {
+			if fi, err := ent.Info(); err == nil && fi.ModTime().Before(first) {
+				return errorf("archived %s (%s) is older than the pruned base (%s)", ent.Name(), fi.ModTime(), first)
+			}
+		}
 		return nil
 	})
-	// No archived change older than the oldest base is kept.
-	rid := aws.ToString(describeAPI(t, api, "kept").DbiResourceId)
-	entries, err := os.ReadDir(filepath.Join(dir, "backups", "archive", rid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ent := range entries {
-		if fi, err := ent.Info(); err == nil && fi.ModTime().Before(first) {
-			t.Errorf("archived %s (%s) is older than the pruned base (%s)", ent.Name(), fi.ModTime(), first)
-		}
-	}
 	if _, err := api.RestoreDBInstanceToPointInTime(ctx, &awsrds.RestoreDBInstanceToPointInTimeInput{SourceDBInstanceIdentifier: aws.String("kept"),
 		TargetDBInstanceIdentifier: aws.String("kept-oldest"), RestoreTime: aws.Time(earliest)}); err != nil {
 		t.Fatal(err)
