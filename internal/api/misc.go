@@ -9,7 +9,7 @@ import (
 )
 
 type addTagsInput struct {
-	ResourceName string     `query:",required,arn=db|pg|cluster|cluster-pg|cluster-endpoint|subgrp|secgrp|og"`
+	ResourceName string     `query:",required,arn=db|pg|cluster|cluster-pg|cluster-endpoint|subgrp|secgrp|og|snapshot"`
 	Tags         []tagInput `query:"Tags.Tag,required"`
 }
 
@@ -18,7 +18,7 @@ func (a *API) addTagsToResource(ctx context.Context, in *addTagsInput) (noResult
 }
 
 type resourceNameInput struct {
-	ResourceName string `query:",required,arn=db|pg|cluster|cluster-pg|cluster-endpoint|subgrp|secgrp|og"`
+	ResourceName string `query:",required,arn=db|pg|cluster|cluster-pg|cluster-endpoint|subgrp|secgrp|og|snapshot"`
 }
 
 func (a *API) listTagsForResource(ctx context.Context, in *resourceNameInput) (listTagsForResourceResult, error) {
@@ -30,7 +30,7 @@ func (a *API) listTagsForResource(ctx context.Context, in *resourceNameInput) (l
 }
 
 type removeTagsInput struct {
-	ResourceName string   `query:",required,arn=db|pg|cluster|cluster-pg|cluster-endpoint|subgrp|secgrp|og"`
+	ResourceName string   `query:",required,arn=db|pg|cluster|cluster-pg|cluster-endpoint|subgrp|secgrp|og|snapshot"`
 	TagKeys      []string `query:"TagKeys.member,required"`
 }
 

@@ -86,6 +86,10 @@ var operations = map[string]operation{
 		return self(a.pgArn(in.DBParameterGroupName))
 	}),
 
+	"DescribeOrderableDBInstanceOptions": op((*API).describeOrderable, func(a *API, in *describeOrderableInput) access {
+		return self()
+	}),
+
 	// DB snapshots.
 	"CreateDBSnapshot": op((*API).createDBSnapshot, func(a *API, in *createDBSnapshotInput) access {
 		sn := a.snapshotArn(in.DBSnapshotIdentifier)

@@ -82,6 +82,7 @@ var ops = []op{
 	rdsOp("describe-db-cluster-parameter-groups", "List DB cluster parameter groups.", (*rds.Client).DescribeDBClusterParameterGroups),
 	rdsOp("describe-db-cluster-parameters", "List the parameters of a DB cluster parameter group.", (*rds.Client).DescribeDBClusterParameters),
 	rdsOp("delete-db-cluster-parameter-group", "Delete a DB cluster parameter group.", (*rds.Client).DeleteDBClusterParameterGroup),
+	rdsOp("describe-orderable-db-instance-options", "List the engine versions, instance classes and storage types CreateDBInstance accepts.", (*rds.Client).DescribeOrderableDBInstanceOptions),
 	rdsOp("describe-db-engine-versions", "List the engine versions this server can run.", (*rds.Client).DescribeDBEngineVersions),
 	rdsOp("create-db-subnet-group", "Create a DB subnet group (kept for tools that pass one; teal has no VPC).", (*rds.Client).CreateDBSubnetGroup),
 	rdsOp("describe-db-subnet-groups", "List DB subnet groups.", (*rds.Client).DescribeDBSubnetGroups),

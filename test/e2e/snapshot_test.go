@@ -45,6 +45,22 @@ func TestSnapshotRestore(t *testing.T) {
 	svc := openService(t, dir)
 	requireVersions(t, svc, "15", "10.11")
 	api := startAPI(t, svc).client
+	// What CreateDBInstance accepts is listed, page by page.
+	pages := awsrds.NewDescribeOrderableDBInstanceOptionsPaginator(api, &awsrds.DescribeOrderableDBInstanceOptionsInput{
+		Engine: aws.String("postgres"), EngineVersion: aws.String("15"), DBInstanceClass: aws.String("db.t3.micro"), MaxRecords: aws.Int32(20)})
+	var storage []string
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.OrderableDBInstanceOptions {
+			storage = append(storage, aws.ToString(o.StorageType))
+		}
+	}
+	if fmt.Sprint(storage) != "[gp2 gp3 io1 io2 standard]" {
+		t.Fatalf("orderable storage types of postgres 15 db.t3.micro: %v", storage)
+	}
 	for _, e := range snapshotEngines {
 		t.Run(e.engine, func(t *testing.T) {
 			t.Parallel()
@@ -168,6 +184,13 @@ func testSnapshotRestore(t *testing.T, api *awsrds.Client, e snapshotEngine) {
 	if err != nil || len(attrs.DBSnapshotAttributesResult.DBSnapshotAttributes) != 1 ||
 		fmt.Sprint(attrs.DBSnapshotAttributesResult.DBSnapshotAttributes[0].AttributeValues) != "[123456789012]" {
 		t.Fatalf("attributes: %v %+v", err, attrs)
+	}
+	if _, err := api.AddTagsToResource(ctx, &awsrds.AddTagsToResourceInput{ResourceName: cp.DBSnapshotArn,
+		Tags: []types.Tag{{Key: aws.String("copy"), Value: aws.String("yes")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if tags, err := api.ListTagsForResource(ctx, &awsrds.ListTagsForResourceInput{ResourceName: cp.DBSnapshotArn}); err != nil || len(tags.TagList) != 2 {
+		t.Fatalf("tags of the copy: %v %+v", err, tags)
 	}
 	list, err := api.DescribeDBSnapshots(ctx, &awsrds.DescribeDBSnapshotsInput{DBInstanceIdentifier: aws.String(id), SnapshotType: aws.String("manual")})
 	if err != nil || len(list.DBSnapshots) != 2 {
