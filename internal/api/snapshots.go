@@ -223,18 +223,20 @@ type restoreFromSnapshotInput struct {
 
 func (a *API) restoreFromSnapshot(ctx context.Context, in *restoreFromSnapshotInput) (dbInstanceResult, error) {
 	return instanceResult(a.svc.RestoreDBInstanceFromDBSnapshot(ctx, rds.RestoreFromSnapshotInput{
-		DBInstanceIdentifier:  in.DBInstanceIdentifier,
-		DBSnapshotIdentifier:  in.DBSnapshotIdentifier,
-		DBInstanceClass:       in.DBInstanceClass,
-		Engine:                in.Engine,
-		Port:                  in.Port,
-		DBParameterGroupName:  in.DBParameterGroupName,
-		DeletionProtection:    in.DeletionProtection,
-		Tags:                  tagsOf(in.Tags),
-		StorageType:           in.StorageType,
-		AllocatedStorage:      in.AllocatedStorage,
-		BackupRetentionPeriod: in.BackupRetentionPeriod,
-		InstanceGroups: rds.InstanceGroups{DBSubnetGroupName: in.DBSubnetGroupName,
-			VpcSecurityGroupIds: in.VpcSecurityGroupIds, OptionGroupName: in.OptionGroupName},
+		DBInstanceIdentifier: in.DBInstanceIdentifier,
+		DBSnapshotIdentifier: in.DBSnapshotIdentifier,
+		RestoreOptions: rds.RestoreOptions{
+			DBInstanceClass:       in.DBInstanceClass,
+			Engine:                in.Engine,
+			Port:                  in.Port,
+			DBParameterGroupName:  in.DBParameterGroupName,
+			DeletionProtection:    in.DeletionProtection,
+			Tags:                  tagsOf(in.Tags),
+			StorageType:           in.StorageType,
+			AllocatedStorage:      in.AllocatedStorage,
+			BackupRetentionPeriod: in.BackupRetentionPeriod,
+			InstanceGroups: rds.InstanceGroups{DBSubnetGroupName: in.DBSubnetGroupName,
+				VpcSecurityGroupIds: in.VpcSecurityGroupIds, OptionGroupName: in.OptionGroupName},
+		},
 	}))
 }

@@ -573,18 +573,7 @@ type RestorePointInTimeInput struct {
 	TargetDBInstanceIdentifier          string
 	RestoreTime                         time.Time
 	UseLatestRestorableTime             bool
-	DBInstanceClass                     string
-	Engine                              string
-	Port                                int
-	DBParameterGroupName                string
-	DeletionProtection                  bool
-	Tags                                []Tag
-	StorageType                         string
-	AllocatedStorage                    int
-	BackupRetentionPeriod               *int
-	// InstanceGroups are the new instance's DB subnet group, VPC security
-	// groups and option group (the defaults when not given).
-	InstanceGroups
+	RestoreOptions
 }
 
 // RestoreDBInstanceToPointInTime creates a new instance with the data the
@@ -685,11 +674,9 @@ func (s *Service) RestoreDBInstanceToPointInTime(ctx context.Context, in Restore
 	if target.Before(base.ConsistentTime) {
 		target = time.Time{}
 	}
-	r, err := s.restoredInstanceLocked(b.Engine, b.EngineVersion, restoreOptions{
-		id: id, class: in.DBInstanceClass, engine: in.Engine, port: in.Port, group: in.DBParameterGroupName,
-		deletionProtection: in.DeletionProtection, tags: in.Tags, storageType: in.StorageType,
-		allocatedStorage: in.AllocatedStorage, retention: in.BackupRetentionPeriod, groups: in.InstanceGroups,
-	}, b.Class, b.AllocatedStorage, b.StorageType, b.Retention, b.ParameterGroup)
+	r, err := s.restoredInstanceLocked(id, restoreSource{engine: b.Engine, version: b.EngineVersion, class: b.Class,
+		storage: b.AllocatedStorage, storageType: b.StorageType, retention: b.Retention, group: b.ParameterGroup},
+		in.RestoreOptions)
 	if err != nil {
 		return nil, err
 	}

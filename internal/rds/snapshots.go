@@ -812,8 +812,14 @@ func snapshotAttributes(sn *snapshotRecord) []DBSnapshotAttribute {
 // RestoreFromSnapshotInput holds the members of
 // RestoreDBInstanceFromDBSnapshot that teal uses.
 type RestoreFromSnapshotInput struct {
-	DBInstanceIdentifier  string
-	DBSnapshotIdentifier  string
+	DBInstanceIdentifier string
+	DBSnapshotIdentifier string
+	RestoreOptions
+}
+
+// RestoreOptions are the members of a restore that may differ from the
+// source's: each one not given is the source's, or the default.
+type RestoreOptions struct {
 	DBInstanceClass       string
 	Engine                string
 	Port                  int
@@ -854,11 +860,9 @@ func (s *Service) RestoreDBInstanceFromDBSnapshot(ctx context.Context, in Restor
 	if sn.Status != SnapshotAvailable {
 		return nil, invalidSnapshotState("DB snapshot %s is %s; an instance is restored from an available snapshot.", sn.Identifier, sn.Status)
 	}
-	r, err := s.restoredInstanceLocked(sn.Engine, sn.EngineVersion, restoreOptions{
-		id: id, class: in.DBInstanceClass, engine: in.Engine, port: in.Port, group: in.DBParameterGroupName,
-		deletionProtection: in.DeletionProtection, tags: in.Tags, storageType: in.StorageType,
-		allocatedStorage: in.AllocatedStorage, retention: in.BackupRetentionPeriod, groups: in.InstanceGroups,
-	}, sn.Class, sn.AllocatedStorage, sn.StorageType, sn.BackupRetentionPeriod, sn.ParameterGroup)
+	r, err := s.restoredInstanceLocked(id, restoreSource{engine: sn.Engine, version: sn.EngineVersion, class: sn.Class,
+		storage: sn.AllocatedStorage, storageType: sn.StorageType, retention: sn.BackupRetentionPeriod, group: sn.ParameterGroup},
+		in.RestoreOptions)
 	if err != nil {
 		return nil, err
 	}
@@ -877,25 +881,21 @@ func (s *Service) RestoreDBInstanceFromDBSnapshot(ctx context.Context, in Restor
 	return s.describeLocked(r), nil
 }
 
-// restoreOptions are the members of a restore that may differ from the
-// source's.
-type restoreOptions struct {
-	id, class, engine, group, storageType string
-	port, allocatedStorage                int
-	deletionProtection                    bool
-	tags                                  []Tag
-	retention                             *int
-	groups                                InstanceGroups
+// restoreSource is what a restore's data came from: a snapshot, or an
+// instance's automated backups.
+type restoreSource struct {
+	engine, version, class, storageType, group string
+	storage, retention                         int
 }
 
-// restoredInstanceLocked is the record of a new instance restored from
-// data of engine engineName and version: the options given, the source's
-// class, storage, backup retention and parameter group otherwise (the
-// default group when the source's no longer fits).
-func (s *Service) restoredInstanceLocked(engineName, version string, o restoreOptions,
-	class string, storage int, storageType string, retention int, group string) (*instanceRecord, error) {
-	if o.engine != "" && o.engine != engineName {
-		return nil, invalidCombination("The engine of the restored DB instance (%s) must be the source's (%s).", o.engine, engineName)
+// restoredInstanceLocked is the record of a new instance id restored from
+// src's data: the options given, src's class, storage, backup retention
+// and parameter group otherwise (the default group when src's no longer
+// fits).
+func (s *Service) restoredInstanceLocked(id string, src restoreSource, o RestoreOptions) (*instanceRecord, error) {
+	engineName, version, retention := src.engine, src.version, src.retention
+	if o.Engine != "" && o.Engine != engineName {
+		return nil, invalidCombination("The engine of the restored DB instance (%s) must be the source's (%s).", o.Engine, engineName)
 	}
 	e := s.engines[engineName]
 	if e == nil {
@@ -905,61 +905,61 @@ func (s *Service) restoredInstanceLocked(engineName, version string, o restoreOp
 	if err != nil || b.Version != version {
 		return nil, invalidRestore("%s %s, the version of the source's data, is not installed.", engineName, version)
 	}
-	if o.class == "" {
-		o.class = class
+	if o.DBInstanceClass == "" {
+		o.DBInstanceClass = src.class
 	}
-	if err := validClass(o.class, engineName); err != nil {
+	if err := validClass(o.DBInstanceClass, engineName); err != nil {
 		return nil, err
 	}
-	if o.allocatedStorage == 0 {
-		o.allocatedStorage = storage
+	if o.AllocatedStorage == 0 {
+		o.AllocatedStorage = src.storage
 	}
-	if err := validStorage(o.allocatedStorage); err != nil {
+	if err := validStorage(o.AllocatedStorage); err != nil {
 		return nil, err
 	}
-	if o.allocatedStorage < storage {
-		return nil, invalidValue("AllocatedStorage %d is less than the source's %d GiB.", o.allocatedStorage, storage)
+	if o.AllocatedStorage < src.storage {
+		return nil, invalidValue("AllocatedStorage %d is less than the source's %d GiB.", o.AllocatedStorage, src.storage)
 	}
-	if o.storageType == "" {
-		o.storageType = storageType
+	if o.StorageType == "" {
+		o.StorageType = src.storageType
 	}
-	if !map[string]bool{"gp2": true, "gp3": true, "io1": true, "io2": true, "standard": true}[o.storageType] {
-		return nil, fault("StorageTypeNotSupported", http.StatusBadRequest, "Invalid storage type: %s", o.storageType)
+	if !map[string]bool{"gp2": true, "gp3": true, "io1": true, "io2": true, "standard": true}[o.StorageType] {
+		return nil, fault("StorageTypeNotSupported", http.StatusBadRequest, "Invalid storage type: %s", o.StorageType)
 	}
-	if o.retention != nil {
-		retention = *o.retention
+	if o.BackupRetentionPeriod != nil {
+		retention = *o.BackupRetentionPeriod
 	}
 	if err := validBackupRetention(retention); err != nil {
 		return nil, err
 	}
-	if o.group == "" && group != "" {
-		if g := s.groups[group]; g != nil && g.Family == b.Family() {
-			o.group = group
+	if o.DBParameterGroupName == "" && src.group != "" {
+		if g := s.groups[src.group]; g != nil && g.Family == b.Family() {
+			o.DBParameterGroupName = src.group
 		}
 	}
-	groupName, err := s.groupForLocked(o.group, b)
+	groupName, err := s.groupForLocked(o.DBParameterGroupName, b)
 	if err != nil {
 		return nil, err
 	}
-	if s.findLocked(o.id) != nil {
-		return nil, instanceExists(o.id)
+	if s.findLocked(id) != nil {
+		return nil, instanceExists(id)
 	}
 	r := &instanceRecord{
 		ResourceID:            newResourceID(),
-		Identifier:            o.id,
+		Identifier:            id,
 		Engine:                engineName,
 		EngineVersion:         b.Version,
-		Class:                 o.class,
-		AllocatedStorage:      o.allocatedStorage,
-		StorageType:           o.storageType,
+		Class:                 o.DBInstanceClass,
+		AllocatedStorage:      o.AllocatedStorage,
+		StorageType:           o.StorageType,
 		ParameterGroup:        groupName,
 		Status:                StatusCreating,
-		DeletionProtection:    o.deletionProtection,
+		DeletionProtection:    o.DeletionProtection,
 		BackupRetentionPeriod: retention,
-		Tags:                  o.tags,
+		Tags:                  o.Tags,
 		CreateTime:            time.Now().UTC(),
 	}
-	if err := s.setGroupsLocked(r, o.groups); err != nil {
+	if err := s.setGroupsLocked(r, o.InstanceGroups); err != nil {
 		return nil, err
 	}
 	return r, nil
