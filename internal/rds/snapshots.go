@@ -296,7 +296,10 @@ func (s *Service) takeSnapshot(ctx context.Context, id string) bool {
 	err := errors.New("its DB instance " + sn.InstanceIdentifier + " no longer exists")
 	if r := s.instances[sn.DbiResourceID]; r != nil {
 		if l, err = s.layout(r); err == nil {
-			snapper, _ = s.engines[r.Engine].(engine.Snapshotter)
+			var ok bool
+			if snapper, ok = s.engines[r.Engine].(engine.Snapshotter); !ok {
+				err = fmt.Errorf("engine %s does not take DB snapshots", r.Engine)
+			}
 		}
 	}
 	dir := s.snapshotPath(sn)
