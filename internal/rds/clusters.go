@@ -466,7 +466,7 @@ func (s *Service) describeClusterLocked(c *clusterRecord) *DBCluster {
 			status = "pending-reboot"
 		}
 		d.DBClusterMembers = append(d.DBClusterMembers, ClusterMember{DBInstanceIdentifier: m.Identifier,
-			IsClusterWriter: m.ResourceID == c.Writer, DBClusterParameterGroupStatus: status, PromotionTier: 1})
+			IsClusterWriter: m.ResourceID == c.Writer, DBClusterParameterGroupStatus: status, PromotionTier: m.promotionTier()})
 	}
 	d.MultiAZ = len(d.DBClusterMembers) > 1
 	return d
@@ -735,7 +735,7 @@ func (s *Service) dropClusterLocked(c *clusterRecord, message string) error {
 // createClusterInstance adds an instance to a cluster: the first becomes
 // its writer, created with the cluster's master user and database; the
 // others are readers, cloned from the writer's files and following it.
-func (s *Service) createClusterInstance(ctx context.Context, in CreateDBInstanceInput) (*DBInstance, error) {
+func (s *Service) createClusterInstance(ctx context.Context, in CreateDBInstanceInput, settings instanceSettings) (*DBInstance, error) {
 	id := strings.ToLower(in.DBInstanceIdentifier)
 	if err := validInstanceIdentifier("DBInstanceIdentifier", id); err != nil {
 		return nil, err
@@ -812,6 +812,7 @@ func (s *Service) createClusterInstance(ctx context.Context, in CreateDBInstance
 		Tags:                  in.Tags,
 		CreateTime:            time.Now().UTC(),
 		ClusterResourceID:     c.ResourceID,
+		instanceSettings:      settings,
 	}
 	next := c.clone()
 	msg := "Added DB instance " + id + " to the DB cluster as its writer"

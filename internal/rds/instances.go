@@ -1,6 +1,7 @@
 package rds
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -22,6 +23,12 @@ import (
 // and provisions its server in the background. Nothing is created when the
 // request is refused.
 func (s *Service) CreateDBInstance(ctx context.Context, in CreateDBInstanceInput) (*DBInstance, error) {
+	if err := checkFixedSettings(&in.InstanceSettings, in.Engine); err != nil {
+		return nil, err
+	}
+	if zone := s.cfg.Region + "a"; in.AvailabilityZone != "" && in.AvailabilityZone != zone {
+		return nil, invalidValue("Invalid Availability Zone %s: teal's region %s has one, %s.", in.AvailabilityZone, s.cfg.Region, zone)
+	}
 	if in.DBClusterIdentifier != "" {
 		if in.InstanceGroups.given() {
 			s.mu.Lock()
@@ -31,7 +38,14 @@ func (s *Service) CreateDBInstance(ctx context.Context, in CreateDBInstanceInput
 				return nil, err
 			}
 		}
-		return s.createClusterInstance(ctx, in)
+		if err := clusterMemberSettings(&in.InstanceSettings, in.StorageType, in.AllocatedStorage); err != nil {
+			return nil, err
+		}
+		settings, err := settleSettings(instanceSettings{}, &in.InstanceSettings, storagePlan{typ: "aurora", gib: 1})
+		if err != nil {
+			return nil, err
+		}
+		return s.createClusterInstance(ctx, in, settings)
 	}
 	if in.Engine == auroraPostgres || in.Engine == auroraMySQL {
 		return nil, invalidCombination("An instance of engine %s is a member of a DB cluster: give DBClusterIdentifier (create the cluster with CreateDBCluster first).", in.Engine)
@@ -74,10 +88,18 @@ func (s *Service) CreateDBInstance(ctx context.Context, in CreateDBInstanceInput
 		return nil, err
 	}
 	if in.StorageType == "" {
-		in.StorageType = "gp2"
+		in.StorageType = "gp3"
+		if in.Iops != nil {
+			in.StorageType = "io1"
+		}
 	}
-	if !map[string]bool{"gp2": true, "gp3": true, "io1": true, "io2": true, "standard": true}[in.StorageType] {
-		return nil, fault("StorageTypeNotSupported", http.StatusBadRequest, "Invalid storage type: %s", in.StorageType)
+	if err := validStorageType(in.StorageType); err != nil {
+		return nil, err
+	}
+	settings, err := settleSettings(instanceSettings{}, &in.InstanceSettings,
+		storagePlan{typ: in.StorageType, gib: in.AllocatedStorage, changed: true, typeChanged: true})
+	if err != nil {
+		return nil, err
 	}
 	retention := 1
 	if in.BackupRetentionPeriod != nil {
@@ -119,6 +141,7 @@ func (s *Service) CreateDBInstance(ctx context.Context, in CreateDBInstanceInput
 		BackupRetentionPeriod: retention,
 		Tags:                  in.Tags,
 		CreateTime:            time.Now().UTC(),
+		instanceSettings:      settings,
 	}
 	if err := s.setGroupsLocked(r, in.InstanceGroups); err != nil {
 		return nil, err
@@ -475,11 +498,13 @@ func (s *Service) describeLocked(r *instanceRecord) *DBInstance {
 		}
 	}
 	s.describeGroupsLocked(r, d)
+	s.describeSettingsLocked(r, d)
 	return d
 }
 
 // ModifyDBInstance renames an instance, changes its parameter group,
-// deletion protection, backup retention, class, master password or groups.
+// deletion protection, backup retention, class, storage, master password,
+// groups or settings.
 func (s *Service) ModifyDBInstance(ctx context.Context, in ModifyDBInstanceInput) (*DBInstance, error) {
 	if in.DBInstanceIdentifier == "" {
 		return nil, missing("DBInstanceIdentifier")
@@ -505,12 +530,20 @@ func (s *Service) ModifyDBInstance(ctx context.Context, in ModifyDBInstanceInput
 			return nil, err
 		}
 	}
+	if in.StorageType != "" {
+		if err := validStorageType(in.StorageType); err != nil {
+			return nil, err
+		}
+	}
 
 	s.lock()
 	defer s.unlock()
 	r := s.findLocked(in.DBInstanceIdentifier)
 	if r == nil {
 		return nil, instanceNotFound(in.DBInstanceIdentifier)
+	}
+	if err := checkFixedSettings(&in.InstanceSettings, r.Engine); err != nil {
+		return nil, err
 	}
 	if r.Status != StatusAvailable {
 		return nil, invalidInstanceState(r.Identifier, r.Status, StatusAvailable)
@@ -523,6 +556,11 @@ func (s *Service) ModifyDBInstance(ctx context.Context, in ModifyDBInstanceInput
 	}
 	if r.ClusterResourceID != "" && (in.DBSubnetGroupName != "" || in.VpcSecurityGroupIds != nil || in.DBSecurityGroups != nil) {
 		return nil, invalidCombination("The requested DB Instance is a member of a DB Cluster. Its DB subnet group and security groups are the DB cluster's.")
+	}
+	if r.ClusterResourceID != "" {
+		if err := clusterMemberSettings(&in.InstanceSettings, in.StorageType, 0); err != nil {
+			return nil, err
+		}
 	}
 	groups, err := s.checkGroupsLocked(in.InstanceGroups, r.Engine, majorOfInstance(r))
 	if err != nil {
@@ -552,6 +590,13 @@ func (s *Service) ModifyDBInstance(ctx context.Context, in ModifyDBInstanceInput
 	if in.MasterUserPassword != "" && r.SourceResourceID != "" {
 		return nil, invalidCombination("The master password of a read replica cannot be changed; change it on the source.")
 	}
+	storage := storagePlan{typ: cmp.Or(in.StorageType, r.StorageType), gib: cmp.Or(in.AllocatedStorage, r.AllocatedStorage)}
+	storage.typeChanged = storage.typ != r.StorageType
+	storage.changed = storage.typeChanged || storage.gib != r.AllocatedStorage
+	settings, err := settleSettings(r.instanceSettings, &in.InstanceSettings, storage)
+	if err != nil {
+		return nil, err
+	}
 
 	// Everything is valid: apply to a copy, save it, then publish it.
 	next := r.clone()
@@ -575,9 +620,8 @@ func (s *Service) ModifyDBInstance(ctx context.Context, in ModifyDBInstanceInput
 	if in.DBInstanceClass != "" {
 		next.Class = in.DBInstanceClass
 	}
-	if in.AllocatedStorage != 0 {
-		next.AllocatedStorage = in.AllocatedStorage
-	}
+	next.AllocatedStorage, next.StorageType = storage.gib, storage.typ
+	next.instanceSettings = settings
 	groups.applyTo(&next)
 	old := r.Identifier
 	renamed := newID != "" && newID != r.Identifier

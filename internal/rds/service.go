@@ -182,8 +182,9 @@ type instanceRecord struct {
 	// KeepBackups: an instance being deleted leaves its automated backups
 	// retained.
 	KeepBackups bool `json:",omitempty"`
-	// BackupWindow is PreferredBackupWindow, "hh24:mi-hh24:mi" in UTC.
-	BackupWindow string `json:",omitempty"`
+	// instanceSettings are the windows, storage performance, monitoring
+	// and other settings RDS keeps on an instance (settings.go).
+	instanceSettings
 	// SubnetGroup and OptionGroup are the instance's DB subnet group and
 	// option group, "" for the defaults; VpcSecurityGroups (EC2 ids) and
 	// SecurityGroups (DB security groups) are kept as given, and decide

@@ -85,6 +85,76 @@ type DBInstance struct {
 	VpcSecurityGroups      []VpcSecurityGroupMembership
 	DBSecurityGroups       []DBSecurityGroupMembership
 	OptionGroupMemberships []OptionGroupMembership
+	// The settings (settings.go), each as RDS shows it.
+	AvailabilityZone           string
+	PreferredBackupWindow      string
+	PreferredMaintenanceWindow string
+	MaxAllocatedStorage        int // 0: storage autoscaling is off
+	Iops                       int // 0: the storage type has none
+	StorageThroughput          int // 0: the storage type has none
+	CACertificateIdentifier    string
+	CertificateDetails         CertificateDetails
+	MonitoringInterval         int
+	MonitoringRoleArn          string
+	CopyTagsToSnapshot         bool
+	PromotionTier              int
+	AssociatedRoles            []InstanceRole
+	NetworkType                string
+	BackupTarget               string
+	DatabaseInsightsMode       string
+}
+
+// CertificateDetails names the CA of an instance's server certificate and
+// when the certificate expires.
+type CertificateDetails struct {
+	CAIdentifier string
+	ValidTill    time.Time
+}
+
+// InstanceRole is an IAM role associated with an instance for a feature
+// (AddRoleToDBInstance).
+type InstanceRole struct {
+	RoleArn     string
+	FeatureName string
+	Status      string
+}
+
+// InstanceSettings are the members of CreateDBInstance and
+// ModifyDBInstance that teal checks, keeps and shows (settings.go). A nil
+// or empty member is not given.
+type InstanceSettings struct {
+	PreferredBackupWindow      string
+	PreferredMaintenanceWindow string
+	MaxAllocatedStorage        *int
+	Iops                       *int
+	StorageThroughput          *int
+	CACertificateIdentifier    string
+	MonitoringInterval         *int
+	MonitoringRoleArn          string
+	PubliclyAccessible         *bool
+	AutoMinorVersionUpgrade    *bool
+	CopyTagsToSnapshot         *bool
+	PromotionTier              *int
+
+	// Members teal takes only at the value that describes every instance
+	// here (fixedSettings): the engine's license model, IPV4, region,
+	// standard, password.
+	LicenseModel                 string
+	NetworkType                  string
+	BackupTarget                 string
+	DatabaseInsightsMode         string
+	MasterUserAuthenticationType string
+	// Features teal does not have: false is taken, true refused.
+	MultiAZ                         *bool
+	StorageEncrypted                *bool
+	EnablePerformanceInsights       *bool
+	EnableIAMDatabaseAuthentication *bool
+	EnableCustomerOwnedIp           *bool
+	MultiTenant                     *bool
+	DedicatedLogVolume              *bool
+	// EnableLogTypes are the logs to export to CloudWatch Logs, which is
+	// not here: none may be given.
+	EnableLogTypes []string
 }
 
 // CreateDBInstanceInput holds the members of CreateDBInstance that teal uses.
@@ -109,6 +179,9 @@ type CreateDBInstanceInput struct {
 	// InstanceGroups are its DB subnet group, VPC and DB security groups
 	// and option group.
 	InstanceGroups
+	// AvailabilityZone must be the region's zone a, the only one here.
+	AvailabilityZone string
+	InstanceSettings
 }
 
 // ModifyDBInstanceInput holds the members of ModifyDBInstance that teal uses.
@@ -122,7 +195,24 @@ type ModifyDBInstanceInput struct {
 	AllocatedStorage        int
 	MasterUserPassword      string
 	ApplyImmediately        bool
+	// StorageType changes the storage's type: teal's storage is the host's
+	// file system whatever it says, so the change is immediate.
+	StorageType string
 	InstanceGroups
+	InstanceSettings
+}
+
+// TargetStorage is the storage CreateBlueGreenDeployment gives the green
+// instances instead of blue's: a member not given is blue's.
+type TargetStorage struct {
+	TargetAllocatedStorage  int
+	TargetStorageType       string
+	TargetIops              *int
+	TargetStorageThroughput *int
+}
+
+func (t TargetStorage) given() bool {
+	return t.TargetAllocatedStorage != 0 || t.TargetStorageType != "" || t.TargetIops != nil || t.TargetStorageThroughput != nil
 }
 
 // CreateReadReplicaInput holds the members of CreateDBInstanceReadReplica.

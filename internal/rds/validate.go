@@ -1,7 +1,9 @@
 package rds
 
 import (
+	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -88,6 +90,15 @@ func validClass(class, engine string) error {
 func validStorage(gb int) error {
 	if gb < 20 || gb > 65536 {
 		return invalidValue("Invalid storage size for engine name postgres and storage type gp2: %d. It must be from 20 to 65536 GiB.", gb)
+	}
+	return nil
+}
+
+// validStorageType checks a storage type against those orderable here.
+func validStorageType(typ string) error {
+	if !slices.Contains(storageTypes, typ) {
+		return fault("StorageTypeNotSupported", http.StatusBadRequest, "Invalid storage type: %s. It must be one of %s.",
+			typ, strings.Join(storageTypes, ", "))
 	}
 	return nil
 }
