@@ -196,8 +196,14 @@ func (s *Service) updateSnapshotLocked(sn *snapshotRecord, change func(next *sna
 	return nil
 }
 
-// snapshotOfLocked is a new snapshot record of r, being created.
+// snapshotOfLocked is a new snapshot record of r, being created, with
+// tags. Given none, it has r's when r copies its tags to snapshots
+// (CopyTagsToSnapshot): tags given to CreateDBSnapshot are the snapshot's
+// own.
 func (s *Service) snapshotOfLocked(r *instanceRecord, id, typ string, tags []Tag) *snapshotRecord {
+	if len(tags) == 0 && r.CopyTagsToSnapshot {
+		tags = slices.Clone(r.Tags)
+	}
 	now := time.Now().UTC()
 	return &snapshotRecord{
 		Identifier:            id,
