@@ -19,11 +19,18 @@ type createBlueGreenInput struct {
 	Tags                       []tagInput `query:"Tags.Tag"`
 	// The green cluster's parameter group, when Source is a DB cluster.
 	TargetDBClusterParameterGroupName string `query:",id=cluster-pg"`
-	// Storage members teal cannot honour are refused, not ignored.
-	TargetIops              int    `query:",unsupported"`
-	TargetStorageType       string `query:",unsupported"`
-	TargetAllocatedStorage  int    `query:",unsupported"`
-	TargetStorageThroughput int    `query:",unsupported"`
+	// Green's storage, when it differs from blue's.
+	TargetAllocatedStorage  int
+	TargetStorageType       string
+	TargetIops              *int
+	TargetStorageThroughput *int
+	// UpgradeTargetStorageConfig asks for RDS's newer storage file system
+	// on green. teal's storage is the host's file system, with nothing
+	// older to upgrade from, so either value leaves green as it is.
+	UpgradeTargetStorageConfig *bool
+	// Its only setting is a KMS key for green's encryption; there is no
+	// KMS here.
+	TargetResourceConfigurations []struct{} `query:"TargetResourceConfigurations.TargetResourceConfiguration,unsupported"`
 }
 
 type describeBlueGreenInput struct {
@@ -121,6 +128,8 @@ func (a *API) createBlueGreen(ctx context.Context, in *createBlueGreenInput) (bl
 		Tags:                       tagsOf(in.Tags),
 
 		TargetDBClusterParameterGroupName: in.TargetDBClusterParameterGroupName,
+		TargetStorage: rds.TargetStorage{TargetAllocatedStorage: in.TargetAllocatedStorage, TargetStorageType: in.TargetStorageType,
+			TargetIops: in.TargetIops, TargetStorageThroughput: in.TargetStorageThroughput},
 	}))
 }
 

@@ -60,6 +60,7 @@ type CreateBlueGreenInput struct {
 	TargetDBClusterParameterGroupName string
 	TargetDBInstanceClass             string
 	Tags                              []Tag
+	TargetStorage
 }
 
 // deploymentRecord is the persisted state of a deployment.

@@ -35,6 +35,9 @@ func (s *Service) CreateBlueGreenDeployment(ctx context.Context, in CreateBlueGr
 			return nil, err
 		}
 	}
+	if err := checkTargetStorage(in.TargetStorage); err != nil {
+		return nil, err
+	}
 	source, err := s.scope().ResolveARN("Source", in.Source, TypeInstance, TypeCluster)
 	if err != nil {
 		return nil, err
@@ -222,6 +225,17 @@ func (s *Service) planDeploymentLocked(blue *instanceRecord, in CreateBlueGreenI
 				p.replicas = append(p.replicas, m)
 			}
 		}
+		if in.TargetStorage.given() {
+			return nil, invalidCombination("The storage of a DB cluster's instances is the cluster's: TargetAllocatedStorage, TargetStorageType, " +
+				"TargetIops and TargetStorageThroughput are for a Source that is a DB instance.")
+		}
+	}
+	// Each green instance takes the target storage, checked against its
+	// own size and settings.
+	for _, m := range append([]*instanceRecord{blue}, p.replicas...) {
+		if _, _, err := greenStorage(m, in.TargetStorage); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }
@@ -246,12 +260,20 @@ func (s *Service) recordDeploymentLocked(p *deploymentPlan, findings []bluegreen
 		if s.findLocked(name) != nil {
 			return nil, instanceExists(name)
 		}
+		// Green is a copy of b, with the deployment's targets: its
+		// class and storage; its settings (windows, monitoring, roles, …)
+		// are b's.
+		storage, settings, err := greenStorage(b, in.TargetStorage)
+		if err != nil {
+			return nil, err
+		}
 		g := &instanceRecord{
 			ResourceID: newResourceID(), Identifier: name, Engine: b.Engine, EngineVersion: p.target.Version,
-			Class: p.class, AllocatedStorage: b.AllocatedStorage, StorageType: b.StorageType,
+			Class: p.class, AllocatedStorage: storage.gib, StorageType: storage.typ,
 			MasterUsername: b.MasterUsername, DBName: b.DBName, ParameterGroup: p.group, Status: StatusCreating,
 			DeletionProtection: b.DeletionProtection, BackupRetentionPeriod: b.BackupRetentionPeriod,
 			Tags: append([]Tag(nil), b.Tags...), CreateTime: time.Now().UTC(), SourceResourceID: source, ReadOnly: true,
+			instanceSettings: settings,
 		}
 		if err := s.openEndpointLocked(g, 0); err != nil {
 			return nil, err
