@@ -6,9 +6,10 @@ import (
 	"github.com/tealdb/teal/internal/rds"
 )
 
-// Inputs of the DB instance operations. Members teal does not use are not
-// declared, so they are ignored, except where ignoring one would mislead:
-// those are marked unsupported and refused.
+// Inputs of the DB instance operations. CreateDBInstance and
+// ModifyDBInstance declare every member of the model; the other inputs
+// declare the members teal uses and those that would mislead if ignored
+// (marked unsupported), and decode ignores the rest.
 
 type tagInput struct {
 	Key   string
@@ -39,6 +40,9 @@ func filtersOf(in []filterInput) []rds.Filter {
 	return out
 }
 
+// createDBInstanceInput declares every member of CreateDBInstance: those
+// teal uses, and the others marked unsupported, each with why, so that
+// none is silently ignored.
 type createDBInstanceInput struct {
 	DBInstanceIdentifier  string `query:",required,name=db"`
 	DBInstanceClass       string `query:",required"`
@@ -60,8 +64,68 @@ type createDBInstanceInput struct {
 	VpcSecurityGroupIds []string `query:"VpcSecurityGroupIds.VpcSecurityGroupId"`
 	DBSecurityGroups    []string `query:"DBSecurityGroups.DBSecurityGroupName"`
 	OptionGroupName     string   `query:",id=og"`
-	// No secrets manager keeps passwords here.
-	ManageMasterUserPassword *bool `query:",unsupported"`
+	AvailabilityZone    string
+	// The settings teal checks, keeps and shows (rds/settings.go).
+	PreferredBackupWindow      string
+	PreferredMaintenanceWindow string
+	MaxAllocatedStorage        *int
+	Iops                       *int
+	StorageThroughput          *int
+	CACertificateIdentifier    string
+	MonitoringInterval         *int
+	MonitoringRoleArn          string
+	PubliclyAccessible         *bool
+	AutoMinorVersionUpgrade    *bool
+	CopyTagsToSnapshot         *bool
+	PromotionTier              *int
+	// Taken at the one value that describes every instance here, or
+	// false for a feature teal does not have.
+	LicenseModel                    string
+	NetworkType                     string
+	BackupTarget                    string
+	DatabaseInsightsMode            string
+	MasterUserAuthenticationType    string
+	MultiAZ                         *bool
+	StorageEncrypted                *bool
+	EnablePerformanceInsights       *bool
+	EnableIAMDatabaseAuthentication *bool
+	EnableCustomerOwnedIp           *bool
+	MultiTenant                     *bool
+	DedicatedLogVolume              *bool
+	EnableCloudwatchLogsExports     []string `query:"EnableCloudwatchLogsExports.member"`
+
+	// No secrets manager keeps passwords here, and there is no KMS.
+	ManageMasterUserPassword    *bool  `query:",unsupported"`
+	MasterUserSecretKmsKeyId    string `query:",unsupported"`
+	KmsKeyId                    string `query:",unsupported"`
+	PerformanceInsightsKMSKeyId string `query:",unsupported"`
+	// Performance Insights is not here (EnablePerformanceInsights).
+	PerformanceInsightsRetentionPeriod *int `query:",unsupported"`
+	// No Active Directory: logins are the engines' own.
+	Domain              string   `query:",unsupported"`
+	DomainFqdn          string   `query:",unsupported"`
+	DomainOu            string   `query:",unsupported"`
+	DomainAuthSecretArn string   `query:",unsupported"`
+	DomainDnsIps        []string `query:"DomainDnsIps.member,unsupported"`
+	DomainIAMRoleName   string   `query:",unsupported"`
+	// Members of other engines (Oracle, SQL Server, Db2) and of RDS Custom
+	// and Outposts. PostgreSQL and MariaDB take their character sets in
+	// the database or the parameter group.
+	CharacterSetName         string     `query:",unsupported"`
+	NcharCharacterSetName    string     `query:",unsupported"`
+	TdeCredentialArn         string     `query:",unsupported"`
+	TdeCredentialPassword    string     `query:",unsupported"`
+	Timezone                 string     `query:",unsupported"`
+	ProcessorFeatures        []struct{} `query:"ProcessorFeatures.ProcessorFeature,unsupported"`
+	DBSystemId               string     `query:",unsupported"`
+	AdditionalStorageVolumes []struct{} `query:"AdditionalStorageVolumes.member,unsupported"`
+	CustomIamInstanceProfile string     `query:",unsupported"`
+	// There is no extended-support calendar: the versions installed are
+	// the versions offered. Nor are there EC2 capacity reservations.
+	EngineLifecycleSupport          string `query:",unsupported"`
+	DBCapacityReservationIdentifier string `query:",unsupported"`
+	// Automated backups here carry no tags of their own.
+	TagSpecifications []struct{} `query:"TagSpecifications.item,unsupported"`
 }
 
 func (a *API) createDBInstance(ctx context.Context, in *createDBInstanceInput) (dbInstanceResult, error) {
@@ -83,6 +147,20 @@ func (a *API) createDBInstance(ctx context.Context, in *createDBInstanceInput) (
 		DBClusterIdentifier:   in.DBClusterIdentifier,
 		InstanceGroups: rds.InstanceGroups{DBSubnetGroupName: in.DBSubnetGroupName, VpcSecurityGroupIds: in.VpcSecurityGroupIds,
 			DBSecurityGroups: in.DBSecurityGroups, OptionGroupName: in.OptionGroupName},
+		AvailabilityZone: in.AvailabilityZone,
+		InstanceSettings: rds.InstanceSettings{
+			PreferredBackupWindow: in.PreferredBackupWindow, PreferredMaintenanceWindow: in.PreferredMaintenanceWindow,
+			MaxAllocatedStorage: in.MaxAllocatedStorage, Iops: in.Iops, StorageThroughput: in.StorageThroughput,
+			CACertificateIdentifier: in.CACertificateIdentifier,
+			MonitoringInterval:      in.MonitoringInterval, MonitoringRoleArn: in.MonitoringRoleArn,
+			PubliclyAccessible: in.PubliclyAccessible, AutoMinorVersionUpgrade: in.AutoMinorVersionUpgrade,
+			CopyTagsToSnapshot: in.CopyTagsToSnapshot, PromotionTier: in.PromotionTier,
+			LicenseModel: in.LicenseModel, NetworkType: in.NetworkType, BackupTarget: in.BackupTarget,
+			DatabaseInsightsMode: in.DatabaseInsightsMode, MasterUserAuthenticationType: in.MasterUserAuthenticationType,
+			MultiAZ: in.MultiAZ, StorageEncrypted: in.StorageEncrypted, EnablePerformanceInsights: in.EnablePerformanceInsights,
+			EnableIAMDatabaseAuthentication: in.EnableIAMDatabaseAuthentication, EnableCustomerOwnedIp: in.EnableCustomerOwnedIp,
+			MultiTenant: in.MultiTenant, DedicatedLogVolume: in.DedicatedLogVolume, EnableLogTypes: in.EnableCloudwatchLogsExports,
+		},
 	}))
 }
 
@@ -106,6 +184,8 @@ func (a *API) describeDBInstances(ctx context.Context, in *describeDBInstancesIn
 	return describeDBInstancesResult{Marker: marker, DBInstances: listOf("DBInstance", out)}, nil
 }
 
+// modifyDBInstanceInput declares every member of ModifyDBInstance, as
+// createDBInstanceInput does.
 type modifyDBInstanceInput struct {
 	DBInstanceIdentifier    string `query:",required,id=db"`
 	NewDBInstanceIdentifier string `query:",name=db"`
@@ -114,18 +194,89 @@ type modifyDBInstanceInput struct {
 	BackupRetentionPeriod   *int
 	DBInstanceClass         string
 	AllocatedStorage        int
+	StorageType             string
 	MasterUserPassword      string
-	ApplyImmediately        bool
-	DBSubnetGroupName       string   `query:",id=subgrp"`
-	VpcSecurityGroupIds     []string `query:"VpcSecurityGroupIds.VpcSecurityGroupId"`
-	DBSecurityGroups        []string `query:"DBSecurityGroups.DBSecurityGroupName"`
-	OptionGroupName         string   `query:",id=og"`
+	// Changes apply at once, whatever it says (a new parameter group's
+	// static values at the next reboot, as in RDS).
+	ApplyImmediately    bool
+	DBSubnetGroupName   string   `query:",id=subgrp"`
+	VpcSecurityGroupIds []string `query:"VpcSecurityGroupIds.VpcSecurityGroupId"`
+	DBSecurityGroups    []string `query:"DBSecurityGroups.DBSecurityGroupName"`
+	OptionGroupName     string   `query:",id=og"`
+	// The settings teal checks, keeps and shows (rds/settings.go).
+	PreferredBackupWindow      string
+	PreferredMaintenanceWindow string
+	MaxAllocatedStorage        *int
+	Iops                       *int
+	StorageThroughput          *int
+	CACertificateIdentifier    string
+	MonitoringInterval         *int
+	MonitoringRoleArn          string
+	PubliclyAccessible         *bool
+	AutoMinorVersionUpgrade    *bool
+	CopyTagsToSnapshot         *bool
+	PromotionTier              *int
+	// Taken at the one value that describes every instance here, or
+	// false for a feature teal does not have.
+	LicenseModel                      string
+	NetworkType                       string
+	DatabaseInsightsMode              string
+	MasterUserAuthenticationType      string
+	MultiAZ                           *bool
+	EnablePerformanceInsights         *bool
+	EnableIAMDatabaseAuthentication   *bool
+	EnableCustomerOwnedIp             *bool
+	MultiTenant                       *bool
+	DedicatedLogVolume                *bool
+	CloudwatchLogsExportConfiguration struct {
+		EnableLogTypes []string `query:"EnableLogTypes.member"`
+		// No log is exported, so disabling any changes nothing.
+		DisableLogTypes []string `query:"DisableLogTypes.member"`
+	}
+	// AllowMajorVersionUpgrade only permits an EngineVersion change, which
+	// is refused; alone it changes nothing, as in RDS. A new CA name needs
+	// no restart here (the certificate is teal's), so neither does
+	// CertificateRotationRestart ask for one.
+	AllowMajorVersionUpgrade   bool
+	CertificateRotationRestart *bool
+
 	// Changing these needs work teal does not do in place (an upgrade is a
 	// blue/green deployment); accepting them silently would lie.
-	EngineVersion            string `query:",unsupported"`
-	DBPortNumber             *int   `query:",unsupported"`
-	StorageType              string `query:",unsupported"`
-	ManageMasterUserPassword *bool  `query:",unsupported"`
+	EngineVersion string `query:",unsupported"`
+	DBPortNumber  *int   `query:",unsupported"`
+	// No secrets manager keeps passwords here, and there is no KMS.
+	ManageMasterUserPassword    *bool  `query:",unsupported"`
+	RotateMasterUserPassword    *bool  `query:",unsupported"`
+	MasterUserSecretKmsKeyId    string `query:",unsupported"`
+	PerformanceInsightsKMSKeyId string `query:",unsupported"`
+	// Performance Insights is not here (EnablePerformanceInsights).
+	PerformanceInsightsRetentionPeriod *int `query:",unsupported"`
+	// No Active Directory: logins are the engines' own.
+	Domain              string   `query:",unsupported"`
+	DomainFqdn          string   `query:",unsupported"`
+	DomainOu            string   `query:",unsupported"`
+	DomainAuthSecretArn string   `query:",unsupported"`
+	DomainDnsIps        []string `query:"DomainDnsIps.member,unsupported"`
+	DomainIAMRoleName   string   `query:",unsupported"`
+	DisableDomain       *bool    `query:",unsupported"`
+	// Members of other engines (Oracle, SQL Server, Db2), of RDS Custom and
+	// of AWS Backup.
+	Engine                          string     `query:",unsupported"`
+	TdeCredentialArn                string     `query:",unsupported"`
+	TdeCredentialPassword           string     `query:",unsupported"`
+	ProcessorFeatures               []struct{} `query:"ProcessorFeatures.ProcessorFeature,unsupported"`
+	UseDefaultProcessorFeatures     *bool      `query:",unsupported"`
+	ReplicaMode                     string     `query:",unsupported"`
+	AutomationMode                  string     `query:",unsupported"`
+	ResumeFullAutomationModeMinutes *int       `query:",unsupported"`
+	AwsBackupRecoveryPointArn       string     `query:",unsupported"`
+	AdditionalStorageVolumes        []struct{} `query:"AdditionalStorageVolumes.member,unsupported"`
+	// There is no extended-support calendar: the versions installed are
+	// the versions offered. Nor are there EC2 capacity reservations.
+	EngineLifecycleSupport          string `query:",unsupported"`
+	DBCapacityReservationIdentifier string `query:",unsupported"`
+	// Automated backups here carry no tags of their own.
+	TagSpecifications []struct{} `query:"TagSpecifications.item,unsupported"`
 }
 
 func (a *API) modifyDBInstance(ctx context.Context, in *modifyDBInstanceInput) (dbInstanceResult, error) {
@@ -137,10 +288,25 @@ func (a *API) modifyDBInstance(ctx context.Context, in *modifyDBInstanceInput) (
 		BackupRetentionPeriod:   in.BackupRetentionPeriod,
 		DBInstanceClass:         in.DBInstanceClass,
 		AllocatedStorage:        in.AllocatedStorage,
+		StorageType:             in.StorageType,
 		MasterUserPassword:      in.MasterUserPassword,
 		ApplyImmediately:        in.ApplyImmediately,
 		InstanceGroups: rds.InstanceGroups{DBSubnetGroupName: in.DBSubnetGroupName, VpcSecurityGroupIds: in.VpcSecurityGroupIds,
 			DBSecurityGroups: in.DBSecurityGroups, OptionGroupName: in.OptionGroupName},
+		InstanceSettings: rds.InstanceSettings{
+			PreferredBackupWindow: in.PreferredBackupWindow, PreferredMaintenanceWindow: in.PreferredMaintenanceWindow,
+			MaxAllocatedStorage: in.MaxAllocatedStorage, Iops: in.Iops, StorageThroughput: in.StorageThroughput,
+			CACertificateIdentifier: in.CACertificateIdentifier,
+			MonitoringInterval:      in.MonitoringInterval, MonitoringRoleArn: in.MonitoringRoleArn,
+			PubliclyAccessible: in.PubliclyAccessible, AutoMinorVersionUpgrade: in.AutoMinorVersionUpgrade,
+			CopyTagsToSnapshot: in.CopyTagsToSnapshot, PromotionTier: in.PromotionTier,
+			LicenseModel: in.LicenseModel, NetworkType: in.NetworkType,
+			DatabaseInsightsMode: in.DatabaseInsightsMode, MasterUserAuthenticationType: in.MasterUserAuthenticationType,
+			MultiAZ: in.MultiAZ, EnablePerformanceInsights: in.EnablePerformanceInsights,
+			EnableIAMDatabaseAuthentication: in.EnableIAMDatabaseAuthentication, EnableCustomerOwnedIp: in.EnableCustomerOwnedIp,
+			MultiTenant: in.MultiTenant, DedicatedLogVolume: in.DedicatedLogVolume,
+			EnableLogTypes: in.CloudwatchLogsExportConfiguration.EnableLogTypes,
+		},
 	}))
 }
 

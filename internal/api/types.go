@@ -48,12 +48,15 @@ type dbInstanceXML struct {
 	Endpoint                              *endpointXML `xml:",omitempty"`
 	AllocatedStorage                      int
 	InstanceCreateTime                    string `xml:",omitempty"`
+	PreferredBackupWindow                 string
 	BackupRetentionPeriod                 int
 	LatestRestorableTime                  string `xml:",omitempty"`
 	DBSecurityGroups                      list[dbSecurityGroupMembershipXML]
 	VpcSecurityGroups                     list[vpcSecurityGroupMembershipXML]
 	DBParameterGroups                     list[parameterGroupStatusXML]
+	AvailabilityZone                      string
 	DBSubnetGroup                         *dbSubnetGroupXML `xml:",omitempty"`
+	PreferredMaintenanceWindow            string
 	PendingModifiedValues                 struct{}
 	MultiAZ                               bool
 	EngineVersion                         string
@@ -62,6 +65,8 @@ type dbInstanceXML struct {
 	ReadReplicaDBInstanceIdentifiers      list[string]
 	ReadReplicaDBClusterIdentifiers       list[string]
 	LicenseModel                          string `xml:",omitempty"`
+	Iops                                  int    `xml:",omitempty"`
+	StorageThroughput                     int    `xml:",omitempty"`
 	OptionGroupMemberships                list[optionGroupMembershipXML]
 	PubliclyAccessible                    bool
 	StatusInfos                           *list[statusInfoXML] `xml:",omitempty"`
@@ -69,11 +74,34 @@ type dbInstanceXML struct {
 	DbInstancePort                        int
 	StorageEncrypted                      bool
 	DbiResourceId                         string
+	CACertificateIdentifier               string
 	CopyTagsToSnapshot                    bool
+	MonitoringInterval                    int
+	MonitoringRoleArn                     string `xml:",omitempty"`
+	PromotionTier                         int
 	DBInstanceArn                         string
 	IAMDatabaseAuthenticationEnabled      bool
+	DatabaseInsightsMode                  string
+	PerformanceInsightsEnabled            bool
 	DeletionProtection                    bool
+	AssociatedRoles                       list[dbInstanceRoleXML]
+	MaxAllocatedStorage                   int `xml:",omitempty"`
 	TagList                               list[tagXML]
+	CustomerOwnedIpEnabled                bool
+	NetworkType                           string
+	BackupTarget                          string
+	CertificateDetails                    certificateDetailsXML
+}
+
+type dbInstanceRoleXML struct {
+	RoleArn     string
+	FeatureName string
+	Status      string
+}
+
+type certificateDetailsXML struct {
+	CAIdentifier string
+	ValidTill    string `xml:",omitempty"`
 }
 
 var licenseModels = map[string]string{"postgres": "postgresql-license", "mariadb": "general-public-license", "mysql": "general-public-license"}
@@ -106,7 +134,28 @@ func dbInstanceOf(d *rds.DBInstance) dbInstanceXML {
 		DBInstanceArn:                         d.DBInstanceArn,
 		DeletionProtection:                    d.DeletionProtection,
 		TagList:                               tagsXML(d.TagList),
+		AvailabilityZone:                      d.AvailabilityZone,
+		PreferredBackupWindow:                 d.PreferredBackupWindow,
+		PreferredMaintenanceWindow:            d.PreferredMaintenanceWindow,
+		Iops:                                  d.Iops,
+		StorageThroughput:                     d.StorageThroughput,
+		MaxAllocatedStorage:                   d.MaxAllocatedStorage,
+		CACertificateIdentifier:               d.CACertificateIdentifier,
+		CertificateDetails: certificateDetailsXML{CAIdentifier: d.CertificateDetails.CAIdentifier,
+			ValidTill: isoTime(d.CertificateDetails.ValidTill)},
+		CopyTagsToSnapshot:   d.CopyTagsToSnapshot,
+		MonitoringInterval:   d.MonitoringInterval,
+		MonitoringRoleArn:    d.MonitoringRoleArn,
+		PromotionTier:        d.PromotionTier,
+		DatabaseInsightsMode: d.DatabaseInsightsMode,
+		NetworkType:          d.NetworkType,
+		BackupTarget:         d.BackupTarget,
 	}
+	roles := make([]dbInstanceRoleXML, len(d.AssociatedRoles))
+	for i, r := range d.AssociatedRoles {
+		roles[i] = dbInstanceRoleXML(r)
+	}
+	x.AssociatedRoles = listOf("DBInstanceRole", roles)
 	if d.Endpoint != nil {
 		x.Endpoint = &endpointXML{Address: d.Endpoint.Address, Port: d.Endpoint.Port}
 	}
