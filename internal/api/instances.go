@@ -370,3 +370,19 @@ func (a *API) createReadReplica(ctx context.Context, in *createReadReplicaInput)
 		DeletionProtection:         in.DeletionProtection,
 	}))
 }
+
+// instanceRoleInput is the input of AddRoleToDBInstance and
+// RemoveRoleFromDBInstance.
+type instanceRoleInput struct {
+	DBInstanceIdentifier string `query:",required,id=db"`
+	RoleArn              string `query:",required"`
+	FeatureName          string `query:",required"`
+}
+
+func (a *API) addRoleToDBInstance(ctx context.Context, in *instanceRoleInput) (noResult, error) {
+	return noResult{}, a.svc.AddRoleToDBInstance(ctx, in.DBInstanceIdentifier, in.RoleArn, in.FeatureName)
+}
+
+func (a *API) removeRoleFromDBInstance(ctx context.Context, in *instanceRoleInput) (noResult, error) {
+	return noResult{}, a.svc.RemoveRoleFromDBInstance(ctx, in.DBInstanceIdentifier, in.RoleArn, in.FeatureName)
+}

@@ -34,6 +34,12 @@ var operations = map[string]operation{
 		}
 		return acc
 	}),
+	"AddRoleToDBInstance": op((*API).addRoleToDBInstance, func(a *API, in *instanceRoleInput) access {
+		return self(a.dbArn(in.DBInstanceIdentifier))
+	}),
+	"RemoveRoleFromDBInstance": op((*API).removeRoleFromDBInstance, func(a *API, in *instanceRoleInput) access {
+		return self(a.dbArn(in.DBInstanceIdentifier))
+	}),
 	"RebootDBInstance": op((*API).rebootDBInstance, func(a *API, in *instanceIDInput) access {
 		return self(a.dbArn(in.DBInstanceIdentifier))
 	}),
