@@ -272,7 +272,7 @@ func (s *Service) baseDueLocked(r *instanceRecord) string {
 	}
 	if newest != nil {
 		age := now.Sub(newest.CreateTime)
-		if age < s.backupDay || (s.backupDay == defaultBackupDay && age < 2*s.backupDay && !inWindow(r.BackupWindow, now)) {
+		if age < s.backupDay || (s.backupDay == defaultBackupDay && age < 2*s.backupDay && !inWindow(r.backupWindow(), now)) {
 			return ""
 		}
 	}

@@ -357,11 +357,15 @@ func (st *instanceSettings) promotionTier() int {
 	return *st.PromotionTier
 }
 
+// backupWindow is the instance's PreferredBackupWindow, the default when
+// it was recorded without one.
+func (st *instanceSettings) backupWindow() string { return cmp.Or(st.BackupWindow, defaultBackupWindow) }
+
 // describeSettingsLocked fills d with r's settings as RDS shows them.
 func (s *Service) describeSettingsLocked(r *instanceRecord, d *DBInstance) {
 	st := r.instanceSettings
 	d.AvailabilityZone = s.cfg.Region + "a"
-	d.PreferredBackupWindow = cmp.Or(st.BackupWindow, defaultBackupWindow)
+	d.PreferredBackupWindow = st.backupWindow()
 	d.PreferredMaintenanceWindow = cmp.Or(st.MaintenanceWindow, defaultMaintenanceWindow)
 	d.MaxAllocatedStorage = st.MaxAllocatedStorage
 	d.Iops, d.StorageThroughput = performance(r.StorageType, r.AllocatedStorage, st.Iops, st.StorageThroughput)
