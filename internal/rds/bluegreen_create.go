@@ -195,6 +195,9 @@ func (s *Service) planDeploymentLocked(blue *instanceRecord, in CreateBlueGreenI
 	default:
 		group = "default." + target.Family()
 	}
+	if err := s.checkGreenStorageLocked(blue, in.TargetStorage); err != nil {
+		return nil, err
+	}
 	if err := rep.SourceReady(blue.Applied); err != nil {
 		return nil, sourceNotSupported("The source DB instance %s runs with %v. Set it in its DB parameter group %s and reboot.",
 			blue.Identifier, err, blue.ParameterGroup)
@@ -225,19 +228,27 @@ func (s *Service) planDeploymentLocked(blue *instanceRecord, in CreateBlueGreenI
 				p.replicas = append(p.replicas, m)
 			}
 		}
-		if in.TargetStorage.given() {
-			return nil, invalidCombination("The storage of a DB cluster's instances is the cluster's: TargetAllocatedStorage, TargetStorageType, " +
-				"TargetIops and TargetStorageThroughput are for a Source that is a DB instance.")
-		}
-	}
-	// Each green instance takes the target storage, checked against its
-	// own size and settings.
-	for _, m := range append([]*instanceRecord{blue}, p.replicas...) {
-		if _, _, err := greenStorage(m, in.TargetStorage); err != nil {
-			return nil, err
-		}
 	}
 	return p, nil
+}
+
+// checkGreenStorageLocked checks the target storage against each
+// instance green copies: blue and its replicas. A DB cluster's instances
+// take their storage from the cluster.
+func (s *Service) checkGreenStorageLocked(blue *instanceRecord, t TargetStorage) error {
+	if blue.ClusterResourceID != "" {
+		if t.given() {
+			return invalidCombination("The storage of a DB cluster's instances is the cluster's: TargetAllocatedStorage, TargetStorageType, " +
+				"TargetIops and TargetStorageThroughput are for a Source that is a DB instance.")
+		}
+		return nil
+	}
+	for _, m := range append([]*instanceRecord{blue}, s.replicasLocked(blue.ResourceID)...) {
+		if _, _, err := greenStorage(m, t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // recordDeploymentLocked stores the deployment and its green instances in
