@@ -359,7 +359,9 @@ func (st *instanceSettings) promotionTier() int {
 
 // backupWindow is the instance's PreferredBackupWindow, the default when
 // it was recorded without one.
-func (st *instanceSettings) backupWindow() string { return cmp.Or(st.BackupWindow, defaultBackupWindow) }
+func (st *instanceSettings) backupWindow() string {
+	return cmp.Or(st.BackupWindow, defaultBackupWindow)
+}
 
 // describeSettingsLocked fills d with r's settings as RDS shows them.
 func (s *Service) describeSettingsLocked(r *instanceRecord, d *DBInstance) {
