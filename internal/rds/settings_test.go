@@ -1,7 +1,9 @@
 package rds
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -269,4 +271,28 @@ func TestGreenStorage(t *testing.T) {
 	wantFault(t, err, "InvalidParameterCombination", "give Iops")
 	wantFault(t, checkTargetStorage(TargetStorage{TargetStorageType: "standard"}), "StorageTypeNotSupported", "gp2, gp3, io1 or io2")
 	wantFault(t, checkTargetStorage(TargetStorage{TargetAllocatedStorage: 10}), "InvalidParameterValue", "20 to 65536")
+}
+
+// TestSettingsPersist: the settings are saved with the instance under
+// their own names, BackupWindow as before it had company.
+func TestSettingsPersist(t *testing.T) {
+	tier := 3
+	r := instanceRecord{Identifier: "db1", instanceSettings: instanceSettings{BackupWindow: "01:00-01:30",
+		MaintenanceWindow: "mon:02:00-mon:02:30", Iops: 1000, MonitoringInterval: 5, MonitoringRoleArn: "arn:aws:iam::123456789012:role/m",
+		CopyTagsToSnapshot: true, NoAutoMinorVersionUpgrade: true, PromotionTier: &tier,
+		Roles: []InstanceRole{{RoleArn: "arn:aws:iam::123456789012:role/s3", FeatureName: "s3Import", Status: roleActive}}}}
+	doc, err := json.Marshal(&r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), `"BackupWindow":"01:00-01:30"`) {
+		t.Fatalf("saved as %s", doc)
+	}
+	var back instanceRecord
+	if err := json.Unmarshal(doc, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.instanceSettings, r.instanceSettings) {
+		t.Fatalf("read back %+v, want %+v", back.instanceSettings, r.instanceSettings)
+	}
 }
