@@ -213,7 +213,12 @@ func (s *Service) backupInstance(ctx context.Context, rid string, force bool) er
 
 	s.lock()
 	bp := s.backups[rid]
-	due := force || time.Since(bp.Archived) >= s.backupInterval
+	// Changes are archived once there is a base to replay them on.
+	hasBase := false
+	for _, sn := range s.basesLocked(rid) {
+		hasBase = hasBase || sn.Status == SnapshotAvailable
+	}
+	due := hasBase && (force || time.Since(bp.Archived) >= s.backupInterval)
 	l, err := s.layout(r)
 	last := bp.Position
 	archiver, _ := s.engines[r.Engine].(engine.Archiver)

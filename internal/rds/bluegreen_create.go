@@ -717,8 +717,11 @@ func (e *buildEnv) ConfigureBackups(ctx context.Context) error {
 	if rid == "" {
 		return errors.New("green's primary was deleted while it was being created")
 	}
-	if !archives {
-		return nil // blue keeps no automated backups, nor does green
+	if !archives || !engine.IsPostgres(eng.Name()) {
+		// Blue keeps no automated backups, nor does green; or green's
+		// engine archives without a setting of its server (MariaDB's
+		// binary logs are always on).
+		return nil
 	}
 	s.reloadConfig(ctx, eng, rid)
 	return nil

@@ -39,7 +39,9 @@ func (e *Engine) Archive(ctx context.Context, l engine.Layout, dir string, last 
 	}
 	point := engine.ArchivePoint{Time: time.Now(), Position: pos, Idle: pos == last}
 	if !point.Idle {
-		if _, err := db.ExecContext(ctx, "FLUSH BINARY LOGS"); err != nil {
+		// LOCAL: not written to the binary log, where a replica (a green)
+		// would log it as a transaction of its own.
+		if _, err := db.ExecContext(ctx, "FLUSH LOCAL BINARY LOGS"); err != nil {
 			return engine.ArchivePoint{}, fmt.Errorf("close the binary log: %w", err)
 		}
 	}
