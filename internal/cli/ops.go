@@ -45,6 +45,8 @@ var ops = []op{
 	rdsOp("delete-db-instance", "Delete a DB instance.", (*rds.Client).DeleteDBInstance),
 	rdsOp("describe-db-log-files", "List a DB instance's log files.", (*rds.Client).DescribeDBLogFiles),
 	rdsOp("download-db-log-file-portion", "Read part of a DB instance's log file.", (*rds.Client).DownloadDBLogFilePortion),
+	rdsOp("add-role-to-db-instance", "Associate an IAM role with a DB instance (kept and shown as AssociatedRoles).", (*rds.Client).AddRoleToDBInstance),
+	rdsOp("remove-role-from-db-instance", "Remove an IAM role from a DB instance.", (*rds.Client).RemoveRoleFromDBInstance),
 	rdsOp("create-db-snapshot", "Take a snapshot of a DB instance.", (*rds.Client).CreateDBSnapshot),
 	rdsOp("describe-db-snapshots", "List DB snapshots, manual and automated.", (*rds.Client).DescribeDBSnapshots),
 	rdsOp("copy-db-snapshot", "Copy a DB snapshot to a new manual snapshot.", (*rds.Client).CopyDBSnapshot),
