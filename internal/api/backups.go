@@ -126,6 +126,38 @@ type restorePointInTimeInput struct {
 	TdeCredentialArn         string `query:",unsupported"`
 	Domain                   string `query:",unsupported"`
 	CustomIamInstanceProfile string `query:",unsupported"`
+	// Members a restore, a copy or a replica here does not apply yet:
+	// refused, never ignored.
+	AdditionalStorageVolumes        []struct{} `query:"AdditionalStorageVolumes.member,unsupported"`
+	AutoMinorVersionUpgrade         *bool      `query:",unsupported"`
+	AvailabilityZone                string     `query:",unsupported"`
+	BackupTarget                    string     `query:",unsupported"`
+	CACertificateIdentifier         string     `query:",unsupported"`
+	CopyTagsToSnapshot              *bool      `query:",unsupported"`
+	DBCapacityReservationIdentifier string     `query:",unsupported"`
+	DedicatedLogVolume              *bool      `query:",unsupported"`
+	DomainAuthSecretArn             string     `query:",unsupported"`
+	DomainDnsIps                    []string   `query:"DomainDnsIps.member,unsupported"`
+	DomainFqdn                      string     `query:",unsupported"`
+	DomainIAMRoleName               string     `query:",unsupported"`
+	DomainOu                        string     `query:",unsupported"`
+	EnableCloudwatchLogsExports     []string   `query:"EnableCloudwatchLogsExports.member,unsupported"`
+	EnableCustomerOwnedIp           *bool      `query:",unsupported"`
+	EnableIAMDatabaseAuthentication *bool      `query:",unsupported"`
+	EngineLifecycleSupport          string     `query:",unsupported"`
+	Iops                            *int       `query:",unsupported"`
+	LicenseModel                    string     `query:",unsupported"`
+	MasterUserSecretKmsKeyId        string     `query:",unsupported"`
+	MaxAllocatedStorage             *int       `query:",unsupported"`
+	MultiAZ                         *bool      `query:",unsupported"`
+	NetworkType                     string     `query:",unsupported"`
+	PreferredBackupWindow           string     `query:",unsupported"`
+	ProcessorFeatures               []struct{} `query:"ProcessorFeatures.ProcessorFeature,unsupported"`
+	PubliclyAccessible              *bool      `query:",unsupported"`
+	StorageThroughput               *int       `query:",unsupported"`
+	TagSpecifications               []struct{} `query:"TagSpecifications.item,unsupported"`
+	TdeCredentialPassword           string     `query:",unsupported"`
+	UseDefaultProcessorFeatures     *bool      `query:",unsupported"`
 }
 
 func (a *API) restorePointInTime(ctx context.Context, in *restorePointInTimeInput) (dbInstanceResult, error) {

@@ -357,6 +357,52 @@ type createReadReplicaInput struct {
 	DBParameterGroupName       string `query:",id=pg"`
 	DeletionProtection         bool
 	Tags                       []tagInput `query:"Tags.Tag"`
+	// Members a restore, a copy or a replica here does not apply yet:
+	// refused, never ignored.
+	AdditionalStorageVolumes           []struct{} `query:"AdditionalStorageVolumes.member,unsupported"`
+	AllocatedStorage                   int        `query:",unsupported"`
+	AutoMinorVersionUpgrade            *bool      `query:",unsupported"`
+	AvailabilityZone                   string     `query:",unsupported"`
+	BackupTarget                       string     `query:",unsupported"`
+	CACertificateIdentifier            string     `query:",unsupported"`
+	CopyTagsToSnapshot                 *bool      `query:",unsupported"`
+	CustomIamInstanceProfile           string     `query:",unsupported"`
+	DBCapacityReservationIdentifier    string     `query:",unsupported"`
+	DBSubnetGroupName                  string     `query:",unsupported"`
+	DatabaseInsightsMode               string     `query:",unsupported"`
+	DedicatedLogVolume                 *bool      `query:",unsupported"`
+	Domain                             string     `query:",unsupported"`
+	DomainAuthSecretArn                string     `query:",unsupported"`
+	DomainDnsIps                       []string   `query:"DomainDnsIps.member,unsupported"`
+	DomainFqdn                         string     `query:",unsupported"`
+	DomainIAMRoleName                  string     `query:",unsupported"`
+	DomainOu                           string     `query:",unsupported"`
+	EnableCloudwatchLogsExports        []string   `query:"EnableCloudwatchLogsExports.member,unsupported"`
+	EnableCustomerOwnedIp              *bool      `query:",unsupported"`
+	EnableIAMDatabaseAuthentication    *bool      `query:",unsupported"`
+	EnablePerformanceInsights          *bool      `query:",unsupported"`
+	Iops                               *int       `query:",unsupported"`
+	KmsKeyId                           string     `query:",unsupported"`
+	MaxAllocatedStorage                *int       `query:",unsupported"`
+	MonitoringInterval                 *int       `query:",unsupported"`
+	MonitoringRoleArn                  string     `query:",unsupported"`
+	MultiAZ                            *bool      `query:",unsupported"`
+	NetworkType                        string     `query:",unsupported"`
+	OptionGroupName                    string     `query:",unsupported"`
+	PerformanceInsightsKMSKeyId        string     `query:",unsupported"`
+	PerformanceInsightsRetentionPeriod *int       `query:",unsupported"`
+	PreSignedUrl                       string     `query:",unsupported"`
+	ProcessorFeatures                  []struct{} `query:"ProcessorFeatures.ProcessorFeature,unsupported"`
+	PubliclyAccessible                 *bool      `query:",unsupported"`
+	ReplicaMode                        string     `query:",unsupported"`
+	SourceDBClusterIdentifier          string     `query:",unsupported"`
+	SourceRegion                       string     `query:",unsupported"`
+	StorageThroughput                  *int       `query:",unsupported"`
+	StorageType                        string     `query:",unsupported"`
+	TagSpecifications                  []struct{} `query:"TagSpecifications.item,unsupported"`
+	UpgradeStorageConfig               *bool      `query:",unsupported"`
+	UseDefaultProcessorFeatures        *bool      `query:",unsupported"`
+	VpcSecurityGroupIds                []string   `query:"VpcSecurityGroupIds.VpcSecurityGroupId,unsupported"`
 }
 
 func (a *API) createReadReplica(ctx context.Context, in *createReadReplicaInput) (dbInstanceResult, error) {

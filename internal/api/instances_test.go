@@ -20,6 +20,11 @@ func TestInputsDeclareEveryMember(t *testing.T) {
 		{awsrds.CreateDBInstanceInput{}, createDBInstanceInput{}},
 		{awsrds.ModifyDBInstanceInput{}, modifyDBInstanceInput{}},
 		{awsrds.CreateBlueGreenDeploymentInput{}, createBlueGreenInput{}},
+		{awsrds.RestoreDBInstanceFromDBSnapshotInput{}, restoreFromSnapshotInput{}},
+		{awsrds.RestoreDBInstanceToPointInTimeInput{}, restorePointInTimeInput{}},
+		{awsrds.CreateDBInstanceReadReplicaInput{}, createReadReplicaInput{}},
+		{awsrds.CopyDBSnapshotInput{}, copyDBSnapshotInput{}},
+		{awsrds.CreateDBSnapshotInput{}, createDBSnapshotInput{}},
 	} {
 		declared := map[string]bool{}
 		tt := reflect.TypeOf(c.teal)
