@@ -1,7 +1,7 @@
 # teal: build, run and test.
 GO ?= go
 BIN := bin/teal
-TEST_FLAGS ?= -count=1 -timeout 20m
+TEST_FLAGS ?= -count=1 -timeout 25m
 
 .PHONY: all build engines run test unit vet fmt clean
 
