@@ -21,7 +21,8 @@ import (
 // deleted instance retained. PostgreSQL and MariaDB, through
 // aws-sdk-go-v2.
 func TestPointInTimeRestore(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it copies data directories, and runs before the
+	// parallel tests rather than beside them on two cores.
 	dir := dataDir(t)
 	svc := openServiceWith(t, dir, func(c *server.Config) { c.BackupInterval = 2 * time.Second })
 	requireVersions(t, svc, "15", "10.11")
@@ -164,7 +165,8 @@ func checkNames(t *testing.T, db *sql.DB, want string) {
 // deleted with the archived changes only they needed, and a restore to
 // the new earliest restorable time works.
 func TestAutomatedBackupRetention(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it copies data directories, and runs before the
+	// parallel tests rather than beside them on two cores.
 	dir := dataDir(t)
 	svc := openServiceWith(t, dir, func(c *server.Config) { c.BackupInterval, c.BackupDay = time.Second, 8*time.Second })
 	requireVersions(t, svc, "15")

@@ -40,7 +40,8 @@ var snapshotEngines = []snapshotEngine{
 // then deleted with a final snapshot, which restores its last data. For
 // PostgreSQL and MariaDB, through aws-sdk-go-v2.
 func TestSnapshotRestore(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it copies data directories, and runs before the
+	// parallel tests rather than beside them on two cores.
 	dir := dataDir(t)
 	svc := openService(t, dir)
 	requireVersions(t, svc, "15", "10.11")
