@@ -147,7 +147,9 @@ func TestClusterSwitchoverCrash(t *testing.T) {
 	for i, phase := range phases {
 		c.stop()
 		c.start(t, phase)
+		// Every member starts again with teal; a deployment copies them all.
 		waitAvailable(t, api, "prod-1")
+		waitAvailable(t, api, "prod-2")
 		id, _ := deploy(fmt.Sprintf("crash-%d", i))
 		blueID := aws.ToString(cluster().DbClusterResourceId)
 		stop := make(chan struct{})
