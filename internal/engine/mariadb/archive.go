@@ -81,7 +81,11 @@ func (e *Engine) Archive(ctx context.Context, l engine.Layout, dir string, last 
 			continue
 		}
 		tmp := to + ".tmp"
-		os.Remove(tmp)
+		// A copy an interrupted run left; a removal that fails shows as the
+		// copy's own error just below.
+		if err := os.Remove(tmp); err != nil && !os.IsNotExist(err) {
+			return engine.ArchivePoint{}, fmt.Errorf("archive %s: %w", name, err)
+		}
 		if err := engine.CopyFile(filepath.Join(l.DataDir, name), tmp, nil); err != nil {
 			return engine.ArchivePoint{}, fmt.Errorf("archive %s: %w", name, err)
 		}

@@ -137,7 +137,9 @@ func moveFile(from, to string) error {
 		return err
 	}
 	tmp := to + ".tmp"
-	os.Remove(tmp)
+	if err := os.Remove(tmp); err != nil && !os.IsNotExist(err) {
+		return err
+	}
 	if err := engine.CopyFile(from, tmp, nil); err != nil {
 		return err
 	}
@@ -164,7 +166,14 @@ func (e *Engine) RestoreToTime(ctx context.Context, l engine.Layout, base, dir s
 	if err := engine.MkdirOwned(staging, 0o700, l.Credential); err != nil {
 		return err
 	}
-	defer os.RemoveAll(staging)
+	// The staged copies only cost disk: a removal that fails is removed
+	// again by the next restore of this instance (startOver empties its
+	// directory), so it does not fail a restore that worked.
+	defer func() {
+		if err := os.RemoveAll(staging); err != nil {
+			fmt.Fprintf(os.Stderr, "teal: remove %s: %v\n", staging, err)
+		}
+	}()
 	entries, err := os.ReadDir(dir)
 	if err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("read the archive: %w", err)
