@@ -39,10 +39,35 @@ func dataDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if t.Failed() {
+			logServerLogs(t, dir)
+		}
 		removeInstanceUsers(t, dir)
 		os.RemoveAll(dir)
 	})
 	return dir
+}
+
+// logServerLogs writes the end of every server log under dir into the
+// test's output: what the servers said is the first thing a failure needs.
+func logServerLogs(t *testing.T, dir string) {
+	const keep = 80
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() != "server.log" {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Logf("%s: %v", path, err)
+			return nil
+		}
+		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		if len(lines) > keep {
+			lines = lines[len(lines)-keep:]
+		}
+		t.Logf("last %d lines of %s:\n%s", len(lines), path, strings.Join(lines, "\n"))
+		return nil
+	})
 }
 
 // removeInstanceUsers deletes the OS users of the instances a test left in
