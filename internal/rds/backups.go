@@ -147,7 +147,8 @@ func (s *Service) backupOfLocked(r *instanceRecord) backupRecord {
 }
 
 // backupLoop does the automated backups that are due, every backupScan
-// (or BackupInterval, when that is shorter).
+// (or BackupInterval, when that is shorter), and at once when an instance
+// that keeps backups becomes available.
 func (s *Service) backupLoop(ctx context.Context) {
 	t := time.NewTicker(min(backupScan, s.backupInterval))
 	defer t.Stop()
@@ -156,6 +157,7 @@ func (s *Service) backupLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-s.backupKick:
 		}
 		s.mu.Lock()
 		var due []string
@@ -661,6 +663,7 @@ func (s *Service) RestoreDBInstanceToPointInTime(ctx context.Context, in Restore
 		return nil, invalidRestore("The restore time %s is outside the restorable window of %s: %s to %s.",
 			target.UTC().Format(time.RFC3339), b.InstanceIdentifier, earliest.UTC().Format(time.RFC3339), latest.UTC().Format(time.RFC3339))
 	}
+	asked := target
 	var base *snapshotRecord
 	for _, sn := range s.basesLocked(rid) {
 		if sn.Status == SnapshotAvailable && !sn.ConsistentTime.After(target) {
@@ -693,7 +696,7 @@ func (s *Service) RestoreDBInstanceToPointInTime(ctx context.Context, in Restore
 	if err := s.openEndpointLocked(r, in.Port); err != nil {
 		return nil, err
 	}
-	if err := s.saveLocked(r, creation(fmt.Sprintf("Restoring DB instance from %s to %s", b.InstanceIdentifier, in.RestoreTime.UTC().Format(time.RFC3339Nano)))); err != nil {
+	if err := s.saveLocked(r, creation(fmt.Sprintf("Restoring DB instance from %s to %s", b.InstanceIdentifier, asked.UTC().Format(time.RFC3339Nano)))); err != nil {
 		s.proxy.CloseEndpoint(id)
 		return nil, err
 	}

@@ -80,11 +80,13 @@ type Service struct {
 	instancesDir              string // where each instance's files live, by DbiResourceId
 	backupDir                 string // where snapshots and automated backups live
 	backupInterval, backupDay time.Duration
-	log                       *slog.Logger
-	store                     *store.Store
-	sup                       *supervisor.Supervisor
-	proxy                     *proxy.Manager
-	engines                   map[string]engine.Engine
+	// backupKick wakes the backup loop before its next scan.
+	backupKick chan struct{}
+	log        *slog.Logger
+	store      *store.Store
+	sup        *supervisor.Supervisor
+	proxy      *proxy.Manager
+	engines    map[string]engine.Engine
 
 	// wmu is the writer lock: every change to the records below holds it,
 	// from the first read to the publication, so changes never interleave.
@@ -272,6 +274,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		backupDir:      backupDir,
 		backupInterval: cmp.Or(cfg.BackupInterval, DefaultBackupInterval),
 		backupDay:      cmp.Or(cfg.BackupDay, defaultBackupDay),
+		backupKick:     make(chan struct{}, 1),
 		log:            cfg.Logger,
 		store:          st,
 		proxy:          proxy.NewManager(cfg.Logger),
@@ -612,6 +615,13 @@ func (s *Service) updateInstanceLocked(r *instanceRecord, change func(next *inst
 		return fmt.Errorf("save DB instance %s: %w", r.Identifier, err)
 	}
 	*r = next
+	if next.Status == StatusAvailable && s.backups[next.ResourceID] == nil && s.archivesLocked(r) {
+		// An instance's automated backups show from when it is available.
+		select {
+		case s.backupKick <- struct{}{}:
+		default:
+		}
+	}
 	return nil
 }
 

@@ -122,6 +122,70 @@ step("events")
 events = rds.describe_events(SourceType="db-instance", SourceIdentifier=f"{primary}-v2", Duration=60)["Events"]
 assert any("Renamed" in e["Message"] for e in events), events
 
+step("snapshots")
+snap, v2 = f"{PREFIX}-snap", f"{primary}-v2"
+taken = rds.create_db_snapshot(DBSnapshotIdentifier=snap, DBInstanceIdentifier=v2,
+                               Tags=[{"Key": "kind", "Value": "manual"}])["DBSnapshot"]
+assert taken["Status"] == "creating" and taken["SnapshotType"] == "manual", taken
+expect_error("DBSnapshotAlreadyExists", rds.create_db_snapshot, DBSnapshotIdentifier=snap, DBInstanceIdentifier=v2)
+expect_error("DBInstanceNotFound", rds.create_db_snapshot, DBSnapshotIdentifier=f"{snap}-x",
+             DBInstanceIdentifier=f"{PREFIX}-missing")
+rds.get_waiter("db_snapshot_available").wait(DBSnapshotIdentifier=snap, WaiterConfig=fast)
+taken = rds.describe_db_snapshots(DBSnapshotIdentifier=snap)["DBSnapshots"][0]
+assert taken["Status"] == "available" and taken["PercentProgress"] == 100, taken
+assert taken["Engine"] == ENGINE and taken["EngineVersion"].startswith(VERSION), taken
+assert taken["DBInstanceIdentifier"] == v2 and taken["MasterUsername"] == "master", taken
+rds.copy_db_snapshot(SourceDBSnapshotIdentifier=snap, TargetDBSnapshotIdentifier=f"{snap}-copy", CopyTags=True)
+rds.get_waiter("db_snapshot_available").wait(DBSnapshotIdentifier=f"{snap}-copy", WaiterConfig=fast)
+copied = rds.describe_db_snapshots(DBSnapshotIdentifier=f"{snap}-copy")["DBSnapshots"][0]
+assert {"Key": "kind", "Value": "manual"} in rds.list_tags_for_resource(
+    ResourceName=copied["DBSnapshotArn"])["TagList"], copied
+listed = []
+for page in rds.get_paginator("describe_db_snapshots").paginate(
+        DBInstanceIdentifier=v2, SnapshotType="manual", PaginationConfig={"PageSize": 20}):
+    listed += [s["DBSnapshotIdentifier"] for s in page["DBSnapshots"]]
+assert sorted(listed) == [snap, f"{snap}-copy"], listed
+rds.modify_db_snapshot_attribute(DBSnapshotIdentifier=snap, AttributeName="restore", ValuesToAdd=["123456789012"])
+attrs = rds.describe_db_snapshot_attributes(DBSnapshotIdentifier=snap)["DBSnapshotAttributesResult"]
+assert attrs["DBSnapshotAttributes"] == [{"AttributeName": "restore", "AttributeValues": ["123456789012"]}], attrs
+expect_error("InvalidParameterValue", rds.modify_db_snapshot_attribute, DBSnapshotIdentifier=snap,
+             AttributeName="restore", ValuesToAdd=["not-an-account"])
+rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier=f"{PREFIX}-restored", DBSnapshotIdentifier=snap)
+rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=f"{PREFIX}-restored", WaiterConfig=fast)
+restored = rds.describe_db_instances(DBInstanceIdentifier=f"{PREFIX}-restored")["DBInstances"][0]
+source = rds.describe_db_instances(DBInstanceIdentifier=v2)["DBInstances"][0]
+assert restored["DbiResourceId"] != source["DbiResourceId"], restored
+assert restored["Endpoint"]["Port"] != source["Endpoint"]["Port"], restored["Endpoint"]
+assert restored["EngineVersion"] == taken["EngineVersion"], restored
+rds.delete_db_instance(DBInstanceIdentifier=f"{PREFIX}-restored", FinalDBSnapshotIdentifier=f"{snap}-final")
+rds.get_waiter("db_instance_deleted").wait(DBInstanceIdentifier=f"{PREFIX}-restored", WaiterConfig=fast)
+final = rds.describe_db_snapshots(DBSnapshotIdentifier=f"{snap}-final")["DBSnapshots"][0]
+assert final["Status"] == "available" and final["DBInstanceIdentifier"] == f"{PREFIX}-restored", final
+for name in (snap, f"{snap}-copy", f"{snap}-final"):
+    rds.delete_db_snapshot(DBSnapshotIdentifier=name)
+expect_error("DBSnapshotNotFound", rds.describe_db_snapshots, DBSnapshotIdentifier=snap)
+
+step("automated backups")
+# The record is made by teal's backup loop as soon as the instance is
+# available.
+deadline = time.time() + 30
+while True:
+    try:
+        backups = rds.describe_db_instance_automated_backups(DbiResourceId=source["DbiResourceId"])
+        break
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == "DBInstanceAutomatedBackupNotFound", e
+        assert time.time() < deadline, "no automated backup record for the instance"
+        time.sleep(0.5)
+backups = backups["DBInstanceAutomatedBackups"]
+assert backups[0]["Status"] == "active" and backups[0]["BackupRetentionPeriod"] == 1, backups
+# Before the first base backup nothing is restorable; after it, 2001 is
+# outside the window.
+based = "EarliestTime" in backups[0].get("RestoreWindow", {})
+expect_error("InvalidRestoreFault" if based else "PointInTimeRestoreNotEnabled", rds.restore_db_instance_to_point_in_time,
+             SourceDBInstanceIdentifier=v2, TargetDBInstanceIdentifier=f"{PREFIX}-pitr",
+             RestoreTime="2001-01-01T00:00:00Z")
+
 step("blue/green deployment")
 source_arn = rds.describe_db_instances(DBInstanceIdentifier=f"{primary}-v2")["DBInstances"][0]["DBInstanceArn"]
 bgd = rds.create_blue_green_deployment(BlueGreenDeploymentName=f"{PREFIX}-bgd", Source=source_arn,
