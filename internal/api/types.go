@@ -70,6 +70,7 @@ type dbInstanceXML struct {
 	OptionGroupMemberships                list[optionGroupMembershipXML]
 	PubliclyAccessible                    bool
 	StatusInfos                           *list[statusInfoXML] `xml:",omitempty"`
+	PercentProgress                       string               `xml:",omitempty"`
 	StorageType                           string
 	DbInstancePort                        int
 	StorageEncrypted                      bool
@@ -127,6 +128,7 @@ func dbInstanceOf(d *rds.DBInstance) dbInstanceXML {
 		ReadReplicaDBClusterIdentifiers:       listOf[string]("ReadReplicaDBClusterIdentifier", nil),
 		LicenseModel:                          licenseModels[d.Engine],
 		PubliclyAccessible:                    d.PubliclyAccessible,
+		PercentProgress:                       d.PercentProgress,
 		StorageType:                           d.StorageType,
 		DbInstancePort:                        d.DbInstancePort,
 		StorageEncrypted:                      d.StorageEncrypted,

@@ -139,6 +139,9 @@ func runOp(ctx context.Context, o op, args []string, stdout, stderr io.Writer) i
 	var follow bool
 	if isBlueGreenOp(o.name) {
 		defs = append(defs, waitFlag(&follow))
+	} else if followed[o.name] != "" {
+		defs = append(defs, &flagDef{name: "wait", usage: "wait until " + strings.TrimPrefix(followed[o.name], "db-") + ", showing the progress",
+			set: func([]string) error { follow = true; return nil }})
 	}
 	globals := append(cn.flags(), out.flag())
 	if err := parseFlags(args, append(defs, globals...)); err != nil {
@@ -178,7 +181,14 @@ func runOp(ctx context.Context, o op, args []string, stdout, stderr io.Writer) i
 	}
 	if follow {
 		// The command's own timeout bounds the call; the follow has its own.
-		if err := followDeployment(context.WithoutCancel(ctx), client, o.name, deploymentOf(res), newProgress(stderr)); err != nil {
+		ctx, p := context.WithoutCancel(ctx), newProgress(stderr)
+		var err error
+		if isBlueGreenOp(o.name) {
+			err = followDeployment(ctx, client, o.name, deploymentOf(res), p)
+		} else {
+			err = followResource(ctx, client, o.name, res, p)
+		}
+		if err != nil {
 			fmt.Fprintln(stderr, "teal:", cn.describeError(err))
 			return 1
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/smithy-go"
 )
 
@@ -100,8 +101,9 @@ type subject struct {
 	list     func(ctx context.Context, c *rds.Client, in any) ([]item, error)
 }
 
-// item is one listed resource, as waiters see it.
-type item struct{ id, status string }
+// item is one listed resource, as waiters see it; percent is how far the
+// work on it has come ("42"), when the resource says.
+type item struct{ id, status, percent string }
 
 // pager is the SDK's paginator of a describe call.
 type pager[Out any] interface {
@@ -146,7 +148,7 @@ var (
 		func(out *rds.DescribeDBInstancesOutput) []item {
 			items := make([]item, len(out.DBInstances))
 			for i, d := range out.DBInstances {
-				items[i] = item{str(d.DBInstanceIdentifier), str(d.DBInstanceStatus)}
+				items[i] = item{str(d.DBInstanceIdentifier), str(d.DBInstanceStatus), str(d.PercentProgress)}
 			}
 			return items
 		})
@@ -158,7 +160,7 @@ var (
 		func(out *rds.DescribeDBClustersOutput) []item {
 			items := make([]item, len(out.DBClusters))
 			for i, c := range out.DBClusters {
-				items[i] = item{str(c.DBClusterIdentifier), str(c.Status)}
+				items[i] = item{id: str(c.DBClusterIdentifier), status: str(c.Status)}
 			}
 			return items
 		})
@@ -170,7 +172,10 @@ var (
 		func(out *rds.DescribeDBSnapshotsOutput) []item {
 			items := make([]item, len(out.DBSnapshots))
 			for i, s := range out.DBSnapshots {
-				items[i] = item{str(s.DBSnapshotIdentifier), str(s.Status)}
+				items[i] = item{id: str(s.DBSnapshotIdentifier), status: str(s.Status)}
+				if s.PercentProgress != nil && str(s.Status) == "creating" {
+					items[i].percent = strconv.Itoa(int(*s.PercentProgress))
+				}
 			}
 			return items
 		})
@@ -237,6 +242,68 @@ func runWait(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// followed are the commands whose work goes on after they answer, with
+// the waiter --wait runs on the resource they answer with.
+var followed = map[string]string{
+	"create-db-instance":                   "db-instance-available",
+	"create-db-instance-read-replica":      "db-instance-available",
+	"restore-db-instance-from-db-snapshot": "db-instance-available",
+	"restore-db-instance-to-point-in-time": "db-instance-available",
+	"reboot-db-instance":                   "db-instance-available",
+	"start-db-instance":                    "db-instance-available",
+	"delete-db-instance":                   "db-instance-deleted",
+	"create-db-snapshot":                   "db-snapshot-available",
+	"copy-db-snapshot":                     "db-snapshot-available",
+}
+
+// followResource waits, as followed says, for the resource a command
+// answered with, showing its progress.
+func followResource(ctx context.Context, c *rds.Client, cmd string, res any, p *progress) error {
+	var inst *types.DBInstance
+	var snap *types.DBSnapshot
+	switch r := res.(type) {
+	case *rds.CreateDBInstanceOutput:
+		inst = r.DBInstance
+	case *rds.CreateDBInstanceReadReplicaOutput:
+		inst = r.DBInstance
+	case *rds.RestoreDBInstanceFromDBSnapshotOutput:
+		inst = r.DBInstance
+	case *rds.RestoreDBInstanceToPointInTimeOutput:
+		inst = r.DBInstance
+	case *rds.RebootDBInstanceOutput:
+		inst = r.DBInstance
+	case *rds.StartDBInstanceOutput:
+		inst = r.DBInstance
+	case *rds.DeleteDBInstanceOutput:
+		inst = r.DBInstance
+	case *rds.CreateDBSnapshotOutput:
+		snap = r.DBSnapshot
+	case *rds.CopyDBSnapshotOutput:
+		snap = r.DBSnapshot
+	}
+	var in any
+	switch {
+	case inst != nil && inst.DBInstanceIdentifier != nil:
+		in = &rds.DescribeDBInstancesInput{DBInstanceIdentifier: inst.DBInstanceIdentifier}
+	case snap != nil && snap.DBSnapshotIdentifier != nil:
+		in = &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: snap.DBSnapshotIdentifier}
+	default:
+		return fmt.Errorf("%s: the answer names nothing to wait for", cmd)
+	}
+	for i := range waiters {
+		if waiters[i].name == followed[cmd] {
+			ctx, cancel := context.WithTimeout(ctx, resourceWaitTimeout)
+			defer cancel()
+			return waiters[i].wait(ctx, c, in, 2*time.Second, p)
+		}
+	}
+	return fmt.Errorf("%s: no waiter %s", cmd, followed[cmd])
+}
+
+// resourceWaitTimeout bounds a --wait on an instance or a snapshot: a
+// large restore takes a while.
+const resourceWaitTimeout = 6 * time.Hour
+
 func durationFlag(name, usage string, p *time.Duration) *flagDef {
 	return &flagDef{name: name, arg: "DURATION", usage: usage, set: func(w []string) error {
 		d, err := time.ParseDuration(w[0])
@@ -300,6 +367,9 @@ func (w *waiter) statusLine(items []item, notFound bool, id string) string {
 	parts := make([]string, len(items))
 	for i, it := range items {
 		parts[i] = it.id + ": " + it.status
+		if it.percent != "" {
+			parts[i] += ", " + it.percent + "%"
+		}
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ", ")

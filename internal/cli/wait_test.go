@@ -54,7 +54,7 @@ func TestWaiterRules(t *testing.T) {
 		done     bool
 		failure  string
 	}
-	one := func(id, status string) []item { return []item{{id, status}} }
+	one := func(id, status string) []item { return []item{{id: id, status: status}} }
 	available := func(kind, a, b string) []poll {
 		polls := []poll{
 			{items: one(a, "creating")},
@@ -62,12 +62,12 @@ func TestWaiterRules(t *testing.T) {
 			{items: one(a, "modifying")},
 			{items: one(a, "available"), done: true},
 			// pathAll: every item, and an empty list matches nothing.
-			{items: []item{{a, "available"}, {b, "creating"}}},
-			{items: []item{{a, "available"}, {b, "available"}}, done: true},
+			{items: []item{{id: a, status: "available"}, {id: b, status: "creating"}}},
+			{items: []item{{id: a, status: "available"}, {id: b, status: "available"}}, done: true},
 			{},
 			// No acceptor expects the not-found error, so it ends the wait.
 			{notFound: true, failure: "no such " + kind},
-			{items: []item{{a, "available"}, {b, "deleting"}}, failure: b + " is deleting"},
+			{items: []item{{id: a, status: "available"}, {id: b, status: "deleting"}}, failure: b + " is deleting"},
 		}
 		for _, s := range []string{"deleted", "deleting", "failed", "incompatible-restore", "incompatible-parameters"} {
 			polls = append(polls, poll{items: one(a, s), failure: a + " is " + s})
@@ -84,7 +84,7 @@ func TestWaiterRules(t *testing.T) {
 			{notFound: true, done: true},
 		}
 		for _, s := range []string{"creating", "modifying", "rebooting", "resetting-master-credentials"} {
-			polls = append(polls, poll{items: []item{{a + "-other", "deleting"}, {a, s}}, failure: a + " is " + s + ", not being deleted"})
+			polls = append(polls, poll{items: []item{{id: a + "-other", status: "deleting"}, {id: a, status: s}}, failure: a + " is " + s + ", not being deleted"})
 		}
 		return polls
 	}
@@ -113,7 +113,8 @@ func TestWaiterStatusLine(t *testing.T) {
 		notFound bool
 		id, want string
 	}{
-		{available, []item{{"c2", "creating"}, {"c1", "available"}}, false, "", "c1: available, c2: creating"},
+		{available, []item{{id: "c2", status: "creating"}, {id: "c1", status: "available"}}, false, "", "c1: available, c2: creating"},
+		{findWaiter(t, "db-snapshot-available"), []item{{id: "s1", status: "creating", percent: "42"}}, false, "", "s1: creating, 42%"},
 		{available, nil, true, "c1", "c1: not found"},
 		{available, nil, false, "", "no DB clusters"},
 		{deleted, nil, true, "c1", "c1: deleted"},
@@ -122,6 +123,21 @@ func TestWaiterStatusLine(t *testing.T) {
 		if got := c.w.statusLine(c.items, c.notFound, c.id); got != c.want {
 			t.Errorf("%s: statusLine(%v, %v, %q) = %q, want %q", c.w.name, c.items, c.notFound, c.id, got, c.want)
 		}
+	}
+}
+
+// TestFollowedCommands checks that every command that takes --wait on a
+// resource exists and names a waiter.
+func TestFollowedCommands(t *testing.T) {
+	for cmd, w := range followed {
+		found := false
+		for _, o := range ops {
+			found = found || o.name == cmd
+		}
+		if !found {
+			t.Errorf("--wait is given to %s, which is not a command", cmd)
+		}
+		findWaiter(t, w)
 	}
 }
 

@@ -10,7 +10,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Files and programs of a server's own OS user. teal runs as root and
@@ -161,4 +163,20 @@ func DirSize(dir string) int64 {
 		return nil
 	})
 	return n
+}
+
+// CountBytes sets copied to the size of dir every half second until done:
+// the progress of a copy whose tool says nothing of it that is worth
+// parsing (mariadb-backup), or that runs inside an engine.
+func CountBytes(dir string, copied *atomic.Int64, done <-chan struct{}) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			copied.Store(DirSize(dir))
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -476,6 +477,11 @@ func (s *Service) describeLocked(r *instanceRecord) *DBInstance {
 	}
 	if b := s.backups[r.ResourceID]; b != nil && s.archivesLocked(r) {
 		d.LatestRestorableTime = s.latestLocked(b)
+	}
+	if w := s.restoreWork[r.ResourceID]; w != nil && r.Status == StatusCreating {
+		if p := w.percent(); p >= 0 {
+			d.PercentProgress = strconv.Itoa(p)
+		}
 	}
 	if c := s.clusters[r.ClusterResourceID]; c != nil {
 		// A cluster's readers follow its writer, as Aurora's replicas

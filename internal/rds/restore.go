@@ -211,10 +211,25 @@ func (s *Service) provisionFromSnapshot(ctx context.Context, rid string) {
 			err = fmt.Errorf("engine %s does not restore to a point in time", r.Engine)
 		}
 	}
+	// Progress is the share of the snapshot's bytes in the new data
+	// directory; a point-in-time restore then replays its changes.
+	work := &snapshotWork{}
+	s.restoreWork[rid] = work
 	s.unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.restoreWork, rid)
+		s.mu.Unlock()
+	}()
 
 	if err == nil {
 		err = s.startOver(ctx, rid, l)
+	}
+	if err == nil {
+		work.total.Store(engine.DirSize(dir))
+		stop := make(chan struct{})
+		defer close(stop)
+		go engine.CountBytes(l.DataDir, &work.copied, stop)
 	}
 	if err == nil && archiver != nil {
 		run := func(ctx context.Context, spec supervisor.Spec, while func(context.Context) error) error {

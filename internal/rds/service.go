@@ -104,6 +104,7 @@ type Service struct {
 	deployments   map[string]*deploymentRecord // by identifier
 	snapshots     map[string]*snapshotRecord   // DB snapshots, by identifier
 	snapshotWork  map[string]*snapshotWork     // the snapshots being taken, not persisted
+	restoreWork   map[string]*snapshotWork     // the instances being restored, by DbiResourceId
 	backups       map[string]*backupRecord     // automated backups, by DbiResourceId
 	live          map[string]*deploymentLive   // what the monitor last measured
 	unsaved       map[string]string            // what a deployment is doing or waits for, not persisted
@@ -286,6 +287,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		deployments:    map[string]*deploymentRecord{},
 		snapshots:      map[string]*snapshotRecord{},
 		snapshotWork:   map[string]*snapshotWork{},
+		restoreWork:    map[string]*snapshotWork{},
 		backups:        map[string]*backupRecord{},
 		subnetGroups:   map[string]*subnetGroupRecord{},
 		securityGroups: map[string]*securityGroupRecord{},

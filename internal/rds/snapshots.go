@@ -89,10 +89,20 @@ func (sn *snapshotRecord) clone() snapshotRecord {
 	return n
 }
 
-// snapshotWork is how far the copy of a snapshot being created has come.
+// snapshotWork is how far the copy of a snapshot being created, or of
+// one being restored, has come: bytes copied of about total.
 type snapshotWork struct {
-	copied atomic.Int64
-	total  int64
+	copied, total atomic.Int64
+}
+
+// percent is how far the copy has come, below 100 until it is done; -1
+// while its size is not known.
+func (w *snapshotWork) percent() int {
+	total := w.total.Load()
+	if total <= 0 {
+		return -1
+	}
+	return min(99, int(w.copied.Load()*100/total))
 }
 
 // DBSnapshot is the description of a DB snapshot, as DescribeDBSnapshots
@@ -313,7 +323,7 @@ func (s *Service) takeSnapshot(ctx context.Context, id string) bool {
 	s.unlock()
 
 	if err == nil {
-		work.total = engine.DirSize(l.DataDir)
+		work.total.Store(engine.DirSize(l.DataDir))
 		err = os.RemoveAll(dir)
 	}
 	if err == nil {
@@ -536,10 +546,7 @@ func (s *Service) describeSnapshotLocked(sn *snapshotRecord) *DBSnapshot {
 	case sn.Status == SnapshotAvailable:
 		d.PercentProgress = 100
 	case s.snapshotWork[sn.Identifier] != nil:
-		w := s.snapshotWork[sn.Identifier]
-		if w.total > 0 {
-			d.PercentProgress = min(99, int(w.copied.Load()*100/w.total))
-		}
+		d.PercentProgress = max(0, s.snapshotWork[sn.Identifier].percent())
 	}
 	return d
 }

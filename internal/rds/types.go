@@ -76,6 +76,9 @@ type DBInstance struct {
 	StorageEncrypted                      bool
 	DbInstancePort                        int
 	DBClusterIdentifier                   string
+	// PercentProgress is how much of its snapshot an instance being
+	// restored has copied, "0" to "99"; empty otherwise.
+	PercentProgress string
 	// LatestRestorableTime is zero when the instance has no automated
 	// backup to restore from yet.
 	LatestRestorableTime time.Time

@@ -162,6 +162,22 @@ func TestCLI(t *testing.T) {
 	}
 	teal.ok(t, "iam", "delete-access-key", "--access-key-id", key.AccessKey.AccessKeyId)
 
+	// Commands whose work goes on take --wait, which follows it.
+	if _, progress := teal.ok(t, "create-db-snapshot", "--db-snapshot-identifier", "cli-snap", "--db-instance-identifier", "cli-e2e",
+		"--wait"); !strings.Contains(progress, "cli-snap: available (") {
+		t.Errorf("create-db-snapshot --wait:\n%s", progress)
+	}
+	if _, progress := teal.ok(t, "restore-db-instance-from-db-snapshot", "--db-instance-identifier", "cli-restored",
+		"--db-snapshot-identifier", "cli-snap", "--wait"); !strings.Contains(progress, "cli-restored: creating") ||
+		!strings.Contains(progress, "cli-restored: available (") {
+		t.Errorf("restore-db-instance-from-db-snapshot --wait:\n%s", progress)
+	}
+	if _, progress := teal.ok(t, "delete-db-instance", "--db-instance-identifier", "cli-restored", "--skip-final-snapshot",
+		"--wait"); !strings.Contains(progress, "cli-restored: deleted (") {
+		t.Errorf("delete-db-instance --wait:\n%s", progress)
+	}
+	teal.ok(t, "delete-db-snapshot", "--db-snapshot-identifier", "cli-snap")
+
 	out, _ = teal.ok(t, "delete-db-instance", "--db-instance-identifier", "cli-e2e", "--skip-final-snapshot")
 	if !strings.Contains(out, "cli-e2e") {
 		t.Errorf("delete printed:\n%s", out)

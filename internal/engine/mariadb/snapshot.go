@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync/atomic"
-	"time"
 
 	"github.com/tealdb/teal/internal/engine"
 )
@@ -35,7 +34,7 @@ func (e *Engine) Snapshot(ctx context.Context, l engine.Layout, dir string, copi
 	done := make(chan struct{})
 	defer close(done)
 	if copied != nil {
-		go countBytes(data, copied, done)
+		go engine.CountBytes(data, copied, done)
 	}
 	backup := exec.CommandContext(ctx, "/usr/bin/mariadb-backup", "--backup", "--target-dir="+data,
 		"--socket="+filepath.Join(l.SocketDir, "mysqld.sock"), "--user="+admin, "--datadir="+l.DataDir)
@@ -55,19 +54,4 @@ func (e *Engine) Restore(ctx context.Context, l engine.Layout, dir string) error
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
 	return nil
-}
-
-// countBytes sets copied to the size of dir every half second until done:
-// mariadb-backup says nothing of its progress that is worth parsing.
-func countBytes(dir string, copied *atomic.Int64, done <-chan struct{}) {
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-t.C:
-			copied.Store(engine.DirSize(dir))
-		}
-	}
 }
