@@ -126,41 +126,28 @@ type restorePointInTimeInput struct {
 	TdeCredentialArn         string `query:",unsupported"`
 	Domain                   string `query:",unsupported"`
 	CustomIamInstanceProfile string `query:",unsupported"`
-	// Members a restore, a copy or a replica here does not apply yet:
-	// refused, never ignored.
+	// Settings, as CreateDBInstance takes them.
+	restoreSettingsInput
+	MaxAllocatedStorage *int
+	// Members a restore here does not apply: refused, never ignored.
 	AdditionalStorageVolumes        []struct{} `query:"AdditionalStorageVolumes.member,unsupported"`
-	AutoMinorVersionUpgrade         *bool      `query:",unsupported"`
-	AvailabilityZone                string     `query:",unsupported"`
-	BackupTarget                    string     `query:",unsupported"`
-	CACertificateIdentifier         string     `query:",unsupported"`
-	CopyTagsToSnapshot              *bool      `query:",unsupported"`
 	DBCapacityReservationIdentifier string     `query:",unsupported"`
-	DedicatedLogVolume              *bool      `query:",unsupported"`
 	DomainAuthSecretArn             string     `query:",unsupported"`
 	DomainDnsIps                    []string   `query:"DomainDnsIps.member,unsupported"`
 	DomainFqdn                      string     `query:",unsupported"`
 	DomainIAMRoleName               string     `query:",unsupported"`
 	DomainOu                        string     `query:",unsupported"`
-	EnableCloudwatchLogsExports     []string   `query:"EnableCloudwatchLogsExports.member,unsupported"`
-	EnableCustomerOwnedIp           *bool      `query:",unsupported"`
-	EnableIAMDatabaseAuthentication *bool      `query:",unsupported"`
 	EngineLifecycleSupport          string     `query:",unsupported"`
-	Iops                            *int       `query:",unsupported"`
-	LicenseModel                    string     `query:",unsupported"`
 	MasterUserSecretKmsKeyId        string     `query:",unsupported"`
-	MaxAllocatedStorage             *int       `query:",unsupported"`
-	MultiAZ                         *bool      `query:",unsupported"`
-	NetworkType                     string     `query:",unsupported"`
-	PreferredBackupWindow           string     `query:",unsupported"`
 	ProcessorFeatures               []struct{} `query:"ProcessorFeatures.ProcessorFeature,unsupported"`
-	PubliclyAccessible              *bool      `query:",unsupported"`
-	StorageThroughput               *int       `query:",unsupported"`
 	TagSpecifications               []struct{} `query:"TagSpecifications.item,unsupported"`
 	TdeCredentialPassword           string     `query:",unsupported"`
 	UseDefaultProcessorFeatures     *bool      `query:",unsupported"`
 }
 
 func (a *API) restorePointInTime(ctx context.Context, in *restorePointInTimeInput) (dbInstanceResult, error) {
+	settings := in.settings()
+	settings.MaxAllocatedStorage = in.MaxAllocatedStorage
 	return instanceResult(a.svc.RestoreDBInstanceToPointInTime(ctx, rds.RestorePointInTimeInput{
 		SourceDBInstanceIdentifier:          in.SourceDBInstanceIdentifier,
 		SourceDbiResourceId:                 in.SourceDbiResourceId,
@@ -180,6 +167,8 @@ func (a *API) restorePointInTime(ctx context.Context, in *restorePointInTimeInpu
 			BackupRetentionPeriod: in.BackupRetentionPeriod,
 			InstanceGroups: rds.InstanceGroups{DBSubnetGroupName: in.DBSubnetGroupName,
 				VpcSecurityGroupIds: in.VpcSecurityGroupIds, OptionGroupName: in.OptionGroupName},
+			InstanceSettings: settings,
+			AvailabilityZone: in.AvailabilityZone,
 		},
 	}))
 }

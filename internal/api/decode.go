@@ -29,6 +29,9 @@ import (
 // rewrites to its canonical form before the request is authorized
 // (identifiers.go).
 //
+// The members of an embedded struct are members of the request itself:
+// requests that share members share a struct.
+//
 // Keys no field names are ignored, as RDS ignores members it does not use;
 // that keeps newer clients working against teal.
 
@@ -143,6 +146,13 @@ func decodeStruct(f *form, v reflect.Value, prefix string) error {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
+		if sf.Anonymous && sf.Type.Kind() == reflect.Struct {
+			// An embedded struct's members are the request's own.
+			if err := decodeStruct(f, v.Field(i), prefix); err != nil {
+				return err
+			}
+			continue
+		}
 		if !sf.IsExported() || sf.Tag.Get("query") == "-" {
 			continue
 		}

@@ -189,3 +189,21 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeEmbedded checks that the members of an embedded struct are
+// read as members of the request itself.
+func TestDecodeEmbedded(t *testing.T) {
+	var in restorePointInTimeInput
+	if err := decode(formOf(t, "TargetDBInstanceIdentifier=x&PubliclyAccessible=true&PreferredBackupWindow=04:00-04:30"+
+		"&EnableCloudwatchLogsExports.member.1=postgresql&MaxAllocatedStorage=100"), &in); err != nil {
+		t.Fatal(err)
+	}
+	s := in.settings()
+	if in.TargetDBInstanceIdentifier != "x" || s.PubliclyAccessible == nil || !*s.PubliclyAccessible ||
+		s.PreferredBackupWindow != "04:00-04:30" || len(s.EnableLogTypes) != 1 || in.MaxAllocatedStorage == nil || *in.MaxAllocatedStorage != 100 {
+		t.Errorf("decoded %+v", in)
+	}
+	if err := decode(formOf(t, "TargetDBInstanceIdentifier=x&PubliclyAccessible=maybe"), &in); err == nil {
+		t.Error("an embedded member's bad value was taken")
+	}
+}

@@ -23,10 +23,19 @@ func canonicalize(scope rds.Scope, in any) error {
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
 		return nil
 	}
-	v = v.Elem()
+	return canonicalizeStruct(scope, v.Elem())
+}
+
+func canonicalizeStruct(scope rds.Scope, v reflect.Value) error {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
+		if sf.Anonymous && sf.Type.Kind() == reflect.Struct {
+			if err := canonicalizeStruct(scope, v.Field(i)); err != nil {
+				return err
+			}
+			continue
+		}
 		if !sf.IsExported() || sf.Tag.Get("query") == "-" {
 			continue
 		}

@@ -28,9 +28,11 @@ func TestInputsDeclareEveryMember(t *testing.T) {
 	} {
 		declared := map[string]bool{}
 		tt := reflect.TypeOf(c.teal)
-		for i := 0; i < tt.NumField(); i++ {
-			name, _, _ := strings.Cut(specOf(tt.Field(i)).name, ".")
-			declared[name] = true
+		for _, sf := range reflect.VisibleFields(tt) {
+			if !sf.Anonymous {
+				name, _, _ := strings.Cut(specOf(sf).name, ".")
+				declared[name] = true
+			}
 		}
 		st := reflect.TypeOf(c.sdk)
 		for i := 0; i < st.NumField(); i++ {

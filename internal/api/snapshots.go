@@ -25,6 +25,8 @@ type dbSnapshotXML struct {
 	SourceRegion                     string `xml:",omitempty"`
 	SourceDBSnapshotIdentifier       string `xml:",omitempty"`
 	StorageType                      string
+	Iops                             int `xml:",omitempty"`
+	StorageThroughput                int `xml:",omitempty"`
 	Encrypted                        bool
 	BackupRetentionPeriod            int
 	DBSnapshotArn                    string
@@ -53,6 +55,8 @@ func dbSnapshotOf(d *rds.DBSnapshot) dbSnapshotXML {
 		SourceRegion:               d.SourceRegion,
 		SourceDBSnapshotIdentifier: d.SourceDBSnapshotIdentifier,
 		StorageType:                d.StorageType,
+		Iops:                       d.Iops,
+		StorageThroughput:          d.StorageThroughput,
 		Encrypted:                  d.Encrypted,
 		BackupRetentionPeriod:      d.BackupRetentionPeriod,
 		DBSnapshotArn:              d.DBSnapshotArn,
@@ -223,40 +227,26 @@ type restoreFromSnapshotInput struct {
 	TdeCredentialArn            string `query:",unsupported"`
 	Domain                      string `query:",unsupported"`
 	CustomIamInstanceProfile    string `query:",unsupported"`
-	// Members a restore, a copy or a replica here does not apply yet:
-	// refused, never ignored.
+	// Settings, as CreateDBInstance takes them.
+	restoreSettingsInput
+	// Members a restore here does not apply: refused, never ignored.
 	AdditionalStorageVolumes        []struct{} `query:"AdditionalStorageVolumes.member,unsupported"`
-	AutoMinorVersionUpgrade         *bool      `query:",unsupported"`
-	AvailabilityZone                string     `query:",unsupported"`
-	BackupTarget                    string     `query:",unsupported"`
-	CACertificateIdentifier         string     `query:",unsupported"`
-	CopyTagsToSnapshot              *bool      `query:",unsupported"`
 	DBCapacityReservationIdentifier string     `query:",unsupported"`
-	DedicatedLogVolume              *bool      `query:",unsupported"`
 	DomainAuthSecretArn             string     `query:",unsupported"`
 	DomainDnsIps                    []string   `query:"DomainDnsIps.member,unsupported"`
 	DomainFqdn                      string     `query:",unsupported"`
 	DomainIAMRoleName               string     `query:",unsupported"`
 	DomainOu                        string     `query:",unsupported"`
-	EnableCloudwatchLogsExports     []string   `query:"EnableCloudwatchLogsExports.member,unsupported"`
-	EnableCustomerOwnedIp           *bool      `query:",unsupported"`
-	EnableIAMDatabaseAuthentication *bool      `query:",unsupported"`
 	EngineLifecycleSupport          string     `query:",unsupported"`
-	Iops                            *int       `query:",unsupported"`
-	LicenseModel                    string     `query:",unsupported"`
 	MasterUserSecretKmsKeyId        string     `query:",unsupported"`
-	MultiAZ                         *bool      `query:",unsupported"`
-	NetworkType                     string     `query:",unsupported"`
-	PreferredBackupWindow           string     `query:",unsupported"`
 	ProcessorFeatures               []struct{} `query:"ProcessorFeatures.ProcessorFeature,unsupported"`
-	PubliclyAccessible              *bool      `query:",unsupported"`
-	StorageThroughput               *int       `query:",unsupported"`
 	TagSpecifications               []struct{} `query:"TagSpecifications.item,unsupported"`
 	TdeCredentialPassword           string     `query:",unsupported"`
 	UseDefaultProcessorFeatures     *bool      `query:",unsupported"`
 }
 
 func (a *API) restoreFromSnapshot(ctx context.Context, in *restoreFromSnapshotInput) (dbInstanceResult, error) {
+	settings := in.settings()
 	return instanceResult(a.svc.RestoreDBInstanceFromDBSnapshot(ctx, rds.RestoreFromSnapshotInput{
 		DBInstanceIdentifier: in.DBInstanceIdentifier,
 		DBSnapshotIdentifier: in.DBSnapshotIdentifier,
@@ -272,6 +262,41 @@ func (a *API) restoreFromSnapshot(ctx context.Context, in *restoreFromSnapshotIn
 			BackupRetentionPeriod: in.BackupRetentionPeriod,
 			InstanceGroups: rds.InstanceGroups{DBSubnetGroupName: in.DBSubnetGroupName,
 				VpcSecurityGroupIds: in.VpcSecurityGroupIds, OptionGroupName: in.OptionGroupName},
+			InstanceSettings: settings,
+			AvailabilityZone: in.AvailabilityZone,
 		},
 	}))
+}
+
+// restoreSettingsInput are the settings members both restores share with
+// CreateDBInstance; embedded, they are members of the request.
+type restoreSettingsInput struct {
+	AutoMinorVersionUpgrade         *bool
+	AvailabilityZone                string
+	BackupTarget                    string
+	CACertificateIdentifier         string
+	CopyTagsToSnapshot              *bool
+	DedicatedLogVolume              *bool
+	EnableCloudwatchLogsExports     []string `query:"EnableCloudwatchLogsExports.member"`
+	EnableCustomerOwnedIp           *bool
+	EnableIAMDatabaseAuthentication *bool
+	Iops                            *int
+	LicenseModel                    string
+	MultiAZ                         *bool
+	NetworkType                     string
+	PreferredBackupWindow           string
+	PubliclyAccessible              *bool
+	StorageThroughput               *int
+}
+
+func (in *restoreSettingsInput) settings() rds.InstanceSettings {
+	return rds.InstanceSettings{
+		PreferredBackupWindow: in.PreferredBackupWindow, Iops: in.Iops, StorageThroughput: in.StorageThroughput,
+		CACertificateIdentifier: in.CACertificateIdentifier, PubliclyAccessible: in.PubliclyAccessible,
+		AutoMinorVersionUpgrade: in.AutoMinorVersionUpgrade, CopyTagsToSnapshot: in.CopyTagsToSnapshot,
+		LicenseModel: in.LicenseModel, NetworkType: in.NetworkType, BackupTarget: in.BackupTarget,
+		MultiAZ: in.MultiAZ, EnableIAMDatabaseAuthentication: in.EnableIAMDatabaseAuthentication,
+		EnableCustomerOwnedIp: in.EnableCustomerOwnedIp, DedicatedLogVolume: in.DedicatedLogVolume,
+		EnableLogTypes: in.EnableCloudwatchLogsExports,
+	}
 }

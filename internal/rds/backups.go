@@ -62,6 +62,8 @@ type backupRecord struct {
 	Class              string
 	AllocatedStorage   int
 	StorageType        string
+	Iops               int `json:",omitempty"`
+	StorageThroughput  int `json:",omitempty"`
 	Port               int
 	MasterUsername     string
 	MasterVerifier     string `json:",omitempty"`
@@ -140,6 +142,7 @@ func (s *Service) backupOfLocked(r *instanceRecord) backupRecord {
 	b.DbiResourceID, b.InstanceIdentifier = r.ResourceID, r.Identifier
 	b.Engine, b.EngineVersion, b.Class = r.Engine, r.EngineVersion, r.Class
 	b.AllocatedStorage, b.StorageType, b.Port = r.AllocatedStorage, r.StorageType, r.Port
+	b.Iops, b.StorageThroughput = r.Iops, r.StorageThroughput
 	b.MasterUsername, b.MasterVerifier, b.DBName = r.MasterUsername, r.MasterVerifier, r.DBName
 	b.ParameterGroup, b.InstanceCreateTime = r.ParameterGroup, r.CreateTime
 	b.Retention, b.Status = r.BackupRetentionPeriod, BackupActive
@@ -683,7 +686,8 @@ func (s *Service) RestoreDBInstanceToPointInTime(ctx context.Context, in Restore
 		target = time.Time{}
 	}
 	r, err := s.restoredInstanceLocked(id, restoreSource{engine: b.Engine, version: b.EngineVersion, class: b.Class,
-		storage: b.AllocatedStorage, storageType: b.StorageType, retention: b.Retention, group: b.ParameterGroup},
+		storage: b.AllocatedStorage, storageType: b.StorageType, iops: b.Iops, throughput: b.StorageThroughput,
+		retention: b.Retention, group: b.ParameterGroup},
 		in.RestoreOptions)
 	if err != nil {
 		return nil, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"time"
@@ -40,6 +39,10 @@ type RestoreOptions struct {
 	// InstanceGroups are the new instance's DB subnet group, VPC security
 	// groups and option group (the defaults when not given).
 	InstanceGroups
+	// InstanceSettings are the new instance's settings, as
+	// CreateDBInstance takes them; AvailabilityZone is teal's one zone.
+	InstanceSettings
+	AvailabilityZone string
 }
 
 // RestoreDBInstanceFromDBSnapshot creates a new instance with a snapshot's
@@ -69,7 +72,8 @@ func (s *Service) RestoreDBInstanceFromDBSnapshot(ctx context.Context, in Restor
 		return nil, invalidSnapshotState("DB snapshot %s is %s; an instance is restored from an available snapshot.", sn.Identifier, sn.Status)
 	}
 	r, err := s.restoredInstanceLocked(id, restoreSource{engine: sn.Engine, version: sn.EngineVersion, class: sn.Class,
-		storage: sn.AllocatedStorage, storageType: sn.StorageType, retention: sn.BackupRetentionPeriod, group: sn.ParameterGroup},
+		storage: sn.AllocatedStorage, storageType: sn.StorageType, iops: sn.Iops, throughput: sn.StorageThroughput,
+		retention: sn.BackupRetentionPeriod, group: sn.ParameterGroup},
 		in.RestoreOptions)
 	if err != nil {
 		return nil, err
@@ -93,7 +97,7 @@ func (s *Service) RestoreDBInstanceFromDBSnapshot(ctx context.Context, in Restor
 // instance's automated backups.
 type restoreSource struct {
 	engine, version, class, storageType, group string
-	storage, retention                         int
+	storage, iops, throughput, retention       int
 }
 
 // restoredInstanceLocked is the record of a new instance id restored from
@@ -102,6 +106,12 @@ type restoreSource struct {
 // fits).
 func (s *Service) restoredInstanceLocked(id string, src restoreSource, o RestoreOptions) (*instanceRecord, error) {
 	engineName, version, retention := src.engine, src.version, src.retention
+	if err := checkFixedSettings(&o.InstanceSettings, engineName); err != nil {
+		return nil, err
+	}
+	if zone := s.cfg.Region + "a"; o.AvailabilityZone != "" && o.AvailabilityZone != zone {
+		return nil, invalidValue("Invalid Availability Zone %s: teal's region %s has one, %s.", o.AvailabilityZone, s.cfg.Region, zone)
+	}
 	if o.Engine != "" && o.Engine != engineName {
 		return nil, invalidCombination("The engine of the restored DB instance (%s) must be the source's (%s).", o.Engine, engineName)
 	}
@@ -131,8 +141,15 @@ func (s *Service) restoredInstanceLocked(id string, src restoreSource, o Restore
 	if o.StorageType == "" {
 		o.StorageType = src.storageType
 	}
-	if !map[string]bool{"gp2": true, "gp3": true, "io1": true, "io2": true, "standard": true}[o.StorageType] {
-		return nil, fault("StorageTypeNotSupported", http.StatusBadRequest, "Invalid storage type: %s", o.StorageType)
+	if err := validStorageType(o.StorageType); err != nil {
+		return nil, err
+	}
+	// The source's provisioned IOPS and throughput go on while its
+	// storage type does.
+	settings, err := settleSettings(instanceSettings{Iops: src.iops, StorageThroughput: src.throughput}, &o.InstanceSettings,
+		storagePlan{typ: o.StorageType, gib: o.AllocatedStorage, changed: true, typeChanged: o.StorageType != src.storageType})
+	if err != nil {
+		return nil, err
 	}
 	if o.BackupRetentionPeriod != nil {
 		retention = *o.BackupRetentionPeriod
@@ -166,6 +183,7 @@ func (s *Service) restoredInstanceLocked(id string, src restoreSource, o Restore
 		BackupRetentionPeriod: retention,
 		Tags:                  o.Tags,
 		CreateTime:            time.Now().UTC(),
+		instanceSettings:      settings,
 	}
 	if err := s.setGroupsLocked(r, o.InstanceGroups); err != nil {
 		return nil, err

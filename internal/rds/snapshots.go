@@ -65,6 +65,8 @@ type snapshotRecord struct {
 	Class                 string
 	AllocatedStorage      int
 	StorageType           string
+	Iops                  int `json:",omitempty"`
+	StorageThroughput     int `json:",omitempty"`
 	Port                  int
 	MasterUsername        string
 	MasterVerifier        string `json:",omitempty"`
@@ -118,6 +120,8 @@ type DBSnapshot struct {
 	EngineVersion              string
 	AllocatedStorage           int
 	StorageType                string
+	Iops                       int // 0: the storage type's baseline
+	StorageThroughput          int
 	Status                     string
 	Port                       int
 	InstanceCreateTime         time.Time
@@ -226,6 +230,8 @@ func (s *Service) snapshotOfLocked(r *instanceRecord, id, typ string, tags []Tag
 		Class:                 r.Class,
 		AllocatedStorage:      r.AllocatedStorage,
 		StorageType:           r.StorageType,
+		Iops:                  r.Iops,
+		StorageThroughput:     r.StorageThroughput,
 		Port:                  r.Port,
 		MasterUsername:        r.MasterUsername,
 		MasterVerifier:        r.MasterVerifier,
@@ -530,6 +536,8 @@ func (s *Service) describeSnapshotLocked(sn *snapshotRecord) *DBSnapshot {
 		EngineVersion:              sn.EngineVersion,
 		AllocatedStorage:           sn.AllocatedStorage,
 		StorageType:                sn.StorageType,
+		Iops:                       sn.Iops,
+		StorageThroughput:          sn.StorageThroughput,
 		Status:                     sn.Status,
 		Port:                       sn.Port,
 		InstanceCreateTime:         sn.InstanceCreateTime,

@@ -200,12 +200,24 @@ func testSnapshotRestore(t *testing.T, api *awsrds.Client, e snapshotEngine) {
 	if _, err := api.DeleteDBSnapshot(ctx, &awsrds.DeleteDBSnapshotInput{DBSnapshotIdentifier: aws.String(id + "-1")}); err != nil {
 		t.Fatal(err)
 	}
+	// A restore takes the settings CreateDBInstance takes, and refuses
+	// what teal cannot do.
+	_, err = api.RestoreDBInstanceFromDBSnapshot(ctx, &awsrds.RestoreDBInstanceFromDBSnapshotInput{
+		DBInstanceIdentifier: aws.String(id + "-c"), DBSnapshotIdentifier: aws.String(id + "-copy"), MultiAZ: aws.Bool(true)})
+	wantCode(t, "a Multi-AZ restore", err, "InvalidParameterValue")
 	copied, err := api.RestoreDBInstanceFromDBSnapshot(ctx, &awsrds.RestoreDBInstanceFromDBSnapshotInput{
-		DBInstanceIdentifier: aws.String(id + "-c"), DBSnapshotIdentifier: aws.String(id + "-copy")})
+		DBInstanceIdentifier: aws.String(id + "-c"), DBSnapshotIdentifier: aws.String(id + "-copy"),
+		PreferredBackupWindow: aws.String("04:00-04:30"), CACertificateIdentifier: aws.String("rds-ca-ecc384-g1"),
+		PubliclyAccessible: aws.Bool(true), CopyTagsToSnapshot: aws.Bool(true)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitAvailable(t, api, aws.ToString(copied.DBInstance.DBInstanceIdentifier))
+	if d := describeAPI(t, api, id+"-c"); aws.ToString(d.PreferredBackupWindow) != "04:00-04:30" ||
+		aws.ToString(d.CACertificateIdentifier) != "rds-ca-ecc384-g1" || !aws.ToBool(d.PubliclyAccessible) ||
+		!aws.ToBool(d.CopyTagsToSnapshot) || d.PercentProgress != nil {
+		t.Fatalf("the settings of the restored copy: %+v", d)
+	}
 	checkRows(t, openDB(t, e, endpointPort(t, api, id+"-c")), "SELECT count(*) FROM kept WHERE v = 'before'", 100)
 
 	// Deleted with a final snapshot, the instance's last data restores.
