@@ -98,13 +98,25 @@ func New(cfg Config) *API {
 		accountID: cfg.AccountID, log: cfg.Logger, metrics: newAPIMetrics()}
 }
 
-// ServeHTTP answers one request. Every outcome, success or failure, leaves
-// through writeResult or writeFault; serve only returns errors.
+// ServeHTTP answers one request signed with SigV4.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.handle(w, r, func(body []byte) (Caller, error) { return a.auth.Authenticate(r, body) })
+}
+
+// ServeAs answers one request made by caller, whom the front end that
+// received it has authenticated in its own way (the console's session):
+// the request is decoded, authorized and run as a signed one would be.
+func (a *API) ServeAs(w http.ResponseWriter, r *http.Request, caller Caller) {
+	a.handle(w, r, func([]byte) (Caller, error) { return caller, nil })
+}
+
+// handle answers one request. Every outcome, success or failure, leaves
+// through writeResult or writeFault; serve only returns errors.
+func (a *API) handle(w http.ResponseWriter, r *http.Request, authenticate func(body []byte) (Caller, error)) {
 	start := time.Now()
 	id := newRequestID()
 	w.Header().Set("x-amzn-RequestId", id)
-	action, caller, result, err := a.serve(w, r)
+	action, caller, result, err := a.serve(w, r, authenticate)
 	status := http.StatusOK
 	if err == nil {
 		err = writeResult(w, action, id, result)
@@ -132,7 +144,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serve authenticates, decodes, authorizes and runs a request.
-func (a *API) serve(w http.ResponseWriter, r *http.Request) (action string, caller Caller, result any, err error) {
+func (a *API) serve(w http.ResponseWriter, r *http.Request, authenticate func(body []byte) (Caller, error)) (action string, caller Caller, result any, err error) {
 	// No request may bring the server down: a bug in an operation becomes
 	// an InternalFailure for that request alone.
 	defer func() {
@@ -150,7 +162,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) (action string, call
 		return "", nil, nil, &rds.Fault{Code: "MalformedQueryString", Status: http.StatusBadRequest,
 			Message: "The request body could not be read."}
 	}
-	if caller, err = a.auth.Authenticate(r, body); err != nil {
+	if caller, err = authenticate(body); err != nil {
 		return "", nil, nil, err
 	}
 	action, op, call, err := a.decodeRequest(r, body)

@@ -61,3 +61,8 @@ func noSuchEntity(id string) *fault.Fault {
 	return &fault.Fault{Code: "NoSuchEntity", Status: http.StatusNotFound,
 		Message: fmt.Sprintf("The Access Key with id %s cannot be found.", id)}
 }
+
+func signInRefused() *fault.Fault {
+	return &fault.Fault{Code: "InvalidClientTokenId", Status: http.StatusForbidden,
+		Message: "The access key id or the secret access key is not right."}
+}

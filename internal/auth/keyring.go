@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
@@ -248,4 +249,26 @@ func GenerateCredentials() (id, secret string, err error) {
 		return "", "", fmt.Errorf("generate secret access key: %w", err)
 	}
 	return "AKIA" + base32.StdEncoding.EncodeToString(idBytes), base64.StdEncoding.EncodeToString(secretBytes), nil
+}
+
+// SignIn checks an access key id and its secret as a person types them
+// into the console's sign-in form, and returns the key's principal. A
+// wrong id and a wrong secret are refused alike.
+func (k *Keyring) SignIn(id, secret string) (Principal, error) {
+	want, p, ok := k.lookup(id)
+	// Compared even for an unknown id, so that timing tells nothing.
+	if !ok {
+		want = k.rootSecret
+	}
+	if subtle.ConstantTimeCompare([]byte(want), []byte(secret)) != 1 || !ok {
+		return Principal{}, signInRefused()
+	}
+	return p, nil
+}
+
+// Principal is the principal of an access key id as it is now: a key
+// deleted since a session began has none.
+func (k *Keyring) Principal(id string) (Principal, bool) {
+	_, p, ok := k.lookup(id)
+	return p, ok
 }

@@ -214,3 +214,44 @@ func TestSecretsNeverLogged(t *testing.T) {
 		t.Fatalf("an Authorization header was logged:\n%s", logs)
 	}
 }
+
+func TestSignIn(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	key, err := r.kr.CreateKey(ctx, []byte(readOnlyPolicy), "console")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := r.kr.SignIn(rootID, rootSecret); err != nil || !p.IsRoot() {
+		t.Fatalf("root sign-in: %+v, %v", p, err)
+	}
+	p, err := r.kr.SignIn(key.AccessKeyID, key.SecretAccessKey)
+	if err != nil || p.IsRoot() || p.KeyID() != key.AccessKeyID {
+		t.Fatalf("key sign-in: %+v, %v", p, err)
+	}
+	if err := p.Authorize("rds:DeleteDBInstance", "arn:aws:rds:us-east-1:000000000000:db:x"); err == nil {
+		t.Fatal("a read-only key signed in with more than its policy")
+	}
+	// A wrong secret, another key's secret, an unknown id: refused alike.
+	for _, c := range []struct{ id, secret string }{
+		{key.AccessKeyID, key.SecretAccessKey + "x"}, {key.AccessKeyID, rootSecret}, {rootID, ""},
+		{"AKIANOSUCHKEYNOSUCHK", rootSecret}, {"", ""},
+	} {
+		_, err := r.kr.SignIn(c.id, c.secret)
+		if f := faultOf(t, err); f.Code != "InvalidClientTokenId" {
+			t.Errorf("SignIn(%q, %q): %v", c.id, c.secret, err)
+		}
+	}
+	if _, ok := r.kr.Principal(key.AccessKeyID); !ok {
+		t.Fatal("no principal for a live key")
+	}
+	if err := r.kr.DeleteKey(ctx, key.AccessKeyID); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.kr.Principal(key.AccessKeyID); ok {
+		t.Fatal("a deleted key still has a principal")
+	}
+	if _, err := r.kr.SignIn(key.AccessKeyID, key.SecretAccessKey); err == nil {
+		t.Fatal("a deleted key signed in")
+	}
+}
