@@ -3,8 +3,11 @@ package api
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 
+	"github.com/tealdb/teal/internal/bluegreen"
 	"github.com/tealdb/teal/internal/rds"
 )
 
@@ -73,6 +76,33 @@ type blueGreenXML struct {
 	CreateTime                    string
 	DeleteTime                    string `xml:",omitempty"`
 	TagList                       list[tagXML]
+	// teal's own members, which the SDKs skip and the console shows:
+	// green's replication lag while it is available, the preflight's
+	// findings, and the phase and timings of the switchover.
+	TealReplicaLagSeconds *float64 `xml:",omitempty"`
+	TealReplicaLagBytes   *int64   `xml:",omitempty"`
+	TealFindings          *list[findingXML]
+	TealSwitchoverPhase   string `xml:",omitempty"`
+	TealSwitchoverTimings *list[phaseTimingXML]
+}
+
+type findingXML struct {
+	Kind, Database, Object string
+	Blocking               bool
+	Message                string
+}
+
+// order is a switchover phase's place in bluegreen.Phases.
+func order(phase string) int {
+	if i := slices.Index(bluegreen.Phases, phase); i >= 0 {
+		return i
+	}
+	return len(bluegreen.Phases)
+}
+
+type phaseTimingXML struct {
+	Phase        string
+	Milliseconds float64
 }
 
 func blueGreenOf(d rds.BlueGreenDeployment) blueGreenXML {
@@ -98,6 +128,29 @@ func blueGreenOf(d rds.BlueGreenDeployment) blueGreenXML {
 	}
 	if d.DeleteTime != nil {
 		out.DeleteTime = isoTime(*d.DeleteTime)
+	}
+	if d.Status == bluegreen.StatusAvailable {
+		out.TealReplicaLagSeconds, out.TealReplicaLagBytes = &d.ReplicaLagSeconds, &d.ReplicaLagBytes
+	}
+	if len(d.Findings) > 0 {
+		f := make([]findingXML, len(d.Findings))
+		for i, x := range d.Findings {
+			f[i] = findingXML(x)
+		}
+		l := listOf("member", f)
+		out.TealFindings = &l
+	}
+	out.TealSwitchoverPhase = d.SwitchoverPhase
+	if len(d.SwitchoverTimings) > 0 {
+		// In the order they ran; any other after, by name.
+		phases := slices.Sorted(maps.Keys(d.SwitchoverTimings))
+		slices.SortStableFunc(phases, func(a, b string) int { return order(a) - order(b) })
+		t := make([]phaseTimingXML, len(phases))
+		for i, p := range phases {
+			t[i] = phaseTimingXML{p, d.SwitchoverTimings[p]}
+		}
+		l := listOf("member", t)
+		out.TealSwitchoverTimings = &l
 	}
 	return out
 }
