@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/teal
 TEST_FLAGS ?= -count=1 -timeout 25m
 
-.PHONY: all build engines run test unit vet fmt clean
+.PHONY: all build engines run test test-tools unit vet fmt clean
 
 all: build
 
@@ -18,8 +18,12 @@ engines:
 run: engines build
 	./$(BIN) serve
 
-# The whole test suite, with real database servers.
-test: engines vet
+# The engines and the browser the tests drive.
+test-tools:
+	@bash scripts/install-engines.sh --test-tools
+
+# The whole test suite, with real database servers and a real browser.
+test: test-tools vet
 	$(GO) test $(TEST_FLAGS) ./...
 
 # Fast tests only: no database servers (tests that start one skip under -short).

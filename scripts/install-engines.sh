@@ -11,6 +11,9 @@
 #                                      (servers only), unpacked to
 #                                      $TEAL_ENGINES_DIR/postgresql-<major.minor>
 #
+# With --test-tools it also installs what the test suite drives besides the
+# engines: Debian's chromium, the browser of the web console's tests.
+#
 # The script is idempotent: when everything is already installed it prints
 # nothing and exits 0. It prints one line per engine it installs; --quiet
 # suppresses those lines (errors are always reported on stderr).
@@ -41,14 +44,16 @@ MARIADB_PACKAGES=(mariadb-server mariadb-client mariadb-backup)
 MARIADB_PIDFILE=/run/mysqld/mysqld.pid
 
 usage() {
-	echo "usage: $0 [--quiet]" >&2
+	echo "usage: $0 [--quiet] [--test-tools]" >&2
 	exit 2
 }
 
 QUIET=0
+TEST_TOOLS=0
 for arg in "$@"; do
 	case "$arg" in
 	-q | --quiet) QUIET=1 ;;
+	--test-tools) TEST_TOOLS=1 ;;
 	-h | --help) usage ;;
 	*)
 		echo "install-engines: unknown argument: $arg" >&2
@@ -453,7 +458,19 @@ install_pg_suite() {
 	fi
 }
 
+# install_test_tools installs the browser the console's tests drive.
+install_test_tools() {
+	if ! command -v chromium >/dev/null 2>&1; then
+		progress "installing chromium (Debian), for the console's tests"
+		apt_install chromium
+		logged chromium --version || fail "chromium does not run after install"
+	fi
+}
+
 install_debian_engines
+if [[ $TEST_TOOLS -eq 1 ]]; then
+	install_test_tools
+fi
 if compgen -G "$TEAL_ENGINES_DIR/.stage.*" >/dev/null; then
 	lock_engines_dir
 fi

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tealdb/teal/internal/api"
 	"github.com/tealdb/teal/internal/auth"
+	"github.com/tealdb/teal/internal/console"
 	"github.com/tealdb/teal/internal/rds"
 )
 
@@ -30,6 +31,14 @@ func Handler(svc *rds.Service, keys *auth.Keyring, logger *slog.Logger, opts Han
 		Logger:    logger,
 	})
 	mux := http.NewServeMux()
+	// The web console, on the same listener; its requests reach rdsAPI as
+	// the signed-in key.
+	if c, err := console.New(rdsAPI, consoleKeys{keys}, logger); err != nil {
+		logger.Error("the console is not served", "err", err)
+	} else {
+		mux.Handle("/console/", c)
+		mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusFound))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
@@ -85,6 +94,21 @@ func (p principal) IsRoot() bool  { return p.Root }
 func (p principal) KeyID() string { return p.AccessKeyID }
 
 type keyringKeys struct{ kr *auth.Keyring }
+
+type consoleKeys struct{ kr *auth.Keyring }
+
+func (k consoleKeys) SignIn(id, secret string) (api.Caller, error) {
+	p, err := k.kr.SignIn(id, secret)
+	if err != nil {
+		return nil, err
+	}
+	return principal{p}, nil
+}
+
+func (k consoleKeys) Caller(id string) (api.Caller, bool) {
+	p, ok := k.kr.Principal(id)
+	return principal{p}, ok
+}
 
 func (k keyringKeys) CreateKey(ctx context.Context, policy []byte, description string) (api.AccessKey, error) {
 	key, err := k.kr.CreateKey(ctx, policy, description)

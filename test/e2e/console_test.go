@@ -1,0 +1,199 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/tealdb/teal/internal/server"
+)
+
+// TestConsole drives the web console in a headless Chromium against a real
+// teal serve with real servers: sign in with the root key, create an
+// instance, create a blue/green deployment to a newer PostgreSQL, watch it
+// become available, open Switch over, check the summary and the
+// guardrails, have a bad timeout refused, switch over and see it complete.
+// Then a read-only key: it sees everything, its buttons are disabled, and
+// the server refuses its switchover anyway; a request without the
+// session's CSRF token is refused too. Screenshots go to
+// TEAL_CONSOLE_SCREENSHOTS when it is set (docs/console/ is made so).
+func TestConsole(t *testing.T) {
+	t.Parallel()
+	browser, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium is not installed (scripts/install-engines.sh installs it)")
+	}
+	bin := buildTeal(t)
+	dir := dataDir(t)
+	endpoint := serveFirstRun(t, bin, dir)
+	root, err := server.LoadCredentials(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	teal := tealCLI{bin: bin, env: append(envWithout(), "TEAL_ENDPOINT="+endpoint, "TEAL_DATA_DIR="+dir)}
+	policy := filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(policy, []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rds:Describe*","Resource":"*"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := teal.ok(t, "iam", "create-access-key", "--policy-file", policy, "--description", "console reader", "--output", "json")
+	var reader struct {
+		AccessKey struct{ AccessKeyId, SecretAccessKey string }
+	}
+	if err := json.Unmarshal([]byte(out), &reader); err != nil {
+		t.Fatal(err)
+	}
+	shots := os.Getenv("TEAL_CONSOLE_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	}
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1280, 900))...)
+	defer cancelAlloc()
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	defer cancelCtx()
+	ctx, cancel := context.WithTimeout(ctx, 12*time.Minute)
+	defer cancel()
+	b := &page{t: t, ctx: ctx, shots: shots}
+	// The browser starts with the test's context: a step's shorter one
+	// would close it when the step ends.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+
+	// Sign in as root.
+	b.run(chromedp.Navigate(endpoint+"/console"), chromedp.WaitVisible(chromedp.ID("#access-key-id")))
+	b.signIn(root.AccessKeyID, "wrong-secret")
+	b.waitText(".signin .error", "InvalidClientTokenId")
+	b.signIn(root.AccessKeyID, root.SecretAccessKey)
+	b.run(chromedp.WaitEnabled(chromedp.ID("#create-instance")))
+
+	// Create an instance from the Databases page.
+	b.run(chromedp.Click(chromedp.ID("#create-instance")), chromedp.WaitVisible(chromedp.ID("#f-id")))
+	b.selectOption("#f-engine", "postgres 15")
+	b.run(chromedp.SendKeys(chromedp.ID("#f-id"), "web-db"), chromedp.SendKeys(chromedp.ID("#f-password"), masterPass),
+		chromedp.Click(chromedp.ID("#dialog-submit")))
+	b.waitEval(`document.querySelector('#instances tr[data-id="web-db"] [data-status]')?.dataset.status`, "available", 3*time.Minute)
+	b.screenshot("databases.png")
+
+	// Its page, and a blue/green deployment to the newest PostgreSQL.
+	b.run(chromedp.Click(chromedp.CSS(`#instances tr[data-id="web-db"] a`)), chromedp.WaitEnabled(chromedp.ID("#create-bgd")))
+	b.waitText("#connection-string", "user=master")
+	b.run(chromedp.Click(chromedp.ID("#create-bgd")), chromedp.WaitVisible(chromedp.ID("#f-name")))
+	b.selectOption("#f-version", "17")
+	b.run(chromedp.SetValue(chromedp.ID("#f-name"), "web-upgrade"), chromedp.Click(chromedp.ID("#dialog-submit")))
+	b.waitEval(`document.querySelector('h1 [data-status]')?.dataset.status`, "AVAILABLE", 6*time.Minute)
+	b.waitText("#topology", "postgres 17")
+	b.screenshot("deployment.png")
+
+	// Switch over, as the RDS console does it.
+	b.run(chromedp.Click(chromedp.ID("#switchover")), chromedp.WaitVisible(chromedp.ID("#switchover-summary")))
+	b.waitText("#switchover-summary", "web-db-old1")
+	b.waitEval(`[...document.querySelectorAll('#guardrails li')].map(l => l.dataset.ok).join()`, "true,true,true,true", time.Minute)
+	b.run(chromedp.SetValue(chromedp.ID("#switchover-timeout"), "10"), chromedp.Click(chromedp.ID("#switchover-confirm")))
+	b.waitText("form .error", "InvalidParameterValue")
+	b.run(chromedp.SetValue(chromedp.ID("#switchover-timeout"), "120"), chromedp.Click(chromedp.ID("#switchover-confirm")),
+		chromedp.WaitVisible(chromedp.ID("#phases")))
+	b.screenshot("switchover.png")
+	b.waitText("#switchover-outcome", "Completed: green is production.")
+	b.waitEval(`[...document.querySelectorAll('#phases li')].every(l => l.className === 'done') ? 'all done' : ''`, "all done", 30*time.Second)
+	b.run(chromedp.Navigate(endpoint + "/console/#/instance/web-db"))
+	b.waitText("#instance-details", "postgres 17")
+
+	// A request without the session's CSRF token is refused.
+	b.waitEval(`fetch('/console/api', {method: 'POST', body: new URLSearchParams({Action: 'DescribeDBInstances'})}).then(r => r.status + '')`, "403", 10*time.Second)
+
+	// A read-only key sees everything and changes nothing.
+	b.run(chromedp.Click(chromedp.ID("#signout")), chromedp.WaitVisible(chromedp.ID("#access-key-id")))
+	b.signIn(reader.AccessKey.AccessKeyId, reader.AccessKey.SecretAccessKey)
+	b.waitEval(`document.querySelector('#instances tr[data-id="web-db"] [data-status]')?.dataset.status`, "available", 30*time.Second)
+	b.waitEval(`document.querySelector('#create-instance').disabled + ''`, "true", 10*time.Second)
+	b.run(chromedp.Click(chromedp.CSS(`#deployments a`)))
+	b.waitEval(`document.querySelector('#switchover')?.title || ''`, "Your access key may not switch over", 30*time.Second)
+	id, err := chromedp.Run(ctx, chromedp.Evaluate[string](`decodeURIComponent(location.hash.split('/')[2])`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.waitEval(fmt.Sprintf(`call('SwitchoverBlueGreenDeployment', {BlueGreenDeploymentIdentifier: %q}).then(() => 'accepted', e => e.code)`, id),
+		"AccessDenied", 10*time.Second)
+	b.waitEval(`call('DeleteDBInstance', {DBInstanceIdentifier: 'web-db', SkipFinalSnapshot: true}).then(() => 'accepted', e => e.code)`,
+		"AccessDenied", 10*time.Second)
+}
+
+// page is the browser of TestConsole.
+type page struct {
+	t     *testing.T
+	ctx   context.Context
+	shots string
+}
+
+// run runs actions, each wait in them bounded to a minute and a half.
+func (p *page) run(actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 90*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		body, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.querySelector('main').innerText`))
+		p.t.Fatalf("%v; the page shows:\n%s", err, body)
+	}
+}
+
+func (p *page) signIn(id, secret string) {
+	p.t.Helper()
+	p.run(chromedp.SetValue(chromedp.ID("#access-key-id"), id), chromedp.SetValue(chromedp.ID("#secret-access-key"), secret),
+		chromedp.Click(chromedp.ID("#signin")))
+}
+
+// selectOption picks the first option of a select whose value starts with
+// prefix.
+func (p *page) selectOption(sel, prefix string) {
+	p.t.Helper()
+	got, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](fmt.Sprintf(`(() => { const s = document.querySelector(%q);
+		const o = [...s.options].find(o => o.value.startsWith(%q)); if (o) s.value = o.value; return s.value; })()`, sel, prefix)))
+	if err != nil || !strings.HasPrefix(got, prefix) {
+		p.t.Fatalf("%s has no option %s…", sel, prefix)
+	}
+}
+
+// waitEval evaluates expr (a value or a promise) until it gives want.
+func (p *page) waitEval(expr, want string, limit time.Duration) {
+	p.t.Helper()
+	var got string
+	for end := time.Now().Add(limit); ; {
+		var err error
+		got, err = chromedp.Run(p.ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
+		if err == nil && got == want {
+			return
+		}
+		if time.Now().After(end) {
+			body, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.querySelector('main').innerText`))
+			p.t.Fatalf("%s is %q (%v), want %q after %s; the page shows:\n%s", expr, got, err, want, limit, body)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// waitText waits until the element sel shows text containing want.
+func (p *page) waitText(sel, want string) {
+	p.t.Helper()
+	p.waitEval(fmt.Sprintf(`(document.querySelector(%q)?.textContent || '').includes(%q) ? 'yes' : ''`, sel, want), "yes", time.Minute)
+}
+
+func (p *page) screenshot(name string) {
+	p.t.Helper()
+	png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(p.shots, name), png, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+}
