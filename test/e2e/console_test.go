@@ -55,20 +55,7 @@ func TestConsole(t *testing.T) {
 		shots = t.TempDir()
 	}
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1280, 900))...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	defer cancelCtx()
-	ctx, cancel := context.WithTimeout(ctx, 12*time.Minute)
-	defer cancel()
-	b := &page{t: t, ctx: ctx, shots: shots}
-	// The browser starts with the test's context: a step's shorter one
-	// would close it when the step ends.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-
+	b := newPage(t, browser, shots)
 	// Sign in as root.
 	b.run(chromedp.Navigate(endpoint+"/console"), chromedp.WaitVisible(chromedp.ID("#access-key-id")))
 	b.signIn(root.AccessKeyID, "wrong-secret")
@@ -82,7 +69,6 @@ func TestConsole(t *testing.T) {
 	b.run(chromedp.SendKeys(chromedp.ID("#f-id"), "web-db"), chromedp.SendKeys(chromedp.ID("#f-password"), masterPass),
 		chromedp.Click(chromedp.ID("#dialog-submit")))
 	b.waitEval(`document.querySelector('#instances tr[data-id="web-db"] [data-status]')?.dataset.status`, "available", 3*time.Minute)
-	b.screenshot("databases.png")
 
 	// Its page, and a blue/green deployment to the newest PostgreSQL.
 	b.run(chromedp.Click(chromedp.CSS(`#instances tr[data-id="web-db"] a`)), chromedp.WaitEnabled(chromedp.ID("#create-bgd")))
@@ -92,7 +78,16 @@ func TestConsole(t *testing.T) {
 	b.run(chromedp.SetValue(chromedp.ID("#f-name"), "web-upgrade"), chromedp.Click(chromedp.ID("#dialog-submit")))
 	b.waitEval(`document.querySelector('h1 [data-status]')?.dataset.status`, "AVAILABLE", 6*time.Minute)
 	b.waitText("#topology", "postgres 17")
+	b.waitEval(`Number(document.querySelector('.chart')?.dataset.samples) >= 6 ? 'drawn' : ''`, "drawn", time.Minute)
 	b.screenshot("deployment.png")
+
+	// The Databases page shows the deployment beside its members.
+	b.run(chromedp.Click(chromedp.CSS(`header a[href="#/"]`)), chromedp.WaitVisible(chromedp.ID("#deployments")))
+	b.waitText(`#instances tr[data-id="web-db"]`, "blue")
+	b.waitEval(`[...document.querySelectorAll('#instances tr')].some(r => r.dataset.id?.startsWith('web-db-green-') && r.textContent.includes('green')) ? 'yes' : ''`, "yes", 30*time.Second)
+	b.screenshot("databases.png")
+	b.run(chromedp.Click(chromedp.CSS(`#deployments a`)), chromedp.WaitVisible(chromedp.ID("#switchover")))
+	b.waitEval(`document.querySelector('#switchover').disabled + ''`, "false", 30*time.Second)
 
 	// Switch over, as the RDS console does it.
 	b.run(chromedp.Click(chromedp.ID("#switchover")), chromedp.WaitVisible(chromedp.ID("#switchover-summary")))
@@ -118,7 +113,7 @@ func TestConsole(t *testing.T) {
 	b.waitEval(`document.querySelector('#create-instance').disabled + ''`, "true", 10*time.Second)
 	b.run(chromedp.Click(chromedp.CSS(`#deployments a`)))
 	b.waitEval(`document.querySelector('#switchover')?.title || ''`, "Your access key may not switch over", 30*time.Second)
-	id, err := chromedp.Run(ctx, chromedp.Evaluate[string](`decodeURIComponent(location.hash.split('/')[2])`))
+	id, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`decodeURIComponent(location.hash.split('/')[2])`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,11 +123,79 @@ func TestConsole(t *testing.T) {
 		"AccessDenied", 10*time.Second)
 }
 
-// page is the browser of TestConsole.
+// TestConsoleCluster shows a DB cluster in the console: the cluster with
+// its writer and reader on the Databases page, its page with the members'
+// roles and the cluster, reader and custom endpoints, and a failover from
+// the browser that makes the reader the writer.
+func TestConsoleCluster(t *testing.T) {
+	t.Parallel()
+	browser, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium is not installed (scripts/install-engines.sh --test-tools installs it)")
+	}
+	bin := buildTeal(t)
+	dir := dataDir(t)
+	endpoint := serveFirstRun(t, bin, dir)
+	root, err := server.LoadCredentials(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	teal := tealCLI{bin: bin, env: append(envWithout(), "TEAL_ENDPOINT="+endpoint, "TEAL_DATA_DIR="+dir)}
+	teal.ok(t, "create-db-cluster", "--db-cluster-identifier", "orders", "--engine", "aurora-postgresql",
+		"--engine-version", "15", "--master-username", masterUser, "--master-user-password", masterPass, "--database-name", "app")
+	for _, id := range []string{"orders-1", "orders-2"} {
+		teal.ok(t, "create-db-instance", "--db-instance-identifier", id, "--db-cluster-identifier", "orders",
+			"--engine", "aurora-postgresql", "--db-instance-class", "db.r6g.large", "--wait")
+	}
+	teal.ok(t, "create-db-cluster-endpoint", "--db-cluster-endpoint-identifier", "reports", "--db-cluster-identifier", "orders",
+		"--endpoint-type", "READER")
+
+	b := newPage(t, browser, t.TempDir())
+	b.run(chromedp.Navigate(endpoint+"/console"), chromedp.WaitVisible(chromedp.ID("#access-key-id")))
+	b.signIn(root.AccessKeyID, root.SecretAccessKey)
+	b.waitText(`#instances tr[data-cluster="orders"]`, "cluster")
+	b.waitEval(`[...document.querySelectorAll('#instances tbody tr')].map(r => (r.dataset.cluster || r.dataset.id) + ':' + r.children[1].textContent).join()`,
+		"orders:cluster,orders-1:writer,orders-2:reader", 30*time.Second)
+
+	b.run(chromedp.Click(chromedp.CSS(`#instances tr[data-cluster="orders"] a`)), chromedp.WaitVisible(chromedp.ID("#cluster-members")))
+	b.waitEval(`[...document.querySelectorAll('#cluster-members tbody tr')].map(r => r.dataset.id + ':' + r.dataset.role).join()`,
+		"orders-1:writer,orders-2:reader", 30*time.Second)
+	b.waitEval(`[...document.querySelectorAll('#cluster-endpoints tbody tr')].map(r => r.children[0].textContent + '|' + r.children[1].textContent + '|' + /^127\.0\.0\.1:\d+$/.test(r.children[2].textContent)).join()`,
+		"Cluster (writer)||true,Reader||true,Custom READER|reports|true", 30*time.Second)
+
+	// Fail over from the browser: the reader becomes the writer.
+	b.run(chromedp.WaitEnabled(chromedp.ID("#failover")), chromedp.Click(chromedp.ID("#failover")), chromedp.WaitVisible(chromedp.ID("#f-target")))
+	b.selectOption("#f-target", "orders-2")
+	b.run(chromedp.Click(chromedp.ID("#dialog-submit")))
+	b.waitEval(`[...document.querySelectorAll('#cluster-members tbody tr')].map(r => r.dataset.id + ':' + r.dataset.role).join()`,
+		"orders-1:reader,orders-2:writer", 3*time.Minute)
+	out, _ := teal.ok(t, "describe-db-clusters", "--db-cluster-identifier", "orders")
+	if !strings.Contains(out, "orders-2 (writer)") {
+		t.Fatalf("the API does not show the failover the page shows:\n%s", out)
+	}
+}
+
+// page is the browser of a console test.
 type page struct {
 	t     *testing.T
 	ctx   context.Context
 	shots string
+}
+
+// newPage starts a headless Chromium, closed when the test ends.
+func newPage(t *testing.T, browser, shots string) *page {
+	t.Helper()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1280, 900))...)
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	ctx, cancel := context.WithTimeout(ctx, 12*time.Minute)
+	t.Cleanup(func() { cancel(); cancelCtx(); cancelAlloc() })
+	// The browser starts with the test's context: a step's shorter one
+	// would close it when the step ends.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return &page{t: t, ctx: ctx, shots: shots}
 }
 
 // run runs actions, each wait in them bounded to a minute and a half.

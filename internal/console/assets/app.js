@@ -132,6 +132,21 @@ function deploymentOf(el) {
   };
 }
 
+function clusterOf(el) {
+  return {
+    id: txt(el, "DBClusterIdentifier"), arn: txt(el, "DBClusterArn"), engine: txt(el, "Engine"), version: txt(el, "EngineVersion"),
+    status: txt(el, "Status"), endpoint: txt(el, "Endpoint"), reader: txt(el, "ReaderEndpoint"), port: txt(el, "Port"),
+    group: txt(el, "DBClusterParameterGroup"), db: txt(el, "DatabaseName"), user: txt(el, "MasterUsername"),
+    protect: txt(el, "DeletionProtection") === "true", created: txt(el, "ClusterCreateTime"),
+    members: items(el, "DBClusterMembers").map((m) => ({ id: txt(m, "DBInstanceIdentifier"), writer: txt(m, "IsClusterWriter") === "true" })),
+    tags: items(el, "TagList").map((t) => [txt(t, "Key"), txt(t, "Value")]),
+  };
+}
+
+async function clusters() {
+  return items(await call("DescribeDBClusters", { MaxRecords: 100 }), "DBClusters").map(clusterOf);
+}
+
 async function instances() {
   return items(await call("DescribeDBInstances", { MaxRecords: 100 }), "DBInstances").map(instanceOf);
 }
@@ -227,6 +242,7 @@ function route() {
   state.page = Symbol(location.hash);
   stopTimer();
   if (parts[0] === "instance" && parts[1]) return instancePage(parts[1]);
+  if (parts[0] === "cluster" && parts[1]) return clusterPage(parts[1]);
   if (parts[0] === "deployment" && parts[1] && parts[2] === "switchover") return switchoverPage(parts[1]);
   if (parts[0] === "deployment" && parts[1]) return deploymentPage(parts[1]);
   return databasesPage();
@@ -303,27 +319,44 @@ async function databasesPage() {
     h("button", { class: "primary", id: "create-instance", disabled: !mayCreate, onclick: createInstanceDialog }, "Create database")),
   list, h("h2", {}, "Blue/green deployments"), deps);
   every(async () => {
-    const [insts, bgds] = await Promise.all([instances(), deployments()]);
+    const [insts, clus, bgds] = await Promise.all([instances(), clusters(), deployments()]);
+    // Each member of a deployment, by ARN: which deployment, which side.
+    const inBgd = new Map();
+    for (const d of bgds) {
+      for (const m of d.members) {
+        if (m.blue) inBgd.set(m.blue, [d, "blue"]);
+        if (m.green) inBgd.set(m.green, [d, "green"]);
+      }
+      if (d.source) inBgd.set(d.source, [d, "blue"]);
+      if (d.target) inBgd.set(d.target, [d, "green"]);
+    }
+    const bgdCell = (arn) => {
+      const hit = inBgd.get(arn);
+      return h("td", {}, hit ? [h("span", { class: "side " + hit[1] }, hit[1]), " ", deploymentLink(hit[0])] : "");
+    };
     const byId = new Map(insts.map((i) => [i.id, i]));
     const rows = [];
-    const row = (i, nested) => h("tr", { "data-id": i.id },
-      h("td", { class: nested ? "nested" : "" }, instanceLink(i.id)),
-      h("td", {}, i.cluster ? "cluster member" : i.source ? "replica" : "primary"),
+    const row = (i, role, nested) => h("tr", { "data-id": i.id },
+      h("td", { class: nested ? "nested" : "" }, instanceLink(i.id)), h("td", {}, role),
       h("td", {}, i.engine + " " + i.version), h("td", {}, statusBadge(i.status), i.progress ? " " + i.progress + "%" : ""),
-      h("td", { class: "mono" }, i.host && i.port ? i.host + ":" + i.port : "—"), h("td", {}, i.cls));
-    const clusters = new Map();
+      h("td", { class: "mono" }, i.host && i.port ? i.host + ":" + i.port : "—"), h("td", {}, i.cls), bgdCell(i.arn));
+    for (const c of clus) {
+      rows.push(h("tr", { "data-cluster": c.id },
+        h("td", {}, link("#/cluster/" + encodeURIComponent(c.id), c.id)), h("td", {}, "cluster"),
+        h("td", {}, c.engine + " " + c.version), h("td", {}, statusBadge(c.status)),
+        h("td", { class: "mono" }, c.endpoint ? c.endpoint + ":" + c.port : "—"), h("td", {}, c.members.length + " instance(s)"), bgdCell(c.arn)));
+      for (const m of c.members) {
+        const i = byId.get(m.id);
+        if (i) rows.push(row(i, m.writer ? "writer" : "reader", true));
+      }
+    }
     for (const i of insts) {
-      if (i.cluster) { if (!clusters.has(i.cluster)) clusters.set(i.cluster, []); clusters.get(i.cluster).push(i); continue; }
-      if (i.source && byId.has(i.source)) continue;
-      rows.push(row(i, false));
-      for (const r of insts.filter((x) => x.source === i.id && !x.cluster)) rows.push(row(r, true));
+      if (i.cluster || (i.source && byId.has(i.source))) continue;
+      rows.push(row(i, "instance", false));
+      for (const r of insts.filter((x) => x.source === i.id && !x.cluster)) rows.push(row(r, "replica", true));
     }
-    for (const [name, members] of clusters) {
-      rows.push(h("tr", {}, h("td", { colspan: 6 }, h("b", {}, "DB cluster " + name))));
-      for (const m of members) rows.push(row(m, true));
-    }
-    fill(list, insts.length ? h("table", { id: "instances" },
-      h("thead", {}, h("tr", {}, ["DB identifier", "Role", "Engine", "Status", "Endpoint", "Class"].map((c) => h("th", {}, c)))),
+    fill(list, rows.length ? h("table", { id: "instances" },
+      h("thead", {}, h("tr", {}, ["DB identifier", "Role", "Engine", "Status", "Endpoint", "Size", "Blue/green"].map((c) => h("th", {}, c)))),
       h("tbody", {}, rows)) : h("p", { class: "muted" }, "No databases yet."));
     fill(deps, bgds.length ? h("table", { id: "deployments" },
       h("thead", {}, h("tr", {}, ["Deployment", "Status", "Blue (source)", "Green (target)"].map((c) => h("th", {}, c)))),
@@ -371,8 +404,10 @@ async function instancePage(id) {
       perms = Object.fromEntries(acts.map((a, i) => [a, got[i]]));
       fill(head, h("h1", {}, id), ...instanceActions(inst, perms));
     }
-    const [evs, snaps] = await Promise.all([events("db-instance", id).catch(() => []),
-      call("DescribeDBSnapshots", { DBInstanceIdentifier: id }).then((r) => items(r, "DBSnapshots")).catch(() => [])]);
+    const [evs, snaps, backups] = await Promise.all([events("db-instance", id).catch(() => []),
+      call("DescribeDBSnapshots", { DBInstanceIdentifier: id }).then((r) => items(r, "DBSnapshots")).catch(() => []),
+      call("DescribeDBInstanceAutomatedBackups", { DBInstanceIdentifier: id }).then((r) => items(r, "DBInstanceAutomatedBackups")).catch(() => [])]);
+    const earliest = backups.length ? txt(backups[0], "RestoreWindow/EarliestTime") : "";
     const conn = inst.engine.startsWith("mariadb") || inst.engine.includes("mysql")
       ? `mysql -h ${inst.host} -P ${inst.port} -u ${inst.user} -p ${inst.db}`
       : `psql "host=${inst.host} port=${inst.port} user=${inst.user} dbname=${inst.db || "postgres"}"`;
@@ -388,7 +423,8 @@ async function instancePage(id) {
         detail("Deletion protection", inst.protect ? "on" : "off"),
         inst.source ? detail("Replica of", instanceLink(inst.source)) : null,
         detail("Backup retention", inst.retention + " days"),
-        detail("Restorable", inst.latest ? "up to " + new Date(inst.latest).toLocaleString() : "not yet (no base backup)"),
+        detail("Restorable", inst.latest ? (earliest ? "from " + new Date(earliest).toLocaleString() + " " : "") + "to " + new Date(inst.latest).toLocaleString()
+          : Number(inst.retention) > 0 ? "not yet (no base backup)" : "no automated backups (retention 0)"),
         detail("Tags", inst.tags.length ? inst.tags.map(([k, v]) => k + "=" + v).join(", ") : "none"))),
       h("h2", {}, "Snapshots"),
       snaps.length ? h("table", {}, h("thead", {}, h("tr", {}, ["Snapshot", "Type", "Status", "Created", ""].map((c) => h("th", {}, c)))),
@@ -459,19 +495,112 @@ function restoreDialog(snapshot) {
     });
 }
 
-async function createDeploymentDialog(inst) {
-  const versions = (await versionsOf(inst.engine)).filter((v) => Number.parseFloat(v) >= Number.parseFloat(inst.version));
+// compareVersions orders engine versions part by part: 16.9 < 16.14.
+function compareVersions(a, b) {
+  const pa = String(a).split(".").map(Number), pb = String(b).split(".").map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] || 0) - (pb[i] || 0);
+    if (d) return d;
+  }
+  return 0;
+}
+
+// createDeploymentDialog creates a blue/green deployment of an instance or
+// a cluster: src has id, arn, engine and version.
+async function createDeploymentDialog(src) {
+  const r = await call("DescribeDBEngineVersions", { Engine: src.engine });
+  const versions = items(r, "DBEngineVersions").map((v) => ({ version: txt(v, "EngineVersion"), family: txt(v, "DBParameterGroupFamily") }))
+    .filter((v) => compareVersions(v.version, src.version) >= 0).sort((a, b) => compareVersions(a.version, b.version));
+  const families = new Set(versions.map((v) => v.family));
+  const isCluster = src.arn.includes(":cluster:");
+  const groupsOf = async (action, list, member, family) => items(await call(action, { MaxRecords: 100 }), list)
+    .filter((g) => families.has(txt(g, family))).map((g) => [txt(g, member), txt(g, member) + " (" + txt(g, family) + ")"]);
+  const groups = await groupsOf("DescribeDBParameterGroups", "DBParameterGroups", "DBParameterGroupName", "DBParameterGroupFamily").catch(() => []);
+  const clusterGroups = isCluster ? await groupsOf("DescribeDBClusterParameterGroups", "DBClusterParameterGroups", "DBClusterParameterGroupName", "DBParameterGroupFamily").catch(() => []) : [];
+  const last = versions.length ? versions[versions.length - 1].version : "";
   dialog("Create blue/green deployment", [
-    { note: "Green is a copy of " + inst.id + " kept in sync by replication; the switchover moves production to it." },
-    { name: "name", label: "Deployment name", required: true, value: inst.id + "-bgd" },
-    { name: "version", label: "Target engine version", options: versions.map((v) => [v, inst.engine + " " + v + (v === inst.version ? " (same)" : "")]), value: versions[versions.length - 1] },
-    { name: "group", label: "Target DB parameter group", hint: "empty: the default of the target version" },
+    { note: "Green is a copy of " + src.id + " kept in sync by replication; the switchover moves production to it." },
+    { name: "name", label: "Deployment name", required: true, value: src.id + "-bgd" },
+    { name: "version", label: "Target engine version", options: versions.map((v) => [v.version, src.engine + " " + v.version + (v.version === src.version ? " (same)" : "")]), value: last },
+    { name: "group", label: "Target DB parameter group", options: [["", "the default of the target version"], ...groups] },
+    isCluster ? { name: "cgroup", label: "Target DB cluster parameter group", options: [["", "the default of the target version"], ...clusterGroups] } : null,
     { name: "tags", label: "Tags", hint: "key=value, comma separated" },
-  ], "Create", async (v) => {
-    const r = await call("CreateBlueGreenDeployment", { BlueGreenDeploymentName: v.name, Source: inst.arn,
-      TargetEngineVersion: v.version, TargetDBParameterGroupName: v.group, ...tagParams(v.tags, "Tags") });
-    location.hash = "#/deployment/" + encodeURIComponent(txt(r, "BlueGreenDeployment/BlueGreenDeploymentIdentifier"));
+  ].filter(Boolean), "Create", async (v) => {
+    const res = await call("CreateBlueGreenDeployment", { BlueGreenDeploymentName: v.name, Source: src.arn,
+      TargetEngineVersion: v.version, TargetDBParameterGroupName: v.group, TargetDBClusterParameterGroupName: v.cgroup, ...tagParams(v.tags, "Tags") });
+    location.hash = "#/deployment/" + encodeURIComponent(txt(res, "BlueGreenDeployment/BlueGreenDeploymentIdentifier"));
   });
+}
+
+// ---- Cluster page -----------------------------------------------------------------
+
+async function clusterPage(id) {
+  const head = h("div", { class: "toolbar" }, h("h1", {}, "DB cluster " + id));
+  const body = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+  show(head, body);
+  let perms = null;
+  every(async () => {
+    let c;
+    try {
+      c = clusterOf(items(await call("DescribeDBClusters", { DBClusterIdentifier: id }), "DBClusters")[0]);
+    } catch (e) { fill(body, errorBox(e)); return; }
+    if (!perms) {
+      const acts = ["FailoverDBCluster", "CreateBlueGreenDeployment"];
+      const got = await can(acts.map((a) => [a, c.arn]));
+      perms = Object.fromEntries(acts.map((a, i) => [a, got[i]]));
+    }
+    const b = (label, act, fn, attrs) => h("button", { type: "button", disabled: !perms[act], title: perms[act] ? "" : "Your access key may not " + act, onclick: fn, ...attrs }, label);
+    const readers = c.members.filter((m) => !m.writer).map((m) => m.id);
+    fill(head, h("h1", {}, "DB cluster " + c.id, " ", statusBadge(c.status)),
+      b("Create blue/green deployment", "CreateBlueGreenDeployment", () => createDeploymentDialog(c), { class: "primary", id: "create-bgd" }),
+      b("Failover", "FailoverDBCluster", () => failoverDialog(c, readers), { id: "failover", disabled: !perms.FailoverDBCluster || !readers.length || c.status !== "available" }));
+    const [insts, eps, evs] = await Promise.all([instances(),
+      call("DescribeDBClusterEndpoints", { DBClusterIdentifier: id }).then((r) => items(r, "DBClusterEndpoints")).catch(() => []),
+      events("db-cluster", id).catch(() => [])]);
+    const byId = new Map(insts.map((i) => [i.id, i]));
+    const conn = `psql "host=${c.endpoint} port=${c.port} user=${c.user} dbname=${c.db || "postgres"}"`;
+    const endpointRows = [
+      ["Cluster (writer)", "", c.endpoint ? c.endpoint + ":" + c.port : "—", "the current writer, through failovers"],
+      ["Reader", "", c.reader || "—", "the available readers in turn; the writer when there is none"],
+      ...eps.filter((e) => txt(e, "EndpointType") === "CUSTOM").map((e) => ["Custom " + txt(e, "CustomEndpointType"), txt(e, "DBClusterEndpointIdentifier"),
+        txt(e, "Endpoint"), items(e, "StaticMembers").length ? "members: " + items(e, "StaticMembers").map((m) => m.textContent).join(", ")
+          : "every " + txt(e, "CustomEndpointType").toLowerCase() + (items(e, "ExcludedMembers").length ? " but " + items(e, "ExcludedMembers").map((m) => m.textContent).join(", ") : "")]),
+    ];
+    fill(body,
+      h("div", { class: "card" }, h("dl", { class: "details", id: "cluster-details" },
+        detail("Engine", c.engine + " " + c.version),
+        detail("Connect", h("code", { id: "connection-string" }, conn)),
+        detail("Cluster parameter group", c.group),
+        detail("Database", c.db || "—"), detail("Master user", c.user),
+        detail("Deletion protection", c.protect ? "on" : "off"),
+        detail("Tags", c.tags.length ? c.tags.map(([k, v]) => k + "=" + v).join(", ") : "none"))),
+      h("h2", {}, "Instances"),
+      c.members.length ? h("table", { id: "cluster-members" },
+        h("thead", {}, h("tr", {}, ["Instance", "Role", "Status", "Endpoint", "Class"].map((x) => h("th", {}, x)))),
+        h("tbody", {}, c.members.map((m) => {
+          const i = byId.get(m.id) || {};
+          return h("tr", { "data-id": m.id, "data-role": m.writer ? "writer" : "reader" }, h("td", {}, instanceLink(m.id)),
+            h("td", {}, m.writer ? "Writer" : "Reader"), h("td", {}, statusBadge(i.status)),
+            h("td", { class: "mono" }, i.host ? i.host + ":" + i.port : "—"), h("td", {}, i.cls || ""));
+        }))) : h("p", { class: "muted" }, "No instances: the cluster keeps its data until the next one is added."),
+      h("h2", {}, "Endpoints"),
+      h("table", { id: "cluster-endpoints" },
+        h("thead", {}, h("tr", {}, ["Type", "Identifier", "Endpoint", "Reaches"].map((x) => h("th", {}, x)))),
+        h("tbody", {}, endpointRows.map((r) => h("tr", {}, h("td", {}, r[0]), h("td", {}, r[1]), h("td", { class: "mono" }, r[2]), h("td", {}, r[3]))))),
+      h("h2", {}, "Events"),
+      evs.length ? h("table", {}, h("tbody", {}, evs.slice(0, 30).map((e) => h("tr", {}, h("td", { class: "mono" }, e.date), h("td", {}, e.message)))))
+        : h("p", { class: "muted" }, "No events in the last day."));
+  });
+}
+
+function failoverDialog(c, readers) {
+  dialog("Fail over " + c.id, [
+    { note: "A reader becomes the writer once it has every commit of the old writer. Sessions on the writer are closed and reconnect; new connections wait at the cluster endpoint." },
+    { name: "target", label: "New writer", options: readers.map((r) => [r, r]), value: readers[0] },
+  ], "Fail over", async (v) => {
+    await call("FailoverDBCluster", { DBClusterIdentifier: c.id, TargetDBInstanceIdentifier: v.target });
+    toast("Failing over to " + v.target);
+  }, { danger: true });
 }
 
 // ---- Deployment page ---------------------------------------------------------------
@@ -503,33 +632,31 @@ function fmtBytes(n) {
   return (i ? n.toFixed(1) : n) + " " + u[i];
 }
 
-// chart draws the lag samples, seconds and bytes, as two lines.
+// chart draws the lag samples (one every two seconds), seconds and bytes,
+// as two lines over a shared time axis, each scaled to its own maximum.
 function chart(samples) {
-  const W = 600, H = 150, P = 24;
+  const W = 1100, H = 170, L = 16, R = 16, T = 26, B = 22;
   const svgNS = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(svgNS, "svg");
-  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
-  svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", "Replication lag over time");
-  const line = (key, color) => {
-    const max = Math.max(...samples.map((s) => s[key]), key === "s" ? 0.01 : 1);
-    const pts = samples.map((s, i) => `${P + (i * (W - 2 * P)) / Math.max(1, samples.length - 1)},${H - P - (s[key] / max) * (H - 2 * P)}`);
-    const pl = document.createElementNS(svgNS, "polyline");
-    pl.setAttribute("points", pts.join(" "));
-    pl.setAttribute("fill", "none");
-    pl.setAttribute("stroke", color);
-    pl.setAttribute("stroke-width", "2");
-    svg.append(pl);
-    const t = document.createElementNS(svgNS, "text");
-    t.setAttribute("x", key === "s" ? P : W - P - 150);
-    t.setAttribute("y", 14);
-    t.setAttribute("fill", color);
-    t.setAttribute("font-size", "12");
-    t.textContent = key === "s" ? `seconds (max ${max.toFixed(3)})` : `bytes (max ${fmtBytes(max)})`;
-    svg.append(t);
+  const el = (tag, attrs, text) => {
+    const e = document.createElementNS(svgNS, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+    if (text !== undefined) e.textContent = text;
+    return e;
   };
-  if (samples.length) { line("s", "#0d7f7a"); line("b", "#2a5bd7"); }
-  return h("div", { class: "chart" }, svg);
+  const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Replication lag over time" });
+  svg.append(el("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, stroke: "#b6bfcc" }));
+  const seconds = Math.round(Math.max(0, samples.length - 1) * 2);
+  svg.append(el("text", { x: L, y: H - 6, "font-size": 12, fill: "#5b6475" }, `${seconds} s ago`));
+  svg.append(el("text", { x: W - R, y: H - 6, "font-size": 12, fill: "#5b6475", "text-anchor": "end" }, "now"));
+  const line = (key, color, label, anchor, x) => {
+    const max = Math.max(...samples.map((s) => s[key] || 0), key === "s" ? 0.01 : 1);
+    const pts = samples.map((s, i) => `${L + (i * (W - L - R)) / Math.max(1, samples.length - 1)},${H - B - ((s[key] || 0) / max) * (H - T - B)}`);
+    if (samples.length > 1) svg.append(el("polyline", { points: pts.join(" "), fill: "none", stroke: color, "stroke-width": 2 }));
+    svg.append(el("text", { x, y: 16, fill: color, "font-size": 13, "text-anchor": anchor }, label(max)));
+  };
+  line("s", "#0d7f7a", (m) => `— seconds behind (top: ${m.toFixed(3)} s)`, "start", L);
+  line("b", "#2a5bd7", (m) => `— bytes behind (top: ${fmtBytes(m)})`, "end", W - R);
+  return h("div", { class: "chart", "data-samples": samples.length }, svg);
 }
 
 async function deploymentPage(id) {
