@@ -12,7 +12,8 @@
 #                                      $TEAL_ENGINES_DIR/postgresql-<major.minor>
 #
 # With --test-tools it also installs what the test suite drives besides the
-# engines: Debian's chromium, the browser of the web console's tests.
+# engines: Debian's chromium and firefox-esr, the browsers of the web
+# console's tests.
 #
 # The script is idempotent: when everything is already installed it prints
 # nothing and exits 0. It prints one line per engine it installs; --quiet
@@ -458,13 +459,16 @@ install_pg_suite() {
 	fi
 }
 
-# install_test_tools installs the browser the console's tests drive.
+# install_test_tools installs the browsers the console's tests drive.
 install_test_tools() {
-	if ! command -v chromium >/dev/null 2>&1; then
-		progress "installing chromium (Debian), for the console's tests"
-		apt_install chromium
-		logged chromium --version || fail "chromium does not run after install"
-	fi
+	local browser
+	for browser in chromium firefox-esr; do
+		if ! command -v "$browser" >/dev/null 2>&1; then
+			progress "installing $browser (Debian), for the console's tests"
+			apt_install "$browser"
+			logged "$browser" --version || fail "$browser does not run after install"
+		fi
+	done
 }
 
 install_debian_engines

@@ -275,7 +275,8 @@ function dialog(title, fields, submitLabel, submit, opts) {
     inputs[f.name] = input;
     return [h("label", { for: id }, f.label, f.hint ? h("span", { class: "hint" }, " — " + f.hint) : null), input];
   });
-  const dlg = h("dialog", { "aria-label": title });
+  // Closed in any way (Cancel, Escape, done), the dialog leaves the page.
+  const dlg = h("dialog", { "aria-label": title, onclose: () => dlg.remove() });
   const ok = h("button", { class: (opts && opts.danger) ? "danger" : "primary", type: "submit", id: "dialog-submit" }, submitLabel);
   const form = h("form", { method: "dialog", onsubmit: async (ev) => {
     ev.preventDefault();
@@ -283,9 +284,9 @@ function dialog(title, fields, submitLabel, submit, opts) {
     const values = {};
     for (const [k, el] of Object.entries(inputs)) values[k] = el.type === "checkbox" ? el.checked : el.value.trim();
     ok.disabled = true;
-    try { await submit(values); dlg.close(); dlg.remove(); } catch (e) { err.append(errorBox(e)); } finally { ok.disabled = false; }
+    try { await submit(values); dlg.close(); } catch (e) { err.append(errorBox(e)); } finally { ok.disabled = false; }
   } }, h("h2", {}, title), body, err,
-  h("div", { class: "actions" }, h("button", { type: "button", onclick: () => { dlg.close(); dlg.remove(); } }, "Cancel"), ok));
+  h("div", { class: "actions" }, h("button", { type: "button", onclick: () => { dlg.close(); } }, "Cancel"), ok));
   dlg.append(form);
   document.body.append(dlg);
   dlg.showModal();
