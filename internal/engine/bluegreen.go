@@ -148,4 +148,8 @@ type FailoverTaker interface {
 	// Replayed reports whether a running replica has replayed its
 	// source's history past pos.
 	Replayed(ctx context.Context, replica Layout, pos string) (bool, error)
+	// Receiving reports whether a running replica is connected to its
+	// source and receiving its history now: only then does it get the
+	// source's last records when the source stops.
+	Receiving(ctx context.Context, replica Layout) (bool, error)
 }

@@ -48,6 +48,10 @@ func (s *Service) failoverStep(cluster, step string) {
 // the writer's last commit.
 const replayWait = time.Minute
 
+// streamWait bounds the wait, before a failover stops the writer, for the
+// reader to stream from it.
+const streamWait = 30 * time.Second
+
 // failoverHold bounds how long the cluster endpoint holds connections.
 const failoverHold = 30 * time.Second
 
@@ -158,6 +162,17 @@ func (s *Service) leastBehind(ctx context.Context, crid string) string {
 func (s *Service) failover(ctx context.Context, crid, from, to string) {
 	if to == "" {
 		to = s.leastBehind(ctx, crid)
+	}
+	if err := s.awaitStreaming(ctx, to); err != nil {
+		if ctx.Err() != nil {
+			return // nothing was changed; the next start ends the failover
+		}
+		s.lock()
+		if c := s.clusters[crid]; c != nil {
+			s.endFailoverLocked(c, err)
+		}
+		s.unlock()
+		return
 	}
 	s.lock()
 	c, w, t := s.clusters[crid], s.instances[from], s.instances[to]
@@ -274,6 +289,45 @@ func (s *Service) failover(ctx context.Context, crid, from, to string) {
 		if m.Reclone {
 			rid := m.ResourceID
 			s.goWork(func(ctx context.Context) { s.reclone(ctx, rid) })
+		}
+	}
+}
+
+// awaitStreaming waits, at most streamWait, until the reader to promote
+// streams from the writer. A reader that is not connected when the writer
+// stops (it was just restarted, or is retrying) would never receive the
+// writer's last records, and the failover would stop the writer for
+// nothing.
+func (s *Service) awaitStreaming(ctx context.Context, rid string) error {
+	s.lock()
+	t := s.instances[rid]
+	if t == nil {
+		s.unlock()
+		return nil // failover reports it
+	}
+	ft, ok := s.engines[t.Engine].(engine.FailoverTaker)
+	l, err := s.layout(t)
+	name := t.Identifier
+	s.unlock()
+	if !ok || err != nil {
+		return nil // failover reports it
+	}
+	deadline := time.Now().Add(streamWait)
+	for {
+		streaming, err := ft.Receiving(ctx, l)
+		if err == nil && streaming {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = errors.New("it is not connected to the writer")
+			}
+			return fmt.Errorf("the reader %s does not stream from the writer (%w); the writer was left as it was", name, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

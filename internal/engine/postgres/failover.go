@@ -67,3 +67,18 @@ func (e *Engine) Replayed(ctx context.Context, replica engine.Layout, pos string
 	}
 	return got > want, nil
 }
+
+// Receiving implements engine.FailoverTaker: the replica's WAL receiver is
+// connected and streaming.
+func (e *Engine) Receiving(ctx context.Context, replica engine.Layout) (bool, error) {
+	c, err := session(ctx, replica, "postgres")
+	if err != nil {
+		return false, err
+	}
+	defer done(c)
+	var streaming bool
+	if err := c.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_stat_wal_receiver WHERE status = 'streaming')").Scan(&streaming); err != nil {
+		return false, fmt.Errorf("WAL receiver: %w", err)
+	}
+	return streaming, nil
+}
