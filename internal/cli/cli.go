@@ -15,7 +15,9 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
+	"github.com/tealdb/teal/internal/rds"
 	"github.com/tealdb/teal/internal/server"
 )
 
@@ -151,6 +153,8 @@ func serve(args []string, stderr io.Writer) int {
 	fs.BoolVar(&cfg.TLS, "tls", false, "serve the API over TLS with a certificate from teal's CA (clients verify it with the bundle of teal ca, e.g. AWS_CA_BUNDLE)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve the API over TLS with this certificate file (PEM, with its chain); needs --tls-key")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "the key file of --tls-cert")
+	backupInterval := fs.String("backup-interval", env("TEAL_BACKUP_INTERVAL", rds.DefaultBackupInterval.String()),
+		"how often automated backups collect the archived changes (PostgreSQL's WAL, MariaDB's binary logs): at most this much of the latest changes is not yet restorable; an instance's first base backup comes this long after its creation, 1s to 1h (env TEAL_BACKUP_INTERVAL)")
 	tokenFile := fs.String("metrics-token-file", os.Getenv("TEAL_METRICS_TOKEN_FILE"), "a file holding the bearer token GET /metrics requires from any address; without it, /metrics answers loopback clients only (env TEAL_METRICS_TOKEN_FILE)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -171,6 +175,12 @@ func serve(args []string, stderr io.Writer) int {
 	if *enginePath != "" {
 		cfg.EnginePath = filepath.SplitList(*enginePath)
 	}
+	d, err := time.ParseDuration(*backupInterval)
+	if err != nil || d < time.Second || d > time.Hour {
+		fmt.Fprintf(stderr, "teal serve: bad --backup-interval %q: give a duration from 1s to 1h, such as 5m\n", *backupInterval)
+		return 2
+	}
+	cfg.BackupInterval = d
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(strings.ToUpper(*level))); err != nil {
 		fmt.Fprintf(stderr, "teal serve: bad --log-level %q\n", *level)

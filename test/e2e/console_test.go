@@ -204,9 +204,16 @@ func (p *page) run(actions ...chromedp.Action[chromedp.Void]) {
 	ctx, cancel := context.WithTimeout(p.ctx, 90*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
-		body, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.querySelector('main').innerText`))
+		body := p.text()
 		p.t.Fatalf("%v; the page shows:\n%s", err, body)
 	}
+}
+
+// text is what the page shows: its main part, and an open dialog.
+func (p *page) text() string {
+	s, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string](
+		`[document.querySelector('main')?.innerText, document.querySelector('dialog')?.innerText].filter(Boolean).join('\n--- dialog:\n')`))
+	return s
 }
 
 func (p *page) signIn(id, secret string) {
@@ -237,7 +244,7 @@ func (p *page) waitEval(expr, want string, limit time.Duration) {
 			return
 		}
 		if time.Now().After(end) {
-			body, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.querySelector('main').innerText`))
+			body := p.text()
 			p.t.Fatalf("%s is %q (%v), want %q after %s; the page shows:\n%s", expr, got, err, want, limit, body)
 		}
 		time.Sleep(250 * time.Millisecond)
@@ -258,5 +265,119 @@ func (p *page) screenshot(name string) {
 	}
 	if err := os.WriteFile(filepath.Join(p.shots, name), png, 0o644); err != nil {
 		p.t.Fatal(err)
+	}
+}
+
+// TestConsoleInstanceActions takes an instance through the instance page's
+// actions in a headless Chromium: deletion protection on (a delete is then
+// refused with the API's fault, shown in the dialog) and off, a snapshot and
+// a restore from it, a point-in-time restore to the latest time, a read
+// replica and its promotion, a reboot, a stop and a start, and a delete
+// that needs the identifier typed and takes a final snapshot.
+func TestConsoleInstanceActions(t *testing.T) {
+	t.Parallel()
+	browser, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium is not installed (scripts/install-engines.sh --test-tools installs it)")
+	}
+	bin := buildTeal(t)
+	dir := dataDir(t)
+	// Changes are collected every 2 seconds, so that a point-in-time
+	// restore has a window soon.
+	endpoint := startServe(t, bin, dir, append(envWithout(), "TEAL_BACKUP_INTERVAL=2s"))
+	root, err := server.LoadCredentials(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	teal := tealCLI{bin: bin, env: append(envWithout(), "TEAL_ENDPOINT="+endpoint, "TEAL_DATA_DIR="+dir)}
+	teal.ok(t, "create-db-instance", "--db-instance-identifier", "act", "--engine", "postgres", "--engine-version", "15",
+		"--db-instance-class", "db.t3.micro", "--allocated-storage", "20", "--master-username", masterUser,
+		"--master-user-password", masterPass, "--db-name", "app", "--backup-retention-period", "1", "--wait")
+
+	b := newPage(t, browser, t.TempDir())
+	b.run(chromedp.Navigate(endpoint+"/console/#/instance/act"), chromedp.WaitVisible(chromedp.ID("#access-key-id")))
+	b.signIn(root.AccessKeyID, root.SecretAccessKey)
+	status := func(want string, limit time.Duration) {
+		t.Helper()
+		b.waitEval(`document.querySelector('#instance-details [data-status]')?.dataset.status`, want, limit)
+	}
+	// dialogAction opens an action's dialog, fills its fields and submits.
+	dialogAction := func(button string, fields map[string]string) {
+		t.Helper()
+		b.run(chromedp.WaitEnabled(chromedp.ID(button)), chromedp.Click(chromedp.ID(button)), chromedp.WaitVisible(chromedp.ID("#dialog-submit")))
+		for name, value := range fields {
+			b.run(chromedp.SetValue(chromedp.ID("#f-"+name), value))
+		}
+		b.run(chromedp.Click(chromedp.ID("#dialog-submit")))
+	}
+	status("available", time.Minute)
+
+	// Deletion protection on: the delete is refused, and the dialog says why.
+	b.run(chromedp.Click(chromedp.ID("#do-ModifyDBInstance")), chromedp.WaitVisible(chromedp.ID("#f-protect")),
+		chromedp.Click(chromedp.ID("#f-protect")), chromedp.Click(chromedp.ID("#dialog-submit")), chromedp.WaitNotPresent(chromedp.CSS("dialog")))
+	b.waitText("#instance-details", "Deletion protectionon")
+	dialogAction("#do-DeleteDBInstance", map[string]string{"confirm": "act"})
+	b.waitText("dialog .error", "Cannot delete protected DB Instance")
+	b.run(chromedp.Click(chromedp.CSS("dialog button[type=button]")), chromedp.WaitNotPresent(chromedp.CSS("dialog")))
+	b.run(chromedp.Click(chromedp.ID("#do-ModifyDBInstance")), chromedp.WaitVisible(chromedp.ID("#f-protect")),
+		chromedp.Click(chromedp.ID("#f-protect")), chromedp.Click(chromedp.ID("#dialog-submit")), chromedp.WaitNotPresent(chromedp.CSS("dialog")))
+	b.waitText("#instance-details", "Deletion protectionoff")
+
+	// A snapshot, and a restore from it to an instance of its own.
+	dialogAction("#do-CreateDBSnapshot", map[string]string{"id": "act-snap"})
+	b.waitEval(`document.querySelector('tr[data-snapshot="act-snap"] [data-status]')?.dataset.status`, "available", 2*time.Minute)
+	b.run(chromedp.Click(chromedp.CSS(`tr[data-snapshot="act-snap"] button`)), chromedp.WaitVisible(chromedp.ID("#f-id")))
+	b.run(chromedp.Click(chromedp.ID("#dialog-submit")))
+	b.waitEval(`location.hash`, "#/instance/act-snap-restored", 30*time.Second)
+	status("available", 2*time.Minute)
+
+	// A point-in-time restore to the latest restorable time.
+	b.run(chromedp.Navigate(endpoint + "/console/#/instance/act"))
+	b.waitText("#instance-details", "Restorable")
+	b.waitEval(`document.querySelector('#instance-details').textContent.includes('Restorablefrom') ? 'yes' : ''`, "yes", 2*time.Minute)
+	dialogAction("#do-RestoreDBInstanceToPointInTime", nil)
+	b.waitEval(`location.hash`, "#/instance/act-pitr", 30*time.Second)
+	status("available", 3*time.Minute)
+
+	// A read replica, then its promotion.
+	b.run(chromedp.Navigate(endpoint + "/console/#/instance/act"))
+	status("available", time.Minute)
+	dialogAction("#do-CreateDBInstanceReadReplica", nil)
+	b.run(chromedp.Navigate(endpoint + "/console/#/instance/act-replica"))
+	status("available", 2*time.Minute)
+	b.waitText("#instance-details", "Replica of")
+	dialogAction("#do-PromoteReadReplica", nil)
+	b.waitEval(`document.querySelector('#instance-details')?.textContent.includes('Replica of') ? 'still a replica' : 'primary'`, "primary", 2*time.Minute)
+	status("available", time.Minute)
+
+	// Reboot, stop, start.
+	b.run(chromedp.Navigate(endpoint + "/console/#/instance/act"))
+	status("available", time.Minute)
+	dialogAction("#do-RebootDBInstance", nil)
+	b.waitEval(`document.querySelector('main').textContent.includes('DB instance restarted') ? 'yes' : ''`, "yes", time.Minute)
+	status("available", time.Minute)
+	dialogAction("#do-StopDBInstance", nil)
+	status("stopped", 2*time.Minute)
+	b.run(chromedp.WaitEnabled(chromedp.ID("#do-StartDBInstance")), chromedp.Click(chromedp.ID("#do-StartDBInstance")))
+	status("available", 2*time.Minute)
+
+	// Delete: a wrong identifier typed is refused; then with a final snapshot.
+	dialogAction("#do-DeleteDBInstance", map[string]string{"confirm": "ac", "snap": "act-final"})
+	b.waitText("dialog .error", "NotConfirmed")
+	b.run(chromedp.SetValue(chromedp.ID("#f-confirm"), "act"), chromedp.Click(chromedp.ID("#dialog-submit")))
+	b.waitEval(`location.hash`, "#/", 30*time.Second)
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		out, _, _ := teal.run(t, "describe-db-snapshots", "--db-snapshot-identifier", "act-final")
+		if strings.Contains(out, "available") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no final snapshot act-final after the delete:\n%s", out)
+		}
+		time.Sleep(time.Second)
+	}
+	if out, _, code := teal.run(t, "describe-db-instances", "--db-instance-identifier", "act"); code == 0 && !strings.Contains(out, "deleting") {
+		t.Fatalf("act is not being deleted:\n%s", out)
 	}
 }

@@ -270,7 +270,7 @@ function dialog(title, fields, submitLabel, submit, opts) {
       inputs[f.name] = input;
       return h("label", { for: id }, input, " ", f.label, f.hint ? h("span", { class: "hint" }, " — " + f.hint) : null);
     } else {
-      input = h("input", { id, name: f.name, type: f.type || "text", value: f.value ?? "", required: f.required, min: f.min, max: f.max, autocomplete: "off", spellcheck: "false" });
+      input = h("input", { id, name: f.name, type: f.type || "text", value: f.value ?? "", required: f.required, min: f.min, max: f.max, step: f.step, autocomplete: "off", spellcheck: "false" });
     }
     inputs[f.name] = input;
     return [h("label", { for: id }, f.label, f.hint ? h("span", { class: "hint" }, " — " + f.hint) : null), input];
@@ -392,7 +392,7 @@ async function instancePage(id) {
   const head = h("div", { class: "toolbar" }, h("h1", {}, id));
   const body = h("div", {}, h("p", { class: "muted" }, "Loading…"));
   show(head, body);
-  let perms = null;
+  let perms = null, shown = "";
   every(async () => {
     let inst;
     try {
@@ -403,6 +403,12 @@ async function instancePage(id) {
         "DeleteDBInstance", "ModifyDBInstance", "CreateDBInstanceReadReplica", "PromoteReadReplica", "RestoreDBInstanceToPointInTime"];
       const got = await can(acts.map((a) => [a, inst.arn]));
       perms = Object.fromEntries(acts.map((a, i) => [a, got[i]]));
+    }
+    // The actions follow what the instance is (stopped, a replica, …),
+    // redrawn only when that changes, so that focus stays where it is.
+    const key = JSON.stringify([inst.status, inst.source, inst.protect, inst.group]);
+    if (key !== shown) {
+      shown = key;
       fill(head, h("h1", {}, id), ...instanceActions(inst, perms));
     }
     const [evs, snaps, backups] = await Promise.all([events("db-instance", id).catch(() => []),
@@ -429,7 +435,7 @@ async function instancePage(id) {
         detail("Tags", inst.tags.length ? inst.tags.map(([k, v]) => k + "=" + v).join(", ") : "none"))),
       h("h2", {}, "Snapshots"),
       snaps.length ? h("table", {}, h("thead", {}, h("tr", {}, ["Snapshot", "Type", "Status", "Created", ""].map((c) => h("th", {}, c)))),
-        h("tbody", {}, snaps.map((s) => h("tr", {}, h("td", {}, txt(s, "DBSnapshotIdentifier")), h("td", {}, txt(s, "SnapshotType")),
+        h("tbody", {}, snaps.map((s) => h("tr", { "data-snapshot": txt(s, "DBSnapshotIdentifier") }, h("td", {}, txt(s, "DBSnapshotIdentifier")), h("td", {}, txt(s, "SnapshotType")),
           h("td", {}, statusBadge(txt(s, "Status")), " ", txt(s, "PercentProgress") + "%"), h("td", {}, txt(s, "SnapshotCreateTime")),
           h("td", {}, h("button", { type: "button", disabled: txt(s, "Status") !== "available",
             onclick: () => restoreDialog(txt(s, "DBSnapshotIdentifier")) }, "Restore")))))) : h("p", { class: "muted" }, "No snapshots."),
@@ -442,7 +448,7 @@ async function instancePage(id) {
 const detail = (name, ...value) => [h("dt", {}, name), h("dd", {}, ...value)];
 
 function instanceActions(inst, p) {
-  const b = (label, act, fn, attrs) => h("button", { type: "button", disabled: !p[act], title: p[act] ? "" : "Your access key may not " + act, onclick: fn, ...attrs }, label);
+  const b = (label, act, fn, attrs) => h("button", { type: "button", id: "do-" + act, disabled: !p[act], title: p[act] ? "" : "Your access key may not " + act, onclick: fn, ...attrs }, label);
   return [
     b("Create blue/green deployment", "CreateBlueGreenDeployment", () => createDeploymentDialog(inst), { class: "primary", id: "create-bgd" }),
     b("Take snapshot", "CreateDBSnapshot", () => dialog("Take snapshot of " + inst.id, [{ name: "id", label: "Snapshot identifier", value: inst.id + "-snap", required: true }],
@@ -453,8 +459,8 @@ function instanceActions(inst, p) {
       ? b("Start", "StartDBInstance", async () => { try { await call("StartDBInstance", { DBInstanceIdentifier: inst.id }); } catch (e) { toast(e.code + ": " + e.message); } })
       : b("Stop", "StopDBInstance", () => dialog("Stop " + inst.id, [{ note: "The server stops; its data and endpoint stay. Clients cannot connect until it starts." }],
         "Stop", async () => { await call("StopDBInstance", { DBInstanceIdentifier: inst.id }); })),
-    b("Modify", "ModifyDBInstance", () => dialog("Modify " + inst.id, [
-      { name: "group", label: "DB parameter group", value: inst.group },
+    b("Modify", "ModifyDBInstance", async () => dialog("Modify " + inst.id, [
+      { name: "group", label: "DB parameter group", options: await sameFamilyGroups(inst.group), value: inst.group },
       { name: "protect", type: "checkbox", label: "Deletion protection", value: inst.protect },
     ], "Modify", async (v) => {
       await call("ModifyDBInstance", { DBInstanceIdentifier: inst.id, DBParameterGroupName: v.group !== inst.group ? v.group : "",
@@ -468,7 +474,7 @@ function instanceActions(inst, p) {
         async (v) => { await call("CreateDBInstanceReadReplica", { DBInstanceIdentifier: v.id, SourceDBInstanceIdentifier: inst.id }); })),
     b("Restore to a point in time", "RestoreDBInstanceToPointInTime", () => dialog("Restore " + inst.id + " to a point in time", [
       { name: "id", label: "New DB instance identifier", required: true, value: inst.id + "-pitr" },
-      { name: "time", label: "Restore time", type: "datetime-local", hint: "empty: the latest restorable time" },
+      { name: "time", label: "Restore time", type: "datetime-local", step: 1, hint: "your local time, to the second; empty: the latest restorable time" },
     ], "Restore", async (v) => {
       await call("RestoreDBInstanceToPointInTime", { SourceDBInstanceIdentifier: inst.id, TargetDBInstanceIdentifier: v.id,
         RestoreTime: v.time ? new Date(v.time).toISOString() : "", UseLatestRestorableTime: v.time ? "" : "true" });
@@ -486,6 +492,15 @@ function instanceActions(inst, p) {
       location.hash = "#/";
     }, { danger: true }), { class: "danger" }),
   ];
+}
+
+// sameFamilyGroups lists the DB parameter groups an instance whose group
+// is current may move to: those of the same family.
+async function sameFamilyGroups(current) {
+  const all = items(await call("DescribeDBParameterGroups", { MaxRecords: 100 }), "DBParameterGroups")
+    .map((g) => [txt(g, "DBParameterGroupName"), txt(g, "DBParameterGroupFamily")]);
+  const family = (all.find(([n]) => n === current) || [])[1];
+  return all.filter(([n, f]) => f === family || n === current).map(([n, f]) => [n, n + " (" + f + ")"]);
 }
 
 function restoreDialog(snapshot) {
@@ -791,5 +806,10 @@ function followSwitchover(id, box, form) {
   poll();
   state.timer = setInterval(() => poll().catch(() => {}), 500);
 }
+
+// An action that fails before its dialog opens still shows the API's fault.
+window.addEventListener("unhandledrejection", (ev) => {
+  if (ev.reason instanceof ApiError && ev.reason.code !== "NotSignedIn") toast(ev.reason.code + ": " + ev.reason.message);
+});
 
 start();
