@@ -33,7 +33,10 @@ var assets embed.FS
 const SessionLifetime = 8 * time.Hour
 
 const (
-	cookieName = "teal_console"
+	// The __Host- prefix makes browsers refuse this cookie from any other
+	// service of the host (another port, a sibling name): nobody can plant
+	// a session of their own in a user's browser.
+	cookieName = "__Host-teal_console"
 	csrfHeader = "X-Teal-Csrf"
 	// maxBody bounds what the console's own endpoints read; API requests
 	// are bounded by internal/api.
@@ -43,6 +46,8 @@ const (
 	failedSignIns = 10
 	signInWindow  = time.Minute
 	maxSessions   = 10000
+	// A key holds at most keySessions sessions; a new one ends its oldest.
+	keySessions = 20
 )
 
 // Keys are what the console needs of the access keys.
@@ -92,6 +97,11 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
+	if !TrustedHost(r) {
+		writeError(w, http.StatusMisdirectedRequest, "AccessDenied",
+			"Over plain HTTP the console answers to a loopback address or localhost only: open it as http://127.0.0.1:<port>/console, or serve the API with TLS.")
+		return
+	}
 	path := strings.TrimPrefix(r.URL.Path, "/console")
 	switch {
 	case r.Method == http.MethodGet && (path == "" || path == "/"):
@@ -129,8 +139,12 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 			"The console signs in over HTTPS, or over HTTP from this machine only: serve the API with TLS to use it from elsewhere.")
 		return
 	}
-	addr := clientAddr(r)
-	if !c.allowSignIn(addr) {
+	w.Header().Set("Cache-Control", "no-store")
+	addr := throttleKey(r)
+	// The attempt counts from now, so that parallel guesses cannot all
+	// pass the check; a sign-in that succeeds takes it back.
+	attempt, ok := c.allowSignIn(addr)
+	if !ok {
 		writeError(w, http.StatusTooManyRequests, "Throttling", "Too many refused sign-ins from this address; wait a minute.")
 		return
 	}
@@ -141,15 +155,16 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	caller, err := c.keys.SignIn(strings.TrimSpace(in.AccessKeyID), in.SecretAccessKey)
 	if err != nil {
-		c.refused(addr)
-		c.log.Info("console sign-in refused", "remote", r.RemoteAddr, "access_key_id", in.AccessKeyID)
+		c.log.Info("console sign-in refused", "remote", r.RemoteAddr, "access_key_id", loggable(in.AccessKeyID))
 		writeFault(w, err)
 		return
 	}
+	c.forgive(addr, attempt)
 	token, csrf := randomToken(), randomToken()
 	s := &session{keyID: caller.KeyID(), csrf: csrf, expires: c.now().Add(SessionLifetime)}
 	c.mu.Lock()
 	c.dropExpiredLocked()
+	c.limitKeyLocked(s.keyID)
 	if len(c.sessions) >= maxSessions {
 		c.mu.Unlock()
 		writeError(w, http.StatusServiceUnavailable, "Throttling", "Too many console sessions are open; sign out of some.")
@@ -157,7 +172,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	c.sessions[token] = s
 	c.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: token, Path: "/console", Expires: s.expires,
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: token, Path: "/", Expires: s.expires,
 		MaxAge: int(SessionLifetime.Seconds()), HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 	c.log.Info("console sign-in", "remote", r.RemoteAddr, "access_key_id", s.keyID)
 	writeJSON(w, map[string]any{"AccessKeyId": s.keyID, "Root": caller.IsRoot(), "CsrfToken": csrf, "Expires": s.expires.UTC()})
@@ -172,7 +187,7 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	delete(c.sessions, token)
 	c.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/console", MaxAge: -1,
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 	writeJSON(w, map[string]any{})
 }
@@ -212,6 +227,7 @@ func (c *Console) can(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "InvalidParameterValue", "Give a list of at most 200 actions and resources.")
 		return
 	}
+	w.Header().Set("Cache-Control", "no-store")
 	out := make([]bool, len(in))
 	for i, q := range in {
 		var res []string
@@ -274,32 +290,115 @@ func (c *Console) dropExpiredLocked() {
 	}
 }
 
-// allowSignIn says whether addr may try to sign in now.
-func (c *Console) allowSignIn(addr string) bool {
+// limitKeyLocked ends the oldest sessions of a key that holds
+// keySessions: one key cannot fill the table for everyone.
+func (c *Console) limitKeyLocked(keyID string) {
+	for {
+		n, oldest, first := 0, "", time.Time{}
+		for t, s := range c.sessions {
+			if s.keyID != keyID {
+				continue
+			}
+			n++
+			if oldest == "" || s.expires.Before(first) {
+				oldest, first = t, s.expires
+			}
+		}
+		if n < keySessions {
+			return
+		}
+		delete(c.sessions, oldest)
+	}
+}
+
+// allowSignIn says whether addr may try to sign in now and, if so,
+// counts the attempt, returning its time for forgive.
+func (c *Console) allowSignIn(addr string) (time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cut := c.now().Add(-signInWindow)
+	now := c.now()
+	cut := now.Add(-signInWindow)
 	recent := c.failures[addr][:0]
 	for _, t := range c.failures[addr] {
 		if t.After(cut) {
 			recent = append(recent, t)
 		}
 	}
-	if len(recent) == 0 {
-		delete(c.failures, addr)
-	} else {
+	if len(recent) >= failedSignIns {
 		c.failures[addr] = recent
+		return time.Time{}, false
 	}
-	return len(recent) < failedSignIns
+	if _, known := c.failures[addr]; !known && len(c.failures) >= maxSessions {
+		c.evictLocked(cut)
+	}
+	c.failures[addr] = append(recent, now)
+	return now, true
 }
 
-func (c *Console) refused(addr string) {
+// forgive takes back the attempt of a sign-in that succeeded.
+func (c *Console) forgive(addr string, attempt time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.failures) > maxSessions {
-		clear(c.failures) // bounded memory, whatever the number of addresses
+	ts := c.failures[addr]
+	for i, t := range ts {
+		if t.Equal(attempt) {
+			c.failures[addr] = append(ts[:i], ts[i+1:]...)
+			break
+		}
 	}
-	c.failures[addr] = append(c.failures[addr], c.now())
+	if len(c.failures[addr]) == 0 {
+		delete(c.failures, addr)
+	}
+}
+
+// evictLocked makes room in the table of attempts: addresses with none
+// left in the window go first, then those whose last attempt is oldest.
+// Memory stays bounded whatever the number of addresses, and no address's
+// count is wiped while the table has room.
+func (c *Console) evictLocked(cut time.Time) {
+	var oldest string
+	var last time.Time
+	for a, ts := range c.failures {
+		if len(ts) == 0 || !ts[len(ts)-1].After(cut) {
+			delete(c.failures, a)
+			continue
+		}
+		if oldest == "" || ts[len(ts)-1].Before(last) {
+			oldest, last = a, ts[len(ts)-1]
+		}
+	}
+	if len(c.failures) >= maxSessions && oldest != "" {
+		delete(c.failures, oldest)
+	}
+}
+
+// throttleKey is the address sign-in attempts are counted by: an IPv6
+// client by its /64, which one client usually holds whole.
+func throttleKey(r *http.Request) string {
+	ip := net.ParseIP(clientAddr(r))
+	if ip == nil {
+		return clientAddr(r)
+	}
+	if ip.To4() == nil {
+		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	}
+	return ip.String()
+}
+
+// loggable is an access key id as the log may show it: one that looks
+// like an id, cut short; anything else (a secret pasted in the wrong
+// field, say) is not written.
+func loggable(id string) string {
+	id = strings.TrimSpace(id)
+	if len(id) > 32 {
+		id = id[:32]
+	}
+	for _, r := range id {
+		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return "(not an access key id)"
+		}
+	}
+	return id
 }
 
 // sameOrigin says whether a request came from a page of this server: a
@@ -315,6 +414,27 @@ func sameOrigin(r *http.Request) bool {
 		scheme = "https://"
 	}
 	return origin == scheme+r.Host
+}
+
+// TrustedHost says whether the request names this server in a way that
+// another site cannot: over TLS the certificate vouches for the name;
+// over plain HTTP only a loopback address or localhost is trusted, since
+// a page of another site can make its own name resolve to 127.0.0.1 (DNS
+// rebinding), and then its Origin and Host agree.
+func TrustedHost(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // secureTransport says whether a session cookie can be kept secret on this

@@ -55,15 +55,20 @@ type browser struct {
 	t       *testing.T
 	c       *Console
 	remote  string
+	host    string // default 127.0.0.1:7480
 	cookies []*http.Cookie
 	csrf    string
 }
 
 func (b *browser) do(method, path, body string, header map[string]string) (int, map[string]any, http.Header) {
 	b.t.Helper()
-	r := httptest.NewRequest(method, "http://127.0.0.1:7480"+path, strings.NewReader(body))
+	host := b.host
+	if host == "" {
+		host = "127.0.0.1:7480"
+	}
+	r := httptest.NewRequest(method, "http://"+host+path, strings.NewReader(body))
 	r.RemoteAddr = b.remote
-	r.Header.Set("Origin", "http://127.0.0.1:7480")
+	r.Header.Set("Origin", "http://"+host)
 	for _, c := range b.cookies {
 		r.AddCookie(c)
 	}
@@ -113,7 +118,7 @@ func TestSignInSession(t *testing.T) {
 		t.Fatalf("cookies %v", b.cookies)
 	}
 	ck := b.cookies[0]
-	if !ck.HttpOnly || !ck.Secure || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/console" ||
+	if ck.Name != "__Host-teal_console" || !ck.HttpOnly || !ck.Secure || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/" || ck.Domain != "" ||
 		ck.MaxAge != int(SessionLifetime.Seconds()) || len(ck.Value) < 40 {
 		t.Fatalf("session cookie %+v", ck)
 	}
@@ -216,9 +221,68 @@ func TestSignInRefusals(t *testing.T) {
 	if status, _, _ := other.do("POST", "/console/signin", good, nil); status != http.StatusOK {
 		t.Fatalf("another address throttled too: %d", status)
 	}
+	// A success does not count as a refused try: the root of the throttle
+	// is the refusals.
+	fresh := &browser{t: t, c: c, remote: "127.0.0.3:5000"}
+	for i := 0; i < 2*failedSignIns; i++ {
+		if status, _, _ := fresh.do("POST", "/console/signin", good, nil); status != http.StatusOK {
+			t.Fatalf("sign-in %d: %d", i, status)
+		}
+	}
+	// Over plain HTTP, a name that is not loopback's may be another site's
+	// rebound to 127.0.0.1: refused, whatever the client's address.
+	rebound := &browser{t: t, c: c, remote: "127.0.0.4:5000", host: "rebound.example:7480"}
+	if status, _, _ := rebound.do("POST", "/console/signin", good, nil); status != http.StatusMisdirectedRequest {
+		t.Fatalf("sign-in through a rebound name: %d", status)
+	}
+	if status, _, _ := rebound.do("GET", "/console/", "", nil); status != http.StatusMisdirectedRequest {
+		t.Fatalf("page through a rebound name: %d", status)
+	}
+	viaLocalhost := &browser{t: t, c: c, remote: "127.0.0.5:5000", host: "localhost:7480"}
+	if status, _, _ := viaLocalhost.do("POST", "/console/signin", good, nil); status != http.StatusOK {
+		t.Fatalf("sign-in through localhost: %d", status)
+	}
 	// The page itself is served with a policy that runs its scripts only.
 	_, _, h := local.do("GET", "/console/", "", nil)
 	if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
 		t.Fatalf("CSP %q", csp)
+	}
+}
+
+func TestSessionsPerKey(t *testing.T) {
+	c, _ := newConsole(t)
+	now := time.Now()
+	c.now = func() time.Time { now = now.Add(time.Second); return now }
+	var first *browser
+	for i := 0; i < keySessions+5; i++ {
+		b := &browser{t: t, c: c, remote: "127.0.0.1:5000"}
+		if status, _, _ := b.do("POST", "/console/signin", `{"AccessKeyID":"AKIAREADER","SecretAccessKey":"reader-secret"}`, nil); status != http.StatusOK {
+			t.Fatalf("sign-in %d: %d", i, status)
+		}
+		if first == nil {
+			first = b
+		}
+	}
+	c.mu.Lock()
+	n := len(c.sessions)
+	c.mu.Unlock()
+	if n != keySessions {
+		t.Fatalf("%d sessions of one key, want %d", n, keySessions)
+	}
+	if status, _, _ := first.do("GET", "/console/session", "", nil); status != http.StatusUnauthorized {
+		t.Fatalf("the oldest session of a key past its limit: %d", status)
+	}
+}
+
+func TestLoggable(t *testing.T) {
+	for in, want := range map[string]string{
+		"AKIAREADER":   "AKIAREADER",
+		" AKIAREADER ": "AKIAREADER",
+		"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY": "(not an access key id)",
+		strings.Repeat("A", 100):                   strings.Repeat("A", 32),
+	} {
+		if got := loggable(in); got != want {
+			t.Errorf("loggable(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

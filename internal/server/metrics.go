@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tealdb/teal/internal/api"
+	"github.com/tealdb/teal/internal/console"
 	"github.com/tealdb/teal/internal/rds"
 )
 
@@ -53,5 +54,7 @@ func metricsAllowed(r *http.Request, token string) bool {
 		return false
 	}
 	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	// A loopback client, asking for this server by a name no other site
+	// can rebind to 127.0.0.1.
+	return ip != nil && ip.IsLoopback() && console.TrustedHost(r)
 }

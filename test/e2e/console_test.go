@@ -27,18 +27,7 @@ import (
 // TEAL_CONSOLE_SCREENSHOTS when it is set (docs/console/ is made so).
 func TestConsole(t *testing.T) {
 	t.Parallel()
-	browser, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium is not installed (scripts/install-engines.sh installs it)")
-	}
-	bin := buildTeal(t)
-	dir := dataDir(t)
-	endpoint := serveFirstRun(t, bin, dir)
-	root, err := server.LoadCredentials(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	teal := tealCLI{bin: bin, env: append(envWithout(), "TEAL_ENDPOINT="+endpoint, "TEAL_DATA_DIR="+dir)}
+	browser, endpoint, root, teal := consoleRig(t, "chromium")
 	policy := filepath.Join(t.TempDir(), "policy.json")
 	if err := os.WriteFile(policy, []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rds:Describe*","Resource":"*"}]}`), 0o600); err != nil {
 		t.Fatal(err)
@@ -129,18 +118,7 @@ func TestConsole(t *testing.T) {
 // the browser that makes the reader the writer.
 func TestConsoleCluster(t *testing.T) {
 	t.Parallel()
-	browser, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium is not installed (scripts/install-engines.sh --test-tools installs it)")
-	}
-	bin := buildTeal(t)
-	dir := dataDir(t)
-	endpoint := serveFirstRun(t, bin, dir)
-	root, err := server.LoadCredentials(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	teal := tealCLI{bin: bin, env: append(envWithout(), "TEAL_ENDPOINT="+endpoint, "TEAL_DATA_DIR="+dir)}
+	browser, endpoint, root, teal := consoleRig(t, "chromium")
 	teal.ok(t, "create-db-cluster", "--db-cluster-identifier", "orders", "--engine", "aurora-postgresql",
 		"--engine-version", "15", "--master-username", masterUser, "--master-user-password", masterPass, "--database-name", "app")
 	for _, id := range []string{"orders-1", "orders-2"} {
@@ -276,20 +254,9 @@ func (p *page) screenshot(name string) {
 // that needs the identifier typed and takes a final snapshot.
 func TestConsoleInstanceActions(t *testing.T) {
 	t.Parallel()
-	browser, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium is not installed (scripts/install-engines.sh --test-tools installs it)")
-	}
-	bin := buildTeal(t)
-	dir := dataDir(t)
 	// Changes are collected every 2 seconds, so that a point-in-time
 	// restore has a window soon.
-	endpoint := startServe(t, bin, dir, append(envWithout(), "TEAL_BACKUP_INTERVAL=2s"))
-	root, err := server.LoadCredentials(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	teal := tealCLI{bin: bin, env: append(envWithout(), "TEAL_ENDPOINT="+endpoint, "TEAL_DATA_DIR="+dir)}
+	browser, endpoint, root, teal := consoleRig(t, "chromium", "TEAL_BACKUP_INTERVAL=2s")
 	teal.ok(t, "create-db-instance", "--db-instance-identifier", "act", "--engine", "postgres", "--engine-version", "15",
 		"--db-instance-class", "db.t3.micro", "--allocated-storage", "20", "--master-username", masterUser,
 		"--master-user-password", masterPass, "--db-name", "app", "--backup-retention-period", "1", "--wait")
@@ -380,4 +347,22 @@ func TestConsoleInstanceActions(t *testing.T) {
 	if out, _, code := teal.run(t, "describe-db-instances", "--db-instance-identifier", "act"); code == 0 && !strings.Contains(out, "deleting") {
 		t.Fatalf("act is not being deleted:\n%s", out)
 	}
+}
+
+// consoleRig starts what a console test needs: the browser's path (the
+// test fails when it is not installed), a teal serve with its extra
+// environment, its root key, and the CLI pointed at it.
+func consoleRig(t *testing.T, browserName string, env ...string) (browser, endpoint string, root server.Credentials, teal tealCLI) {
+	t.Helper()
+	browser, err := exec.LookPath(browserName)
+	if err != nil {
+		t.Fatalf("%s is not installed (scripts/install-engines.sh --test-tools installs it)", browserName)
+	}
+	bin := buildTeal(t)
+	dir := dataDir(t)
+	endpoint = startServe(t, bin, dir, append(envWithout(), env...))
+	if root, err = server.LoadCredentials(dir); err != nil {
+		t.Fatal(err)
+	}
+	return browser, endpoint, root, tealCLI{bin: bin, env: append(envWithout(), "TEAL_ENDPOINT="+endpoint, "TEAL_DATA_DIR="+dir)}
 }

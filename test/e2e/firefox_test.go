@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/tealdb/teal/internal/server"
 )
 
 // TestConsoleFirefox runs the console's main path in a headless Firefox,
@@ -25,18 +23,7 @@ import (
 // Switch over, check the guardrails, switch over and see it complete.
 func TestConsoleFirefox(t *testing.T) {
 	t.Parallel()
-	browser, err := exec.LookPath("firefox-esr")
-	if err != nil {
-		t.Fatal("firefox-esr is not installed (scripts/install-engines.sh --test-tools installs it)")
-	}
-	bin := buildTeal(t)
-	dir := dataDir(t)
-	endpoint := serveFirstRun(t, bin, dir)
-	root, err := server.LoadCredentials(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	teal := tealCLI{bin: bin, env: append(envWithout(), "TEAL_ENDPOINT="+endpoint, "TEAL_DATA_DIR="+dir)}
+	browser, endpoint, root, teal := consoleRig(t, "firefox-esr")
 	teal.ok(t, "create-db-instance", "--db-instance-identifier", "ff-db", "--engine", "postgres", "--engine-version", "15",
 		"--db-instance-class", "db.t3.micro", "--allocated-storage", "20", "--master-username", masterUser,
 		"--master-user-password", masterPass, "--db-name", "app", "--wait")
