@@ -89,6 +89,7 @@ func TestConsole(t *testing.T) {
 	b.screenshot("switchover.png")
 	b.waitText("#switchover-outcome", "Completed: green is production.")
 	b.waitEval(`[...document.querySelectorAll('#phases li')].every(l => l.className === 'done') ? 'all done' : ''`, "all done", 30*time.Second)
+	b.screenshot("switchover-done.png")
 	b.run(chromedp.Navigate(endpoint + "/console/#/instance/web-db"))
 	b.waitText("#instance-details", "postgres 17")
 
