@@ -97,8 +97,11 @@ func TestConsole(t *testing.T) {
 	b.waitEval(`fetch('/console/api', {method: 'POST', body: new URLSearchParams({Action: 'DescribeDBInstances'})}).then(r => r.status + '')`, "403", 10*time.Second)
 
 	// A read-only key sees everything and changes nothing.
+	// It signs in with the keyboard alone: the form has the focus, Tab
+	// moves to the secret, Enter signs in.
 	b.run(chromedp.Click(chromedp.ID("#signout")), chromedp.WaitVisible(chromedp.ID("#access-key-id")))
-	b.signIn(reader.AccessKey.AccessKeyId, reader.AccessKey.SecretAccessKey)
+	b.waitEval(`document.activeElement?.id`, "access-key-id", 10*time.Second)
+	b.run(chromedp.KeyEvent(reader.AccessKey.AccessKeyId + "\t" + reader.AccessKey.SecretAccessKey + "\r"))
 	b.waitEval(`document.querySelector('#instances tr[data-id="web-db"] [data-status]')?.dataset.status`, "available", 30*time.Second)
 	b.waitEval(`document.querySelector('#create-instance').disabled + ''`, "true", 10*time.Second)
 	b.run(chromedp.Click(chromedp.CSS(`#deployments a`)))
