@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tealdb/teal/internal/bluegreen"
 	"github.com/tealdb/teal/internal/rds"
 )
 
@@ -70,6 +71,34 @@ func TestEncodeResult(t *testing.T) {
 			want: []string{`<Events><Event><SourceIdentifier>db1</SourceIdentifier><SourceType>db-instance</SourceType>` +
 				`<Message>DB instance created</Message><EventCategories><EventCategory>creation</EventCategory></EventCategories>` +
 				`<Date>2026-03-04T04:06:07.891Z</Date></Event></Events>`},
+		},
+		{
+			name:   "teal's members of a deployment: lag while available, findings, phases in the order they ran",
+			action: "DescribeBlueGreenDeployments",
+			result: describeBlueGreenResult{BlueGreenDeployments: listOf("member", []blueGreenXML{blueGreenOf(rds.BlueGreenDeployment{
+				BlueGreenDeploymentIdentifier: "bgd-1", Status: "AVAILABLE", ReplicaLagSeconds: 0.25, ReplicaLagBytes: 4096,
+				Findings:          []bluegreen.Finding{{Kind: "no-replica-identity", Database: "app", Object: "t<1>", Blocking: true, Message: "no key"}},
+				SwitchoverPhase:   "done",
+				SwitchoverTimings: map[string]float64{"release": 9, "guardrails": 1, "catch-up": 4, "stop-writes": 3, "zz-extra": 7},
+			})})},
+			want: []string{
+				`<TealReplicaLagSeconds>0.25</TealReplicaLagSeconds><TealReplicaLagBytes>4096</TealReplicaLagBytes>`,
+				`<TealFindings><member><Kind>no-replica-identity</Kind><Database>app</Database><Object>t&lt;1&gt;</Object><Blocking>true</Blocking><Message>no key</Message></member></TealFindings>`,
+				`<TealSwitchoverPhase>done</TealSwitchoverPhase>`,
+				`<TealSwitchoverTimings><member><Phase>guardrails</Phase><Milliseconds>1</Milliseconds></member>` +
+					`<member><Phase>stop-writes</Phase><Milliseconds>3</Milliseconds></member>` +
+					`<member><Phase>catch-up</Phase><Milliseconds>4</Milliseconds></member>` +
+					`<member><Phase>release</Phase><Milliseconds>9</Milliseconds></member>` +
+					`<member><Phase>zz-extra</Phase><Milliseconds>7</Milliseconds></member></TealSwitchoverTimings>`,
+			},
+		},
+		{
+			name:   "a deployment that is not available has no lag, and no empty teal members",
+			action: "DescribeBlueGreenDeployments",
+			result: describeBlueGreenResult{BlueGreenDeployments: listOf("member", []blueGreenXML{blueGreenOf(rds.BlueGreenDeployment{
+				BlueGreenDeploymentIdentifier: "bgd-2", Status: "PROVISIONING", ReplicaLagSeconds: 3})})},
+			want:   []string{`<BlueGreenDeploymentIdentifier>bgd-2</BlueGreenDeploymentIdentifier>`},
+			absent: []string{"TealReplicaLag", "TealFindings", "TealSwitchoverPhase", "TealSwitchoverTimings"},
 		},
 		{
 			name:   "no result element",
