@@ -18,11 +18,11 @@ engines:
 run: engines build
 	./$(BIN) serve
 
-# The engines and the browser the tests drive.
+# The engines and the browsers the tests drive.
 test-tools:
 	@bash scripts/install-engines.sh --test-tools
 
-# The whole test suite, with real database servers and a real browser.
+# The whole test suite, with real database servers and real browsers.
 test: test-tools vet
 	$(GO) test $(TEST_FLAGS) ./...
 
