@@ -114,6 +114,18 @@ func TestConsole(t *testing.T) {
 		"AccessDenied", 10*time.Second)
 	b.waitEval(`call('DeleteDBInstance', {DBInstanceIdentifier: 'web-db', SkipFinalSnapshot: true}).then(() => 'accepted', e => e.code)`,
 		"AccessDenied", 10*time.Second)
+	b.waitEval(`document.querySelector('#delete-deployment')?.disabled + ''`, "true", 10*time.Second)
+
+	// Root deletes the deployment; the dialog explains DeleteTarget, and
+	// after a switchover green, now production, is kept.
+	b.run(chromedp.Click(chromedp.ID("#signout")), chromedp.WaitVisible(chromedp.ID("#access-key-id")))
+	b.signIn(root.AccessKeyID, root.SecretAccessKey)
+	b.run(chromedp.Click(chromedp.CSS(`#deployments a`)), chromedp.WaitEnabled(chromedp.ID("#delete-deployment")),
+		chromedp.Click(chromedp.ID("#delete-deployment")), chromedp.WaitVisible(chromedp.ID("#f-target")))
+	b.waitText("dialog", "green is production and is kept")
+	b.run(chromedp.Click(chromedp.ID("#dialog-submit")))
+	b.waitText("main", "No blue/green deployments.")
+	b.waitEval(`document.querySelector('#instances tr[data-id="web-db"] [data-status]')?.dataset.status`, "available", 30*time.Second)
 }
 
 // TestConsoleCluster shows a DB cluster in the console: the cluster with

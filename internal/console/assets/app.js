@@ -694,7 +694,7 @@ async function deploymentPage(id) {
       h("button", { class: "primary", id: "switchover", type: "button", disabled: !perms.switchover || d.status !== "AVAILABLE",
         title: perms.switchover ? "" : "Your access key may not switch over",
         onclick: () => { location.hash = "#/deployment/" + encodeURIComponent(d.id) + "/switchover"; } }, "Switch over"),
-      h("button", { class: "danger", type: "button", disabled: !perms.del, onclick: () => deleteDeploymentDialog(d) }, "Delete"));
+      h("button", { class: "danger", id: "delete-deployment", type: "button", disabled: !perms.del, onclick: () => deleteDeploymentDialog(d) }, "Delete"));
     const byArn = await memberInstances(d);
     const evs = await events("blue-green-deployment", d.id).catch(() => []);
     fill(body,
