@@ -224,13 +224,17 @@ function show(...children) {
 
 function stopTimer() { clearInterval(state.timer); state.timer = 0; }
 
-// every re-runs fn now and every two seconds while the page stays.
+// every re-runs fn now and every two seconds while the page stays; a run
+// still waiting for the server is not overtaken by the next one, so the
+// page never shows an older answer over a newer one.
 function every(fn) {
   stopTimer();
   const page = state.page;
+  let running = false;
   const tick = async () => {
-    if (state.page !== page) return;
-    try { await fn(); } catch (e) { if (e.code !== "NotSignedIn") console.warn(e); }
+    if (state.page !== page || running) return;
+    running = true;
+    try { await fn(); } catch (e) { if (e.code !== "NotSignedIn") console.warn(e); } finally { running = false; }
   };
   tick();
   state.timer = setInterval(tick, 2000);
@@ -794,17 +798,25 @@ function followSwitchover(id, box, form) {
   form.hidden = true;
   const page = state.page;
   stopTimer();
+  // One poll at a time, and none after the end: a slow answer from before
+  // the end must not be drawn over it.
+  let running = false, ended = false;
   const poll = async () => {
-    if (state.page !== page) return;
-    const d = await deployment(id);
-    const ended = d.status === "SWITCHOVER_COMPLETED" || d.status === "SWITCHOVER_FAILED";
-    fill(box, h("h2", {}, "Switchover ", statusBadge(d.status)),
-      h("p", { id: "switchover-outcome" }, ended ? (d.status === "SWITCHOVER_COMPLETED" ? "Completed: green is production." : "Rolled back: " + d.details) : d.details),
-      phaseList(d));
-    if (ended) stopTimer();
+    if (state.page !== page || running || ended) return;
+    running = true;
+    try {
+      const d = await deployment(id);
+      ended = d.status === "SWITCHOVER_COMPLETED" || d.status === "SWITCHOVER_FAILED";
+      fill(box, h("h2", {}, "Switchover ", statusBadge(d.status)),
+        h("p", { id: "switchover-outcome" }, ended ? (d.status === "SWITCHOVER_COMPLETED" ? "Completed: green is production." : "Rolled back: " + d.details) : d.details),
+        phaseList(d));
+      if (ended) stopTimer();
+    } catch (e) {
+      if (e.code !== "NotSignedIn") console.warn(e);
+    } finally { running = false; }
   };
   poll();
-  state.timer = setInterval(() => poll().catch(() => {}), 500);
+  state.timer = setInterval(poll, 500);
 }
 
 // An action that fails before its dialog opens still shows the API's fault.
