@@ -492,6 +492,11 @@ func Analyze(ctx context.Context, l engine.Layout, db string) error {
 				return err
 			}
 			defer c.Close(context.Background())
+			// Statistics are gathered again after a crash; no ANALYZE
+			// need wait for its commit to reach the disk.
+			if _, err := c.Exec(gctx, "SET synchronous_commit = off"); err != nil {
+				return fmt.Errorf("analyze %s: %w", db, err)
+			}
 			for i := int(next.Add(1)) - 1; i < len(tables); i = int(next.Add(1)) - 1 {
 				if _, err := c.Exec(gctx, "ANALYZE "+tables[i]); err != nil {
 					return fmt.Errorf("analyze %s in %s: %w", tables[i], db, err)
