@@ -63,9 +63,10 @@ type Replicator interface {
 	Heartbeat(ctx context.Context, blue Layout) error
 	// SchemaState summarises blue's schema, to detect DDL.
 	SchemaState(ctx context.Context, blue Layout) (SchemaState, error)
-	// AfterInitialCopy prepares green once its data is copied (statistics
-	// after a major upgrade).
-	AfterInitialCopy(ctx context.Context, green Layout) error
+	// AfterInitialCopy prepares green once its data is copied: planner
+	// statistics for every table, or with onlyMissing for those an upgrade
+	// in place did not carry over.
+	AfterInitialCopy(ctx context.Context, green Layout, onlyMissing bool, progress func(CopyProgress)) error
 	// Activity reports client write activity on a server.
 	Activity(ctx context.Context, l Layout) (Activity, error)
 	// ExternalReplication reports whether blue replicates from elsewhere.

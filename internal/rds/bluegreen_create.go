@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/tealdb/teal/internal/bluegreen"
@@ -640,8 +641,8 @@ func (e *buildEnv) Replication(ctx context.Context) (engine.ReplicationStatus, e
 }
 
 // AfterCopy collects green's statistics, unless green is a clone of
-// blue's major, which has blue's. (pg_upgrade carries them only from 18
-// on, and only some.)
+// blue's major, which has blue's. pg_upgrade carries most of them from 18
+// on: then only what it left out is collected.
 func (e *buildEnv) AfterCopy(ctx context.Context, progress func(string)) error {
 	rep, bl, gl, err := e.replicator()
 	if err != nil {
@@ -650,8 +651,9 @@ func (e *buildEnv) AfterCopy(ctx context.Context, progress func(string)) error {
 	if e.cloned && bl.Build.Major() == gl.Build.Major() {
 		return nil
 	}
-	progress("collecting statistics")
-	return rep.AfterInitialCopy(ctx, gl)
+	major, _ := strconv.Atoi(gl.Build.Major())
+	onlyMissing := e.cloned && major >= 18
+	return rep.AfterInitialCopy(ctx, gl, onlyMissing, func(p engine.CopyProgress) { progress(p.String()) })
 }
 
 func (e *buildEnv) GreenAvailable(ctx context.Context) error {

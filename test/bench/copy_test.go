@@ -4,6 +4,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -131,7 +132,7 @@ CREATE INDEX t%[1]d_a ON t%[1]d (a); CREATE INDEX t%[1]d_b ON t%[1]d (b, a); CRE
 
 // buildGreen creates a deployment of blue to PostgreSQL target and waits
 // until it is AVAILABLE, logging each StatusDetails it shows with the time.
-func buildGreen(b *testing.B, svc *rds.Service, name string, blue *rds.DBInstance, target string) time.Duration {
+func buildGreen(b *testing.B, svc *rds.Service, name string, blue *rds.DBInstance, target string) (time.Duration, string) {
 	start := time.Now()
 	d, err := svc.CreateBlueGreenDeployment(context.Background(), rds.CreateBlueGreenInput{
 		BlueGreenDeploymentName: name, Source: blue.DBInstanceArn, TargetEngineVersion: target})
@@ -151,7 +152,7 @@ func buildGreen(b *testing.B, svc *rds.Service, name string, blue *rds.DBInstanc
 		if got[0].Status != bluegreen.StatusProvisioning || time.Since(start) > 30*time.Minute {
 			b.Fatalf("deployment %s: %s", got[0].Status, got[0].StatusDetails)
 		}
-		if s := got[0].StatusDetails; s != last {
+		if s := got[0].StatusDetails; s != last && s != "" {
 			// One line a phase: the first progress of each.
 			phase, _, _ := strings.Cut(s, ",")
 			if lastPhase, _, _ := strings.Cut(last, ","); phase != lastPhase {
@@ -165,7 +166,35 @@ func buildGreen(b *testing.B, svc *rds.Service, name string, blue *rds.DBInstanc
 	// The benchmark's own log keeps only a few lines: the timeline goes
 	// to stderr.
 	fmt.Fprintf(os.Stderr, "%s: AVAILABLE after %s\n%s\n", name, took.Round(time.Millisecond), strings.Join(phases, "\n"))
-	return took
+	return took, d.BlueGreenDeploymentIdentifier
+}
+
+// removeGreen deletes a deployment and its green, and waits until only
+// the instances in keep are left, so that the next run starts from blue
+// as it was: without teal's objects, and with no green using the machine.
+func removeGreen(b *testing.B, svc *rds.Service, id string, keep int) {
+	ctx := context.Background()
+	if _, err := svc.DeleteBlueGreenDeployment(ctx, id, true); err != nil {
+		b.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		_, _, err := svc.DescribeBlueGreenDeployments(ctx, id, nil, rds.Page{})
+		var f *rds.Fault
+		gone := errors.As(err, &f) && f.Code == "BlueGreenDeploymentNotFoundFault"
+		if err != nil && !gone {
+			b.Fatal(err)
+		}
+		insts, _, err := svc.DescribeDBInstances(ctx, "", nil, rds.Page{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if gone && len(insts) <= keep {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("deployment %s: still there after 5 minutes (%d instances)", id, len(insts))
+		}
+	}
 }
 
 // BenchmarkInitialCopy compares the time to build a blue/green
@@ -204,9 +233,20 @@ func BenchmarkInitialCopy(b *testing.B) {
 					pgURL(blue), pgURL(into)))
 				dump := time.Since(start)
 				syscall.Sync()
-				sub := buildGreen(b, viaSub, fmt.Sprintf("subscription-%d", i), subBlue, target)
+				if _, err := viaTeal.DeleteDBInstance(context.Background(), into.DBInstanceIdentifier, true, ""); err != nil {
+					b.Fatal(err)
+				}
+				wctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+				_, err := viaTeal.WaitForStatus(wctx, into.DBInstanceIdentifier, "deleted")
+				cancel()
+				if err != nil {
+					b.Fatal(err)
+				}
 				syscall.Sync()
-				green := buildGreen(b, viaTeal, fmt.Sprintf("teal-%d", i), blue, target)
+				sub, subID := buildGreen(b, viaSub, fmt.Sprintf("subscription-%d", i), subBlue, target)
+				removeGreen(b, viaSub, subID, 1)
+				syscall.Sync()
+				green, greenID := buildGreen(b, viaTeal, fmt.Sprintf("teal-%d", i), blue, target)
 				b.ReportMetric(dump.Seconds(), "dump_restore_s")
 				b.ReportMetric(sub.Seconds(), "subscription_s")
 				b.ReportMetric(green.Seconds(), "green_s")
@@ -215,6 +255,7 @@ func BenchmarkInitialCopy(b *testing.B) {
 				b.Logf("%s: pg_dump | psql %s; subscription copy %s; teal's green %s: %.2fx pg_dump | psql, %.2fx the subscription",
 					ds.name, dump.Round(time.Millisecond), sub.Round(time.Millisecond), green.Round(time.Millisecond),
 					dump.Seconds()/green.Seconds(), sub.Seconds()/green.Seconds())
+				removeGreen(b, viaTeal, greenID, 1)
 			}
 		})
 	}

@@ -33,12 +33,18 @@ var copiedTables = []string{"big", "counters", "events", "nopk", "generated", "k
 // point, none applied twice. While green is built, StatusDetails shows the
 // copy's progress. PostgreSQL 15 -> 16 is copied table by table (16's
 // build has no pg_upgrade); 15 -> 15 is a clone of blue's files; 15 -> 17
-// is such a clone upgraded in place.
+// and 15 -> 18 are such clones upgraded in place.
+//
+// Green of a newer major has planner statistics when it is available:
+// collected again after a copy and after pg_upgrade to 17; carried by
+// pg_upgrade to 18, which leaves out extended statistics, so only the
+// table that has some is analyzed there.
 func TestInitialCopyConsistent(t *testing.T) {
 	for _, c := range []struct{ target, shows string }{
 		{"16", "Creating the green environment: copying the data of database app"},
 		{"15", "Creating the green environment: copying blue's files"},
 		{"17", "Creating the green environment: upgrading the copy to PostgreSQL 17"},
+		{"18", "Creating the green environment: upgrading the copy to PostgreSQL 18"},
 	} {
 		t.Run("15-to-"+c.target, func(t *testing.T) {
 			t.Parallel()
@@ -74,7 +80,9 @@ func copyUnderLoad(t *testing.T, target, shows string) {
 		CREATE TABLE part (id int NOT NULL, k text NOT NULL, PRIMARY KEY (id, k)) PARTITION BY LIST (k);
 		CREATE TABLE part_a PARTITION OF part FOR VALUES IN ('a');
 		CREATE TABLE part_b PARTITION OF part FOR VALUES IN ('b');
-		INSERT INTO part SELECT g, CASE WHEN g % 2 = 0 THEN 'a' ELSE 'b' END FROM generate_series(1, 2000) g;`); err != nil {
+		INSERT INTO part SELECT g, CASE WHEN g % 2 = 0 THEN 'a' ELSE 'b' END FROM generate_series(1, 2000) g;
+		CREATE STATISTICS events_k_body ON k, body FROM events;
+		ANALYZE;`); err != nil {
 		t.Fatal(err)
 	}
 	// The second database's name is the master's to choose: this one
@@ -229,6 +237,48 @@ func copyUnderLoad(t *testing.T, target, shows string) {
 	var sum int64
 	if err := gc.QueryRow(ctx, "SELECT sum(v) FROM big").Scan(&sum); err != nil || sum != 400000*1000 {
 		t.Fatalf("sum of big.v on green is %d (%v), want %d", sum, err, 400000*1000)
+	}
+	checkStatistics(t, ctx, gc, target)
+}
+
+// checkStatistics checks the planner statistics of copyUnderLoad's green
+// gc of major target: every column of big has them, and so does the
+// extended statistics object on events. Where green is not blue's clone,
+// teal analyzed events, and big too unless pg_upgrade (18) carried its
+// statistics.
+func checkStatistics(t *testing.T, ctx context.Context, gc *pgx.Conn, target string) {
+	t.Helper()
+	var columns, extended int
+	if err := gc.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_stats WHERE schemaname = 'public' AND tablename = 'big'),
+		(SELECT count(*) FROM pg_stats_ext WHERE schemaname = 'public' AND statistics_name = 'events_k_body')`).
+		Scan(&columns, &extended); err != nil {
+		t.Fatal(err)
+	}
+	if columns != 3 || extended != 1 {
+		t.Errorf("green has statistics of %d of big's 3 columns and %d of 1 extended statistics object", columns, extended)
+	}
+	if target == "15" {
+		return
+	}
+	analyzed := map[string]bool{}
+	rows, err := gc.Query(ctx, "SELECT relname, last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname IN ('big', 'events')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name string
+		var done bool
+		if err := rows.Scan(&name, &done); err != nil {
+			t.Fatal(err)
+		}
+		analyzed[name] = done
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"big": target != "18", "events": true}
+	if analyzed["big"] != want["big"] || analyzed["events"] != want["events"] {
+		t.Errorf("teal analyzed %v on green %s, want %v", analyzed, target, want)
 	}
 }
 

@@ -308,7 +308,9 @@ func (e *Engine) SchemaState(ctx context.Context, blue engine.Layout) (engine.Sc
 }
 
 // AfterInitialCopy implements engine.Replicator: nothing to do.
-func (e *Engine) AfterInitialCopy(ctx context.Context, green engine.Layout) error { return nil }
+func (e *Engine) AfterInitialCopy(context.Context, engine.Layout, bool, func(engine.CopyProgress)) error {
+	return nil
+}
 
 // Activity implements engine.Replicator: client transactions that changed
 // rows (the replication applier is not a client), and running DDL.

@@ -463,26 +463,49 @@ func WriteMarker(ctx context.Context, blue engine.Layout, db string) (float64, e
 	return at, nil
 }
 
-// Analyze collects the statistics of db's tables and materialized views,
-// several tables at once. Each ANALYZE runs as the table's owner.
-func Analyze(ctx context.Context, l engine.Layout, db string) error {
+// analyzedTables are the tables and materialized views of a database that
+// ANALYZE gathers statistics of, the largest first.
+const analyzedTables = `SELECT format('%I.%I', n.nspname, t.relname) FROM pg_class t
+	JOIN pg_namespace n ON n.oid = t.relnamespace
+	WHERE t.relkind IN ('r', 'm', 'p') AND t.relpersistence <> 't'
+	  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'
+	  AND ($1 OR ` + missingStatistics + `)
+	ORDER BY pg_relation_size(t.oid) DESC`
+
+// missingStatistics is true for a table t of analyzedTables that lacks
+// statistics of a column, of an expression index's column, or of an
+// extended statistics object.
+const missingStatistics = `(EXISTS (SELECT 1 FROM pg_attribute a
+	    WHERE a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attstattarget IS DISTINCT FROM 0
+	      AND NOT EXISTS (SELECT 1 FROM pg_statistic s WHERE s.starelid = t.oid AND s.staattnum = a.attnum)
+	  ) OR EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indexrelid
+	    WHERE i.indrelid = t.oid AND i.indexprs IS NOT NULL AND a.attnum > 0 AND i.indkey[a.attnum - 1] = 0
+	      AND NOT EXISTS (SELECT 1 FROM pg_statistic s WHERE s.starelid = a.attrelid AND s.staattnum = a.attnum)
+	  ) OR EXISTS (SELECT 1 FROM pg_statistic_ext x
+	    WHERE x.stxrelid = t.oid AND NOT EXISTS (SELECT 1 FROM pg_statistic_ext_data d WHERE d.stxoid = x.oid)))`
+
+// tablesToAnalyze lists what Analyze gathers statistics of in db: every
+// table, or with onlyMissing those missingStatistics names.
+func tablesToAnalyze(ctx context.Context, l engine.Layout, db string, onlyMissing bool) ([]string, error) {
 	c, err := session(ctx, l, db)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	rows, err := c.Query(ctx, `SELECT format('%I.%I', n.nspname, t.relname) FROM pg_class t
-		JOIN pg_namespace n ON n.oid = t.relnamespace
-		WHERE t.relkind IN ('r', 'm', 'p') AND t.relpersistence <> 't'
-		  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'
-		ORDER BY pg_relation_size(t.oid) DESC`)
-	var tables []string
-	if err == nil {
-		tables, err = pgx.CollectRows(rows, pgx.RowTo[string])
-	}
-	done(c)
+	defer done(c)
+	rows, err := c.Query(ctx, analyzedTables, !onlyMissing)
 	if err != nil {
-		return fmt.Errorf("analyze %s: list tables: %w", db, err)
+		return nil, fmt.Errorf("analyze %s: list tables: %w", db, err)
 	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("analyze %s: list tables: %w", db, err)
+	}
+	return tables, nil
+}
+
+// Analyze collects the statistics of tables in db, several at once,
+// counting those done in analyzed. Each ANALYZE runs as the table's owner.
+func Analyze(ctx context.Context, l engine.Layout, db string, tables []string, analyzed *atomic.Int64) error {
 	var next atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	for range min(copyWorkers(), len(tables)) {
@@ -501,6 +524,7 @@ func Analyze(ctx context.Context, l engine.Layout, db string) error {
 				if _, err := c.Exec(gctx, "ANALYZE "+tables[i]); err != nil {
 					return fmt.Errorf("analyze %s in %s: %w", tables[i], db, err)
 				}
+				analyzed.Add(1)
 			}
 			return nil
 		})

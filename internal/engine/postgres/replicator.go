@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tealdb/teal/internal/bluegreen"
@@ -212,14 +213,37 @@ func (e *Engine) SchemaState(ctx context.Context, blue engine.Layout) (engine.Sc
 }
 
 // AfterInitialCopy implements engine.Replicator: fresh planner statistics,
-// which a major upgrade by logical copy would otherwise lack.
-func (e *Engine) AfterInitialCopy(ctx context.Context, green engine.Layout) error {
+// which a major upgrade would otherwise lack. From 18 on, pg_upgrade
+// carries the statistics of columns and expression indexes but not those
+// of extended statistics objects: only the tables it left something out of
+// are analyzed again (onlyMissing).
+func (e *Engine) AfterInitialCopy(ctx context.Context, green engine.Layout, onlyMissing bool, progress func(engine.CopyProgress)) error {
+	if progress == nil {
+		progress = func(engine.CopyProgress) {}
+	}
 	dbs, err := UserDatabases(ctx, green)
 	if err != nil {
 		return err
 	}
-	for _, db := range dbs {
-		if err := Analyze(ctx, green, db); err != nil {
+	tables := make([][]string, len(dbs))
+	total := 0
+	for i, db := range dbs {
+		if tables[i], err = tablesToAnalyze(ctx, green, db, onlyMissing); err != nil {
+			return err
+		}
+		total += len(tables[i])
+	}
+	var analyzed atomic.Int64
+	start := time.Now()
+	report := func() {
+		progress(engine.CopyProgress{Phase: "collecting statistics", Item: "tables",
+			Done: int(analyzed.Load()), Total: total, Elapsed: time.Since(start)})
+	}
+	report()
+	stop := reportEvery(500*time.Millisecond, report)
+	defer stop()
+	for i, db := range dbs {
+		if err := Analyze(ctx, green, db, tables[i], &analyzed); err != nil {
 			return err
 		}
 	}
