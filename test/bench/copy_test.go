@@ -68,10 +68,24 @@ func openDir(b *testing.B, initialCopy string) (*rds.Service, string) {
 	return svc, dir
 }
 
+// create creates a PostgreSQL instance with automated backups on, as by
+// default.
 func create(b *testing.B, svc *rds.Service, id, version string) *rds.DBInstance {
+	return createWith(b, svc, rds.CreateDBInstanceInput{DBInstanceIdentifier: id, EngineVersion: version})
+}
+
+// createBare creates a PostgreSQL instance without automated backups: no
+// WAL archived, no snapshot taken while a contender runs.
+func createBare(b *testing.B, svc *rds.Service, id, version string) *rds.DBInstance {
+	none := 0
+	return createWith(b, svc, rds.CreateDBInstanceInput{DBInstanceIdentifier: id, EngineVersion: version, BackupRetentionPeriod: &none})
+}
+
+func createWith(b *testing.B, svc *rds.Service, in rds.CreateDBInstanceInput) *rds.DBInstance {
 	ctx := context.Background()
-	if _, err := svc.CreateDBInstance(ctx, rds.CreateDBInstanceInput{DBInstanceIdentifier: id, Engine: "postgres",
-		EngineVersion: version, DBInstanceClass: "db.m5.large", MasterUsername: "master", MasterUserPassword: pass, DBName: "app"}); err != nil {
+	id := in.DBInstanceIdentifier
+	in.Engine, in.DBInstanceClass, in.MasterUsername, in.MasterUserPassword, in.DBName = "postgres", "db.m5.large", "master", pass, "app"
+	if _, err := svc.CreateDBInstance(ctx, in); err != nil {
 		b.Fatal(err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
@@ -206,7 +220,9 @@ func removeGreen(b *testing.B, svc *rds.Service, id string, keep int) {
 // TEAL_BENCH_TABLES (100) tables with three secondary indexes each, to
 // PostgreSQL 17 (teal clones blue's files and upgrades the clone with
 // pg_upgrade); pgbench again to 15 (a clone, not upgraded) and to 16
-// (whose build has no pg_upgrade: teal copies table by table).
+// (whose build has no pg_upgrade: teal copies table by table). No
+// instance keeps automated backups, so no contender's writes are also
+// archived, and each green is deleted before the next contender starts.
 //
 //	go test ./test/bench -run '^$' -bench InitialCopy -benchtime 1x
 func BenchmarkInitialCopy(b *testing.B) {
@@ -217,14 +233,14 @@ func BenchmarkInitialCopy(b *testing.B) {
 		ds, target := c.ds, c.target
 		b.Run(ds.name+"-to-"+target, func(b *testing.B) {
 			viaTeal, viaSub := open(b, "teal"), open(b, "subscription")
-			blue := create(b, viaTeal, "blue", "15")
+			blue := createBare(b, viaTeal, "blue", "15")
 			start := time.Now()
 			ds.load(b, blue)
 			b.Logf("load %s: %s", ds.name, time.Since(start).Round(time.Millisecond))
-			subBlue := create(b, viaSub, "blue", "15")
+			subBlue := createBare(b, viaSub, "blue", "15")
 			ds.load(b, subBlue)
 			for i := 0; i < b.N; i++ {
-				into := create(b, viaTeal, fmt.Sprintf("dump-%d", i), target)
+				into := createBare(b, viaTeal, fmt.Sprintf("dump-%d", i), target)
 				// Each contender starts with nothing left for the kernel
 				// to write back from the one before.
 				syscall.Sync()
