@@ -126,9 +126,16 @@ var emptied = map[string]bool{
 // end waits for all of them and for the directories, with one journal
 // commit rather than one a file.
 func copyDataDir(ctx context.Context, src, dst string, cred *syscall.Credential, copied *atomic.Int64) error {
+	// syncfs reports the failed writes of the file system since its file
+	// descriptor was opened, so that is before the first file is copied.
+	onFS, err := os.Open(filepath.Dir(dst))
+	if err != nil {
+		return err
+	}
+	defer onFS.Close()
 	type job struct{ from, to string }
 	var files []job
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -185,20 +192,8 @@ func copyDataDir(ctx context.Context, src, dst string, cred *syscall.Credential,
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	return syncFS(dst)
-}
-
-// syncFS writes to disk everything written to the file system that holds
-// dir, and reports a write that failed since the file system was last
-// synced.
-func syncFS(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := unix.Syncfs(int(f.Fd())); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
+	if err := unix.Syncfs(int(onFS.Fd())); err != nil {
+		return fmt.Errorf("sync the copy in %s: %w", dst, err)
 	}
 	return nil
 }
