@@ -214,9 +214,10 @@ func (e *endpoint) admit(client *net.TCPConn) {
 // back.
 func (e *endpoint) forwardLocked(client *net.TCPConn) {
 	if len(e.targets) == 0 {
+		// Counted before the client can see the close.
+		e.noteRefused(refusedNoTarget)
 		client.Close()
 		giveSlot()
-		e.noteRefused(refusedNoTarget)
 		return
 	}
 	target := e.targets[e.next%uint64(len(e.targets))]

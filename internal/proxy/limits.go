@@ -82,9 +82,9 @@ func (e *endpoint) overLimitLocked() string {
 // client straight away and leaves no TIME_WAIT behind on teal's side, which
 // matters when thousands are shed.
 func (e *endpoint) shed(client *net.TCPConn, reason string) {
+	e.noteRefused(reason) // before the client can see the close
 	client.SetLinger(0)
 	client.Close()
-	e.noteRefused(reason)
 }
 
 // noteRefused counts a refused connection and logs it, at most once per
