@@ -225,6 +225,8 @@ func removeGreen(b *testing.B, svc *rds.Service, id string, keep int) {
 // archived, and each green is deleted before the next contender starts.
 //
 //	go test ./test/bench -run '^$' -bench InitialCopy -benchtime 1x
+//
+// With -benchtime 2x, Go runs each case once and then twice: three runs.
 func BenchmarkInitialCopy(b *testing.B) {
 	for _, c := range []struct {
 		ds     dataSet
