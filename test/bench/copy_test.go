@@ -124,17 +124,21 @@ func pgbenchData() dataSet {
 	}}
 }
 
-// tablesData is TEAL_BENCH_TABLES (100) tables of 20,000 rows, each with a
-// primary key and three secondary indexes.
+// tablesData is TEAL_BENCH_TABLES (100) tables of TEAL_BENCH_ROWS
+// (20,000) rows, each with a primary key and three secondary indexes.
 func tablesData() dataSet {
-	n := envInt("TEAL_BENCH_TABLES", 100)
-	return dataSet{fmt.Sprintf("%d-tables", n), func(b *testing.B, inst *rds.DBInstance) {
+	n, rows := envInt("TEAL_BENCH_TABLES", 100), envInt("TEAL_BENCH_ROWS", 20000)
+	name := fmt.Sprintf("%d-tables", n)
+	if rows != 20000 {
+		name = fmt.Sprintf("%d-tables-of-%d-rows", n, rows)
+	}
+	return dataSet{name, func(b *testing.B, inst *rds.DBInstance) {
 		var sql strings.Builder
 		for i := range n {
 			fmt.Fprintf(&sql, `CREATE TABLE t%[1]d (id bigint PRIMARY KEY, a int NOT NULL, b int NOT NULL, c text NOT NULL, d timestamptz NOT NULL);
-INSERT INTO t%[1]d SELECT g, g %% 1000, (g * 7919) %% 20000, md5(g::text), timestamptz '2026-01-01' + g * interval '1 second' FROM generate_series(1, 20000) g;
+INSERT INTO t%[1]d SELECT g, g %% 1000, (g * 7919) %% %[2]d, md5(g::text), timestamptz '2026-01-01' + g * interval '1 second' FROM generate_series(1, %[2]d) g;
 CREATE INDEX t%[1]d_a ON t%[1]d (a); CREATE INDEX t%[1]d_b ON t%[1]d (b, a); CREATE INDEX t%[1]d_c ON t%[1]d (c);
-`, i)
+`, i, rows)
 		}
 		cmd := exec.Command(bin15+"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", pgURL(inst))
 		cmd.Stdin = strings.NewReader(sql.String())
@@ -217,7 +221,8 @@ func removeGreen(b *testing.B, svc *rds.Service, id string) {
 // new instance of green's version, and the same deployment with
 // PostgreSQL's own subscription copy (teal serve's InitialCopy
 // "subscription"). Data: pgbench at TEAL_BENCH_SCALE (50), and
-// TEAL_BENCH_TABLES (100) tables with three secondary indexes each, to
+// TEAL_BENCH_TABLES (100) tables of TEAL_BENCH_ROWS (20,000) rows with
+// three secondary indexes each, to
 // PostgreSQL 17 (teal clones blue's files and upgrades the clone with
 // pg_upgrade); pgbench again to 15 (a clone, not upgraded) and to 16
 // (whose build has no pg_upgrade: teal copies table by table). No
