@@ -222,12 +222,12 @@ func removeGreen(b *testing.B, svc *rds.Service, id string) {
 // PostgreSQL's own subscription copy (teal serve's InitialCopy
 // "subscription"). Data: pgbench at TEAL_BENCH_SCALE (50), and
 // TEAL_BENCH_TABLES (100) tables of TEAL_BENCH_ROWS (20,000) rows with
-// three secondary indexes each, to
-// PostgreSQL 17 (teal clones blue's files and upgrades the clone with
-// pg_upgrade); pgbench again to 15 (a clone, not upgraded) and to 16
-// (whose build has no pg_upgrade: teal copies table by table). No
-// instance keeps automated backups, so no contender's writes are also
-// archived, and each green is deleted before the next contender starts.
+// three secondary indexes each, to PostgreSQL 17 (teal clones blue's
+// files and upgrades the clone with pg_upgrade); pgbench again to 15 (a
+// clone, not upgraded) and to 16 (whose build has no pg_upgrade: teal
+// copies table by table). No instance keeps automated backups, so no
+// contender's writes are also archived, and each green is deleted before
+// the next contender starts.
 //
 //	go test ./test/bench -run '^$' -bench InitialCopy -benchtime 1x
 //
