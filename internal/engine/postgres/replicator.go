@@ -239,7 +239,6 @@ func (e *Engine) AfterInitialCopy(ctx context.Context, green engine.Layout, only
 		progress(engine.CopyProgress{Phase: "collecting statistics", Item: "tables",
 			Done: int(analyzed.Load()), Total: total, Elapsed: time.Since(start)})
 	}
-	report()
 	stop := reportEvery(500*time.Millisecond, report)
 	defer stop()
 	for i, db := range dbs {
