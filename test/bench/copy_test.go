@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tealdb/teal/internal/bluegreen"
 	"github.com/tealdb/teal/internal/rds"
@@ -187,6 +190,53 @@ func buildGreen(b *testing.B, svc *rds.Service, name string, blue *rds.DBInstanc
 	return took, d.BlueGreenDeploymentIdentifier
 }
 
+// sameRows fails the benchmark unless the green of deployment id has, in
+// every table, as many rows as blue: a build that left data out would
+// otherwise show as a speed-up. It runs after the timed part.
+func sameRows(b *testing.B, svc *rds.Service, id string, blue *rds.DBInstance) {
+	ctx := context.Background()
+	d, _, err := svc.DescribeBlueGreenDeployments(ctx, id, nil, rds.Page{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	insts, _, err := svc.DescribeDBInstances(ctx, d[0].Target[strings.LastIndex(d[0].Target, ":")+1:], nil, rds.Page{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	want, got := rowCounts(b, blue), rowCounts(b, &insts[0])
+	if len(want) == 0 || !maps.Equal(want, got) {
+		b.Fatalf("deployment %s: blue's tables hold %v rows, green's %v", id, want, got)
+	}
+}
+
+// rowCounts counts the rows of every table of inst's database app, but
+// for teal's own.
+func rowCounts(b *testing.B, inst *rds.DBInstance) map[string]int64 {
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, pgURL(inst))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close(ctx)
+	rows, err := c.Query(ctx, `SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables WHERE schemaname <> 'teal'`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		b.Fatal(err)
+	}
+	counts := map[string]int64{}
+	for _, t := range tables {
+		var n int64
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM "+t).Scan(&n); err != nil {
+			b.Fatalf("count %s: %v", t, err)
+		}
+		counts[t] = n
+	}
+	return counts
+}
+
 // removeGreen deletes a deployment and its green, and waits until only
 // blue is left, so that the next run starts from blue as it was: without
 // teal's objects, and with no green using the machine.
@@ -267,9 +317,11 @@ func BenchmarkInitialCopy(b *testing.B) {
 				}
 				syscall.Sync()
 				sub, subID := buildGreen(b, viaSub, fmt.Sprintf("subscription-%d", i), subBlue, target)
+				sameRows(b, viaSub, subID, subBlue)
 				removeGreen(b, viaSub, subID)
 				syscall.Sync()
 				green, greenID := buildGreen(b, viaTeal, fmt.Sprintf("teal-%d", i), blue, target)
+				sameRows(b, viaTeal, greenID, blue)
 				b.ReportMetric(dump.Seconds(), "dump_restore_s")
 				b.ReportMetric(sub.Seconds(), "subscription_s")
 				b.ReportMetric(green.Seconds(), "green_s")

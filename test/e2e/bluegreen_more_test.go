@@ -346,9 +346,19 @@ func TestBlueGreenRollback(t *testing.T) {
 	waitStatus(t, svc, green.DBInstanceIdentifier, "deleted", time.Minute)
 	dep2 := createBlueGreen(t, svc, "to-16-again", blue.DBInstanceArn, "16", "")
 	green2 := describe(t, svc, nameOf(dep2.Target))
+	// The hook runs on the switchover's goroutine: it reports, the test
+	// asserts.
+	killed := make(chan error, 1)
 	svc.SetSwitchoverHook(func(_, phase string) {
 		if phase == bluegreen.PhaseCatchUp {
-			syscall.Kill(postmasterPid(t, dir, green2), syscall.SIGKILL)
+			pid, err := readPostmasterPid(dir, green2)
+			if err == nil {
+				err = syscall.Kill(pid, syscall.SIGKILL)
+			}
+			select {
+			case killed <- err:
+			default:
+			}
 		}
 	})
 	defer svc.SetSwitchoverHook(nil)
@@ -362,6 +372,14 @@ func TestBlueGreenRollback(t *testing.T) {
 	time.Sleep(time.Second)
 	close(stop)
 	wg.Wait()
+	select {
+	case err := <-killed:
+		if err != nil {
+			t.Fatalf("kill green's server as catch-up starts: %v", err)
+		}
+	default:
+		t.Fatalf("the switchover never reached catch-up, where green's server is killed: %s: %s", failed.Status, failed.StatusDetails)
+	}
 	if failed.Status != bluegreen.StatusSwitchoverFailed {
 		t.Fatalf("switchover with a dead green: %s: %s", failed.Status, failed.StatusDetails)
 	}
@@ -408,6 +426,9 @@ func checkLedger(t *testing.T, c *pgx.Conn, l *ledger) {
 	}
 	if len(l.acked) == 0 {
 		t.Fatal("the writers had no insert acknowledged")
+	}
+	if l.dupKeys > 0 {
+		t.Fatalf("%d inserts were refused for a duplicate key: %s", l.dupKeys, l.firstDup)
 	}
 }
 

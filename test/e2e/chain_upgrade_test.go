@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,9 @@ func upgradeChain(t *testing.T, svc *rds.Service, id string, chain []string) {
 		t.Fatal(err)
 	}
 
+	// Every hop copies what the hops before it committed: the inserts
+	// acknowledged so far, on every blue since the first.
+	everAcked := map[[2]int]time.Time{}
 	for hop, version := range chain[1:] {
 		from := chain[hop]
 		stop := make(chan struct{})
@@ -79,6 +83,8 @@ func upgradeChain(t *testing.T, svc *rds.Service, id string, chain []string) {
 		}
 		c := connect(t, prod, "app")
 		checkLedger(t, c, l)
+		maps.Copy(everAcked, l.acked)
+		checkLedger(t, c, &ledger{acked: everAcked})
 		if n := count(t, c, "SELECT count(*) FROM ledger WHERE writer = -1"); n != seeded {
 			t.Fatalf("%s -> %s: %d of %d seeded rows", from, version, n, seeded)
 		}

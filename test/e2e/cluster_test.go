@@ -546,6 +546,11 @@ func TestClusterBlueGreen(t *testing.T) {
 	readsBefore := reads.Load()
 	stopAll()
 	checkLedger(t, connectPort(t, writerPort, "app"), l)
+	// The rows green was built with, before the writers started, are
+	// there too, once each.
+	if n := count(t, connectPort(t, writerPort, "app"), "SELECT count(*) FROM ledger WHERE writer = -1"); n != 5000 {
+		t.Fatalf("the new writer has %d of the 5000 rows blue had before the deployment", n)
+	}
 	acked := len(l.acked)
 	if acked < 100 || readsBefore == 0 {
 		t.Fatalf("%d commits and %d reads around the switchover (errors: %v)", acked, readsBefore, l.errs)

@@ -16,15 +16,20 @@ import (
 
 func postmasterPid(t *testing.T, dir string, inst *rds.DBInstance) int {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, "instances", inst.DbiResourceId, "data", "postmaster.pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.SplitN(string(data), "\n", 2)[0])
+	pid, err := readPostmasterPid(dir, inst)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return pid
+}
+
+// readPostmasterPid is postmasterPid for goroutines other than the test's.
+func readPostmasterPid(dir string, inst *rds.DBInstance) (int, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "instances", inst.DbiResourceId, "data", "postmaster.pid"))
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.SplitN(string(data), "\n", 2)[0])
 }
 
 // TestCrashRestart kills a database server with SIGKILL: teal reports the

@@ -22,6 +22,7 @@ func mariaDSN(port int, db string) string {
 func runMariaWriters(t *testing.T, port, first, n int, stop <-chan struct{}) (*ledger, *sync.WaitGroup) {
 	l := &ledger{acked: map[[2]int]time.Time{}}
 	var wg sync.WaitGroup
+	stop = writersEnd(t, stop, &wg)
 	for w := first; w < first+n; w++ {
 		wg.Add(1)
 		go func(w int) {
@@ -84,6 +85,9 @@ func checkMariaLedger(t *testing.T, db *sql.DB, l *ledger) {
 		}
 		have[[2]int{w, s}] = true
 	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	missing := 0
@@ -94,6 +98,9 @@ func checkMariaLedger(t *testing.T, db *sql.DB, l *ledger) {
 	}
 	if missing > 0 || len(l.acked) == 0 {
 		t.Fatalf("%d of %d acknowledged inserts are missing", missing, len(l.acked))
+	}
+	if l.dupKeys > 0 {
+		t.Fatalf("%d inserts were refused for a duplicate key: %s", l.dupKeys, l.firstDup)
 	}
 }
 

@@ -50,7 +50,12 @@ func TestUpgradeRefusedFallsBackToCopy(t *testing.T) {
 	if !said {
 		t.Errorf("no event says the upgrade was refused: %+v", events)
 	}
-	if d := waitDeployment(t, svc, dep.BlueGreenDeploymentIdentifier, time.Second, bluegreen.StatusAvailable); d.Status != bluegreen.StatusAvailable {
-		t.Fatalf("deployment %s", d.Status)
+	// The copy replicates as any green does: available, not degraded.
+	d, _, err := svc.DescribeBlueGreenDeployments(ctx, dep.BlueGreenDeploymentIdentifier, nil, rds.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d[0].Status != bluegreen.StatusAvailable || strings.Contains(d[0].StatusDetails, "degraded") {
+		t.Fatalf("deployment %s: %s", d[0].Status, d[0].StatusDetails)
 	}
 }
