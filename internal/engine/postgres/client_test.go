@@ -73,6 +73,15 @@ func TestLoadableInto(t *testing.T) {
 	if got := loadableInto(script, 16); got != want {
 		t.Fatalf("16:\n got %q\nwant %q", got, want)
 	}
+	// Past the header a line may be inside a string the master wrote:
+	// taking it out would end the string early and run what follows.
+	hostile := "\\restrict abc\n--\nSET transaction_timeout = 0;\nSET client_encoding = 'UTF8';\n\n" +
+		"COMMENT ON ROLE m IS 'x\nSET transaction_timeout = 0;';\nCOMMENT ON ROLE n IS '; ALTER ROLE m SUPERUSER; --';\n"
+	want = "\\restrict abc\n--\nSET client_encoding = 'UTF8';\n\n" +
+		"COMMENT ON ROLE m IS 'x\nSET transaction_timeout = 0;';\nCOMMENT ON ROLE n IS '; ALTER ROLE m SUPERUSER; --';\n"
+	if got := loadableInto(hostile, 16); got != want {
+		t.Fatalf("hostile script:\n got %q\nwant %q", got, want)
+	}
 }
 
 // A database's name is the master user's to choose: whatever it holds, the

@@ -118,15 +118,43 @@ func chooseClient(have []Client, source, target int) (Client, error) {
 // transaction_timeout, a setting older servers do not know.
 const transactionTimeoutMajor = 17
 
-var transactionTimeoutRE = regexp.MustCompile(`(?m)^SET transaction_timeout = [^;\n]*;\n?`)
+var transactionTimeoutRE = regexp.MustCompile(`^SET transaction_timeout = [0-9]+;$`)
 
 // loadableInto takes out of a dump script the settings a server of major
-// target does not know, as a newer pg_dump writes them at the top.
+// target does not know, as a newer pg_dump writes them at the top. Only
+// the script's header is looked at: its comments, meta-commands and
+// settings, up to the first other line. Past it a line may be part of a
+// quoted name or string that blue's master wrote, and taking a line out
+// of one could end it early and run the rest as SQL.
 func loadableInto(script string, target int) string {
 	if target >= transactionTimeoutMajor {
 		return script
 	}
-	return transactionTimeoutRE.ReplaceAllString(script, "")
+	var b strings.Builder
+	rest := script
+	for rest != "" {
+		line, after, found := strings.Cut(rest, "\n")
+		if transactionTimeoutRE.MatchString(line) {
+			rest = after
+			continue
+		}
+		if !headerLine(line) {
+			break
+		}
+		b.WriteString(line)
+		if found {
+			b.WriteString("\n")
+		}
+		rest = after
+	}
+	return b.String() + rest
+}
+
+// headerLine reports whether line is of the kind pg_dump, pg_dumpall and
+// pg_restore start a script with.
+func headerLine(line string) bool {
+	return line == "" || strings.HasPrefix(line, "--") || strings.HasPrefix(line, "\\") ||
+		strings.HasPrefix(line, "SET ") || strings.HasPrefix(line, "SELECT pg_catalog.set_config(")
 }
 
 func majors(cs []Client) string {
@@ -258,8 +286,12 @@ const adminSearchPath = "pg_catalog,pg_temp"
 // and resolve names as teal's own sessions do.
 var clientEnv = []string{"PGOPTIONS=-c default_transaction_read_only=off -c search_path=" + adminSearchPath}
 
-// CopyRoles copies every role (with its password hash) from blue to green,
-// except teal's own roles, which green has.
+// CopyRoles copies every role (with its password hash) from blue to green.
+// pg_dumpall's script is loaded as written: names, comments and settings
+// in it are the master's and may span lines, so no line of it is taken
+// out. teal's own roles are in it too; only a superuser can change them
+// on blue, so it gives them on green what they have on every instance,
+// and green's start puts tealrepl's attributes back (secure) in any case.
 func CopyRoles(ctx context.Context, blue, green engine.Layout) error {
 	dumpall, err := clientTool("pg_dumpall", blue.Build, green.Build)
 	if err != nil {
@@ -273,21 +305,11 @@ func CopyRoles(ctx context.Context, blue, green engine.Layout) error {
 	if err != nil {
 		return fmt.Errorf("dump roles: %w", err)
 	}
-	var kept []string
-	for _, line := range strings.Split(out, "\n") {
-		if mentionsRole(line, AdminUser) || mentionsRole(line, ReplicationUser) {
-			continue
-		}
-		kept = append(kept, line)
-	}
-	// Roles that already exist on green (the master user, when green was
-	// bootstrapped) make CREATE ROLE fail; the ALTER ROLE that follows still
-	// copies their attributes and password, so such errors are expected.
-	return psql(ctx, load, green, "postgres", loadableInto(strings.Join(kept, "\n"), majorOf(green.Build)), false)
-}
-
-func mentionsRole(line, role string) bool {
-	return strings.Contains(line, " "+role+" ") || strings.Contains(line, " "+role+";")
+	// Roles that already exist on green (teal's, and the master user when
+	// green was bootstrapped) make CREATE ROLE fail; the ALTER ROLE that
+	// follows still copies their attributes and password, so such errors
+	// are expected.
+	return psql(ctx, load, green, "postgres", loadableInto(out, majorOf(green.Build)), false)
 }
 
 // CopySchema creates db on green, owned as on blue, and copies its schema.

@@ -129,8 +129,27 @@ func TestLogicalReplicationAcrossMajorVersions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Role names and comments are the master's, and may span lines: one
+	// that names tealadmin on its first line, with SQL on the next, is
+	// copied as a name and a comment, never run.
+	const hostileRole = "z tealadmin \n;ALTER ROLE reporter SUPERUSER;--"
+	const hostileComment = "x tealadmin \nALTER ROLE reporter CREATEDB;\n"
+	exec1(t, blue, "app", `CREATE ROLE "z tealadmin 
+;ALTER ROLE reporter SUPERUSER;--";
+		COMMENT ON ROLE reporter IS 'x tealadmin 
+ALTER ROLE reporter CREATEDB;
+'`)
 	if err := CopyRoles(ctx, blue, green); err != nil {
 		t.Fatal(err)
+	}
+	if query1[bool](t, green, "postgres", "SELECT rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = 'reporter'") {
+		t.Fatal("a role name or comment on blue ran as SQL on green")
+	}
+	if n := query1[int64](t, green, "postgres", "SELECT count(*) FROM pg_roles WHERE rolname = "+quoteLiteral(hostileRole)); n != 1 {
+		t.Fatalf("green has %d roles named %q", n, hostileRole)
+	}
+	if got := query1[string](t, green, "postgres", "SELECT shobj_description('reporter'::regrole, 'pg_authid')"); got != hostileComment {
+		t.Fatalf("reporter's comment on green is %q, want %q", got, hostileComment)
 	}
 	for _, db := range dbs {
 		if err := CopySchema(ctx, blue, green, db); err != nil {
