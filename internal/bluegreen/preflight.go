@@ -21,6 +21,7 @@ const (
 	FindEventScheduler    = "event-scheduler"
 	// The master user's functions that green would run as superuser.
 	FindApplyRunsUserCode    = "apply-runs-user-code"
+	FindApplyRunsBuiltin     = "apply-runs-unsafe-builtin"
 	FindIdentityRunsUserCode = "identity-index-runs-user-code"
 	FindCopyRunsUserCode     = "schema-copy-runs-user-code"
 )
@@ -95,7 +96,7 @@ func Classify(fs []Finding, targetMajor string) []Finding {
 		case FindLogicalSubscriber:
 			f.Blocking = true
 			f.Message = fmt.Sprintf("blue is a logical replication subscriber (%s): a blue/green source cannot replicate from elsewhere", where)
-		case FindApplyRunsUserCode, FindIdentityRunsUserCode, FindCopyRunsUserCode:
+		case FindApplyRunsUserCode, FindApplyRunsBuiltin, FindIdentityRunsUserCode, FindCopyRunsUserCode:
 			if !UserCodeRunsAsSuperuser(f.Kind, targetMajor) {
 				continue
 			}
@@ -121,6 +122,10 @@ func userCodeMessage(f Finding, targetMajor string) string {
 		return fmt.Sprintf("function %s would run as superuser on green: PostgreSQL %s applies replicated rows as the subscription's owner, a superuser, "+
 			"and evaluates the functions of indexes, constraints, generated columns and partition keys as it does. "+
 			"Deploy straight to PostgreSQL 16 or newer, which applies rows as each table's owner, or drop the function or replace it with built-in expressions", fn, targetMajor)
+	case FindApplyRunsBuiltin:
+		return fmt.Sprintf("function %s would run as superuser on green: PostgreSQL %s applies replicated rows as the subscription's owner, a superuser, "+
+			"and this function runs a query given to it, reads a table's rows, looks up the master user's casts, or needs a privilege the master user lacks. "+
+			"Deploy straight to PostgreSQL 16 or newer, which applies rows as each table's owner, or take the function out of the expression", fn, targetMajor)
 	case FindIdentityRunsUserCode:
 		return fmt.Sprintf("function %s would run as superuser on green: the table replicates with REPLICA IDENTITY FULL, and PostgreSQL %s "+
 			"simplifies the expressions of its indexes as the subscription's owner, a superuser, calling the functions they call with constant arguments. "+
@@ -152,7 +157,7 @@ func UserCodeRunsAsSuperuser(kind, targetMajor string) bool {
 		major = 0
 	}
 	switch kind {
-	case FindApplyRunsUserCode:
+	case FindApplyRunsUserCode, FindApplyRunsBuiltin:
 		return major < 16
 	case FindIdentityRunsUserCode:
 		// Up to 15, FindApplyRunsUserCode reports the same functions.

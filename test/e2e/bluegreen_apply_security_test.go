@@ -279,3 +279,102 @@ func TestBlueGreenTealObjectsGuarded(t *testing.T) {
 		t.Fatalf("the new production refuses the master's DDL: %v", err)
 	}
 }
+
+// TestBlueGreenBuiltinsRunUserCode: the master user's function reached
+// without naming it where green evaluates it. A check constraint calls
+// query_to_xml with a query that calls the function; an index calls a
+// function the master added to a trusted extension it created. A green on
+// 15 would run both as its superuser and is refused. A green on 16 is
+// copied by teal table by table, each as its owner, and applies rows as
+// the table's owner: the function runs as the master.
+func TestBlueGreenBuiltinsRunUserCode(t *testing.T) {
+	t.Parallel()
+	dir := dataDir(t)
+	svc := openService(t, dir)
+	requireVersions(t, svc, "15", "16")
+	ctx := ctxFor(t, 4*time.Minute)
+	markers, err := os.MkdirTemp("", "teal-markers-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(markers) })
+	if err := os.Chmod(markers, 0o777); err != nil {
+		t.Fatal(err)
+	}
+
+	blue := createPostgres(t, svc, "evals", "15")
+	bc := connect(t, blue, "app")
+	if _, err := bc.Exec(ctx, strings.Replace(trySuperuser(markers), "CREATE INDEX items_guard ON items (guard(n));", "", 1)+`
+		CREATE TABLE evals (id int PRIMARY KEY,
+			n int CHECK (query_to_xml('SELECT public.try_superuser()', false, false, '') IS NOT NULL));
+		INSERT INTO evals VALUES (1, 1);`); err != nil {
+		t.Fatal(err)
+	}
+	ext := createPostgres(t, svc, "extmember", "15")
+	if _, err := connect(t, ext, "app").Exec(ctx, `CREATE EXTENSION citext;
+		CREATE FUNCTION hidden(n int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RETURN n; END $$;
+		ALTER EXTENSION citext ADD FUNCTION hidden(int);
+		CREATE TABLE items (id int PRIMARY KEY, n int);
+		CREATE INDEX items_hidden ON items (hidden(n));`); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		source *rds.DBInstance
+		want   []string
+	}{
+		{blue, []string{"pg_catalog.query_to_xml(", "check constraint evals_check on table public.evals", "PostgreSQL 16 or newer"}},
+		{ext, []string{"public.hidden(integer)", "index public.items_hidden", "PostgreSQL 16 or newer"}},
+	} {
+		_, err := svc.CreateBlueGreenDeployment(ctx, rds.CreateBlueGreenInput{
+			BlueGreenDeploymentName: c.source.DBInstanceIdentifier + "-15", Source: c.source.DBInstanceArn, TargetEngineVersion: "15"})
+		if !isFault(err, "SourceDatabaseNotSupportedFault") {
+			t.Fatalf("%s to 15: got %v, want SourceDatabaseNotSupportedFault", c.source.DBInstanceIdentifier, err)
+		}
+		for _, want := range c.want {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s to 15: the refusal does not say %q: %v", c.source.DBInstanceIdentifier, want, err)
+			}
+		}
+	}
+
+	dep := createBlueGreen(t, svc, "evals-16", blue.DBInstanceArn, "16", "")
+	if _, err := bc.Exec(ctx, "INSERT INTO evals VALUES (2, 2)"); err != nil {
+		t.Fatal(err)
+	}
+	green := describe(t, svc, nameOf(dep.Target))
+	gc := connect(t, green, "app")
+	eventually(t, 30*time.Second, "rows replicated to green", func() error {
+		var n int
+		if err := gc.QueryRow(ctx, "SELECT count(*) FROM evals").Scan(&n); err != nil || n != 2 {
+			return errorf("%d rows, %v", n, err)
+		}
+		return nil
+	})
+	// Green ran the function for the row it copied and the one it
+	// applied, each time as the master, who could not write the file.
+	ran := regexp.MustCompile(`try_superuser ran on (\d+) as (\S+)`)
+	eventually(t, 10*time.Second, "green logs the function's runs", func() error {
+		log, err := os.ReadFile(filepath.Join(dir, "instances", green.DbiResourceId, "server.log"))
+		if err != nil {
+			return err
+		}
+		runs := 0
+		for _, m := range ran.FindAllStringSubmatch(string(log), -1) {
+			if m[2] != masterUser {
+				t.Fatalf("green ran the function as %s", m[2])
+			}
+			runs++
+		}
+		if runs < 2 {
+			return errorf("green's log shows %d runs of the function, want the copy's and the apply's", runs)
+		}
+		return nil
+	})
+	if files, _ := os.ReadDir(markers); len(files) != 0 {
+		t.Fatalf("the function wrote a server file as superuser: %v", files[0].Name())
+	}
+	var super bool
+	if err := gc.QueryRow(ctx, "SELECT rolsuper FROM pg_roles WHERE rolname = $1", masterUser).Scan(&super); err != nil || super {
+		t.Fatalf("the master user is superuser on green: %v %v", super, err)
+	}
+}

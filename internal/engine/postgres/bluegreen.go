@@ -69,15 +69,56 @@ func Preflight(ctx context.Context, blue engine.Layout, db string) ([]bluegreen.
 }
 
 // userFunctions are the functions the master user may have written: not
-// PostgreSQL's own, not an extension's (a superuser installed those), and
-// in a trusted language (only a superuser creates C, internal or untrusted
-// functions).
+// PostgreSQL's own, owned by a role that is not a superuser, and in a
+// trusted language (only a superuser creates C, internal or untrusted
+// functions). Being part of an extension says nothing: the master owns the
+// trusted extensions it creates, and may add its own functions to them.
 const userFunctions = `SELECT p.oid, format('%I.%I(%s)', n.nspname, p.proname, oidvectortypes(p.proargtypes)) AS name,
 		l.lanname = 'sql' AS sql
 	FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
 	WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND l.lanpltrusted
-	  AND NOT EXISTS (SELECT 1 FROM pg_depend e
-	      WHERE e.classid = 'pg_proc'::regclass AND e.objid = p.oid AND e.deptype = 'e')`
+	  AND NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = p.proowner)`
+
+// applyTrees are the stored expressions that applying a row evaluates: of
+// check constraints (of tables and of domains), indexes, generated
+// columns and partition keys, outside PostgreSQL's own schemas.
+const applyTrees = `SELECT format('check constraint %I on table %s', c.conname, c.conrelid::regclass), c.conbin::text
+	FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+	WHERE c.contype = 'c' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+	  AND c.conrelid <> 0
+UNION ALL
+SELECT format('check constraint %I on domain %s', c.conname, c.contypid::regtype), c.conbin::text
+	FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+	WHERE c.contype = 'c' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+	  AND c.contypid <> 0
+UNION ALL
+SELECT format('index %s', i.indexrelid::regclass), concat(i.indexprs::text, ' ', i.indpred::text)
+	FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
+	WHERE (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL) AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+UNION ALL
+SELECT format('generated column %s.%I', ad.adrelid::regclass, a.attname), ad.adbin::text
+	FROM pg_attrdef ad JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+	WHERE a.attgenerated <> ''
+UNION ALL
+SELECT format('the partition key of table %s', pt.partrelid::regclass), pt.partexprs::text
+	FROM pg_partitioned_table pt WHERE pt.partexprs IS NOT NULL`
+
+// unsafeBuiltins are PostgreSQL's own functions that, evaluated as a
+// superuser, would let the master act as one: those PUBLIC may not
+// execute (they read files, signal servers, …), the volatile ones but for
+// a few harmless ones, and the stable ones that run a query given as text
+// or a table's rows (…_to_xml) or look up the master's casts (the JSON
+// builders). $1 are the functions called, $2 the operators.
+const unsafeBuiltins = `SELECT format('%I.%I(%s)', n.nspname, p.proname, oidvectortypes(p.proargtypes))
+	FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+	WHERE (p.oid = ANY ($1) OR p.oid IN (SELECT o.oprcode::oid FROM pg_operator o WHERE o.oid = ANY ($2)))
+	  AND (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = p.proowner)
+	  AND (NOT EXISTS (SELECT 1 FROM aclexplode(COALESCE(p.proacl, acldefault('f', p.proowner))) a
+	          WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
+	    OR (p.provolatile = 'v' AND p.proname NOT IN ('random', 'clock_timestamp', 'timeofday', 'gen_random_uuid'))
+	    OR (p.provolatile = 's' AND (p.proname ~ '(_to_xml|xmlschema)' OR p.proname IN ('to_json', 'to_jsonb',
+	        'row_to_json', 'array_to_json', 'json_build_array', 'json_build_object', 'jsonb_build_array',
+	        'jsonb_build_object', 'json_agg', 'jsonb_agg', 'json_object_agg', 'jsonb_object_agg'))))`
 
 // applyCode lists the user functions that applying a row evaluates: those
 // that indexes, partition keys, constraints (of tables and of domains) and
@@ -156,6 +197,13 @@ func userCode(ctx context.Context, c *pgx.Conn, db string) ([]bluegreen.Finding,
 	var out []bluegreen.Finding
 	for _, o := range applied {
 		out = append(out, bluegreen.Finding{Kind: bluegreen.FindApplyRunsUserCode, Database: db, Object: o})
+	}
+	builtins, err := unsafeBuiltinCalls(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("preflight %s in %s: %w", bluegreen.FindApplyRunsBuiltin, db, err)
+	}
+	for _, o := range builtins {
+		out = append(out, bluegreen.Finding{Kind: bluegreen.FindApplyRunsBuiltin, Database: db, Object: o})
 	}
 
 	type tree struct{ when, what, expr string }
@@ -244,6 +292,50 @@ func userCode(ctx context.Context, c *pgx.Conn, db string) ([]bluegreen.Finding,
 				seen[kind+obj] = true
 				out = append(out, bluegreen.Finding{Kind: kind, Database: db, Object: obj})
 			}
+		}
+	}
+	return out, nil
+}
+
+// unsafeBuiltinCalls lists the calls of unsafeBuiltins in the expressions
+// applying a row evaluates, each as "function in where".
+func unsafeBuiltinCalls(ctx context.Context, c *pgx.Conn) ([]string, error) {
+	type tree struct{ what, expr string }
+	rows, err := c.Query(ctx, applyTrees)
+	if err != nil {
+		return nil, err
+	}
+	trees, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tree, error) {
+		var t tree
+		err := r.Scan(&t.what, &t.expr)
+		return t, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, t := range trees {
+		var funcs, ops []uint32
+		for _, call := range nodeCalls(t.expr) {
+			if call.op {
+				ops = append(ops, call.oid)
+			} else {
+				funcs = append(funcs, call.oid)
+			}
+		}
+		if len(funcs)+len(ops) == 0 {
+			continue
+		}
+		rows, err := c.Query(ctx, unsafeBuiltins, funcs, ops)
+		if err != nil {
+			return nil, err
+		}
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range names {
+			out = append(out, n+" in "+t.what)
 		}
 	}
 	return out, nil

@@ -44,9 +44,11 @@ import (
 //  5. the subscription starts from the slot without copying, its origin
 //     advanced to the consistent point.
 //
-// The copy runs as teal's superuser on green, so the constraints and
-// generated columns it evaluates must not call the master user's functions;
-// where they do, the subscription copies (StartReplication decides).
+// Each table is loaded as its owner, so the constraints and generated
+// columns COPY evaluates run the master's functions with the master's
+// rights, as the subscription's copy does from 16 on. Where the preflight
+// found such functions anyway, the subscription copies (StartReplication
+// decides).
 
 // copyWorkers is how many tables are copied, and index jobs run, at once.
 func copyWorkers() int { return max(2, min(4, runtime.NumCPU())) }
@@ -59,6 +61,7 @@ const loadOptions = "-c synchronous_commit=off -c maintenance_work_mem=256MB"
 // copyTable is one table of blue to copy.
 type copyTable struct {
 	ident   string // schema-qualified, quoted
+	owner   string // quoted
 	columns string // quoted, in order; generated columns are left out ("": none)
 	size    int64  // bytes of its heap on blue
 	binary  bool   // every column is of a built-in type: copied in binary
@@ -257,7 +260,8 @@ func tablesToCopy(ctx context.Context, c *pgx.Conn, pub string) ([]copyTable, er
 	// in every version; that of another type may name OIDs (of an array's
 	// elements, of a record's columns) that differ between blue and green,
 	// or not exist at all.
-	rows, err := c.Query(ctx, `SELECT format('%I.%I', n.nspname, t.relname), pg_relation_size(t.oid), cols.list, COALESCE(cols.builtin, true)
+	rows, err := c.Query(ctx, `SELECT format('%I.%I', n.nspname, t.relname), quote_ident(pg_get_userbyid(t.relowner)),
+			pg_relation_size(t.oid), cols.list, COALESCE(cols.builtin, true)
 		FROM pg_publication_tables p
 		JOIN pg_namespace n ON n.nspname = p.schemaname
 		JOIN pg_class t ON t.relnamespace = n.oid AND t.relname = p.tablename
@@ -272,7 +276,7 @@ func tablesToCopy(ctx context.Context, c *pgx.Conn, pub string) ([]copyTable, er
 	var out []copyTable
 	var cols *string
 	var t copyTable
-	if _, err := pgx.ForEachRow(rows, []any{&t.ident, &t.size, &cols, &t.binary}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&t.ident, &t.owner, &t.size, &cols, &t.binary}, func() error {
 		t.columns = ""
 		if cols != nil {
 			t.columns = *cols
@@ -369,9 +373,12 @@ func reportEvery(interval time.Duration, report func()) (stop func()) {
 
 // copyOne streams one table from blue into green, in one transaction on
 // green that truncates it first. streamed counts the bytes, up to the
-// table's size.
+// table's size. The load runs as the table's owner: COPY evaluates check
+// and domain constraints and partition bounds as the session's user, and
+// the functions they call, directly or through a built-in that runs a
+// query, are the master's.
 func copyOne(ctx context.Context, reader, writer *pgx.Conn, t copyTable, streamed *atomic.Int64) error {
-	if _, err := writer.Exec(ctx, "BEGIN; SET LOCAL synchronous_commit = off; TRUNCATE ONLY "+t.ident); err != nil {
+	if _, err := writer.Exec(ctx, "BEGIN; SET LOCAL ROLE "+t.owner+"; SET LOCAL synchronous_commit = off; TRUNCATE ONLY "+t.ident); err != nil {
 		return err
 	}
 	// A table without columns to copy still has rows: COPY without a
