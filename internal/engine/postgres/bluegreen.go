@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -295,6 +296,33 @@ func userCode(ctx context.Context, c *pgx.Conn, db string) ([]bluegreen.Finding,
 		}
 	}
 	return out, nil
+}
+
+// refuseUserCode fails if the catalog c reads holds what a green of
+// targetMajor would run as superuser (bluegreen.Classify), among the
+// findings of the given kinds (all of them if none is given). The preflight
+// read blue when the deployment was created; the master may have changed
+// the schema since, so a build checks again what it actually copies: the
+// snapshot of blue a schema is dumped in, a clone about to be upgraded,
+// green's own catalog before its subscription starts.
+func refuseUserCode(ctx context.Context, c *pgx.Conn, db, targetMajor string, kinds ...string) error {
+	fs, err := userCode(ctx, c, db)
+	if err != nil {
+		return err
+	}
+	if len(kinds) > 0 {
+		kept := fs[:0]
+		for _, f := range fs {
+			if slices.Contains(kinds, f.Kind) {
+				kept = append(kept, f)
+			}
+		}
+		fs = kept
+	}
+	if msg := bluegreen.Blocking(bluegreen.Classify(fs, targetMajor)); msg != "" {
+		return fmt.Errorf("%w: the schema changed after the deployment was created: %s", engine.ErrUnsupported, msg)
+	}
+	return nil
 }
 
 // unsafeBuiltinCalls lists the calls of unsafeBuiltins in the expressions

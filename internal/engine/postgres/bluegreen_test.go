@@ -1,8 +1,15 @@
 package postgres
 
 import (
+	"context"
+	"errors"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/tealdb/teal/internal/engine"
+	"github.com/tealdb/teal/internal/supervisor"
 )
 
 // Expressions as PostgreSQL 15 stores them (pg_attrdef.adbin,
@@ -41,5 +48,34 @@ func TestNodeCalls(t *testing.T) {
 		if got := nodeCalls(c.tree); !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%s: got %+v, want %+v", c.name, got, c.want)
 		}
+	}
+}
+
+// TestSubscribeRechecksGreen: the master changed the schema after the
+// deployment was created, adding a check that reaches its function through
+// query_to_xml. Before green's subscription starts, teal reads green's own
+// catalog again: a 15 green, which applies rows as a superuser, is refused
+// and gets no subscription; the same catalog passes for a 16 green.
+func TestSubscribeRechecksGreen(t *testing.T) {
+	e := New(DefaultDirs("/usr/local/lib/teal/engines"))
+	sup := supervisor.New(nil, func(supervisor.Event) {})
+	t.Cleanup(func() { sup.Close(context.Background()) })
+	green := startServer(t, e, sup, "15", "green")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	exec1(t, green, "app", `CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';
+		CREATE TABLE t (id int PRIMARY KEY CHECK (query_to_xml('SELECT public.f()', false, false, '') IS NOT NULL))`)
+	err := subscribeAt(ctx, green, green, "bgd-test", "app", "0/0")
+	if !errors.Is(err, engine.ErrUnsupported) || !strings.Contains(err.Error(), "schema changed") ||
+		!strings.Contains(err.Error(), "query_to_xml") {
+		t.Fatalf("subscribe on a green whose schema changed: %v", err)
+	}
+	if n := query1[int64](t, green, "app", "SELECT count(*) FROM pg_subscription"); n != 0 {
+		t.Fatalf("green has %d subscriptions", n)
+	}
+	c := testSession(t, green, "app")
+	defer c.Close(ctx)
+	if err := refuseUserCode(ctx, c, "app", "16"); err != nil {
+		t.Fatalf("the same catalog for a 16 green: %v", err)
 	}
 }

@@ -195,6 +195,11 @@ func fastCopy(ctx context.Context, blue, green engine.Layout, id, db string, pro
 	}
 	release()
 
+	// The schema is loaded as a superuser, and the rows applied as one
+	// before 16: what the snapshot holds must pass the preflight's rules.
+	if err := refuseUserCode(ctx, readers[0], db, green.Build.Major()); err != nil {
+		return err
+	}
 	pre, err := output(exec.CommandContext(ctx, restore, "--section=pre-data", "--file=-", file))
 	if err != nil {
 		return fmt.Errorf("read schema of %s: %w", db, err)
@@ -478,6 +483,11 @@ func subscribeAt(ctx context.Context, blue, green engine.Layout, id, db, lsn str
 	}
 	defer done(c)
 	if err := guardGreen(ctx, c, db); err != nil {
+		return err
+	}
+	// From here on only teal changes green's schema: what the apply will
+	// evaluate is what is there now.
+	if err := refuseUserCode(ctx, c, db, green.Build.Major()); err != nil {
 		return err
 	}
 	sub := subscriptionName(id)

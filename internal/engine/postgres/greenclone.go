@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tealdb/teal/internal/bluegreen"
 	"github.com/tealdb/teal/internal/engine"
 )
 
@@ -190,7 +191,28 @@ func (e *Engine) AwaitPromotion(ctx context.Context, blue, clone engine.Layout, 
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return e.DropReplicationSlot(ctx, blue, follow.Slot)
+	if err := e.DropReplicationSlot(ctx, blue, follow.Slot); err != nil {
+		return err
+	}
+	// pg_upgrade recreates the copy's schema as a superuser: the copy must
+	// hold nothing that would run the master's functions then, whatever
+	// blue held when the deployment was created.
+	dbs, err := UserDatabases(ctx, clone)
+	if err != nil {
+		return err
+	}
+	for _, db := range dbs {
+		c, err := session(ctx, clone, db)
+		if err != nil {
+			return err
+		}
+		err = refuseUserCode(ctx, c, db, clone.Build.Major(), bluegreen.FindCopyRunsUserCode)
+		done(c)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // FinishClone implements engine.GreenCloner.

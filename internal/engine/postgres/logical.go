@@ -445,6 +445,11 @@ func Subscribe(ctx context.Context, blue, green engine.Layout, id, db string) er
 	if err := guardGreen(ctx, c, db); err != nil {
 		return err
 	}
+	// From here on only teal changes green's schema: what the apply will
+	// evaluate is what is there now.
+	if err := refuseUserCode(ctx, c, db, green.Build.Major()); err != nil {
+		return err
+	}
 	var exists bool
 	c.QueryRow(ctx, `SELECT true FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`, sub).Scan(&exists)
 	if exists {
