@@ -102,15 +102,18 @@ func (b *Build) build(ctx context.Context) error {
 		return fmt.Errorf("save the tasks: %w", err)
 	}
 	note := func(ev Event) error { return b.save(ctx, func(*State) {}, ev) }
+	// Blue's schema is read before green is built from it: a change made
+	// while green is built, after the point it is copied at, is then a
+	// change like any later one, and degrades the deployment.
+	baseline, err := b.b.Baseline(ctx)
+	if err != nil {
+		return err
+	}
 	if err := b.b.BuildGreen(ctx, progress, note); err != nil {
 		return err
 	}
 	if err := b.b.PublishGreen(ctx); err != nil {
 		return fmt.Errorf("green primary: %w", err)
-	}
-	baseline, err := b.b.Baseline(ctx)
-	if err != nil {
-		return err
 	}
 	if err := b.save(ctx, func(st *State) { st.Baseline = &baseline }, notification("Replication from blue to green started")); err != nil {
 		return fmt.Errorf("save the replication baseline: %w", err)
