@@ -133,7 +133,12 @@ func copyDataDir(ctx context.Context, src, dst string, cred *syscall.Credential,
 		return err
 	}
 	defer onFS.Close()
-	type job struct{ from, to string }
+	root, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	type job struct{ from, to string } // from: relative to src
 	var files []job
 	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if ctx.Err() != nil {
@@ -167,7 +172,7 @@ func copyDataDir(ctx context.Context, src, dst string, cred *syscall.Credential,
 		if skipped[rel] || !d.Type().IsRegular() {
 			return nil
 		}
-		files = append(files, job{path, target})
+		files = append(files, job{rel, target})
 		return nil
 	})
 	if err != nil {
@@ -181,7 +186,7 @@ func copyDataDir(ctx context.Context, src, dst string, cred *syscall.Credential,
 				if gctx.Err() != nil {
 					return gctx.Err()
 				}
-				err := copyFile(files[i].from, files[i].to, cred, copied)
+				err := copyFile(root, files[i].from, files[i].to, cred, copied)
 				if err != nil && !errors.Is(err, fs.ErrNotExist) {
 					return err
 				}
@@ -198,9 +203,10 @@ func copyDataDir(ctx context.Context, src, dst string, cred *syscall.Credential,
 	return nil
 }
 
-func copyFile(src, dst string, cred *syscall.Credential, copied *atomic.Int64) error {
-	// Never through a link: the server's user owns the directory copied.
-	in, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+// copyFile copies the file rel of the directory root to dst.
+func copyFile(root *os.File, rel, dst string, cred *syscall.Credential, copied *atomic.Int64) error {
+	src := filepath.Join(root.Name(), rel)
+	in, err := openBeneath(root, rel)
 	if err != nil {
 		return err
 	}
@@ -228,6 +234,28 @@ func copyFile(src, dst string, cred *syscall.Credential, copied *atomic.Int64) e
 		return err
 	}
 	return engine.Chown(dst, cred)
+}
+
+// openBeneath opens the file rel of the directory root for reading,
+// through no symbolic link at any depth: the server's OS user owns the
+// directory copied, and could swap a directory for a link to another one
+// between the walk that listed the file and its copy. Where the kernel
+// lacks openat2 (or a sandbox refuses it), only a link as the last
+// component is refused.
+func openBeneath(root *os.File, rel string) (*os.File, error) {
+	name := filepath.Join(root.Name(), rel)
+	fd, err := unix.Openat2(int(root.Fd()), rel, &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS,
+	})
+	switch {
+	case err == nil:
+		return os.NewFile(uintptr(fd), name), nil
+	case errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM):
+		return os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	default:
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -66,3 +66,39 @@ func TestCopyDataDirLeavesOutWhatTheServerOwns(t *testing.T) {
 		t.Fatalf("%d bytes counted", n)
 	}
 }
+
+// TestCopyFileRefusesLinkedDirectory: between the walk that lists blue's
+// files and their copy, the server's OS user could swap a directory for a
+// link to another one: the copy goes through no link, at any depth.
+func TestCopyFileRefusesLinkedDirectory(t *testing.T) {
+	src, elsewhere, dst := t.TempDir(), t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(elsewhere, "secret"), []byte("not blue's"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(src, "base"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "base", "1"), []byte("blue's"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(src, "swapped")); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if err := copyFile(root, filepath.Join("base", "1"), filepath.Join(dst, "1"), nil, nil); err != nil {
+		t.Fatalf("a plain file: %v", err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dst, "1")); err != nil || string(got) != "blue's" {
+		t.Fatalf("copied %q, %v", got, err)
+	}
+	if err := copyFile(root, filepath.Join("swapped", "secret"), filepath.Join(dst, "secret"), nil, nil); err == nil {
+		t.Fatal("copied a file through a linked directory")
+	}
+	if _, err := os.Stat(filepath.Join(dst, "secret")); !os.IsNotExist(err) {
+		t.Fatalf("the file behind the link is in the copy: %v", err)
+	}
+}
