@@ -113,6 +113,7 @@ func TestLogicalReplicationAcrossMajorVersions(t *testing.T) {
 	defer cancel()
 
 	exec1(t, blue, "app", `CREATE ROLE reporter LOGIN PASSWORD 'r-pass-123';
+		GRANT pg_read_all_stats TO reporter;
 		CREATE TABLE orders (id bigserial PRIMARY KEY, note text);
 		GRANT SELECT ON orders TO reporter;
 		INSERT INTO orders (note) SELECT 'n' || g FROM generate_series(1, 5000) g`)
@@ -144,6 +145,10 @@ ALTER ROLE reporter CREATEDB;
 	}
 	if query1[bool](t, green, "postgres", "SELECT rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = 'reporter'") {
 		t.Fatal("a role name or comment on blue ran as SQL on green")
+	}
+	// A role teal granted on blue (GRANTED BY tealadmin) is granted on green.
+	if !query1[bool](t, green, "postgres", "SELECT pg_has_role('reporter', 'pg_read_all_stats', 'MEMBER')") {
+		t.Fatal("a grant made by teal's admin on blue was not copied")
 	}
 	if n := query1[int64](t, green, "postgres", "SELECT count(*) FROM pg_roles WHERE rolname = "+quoteLiteral(hostileRole)); n != 1 {
 		t.Fatalf("green has %d roles named %q", n, hostileRole)
