@@ -109,11 +109,14 @@ SELECT format('the partition key of table %s', pt.partrelid::regclass), pt.parte
 // execute (they read files, signal servers, …), the volatile ones but for
 // a few harmless ones, and the stable ones that run a query given as text
 // or a table's rows (…_to_xml) or look up the master's casts (the JSON
-// builders). $1 are the functions called, $2 the operators.
-const unsafeBuiltins = `SELECT format('%I.%I(%s)', n.nspname, p.proname, oidvectortypes(p.proargtypes))
-	FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-	WHERE (p.oid = ANY ($1) OR p.oid IN (SELECT o.oprcode::oid FROM pg_operator o WHERE o.oid = ANY ($2)))
-	  AND (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = p.proowner)
+// builders). $1 are the functions called, $2 the operators; each unsafe
+// one comes as what was called (an operator or not, its OID) and the
+// function's name.
+const unsafeBuiltins = `SELECT c.op, c.called, format('%I.%I(%s)', n.nspname, p.proname, oidvectortypes(p.proargtypes))
+	FROM (SELECT false AS op, f AS called, f AS fn FROM unnest($1::oid[]) f
+		UNION SELECT true, o.oid, o.oprcode::oid FROM pg_operator o WHERE o.oid = ANY ($2)) c
+	JOIN pg_proc p ON p.oid = c.fn JOIN pg_namespace n ON n.oid = p.pronamespace
+	WHERE (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = p.proowner)
 	  AND (NOT EXISTS (SELECT 1 FROM aclexplode(COALESCE(p.proacl, acldefault('f', p.proowner))) a
 	          WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
 	    OR (p.provolatile = 'v' AND p.proname NOT IN ('random', 'clock_timestamp', 'timeofday', 'gen_random_uuid'))
@@ -220,16 +223,11 @@ func userCode(ctx context.Context, c *pgx.Conn, db string) ([]bluegreen.Finding,
 	if err != nil {
 		return nil, fmt.Errorf("preflight folded expressions in %s: %w", db, err)
 	}
-	var funcs, ops []uint32
+	var calls []nodeCall
 	for _, t := range trees {
-		for _, call := range nodeCalls(t.expr) {
-			if call.op {
-				ops = append(ops, call.oid)
-			} else {
-				funcs = append(funcs, call.oid)
-			}
-		}
+		calls = append(calls, nodeCalls(t.expr)...)
 	}
+	funcs, ops := splitCalls(calls)
 	if len(funcs)+len(ops) == 0 {
 		return out, nil
 	}
@@ -328,45 +326,74 @@ func refuseUserCode(ctx context.Context, c *pgx.Conn, db, targetMajor string, ki
 // unsafeBuiltinCalls lists the calls of unsafeBuiltins in the expressions
 // applying a row evaluates, each as "function in where".
 func unsafeBuiltinCalls(ctx context.Context, c *pgx.Conn) ([]string, error) {
-	type tree struct{ what, expr string }
+	type tree struct {
+		what  string
+		calls []nodeCall
+	}
 	rows, err := c.Query(ctx, applyTrees)
 	if err != nil {
 		return nil, err
 	}
 	trees, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tree, error) {
 		var t tree
-		err := r.Scan(&t.what, &t.expr)
+		var expr string
+		err := r.Scan(&t.what, &expr)
+		t.calls = nodeCalls(expr)
 		return t, err
 	})
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	var calls []nodeCall
 	for _, t := range trees {
-		var funcs, ops []uint32
-		for _, call := range nodeCalls(t.expr) {
-			if call.op {
-				ops = append(ops, call.oid)
-			} else {
-				funcs = append(funcs, call.oid)
+		calls = append(calls, t.calls...)
+	}
+	funcs, ops := splitCalls(calls)
+	if len(funcs)+len(ops) == 0 {
+		return nil, nil
+	}
+	// One query for every expression: by what was called, the function
+	// run, where it is unsafe.
+	type callee struct {
+		op  bool
+		oid uint32
+	}
+	unsafe := map[callee]string{}
+	rows, err = c.Query(ctx, unsafeBuiltins, funcs, ops)
+	if err != nil {
+		return nil, err
+	}
+	var k callee
+	var name string
+	if _, err := pgx.ForEachRow(rows, []any{&k.op, &k.oid, &name}, func() error {
+		unsafe[k] = name
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, t := range trees {
+		for _, call := range t.calls {
+			if name, ok := unsafe[callee{call.op, call.oid}]; ok && !seen[name+t.what] {
+				seen[name+t.what] = true
+				out = append(out, name+" in "+t.what)
 			}
-		}
-		if len(funcs)+len(ops) == 0 {
-			continue
-		}
-		rows, err := c.Query(ctx, unsafeBuiltins, funcs, ops)
-		if err != nil {
-			return nil, err
-		}
-		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return nil, err
-		}
-		for _, n := range names {
-			out = append(out, n+" in "+t.what)
 		}
 	}
 	return out, nil
+}
+
+// splitCalls separates the functions called from the operators.
+func splitCalls(calls []nodeCall) (funcs, ops []uint32) {
+	for _, call := range calls {
+		if call.op {
+			ops = append(ops, call.oid)
+		} else {
+			funcs = append(funcs, call.oid)
+		}
+	}
+	return funcs, ops
 }
 
 // nodeCall is a call of a function or an operator in a stored expression.
