@@ -35,6 +35,38 @@ CREATE INDEX items_guard ON items (guard(n));
 INSERT INTO items VALUES (1, 1);`
 }
 
+// markersDir is where a superuser's COPY from trySuperuser could write, so
+// that a test can fail.
+func markersDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "teal-markers-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// A run of trySuperuser's function, as inst's server log tells it.
+type functionRun struct{ version, user string }
+
+var trySuperuserRan = regexp.MustCompile(`try_superuser ran on (\d+) as (\S+)`)
+
+func trySuperuserRuns(dir string, inst *rds.DBInstance) ([]functionRun, error) {
+	log, err := os.ReadFile(filepath.Join(dir, "instances", inst.DbiResourceId, "server.log"))
+	if err != nil {
+		return nil, err
+	}
+	var runs []functionRun
+	for _, m := range trySuperuserRan.FindAllStringSubmatch(string(log), -1) {
+		runs = append(runs, functionRun{m[1], m[2]})
+	}
+	return runs, nil
+}
+
 // TestBlueGreenApplyRunsUserCode: on PostgreSQL 15 green applies rows as its
 // superuser, so a deployment whose green runs 15 is refused while the master
 // user's function sits in an index; a green on 17 applies them as the table's
@@ -46,15 +78,7 @@ func TestBlueGreenApplyRunsUserCode(t *testing.T) {
 	requireVersions(t, svc, "15", "17")
 	ctx := ctxFor(t, 4*time.Minute)
 	blue := createPostgres(t, svc, "usercode", "15")
-	// Where a superuser's COPY could write, so that the test can fail.
-	markers, err := os.MkdirTemp("", "teal-markers-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(markers) })
-	if err := os.Chmod(markers, 0o777); err != nil {
-		t.Fatal(err)
-	}
+	markers := markersDir(t)
 	bc := connect(t, blue, "app")
 	if _, err := bc.Exec(ctx, trySuperuser(markers)); err != nil {
 		t.Fatal(err)
@@ -101,18 +125,17 @@ func TestBlueGreenApplyRunsUserCode(t *testing.T) {
 	})
 	// Green evaluated the index on the rows it copied and applied, as the
 	// table's owner: the master user, who could not write the file.
-	ran := regexp.MustCompile(`try_superuser ran on (\d+) as (\S+)`)
 	eventually(t, 10*time.Second, "green logs the function's runs", func() error {
-		log, err := os.ReadFile(filepath.Join(dir, "instances", green.DbiResourceId, "server.log"))
+		runs, err := trySuperuserRuns(dir, green)
 		if err != nil {
 			return err
 		}
 		var on17 int
-		for _, m := range ran.FindAllStringSubmatch(string(log), -1) {
-			if m[2] != masterUser {
-				t.Fatalf("green ran the function as %s", m[2])
+		for _, r := range runs {
+			if r.user != masterUser {
+				t.Fatalf("green ran the function as %s", r.user)
 			}
-			if strings.HasPrefix(m[1], "17") {
+			if strings.HasPrefix(r.version, "17") {
 				on17++
 			}
 		}
@@ -293,14 +316,7 @@ func TestBlueGreenBuiltinsRunUserCode(t *testing.T) {
 	svc := openService(t, dir)
 	requireVersions(t, svc, "15", "16")
 	ctx := ctxFor(t, 4*time.Minute)
-	markers, err := os.MkdirTemp("", "teal-markers-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(markers) })
-	if err := os.Chmod(markers, 0o777); err != nil {
-		t.Fatal(err)
-	}
+	markers := markersDir(t)
 
 	blue := createPostgres(t, svc, "evals", "15")
 	bc := connect(t, blue, "app")
@@ -352,21 +368,18 @@ func TestBlueGreenBuiltinsRunUserCode(t *testing.T) {
 	})
 	// Green ran the function for the row it copied and the one it
 	// applied, each time as the master, who could not write the file.
-	ran := regexp.MustCompile(`try_superuser ran on (\d+) as (\S+)`)
 	eventually(t, 10*time.Second, "green logs the function's runs", func() error {
-		log, err := os.ReadFile(filepath.Join(dir, "instances", green.DbiResourceId, "server.log"))
+		runs, err := trySuperuserRuns(dir, green)
 		if err != nil {
 			return err
 		}
-		runs := 0
-		for _, m := range ran.FindAllStringSubmatch(string(log), -1) {
-			if m[2] != masterUser {
-				t.Fatalf("green ran the function as %s", m[2])
+		for _, r := range runs {
+			if r.user != masterUser {
+				t.Fatalf("green ran the function as %s", r.user)
 			}
-			runs++
 		}
-		if runs < 2 {
-			return errorf("green's log shows %d runs of the function, want the copy's and the apply's", runs)
+		if len(runs) < 2 {
+			return errorf("green's log shows %d runs of the function, want the copy's and the apply's", len(runs))
 		}
 		return nil
 	})
