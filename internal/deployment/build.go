@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tealdb/teal/internal/bluegreen"
 	"github.com/tealdb/teal/internal/engine"
@@ -18,8 +21,10 @@ type Builder interface {
 	// BuildGreen makes green's primary a copy of blue that replicates from
 	// it: a clone of blue's files (upgraded in place for a newer major) or
 	// a logical copy. progress tells how far it has come; note records an
-	// event with the deployment's state as saved.
-	BuildGreen(ctx context.Context, progress func(string), note func(Event) error) error
+	// event with the deployment's state as saved. cloned is true when
+	// green already holds all of blue's data as of the point its
+	// replication starts at, so that AfterCopy need not wait for it.
+	BuildGreen(ctx context.Context, progress func(string), note func(Event) error) (cloned bool, err error)
 	// PublishGreen saves the parameters green's server runs with and
 	// routes green's endpoint to it.
 	PublishGreen(ctx context.Context) error
@@ -109,7 +114,8 @@ func (b *Build) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := b.b.BuildGreen(ctx, progress, note); err != nil {
+	cloned, err := b.b.BuildGreen(ctx, progress, note)
+	if err != nil {
 		return err
 	}
 	if err := b.b.PublishGreen(ctx); err != nil {
@@ -118,10 +124,12 @@ func (b *Build) build(ctx context.Context) error {
 	if err := b.save(ctx, func(st *State) { st.Baseline = &baseline }, notification("Replication from blue to green started")); err != nil {
 		return fmt.Errorf("save the replication baseline: %w", err)
 	}
-	if err := b.awaitCopy(ctx, progress); err != nil {
-		return err
+	if cloned {
+		err = b.afterCopyWhileCatchingUp(ctx, progress)
+	} else if err = b.awaitCopy(ctx, progress); err == nil {
+		err = b.b.AfterCopy(ctx, progress)
 	}
-	if err := b.b.AfterCopy(ctx, progress); err != nil {
+	if err != nil {
 		return err
 	}
 	if err := b.b.GreenAvailable(ctx); err != nil {
@@ -177,6 +185,27 @@ func (b *Build) awaitCopy(ctx context.Context, progress func(string)) error {
 		case <-time.After(b.Poll):
 		}
 	}
+}
+
+// afterCopyWhileCatchingUp runs AfterCopy on a cloned green while it
+// catches up with blue: its data is all there from the start. The catch-up
+// shows its progress once AfterCopy is done, if it still runs.
+func (b *Build) afterCopyWhileCatchingUp(ctx context.Context, progress func(string)) error {
+	var after atomic.Bool
+	after.Store(true)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer after.Store(false)
+		return b.b.AfterCopy(gctx, progress)
+	})
+	g.Go(func() error {
+		return b.awaitCopy(gctx, func(p string) {
+			if !after.Load() {
+				progress(p)
+			}
+		})
+	})
+	return g.Wait()
 }
 
 // CatchUpProgress says how far green is from following blue once its data

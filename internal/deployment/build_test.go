@@ -29,7 +29,8 @@ type fakeBuilder struct {
 	storeDown int               // how many of the next saves fail (-1: every save)
 	refused   int
 
-	copyPolls int // how many measurements say the copy is still running
+	copyPolls int  // how many measurements say the copy is still running
+	cloned    bool // BuildGreen says green holds blue's data already
 	greenUp   bool
 }
 
@@ -75,12 +76,12 @@ func (f *fakeBuilder) Unsaved(detail string) {
 	f.unsaved = append(f.unsaved, detail)
 }
 
-func (f *fakeBuilder) BuildGreen(ctx context.Context, progress func(string), note func(Event) error) error {
+func (f *fakeBuilder) BuildGreen(ctx context.Context, progress func(string), note func(Event) error) (bool, error) {
 	if err := f.op("build-green"); err != nil {
-		return err
+		return false, err
 	}
 	progress("copying the data: 3 of 7 files")
-	return nil
+	return f.cloned, nil
 }
 
 func (f *fakeBuilder) PublishGreen(ctx context.Context) error { return f.op("publish-green") }
@@ -188,9 +189,68 @@ func TestBuildCompletes(t *testing.T) {
 	}
 }
 
+// TestBuildClonedAnalyzesWhileCatchingUp: a cloned green has its data from
+// the start, so AfterCopy runs while the build waits for green to catch
+// up, not after. AfterCopy here returns only once the catch-up has been
+// measured three times, which a build doing one after the other never
+// does; and green is not made available before both are done. The
+// catch-up's progress shows only once AfterCopy is done.
+func TestBuildClonedAnalyzesWhileCatchingUp(t *testing.T) {
+	f := newBuilder(provisioning())
+	f.cloned = true
+	f.copyPolls = 10
+	measured := make(chan struct{})
+	var polls int
+	f.onCall["replication"] = func() {
+		switch polls++; polls {
+		case 3:
+			close(measured)
+		case 9: // AfterCopy has surely returned
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	concurrent := false
+	f.onCall["after-copy"] = func() {
+		select {
+		case <-measured:
+			concurrent = true
+		case <-time.After(5 * time.Second):
+		}
+	}
+	b := quickBuild(f)
+	b.Run(context.Background())
+
+	if !concurrent {
+		t.Fatal("AfterCopy waited for the catch-up")
+	}
+	if f.stored.Status != bluegreen.StatusAvailable {
+		t.Fatalf("stored %s (%s)", f.stored.Status, f.stored.Details)
+	}
+	available := slices.Index(f.calls, "green-available")
+	if available < 0 || slices.Index(f.calls[available:], "after-copy") >= 0 || slices.Index(f.calls[available:], "replication") >= 0 {
+		t.Errorf("green made available before its statistics and catch-up were done: %v", f.calls)
+	}
+	// Of the ten measurements that find the copy still running, the first
+	// two came while AfterCopy ran: they do not show, the last ones do.
+	if shown := countOf(f.unsaved, "copying the data, 1 of 4 tables, 25%"); shown < 1 || shown > 8 {
+		t.Errorf("the catch-up's progress showed %d times, want 1 to 8: %q", shown, f.unsaved)
+	}
+}
+
+func countOf(list []string, s string) int {
+	n := 0
+	for _, e := range list {
+		if e == s {
+			n++
+		}
+	}
+	return n
+}
+
 // TestBuildStepFails: whichever step fails, the deployment ends
 // INVALID_CONFIGURATION, the task under way FAILED, the others as they
-// were, and the details say what failed in teal's words.
+// were, and the details say what failed in teal's words; whether green
+// was cloned or copied.
 func TestBuildStepFails(t *testing.T) {
 	for _, c := range []struct {
 		op         string
@@ -204,27 +264,30 @@ func TestBuildStepFails(t *testing.T) {
 		{"build-replicas", bluegreen.TaskCreateTopology},
 		{"configure-backups", bluegreen.TaskConfigureBackup},
 	} {
-		t.Run(c.op, func(t *testing.T) {
-			f := newBuilder(provisioning())
-			f.fail[c.op] = fmt.Errorf("%s: %w", c.op, errInjected)
-			quickBuild(f).Run(context.Background())
-			if f.stored.Status != bluegreen.StatusInvalidConfiguration || !reflect.DeepEqual(f.memory, f.stored) {
-				t.Fatalf("stored %s, memory %s", f.stored.Status, f.memory.Status)
-			}
-			if !strings.HasPrefix(f.stored.Details, "Creating the green environment failed: ") || !strings.Contains(f.stored.Details, c.op) {
-				t.Errorf("details %q", f.stored.Details)
-			}
-			tasks := taskStatuses(f.stored)
-			if tasks[c.failedTask] != bluegreen.TaskFailed {
-				t.Errorf("task %s is %s, want FAILED: %v", c.failedTask, tasks[c.failedTask], tasks)
-			}
-			if c.failedTask != bluegreen.TaskConfigureBackup && tasks[bluegreen.TaskConfigureBackup] != bluegreen.TaskPending {
-				t.Errorf("a task never started is %s", tasks[bluegreen.TaskConfigureBackup])
-			}
-			if last := f.events[len(f.events)-1]; last.Category != "failure" {
-				t.Errorf("last event %+v", last)
-			}
-		})
+		for _, cloned := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/cloned=%v", c.op, cloned), func(t *testing.T) {
+				f := newBuilder(provisioning())
+				f.cloned = cloned
+				f.fail[c.op] = fmt.Errorf("%s: %w", c.op, errInjected)
+				quickBuild(f).Run(context.Background())
+				if f.stored.Status != bluegreen.StatusInvalidConfiguration || !reflect.DeepEqual(f.memory, f.stored) {
+					t.Fatalf("stored %s, memory %s", f.stored.Status, f.memory.Status)
+				}
+				if !strings.HasPrefix(f.stored.Details, "Creating the green environment failed: ") || !strings.Contains(f.stored.Details, c.op) {
+					t.Errorf("details %q", f.stored.Details)
+				}
+				tasks := taskStatuses(f.stored)
+				if tasks[c.failedTask] != bluegreen.TaskFailed {
+					t.Errorf("task %s is %s, want FAILED: %v", c.failedTask, tasks[c.failedTask], tasks)
+				}
+				if c.failedTask != bluegreen.TaskConfigureBackup && tasks[bluegreen.TaskConfigureBackup] != bluegreen.TaskPending {
+					t.Errorf("a task never started is %s", tasks[bluegreen.TaskConfigureBackup])
+				}
+				if last := f.events[len(f.events)-1]; last.Category != "failure" {
+					t.Errorf("last event %+v", last)
+				}
+			})
+		}
 	}
 }
 

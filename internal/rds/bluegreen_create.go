@@ -562,11 +562,11 @@ func (e *buildEnv) members() (blue, green instanceRecord, bl, gl engine.Layout, 
 	return *b, *g, bl, gl, nil
 }
 
-func (e *buildEnv) BuildGreen(ctx context.Context, progress func(string), note func(deployment.Event) error) error {
+func (e *buildEnv) BuildGreen(ctx context.Context, progress func(string), note func(deployment.Event) error) (bool, error) {
 	s := e.s
 	blue, green, bl, gl, err := e.members()
 	if err != nil {
-		return err
+		return false, err
 	}
 	s.lock()
 	eng := s.engines[green.Engine]
@@ -575,25 +575,28 @@ func (e *buildEnv) BuildGreen(ctx context.Context, progress func(string), note f
 	s.unlock()
 	rep, ok := eng.(engine.Replicator)
 	if !ok {
-		return fmt.Errorf("engine %s has no blue/green support", green.Engine)
+		return false, fmt.Errorf("engine %s has no blue/green support", green.Engine)
 	}
 	copyProgress := func(p engine.CopyProgress) { progress(p.String()) }
 	cloner, cloned := eng.(engine.GreenCloner)
 	e.cloned = cloned && cloner.Clones(bl.Build, gl.Build)
 	if e.cloned {
 		err := s.cloneGreen(ctx, green.ResourceID, eng, cloner, bl, gl, e.id, config, blueConfig, copyProgress)
+		if err == nil {
+			return true, nil
+		}
 		if !errors.Is(err, engine.ErrUpgradeRefused) {
-			return err
+			return false, err
 		}
 		// What pg_upgrade refuses, a logical copy may still build.
 		s.log.Warn("in-place upgrade refused; copying instead", "deployment", e.id, "err", err)
 		if err := note(deployment.Event{Category: "notification",
 			Message: "The in-place upgrade of blue's copy refused its data (see teal's log); green is copied table by table instead"}); err != nil {
-			return fmt.Errorf("save deployment: %w", err)
+			return false, fmt.Errorf("save deployment: %w", err)
 		}
 		e.cloned = false
 	}
-	return s.loadGreen(ctx, green.ResourceID, eng, rep, bl, gl, e.id, config, progress, copyProgress)
+	return false, s.loadGreen(ctx, green.ResourceID, eng, rep, bl, gl, e.id, config, progress, copyProgress)
 }
 
 func (e *buildEnv) PublishGreen(ctx context.Context) error {
