@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/tealdb/teal/internal/engine"
@@ -94,8 +95,16 @@ func (e *Engine) UpgradeClone(ctx context.Context, clone, green engine.Layout, p
 			return err
 		}
 	}
+	oldBin, err := upgradeBinDir(filepath.Join(work, "bin-old"), clone.Build.BinDir, green.Credential)
+	if err != nil {
+		return err
+	}
+	newBin, err := upgradeBinDir(filepath.Join(work, "bin-new"), green.Build.BinDir, green.Credential)
+	if err != nil {
+		return err
+	}
 	cmd := exec.CommandContext(ctx, filepath.Join(green.Build.BinDir, "pg_upgrade"),
-		"--old-bindir", clone.Build.BinDir, "--new-bindir", green.Build.BinDir,
+		"--old-bindir", oldBin, "--new-bindir", newBin,
 		"--old-datadir", clone.DataDir, "--new-datadir", green.DataDir,
 		"--username", AdminUser, "--link", "--socketdir", work,
 		"--old-port", "50432", "--new-port", "50433", "--jobs", strconv.Itoa(runtime.NumCPU()))
@@ -119,6 +128,81 @@ func (e *Engine) UpgradeClone(ctx context.Context, clone, green engine.Layout, p
 		}
 	}
 	return nil
+}
+
+// pg_upgrade starts and stops each cluster through its build's pg_ctl -w,
+// four times each. pg_ctl looks whether the server is up (or down) ten
+// times a second, while a server here starts in about 50 ms and stops in
+// 20: pg_upgrade would spend half a second just waiting. So it is given
+// bin directories of links to each build's programs in which pg_ctl is
+// pgCtlScript, which runs the build's pg_ctl as asked and, beside it,
+// reads postmaster.pid every 10 ms, answering as soon as that shows the
+// server ready (a start) or gone (a stop). pg_ctl's own answer ends it
+// too, so a server that fails to start fails as before. A start where a
+// postmaster.pid is already there, a stop where none is, and every other
+// use are the build's pg_ctl alone.
+const pgCtlScript = `#!/bin/sh
+real=%s
+data= prev= cmd=
+for a; do
+	[ "$prev" = -D ] && data=$a
+	prev=$a cmd=$a
+done
+pidfile=$data/postmaster.pid
+case $cmd in
+start) [ -n "$data" ] && [ ! -e "$pidfile" ] || exec "$real" "$@" ;;
+stop) [ -n "$data" ] && [ -e "$pidfile" ] || exec "$real" "$@" ;;
+*) exec "$real" "$@" ;;
+esac
+since=$(($(date +%%s) - 2))
+"$real" "$@" &
+ctl=$!
+i=0
+while [ $i -lt 12000 ] && kill -0 $ctl 2>/dev/null; do
+	if [ $cmd = start ]; then
+		started= status=
+		{ read -r _; read -r _; read -r started; read -r _; read -r _; read -r _; read -r _; read -r status; } 2>/dev/null <"$pidfile"
+		if [ "$status" = ready ] && [ "${started:-0}" -ge $since ] 2>/dev/null; then
+			kill $ctl
+			exit 0
+		fi
+	elif [ ! -e "$pidfile" ]; then
+		kill $ctl
+		exit 0
+	fi
+	sleep 0.01
+	i=$((i + 1))
+done
+wait $ctl
+`
+
+// upgradeBinDir makes dir, owned by cred's user, a bin directory for
+// pg_upgrade: links to every program in bin but pg_ctl, which is
+// pgCtlScript running bin's pg_ctl.
+func upgradeBinDir(dir, bin string, cred *syscall.Credential) (string, error) {
+	entries, err := os.ReadDir(bin)
+	if err != nil {
+		return "", fmt.Errorf("upgrade: %w", err)
+	}
+	if err := engine.MkdirOwned(dir, 0o700, cred); err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		if e.Name() == "pg_ctl" {
+			continue
+		}
+		if err := os.Symlink(filepath.Join(bin, e.Name()), filepath.Join(dir, e.Name())); err != nil {
+			return "", fmt.Errorf("upgrade: %w", err)
+		}
+	}
+	ctl := filepath.Join(dir, "pg_ctl")
+	if err := engine.WriteOwned(ctl, []byte(fmt.Sprintf(pgCtlScript, shellQuote(filepath.Join(bin, "pg_ctl")))), cred); err != nil {
+		return "", err
+	}
+	if err := os.Chmod(ctl, 0o700); err != nil {
+		return "", fmt.Errorf("upgrade: %w", err)
+	}
+	return dir, nil
 }
 
 // upgradeInitArgs are the initdb arguments of green's cluster for
