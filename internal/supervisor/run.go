@@ -183,8 +183,9 @@ func (r *run) stop(ctx context.Context, log *slog.Logger, spec Spec) error {
 func (r *run) waitReady(ctx context.Context, spec Spec) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, spec.ReadyTimeout, ErrReadyTimeout)
 	defer cancel()
-	tick := time.NewTicker(readyPollInterval)
-	defer tick.Stop()
+	wait := time.NewTimer(firstReadyPoll)
+	defer wait.Stop()
+	next := firstReadyPoll
 	var probeErr error
 	for {
 		if spec.Ready == nil {
@@ -209,7 +210,9 @@ func (r *run) waitReady(ctx context.Context, spec Spec) error {
 				return fmt.Errorf("not ready after %v (last probe: %v): %w%s", spec.ReadyTimeout, probeErr, cause, r.logTail())
 			}
 			return fmt.Errorf("waiting for ready: %w", cause)
-		case <-tick.C:
+		case <-wait.C:
+			next = min(2*next, readyPollInterval)
+			wait.Reset(next)
 		}
 	}
 }

@@ -34,6 +34,10 @@ const (
 
 // Timings of the supervision loops.
 const (
+	// The ready probe runs first after firstReadyPoll, then twice as long
+	// after each failure, up to readyPollInterval: a server that starts in
+	// 50 ms is found ready within a few ms of it.
+	firstReadyPoll    = 5 * time.Millisecond
 	readyPollInterval = 75 * time.Millisecond
 	minBackoff        = 200 * time.Millisecond
 	maxBackoff        = 5 * time.Second

@@ -188,7 +188,7 @@ func (e *Engine) AwaitPromotion(ctx context.Context, blue, clone engine.Layout, 
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	if err := e.DropReplicationSlot(ctx, blue, follow.Slot); err != nil {
