@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/tealdb/teal/internal/bluegreen"
 	"github.com/tealdb/teal/internal/engine"
@@ -21,10 +20,11 @@ type Builder interface {
 	// BuildGreen makes green's primary a copy of blue that replicates from
 	// it: a clone of blue's files (upgraded in place for a newer major) or
 	// a logical copy. progress tells how far it has come; note records an
-	// event with the deployment's state as saved. cloned is true when
-	// green already holds all of blue's data as of the point its
-	// replication starts at, so that AfterCopy need not wait for it.
-	BuildGreen(ctx context.Context, progress func(string), note func(Event) error) (cloned bool, err error)
+	// event with the deployment's state as saved. A clone calls dataIn
+	// once green runs with all of blue's data as of the point its
+	// replication starts at: AfterCopy starts then, while the rest of the
+	// build goes on.
+	BuildGreen(ctx context.Context, progress func(string), note func(Event) error, dataIn func()) error
 	// PublishGreen saves the parameters green's server runs with and
 	// routes green's endpoint to it.
 	PublishGreen(ctx context.Context) error
@@ -114,8 +114,9 @@ func (b *Build) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cloned, err := b.b.BuildGreen(ctx, progress, note)
-	if err != nil {
+	after := b.afterCopy(ctx, progress)
+	defer after.stop()
+	if err := b.b.BuildGreen(ctx, progress, note, after.start); err != nil {
 		return err
 	}
 	if err := b.b.PublishGreen(ctx); err != nil {
@@ -124,12 +125,15 @@ func (b *Build) build(ctx context.Context) error {
 	if err := b.save(ctx, func(st *State) { st.Baseline = &baseline }, notification("Replication from blue to green started")); err != nil {
 		return fmt.Errorf("save the replication baseline: %w", err)
 	}
-	if cloned {
-		err = b.afterCopyWhileCatchingUp(ctx, progress)
-	} else if err = b.awaitCopy(ctx, progress); err == nil {
-		err = b.b.AfterCopy(ctx, progress)
+	if err := b.awaitCopy(after.ctx, after.quiet(progress)); err != nil {
+		if aerr := after.stop(); aerr != nil {
+			return aerr
+		}
+		return err
 	}
-	if err != nil {
+	// A logical copy's data is in now; a clone's AfterCopy is under way.
+	after.start()
+	if err := after.wait(); err != nil {
 		return err
 	}
 	if err := b.b.GreenAvailable(ctx); err != nil {
@@ -187,25 +191,77 @@ func (b *Build) awaitCopy(ctx context.Context, progress func(string)) error {
 	}
 }
 
-// afterCopyWhileCatchingUp runs AfterCopy on a cloned green while it
-// catches up with blue: its data is all there from the start. The catch-up
-// shows its progress once AfterCopy is done, if it still runs.
-func (b *Build) afterCopyWhileCatchingUp(ctx context.Context, progress func(string)) error {
-	var after atomic.Bool
-	after.Store(true)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		defer after.Store(false)
-		return b.b.AfterCopy(gctx, progress)
-	})
-	g.Go(func() error {
-		return b.awaitCopy(gctx, func(p string) {
-			if !after.Load() {
-				progress(p)
+// afterCopyRun is a build's AfterCopy, run in the background from when
+// green's data is in. Its context, which the build waits for the copy
+// under, ends when AfterCopy fails: the build fails then, with its error.
+type afterCopyRun struct {
+	ctx      context.Context
+	cancel   context.CancelFunc
+	run      func(context.Context) error
+	once     sync.Once
+	started  atomic.Bool
+	running  atomic.Bool
+	done     chan struct{}
+	err      error // AfterCopy's own error, once done is closed
+	canceled bool  // AfterCopy ended because the build stopped it
+}
+
+func (b *Build) afterCopy(ctx context.Context, progress func(string)) *afterCopyRun {
+	ctx, cancel := context.WithCancel(ctx)
+	return &afterCopyRun{ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		run: func(ctx context.Context) error { return b.b.AfterCopy(ctx, progress) }}
+}
+
+// start starts AfterCopy, once.
+func (a *afterCopyRun) start() {
+	a.once.Do(func() {
+		a.started.Store(true)
+		a.running.Store(true)
+		go func() {
+			defer close(a.done)
+			defer a.running.Store(false)
+			err := a.run(a.ctx)
+			if err != nil && a.ctx.Err() != nil {
+				a.canceled = true
+			} else if err != nil {
+				a.err = err
+				a.cancel()
 			}
-		})
+		}()
 	})
-	return g.Wait()
+}
+
+// wait waits for AfterCopy to end and returns its error.
+func (a *afterCopyRun) wait() error {
+	if !a.started.Load() {
+		return nil
+	}
+	<-a.done
+	if a.canceled {
+		return a.ctx.Err()
+	}
+	return a.err
+}
+
+// stop ends AfterCopy, if it runs, and returns the error it failed with
+// on its own before that, if any.
+func (a *afterCopyRun) stop() error {
+	a.cancel()
+	if !a.started.Load() {
+		return nil
+	}
+	<-a.done
+	return a.err
+}
+
+// quiet is progress, shown only while AfterCopy does not run: its own
+// progress shows meanwhile.
+func (a *afterCopyRun) quiet(progress func(string)) func(string) {
+	return func(p string) {
+		if !a.running.Load() {
+			progress(p)
+		}
+	}
 }
 
 // CatchUpProgress says how far green is from following blue once its data

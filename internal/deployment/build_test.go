@@ -30,7 +30,7 @@ type fakeBuilder struct {
 	refused   int
 
 	copyPolls int  // how many measurements say the copy is still running
-	cloned    bool // BuildGreen says green holds blue's data already
+	cloned    bool // BuildGreen calls dataIn before it returns
 	greenUp   bool
 }
 
@@ -76,12 +76,15 @@ func (f *fakeBuilder) Unsaved(detail string) {
 	f.unsaved = append(f.unsaved, detail)
 }
 
-func (f *fakeBuilder) BuildGreen(ctx context.Context, progress func(string), note func(Event) error) (bool, error) {
+func (f *fakeBuilder) BuildGreen(ctx context.Context, progress func(string), note func(Event) error, dataIn func()) error {
+	if f.cloned {
+		dataIn()
+	}
 	if err := f.op("build-green"); err != nil {
-		return false, err
+		return err
 	}
 	progress("copying the data: 3 of 7 files")
-	return f.cloned, nil
+	return nil
 }
 
 func (f *fakeBuilder) PublishGreen(ctx context.Context) error { return f.op("publish-green") }
@@ -189,17 +192,19 @@ func TestBuildCompletes(t *testing.T) {
 	}
 }
 
-// TestBuildClonedAnalyzesWhileCatchingUp: a cloned green has its data from
-// the start, so AfterCopy runs while the build waits for green to catch
-// up, not after. AfterCopy here returns only once the catch-up has been
-// measured three times, which a build doing one after the other never
-// does; and green is not made available before both are done. The
-// catch-up's progress shows only once AfterCopy is done.
+// TestBuildClonedAnalyzesWhileCatchingUp: a cloned green has its data
+// once it runs, so AfterCopy starts when BuildGreen says so and runs while
+// the build publishes green and waits for it to catch up. Here green is
+// published only once AfterCopy has started, and AfterCopy returns only
+// once the catch-up has been measured three times: a build doing one
+// after the other never gets there. Green is not made available before
+// both are done, and the catch-up's progress shows only once AfterCopy
+// is done.
 func TestBuildClonedAnalyzesWhileCatchingUp(t *testing.T) {
 	f := newBuilder(provisioning())
 	f.cloned = true
 	f.copyPolls = 10
-	measured := make(chan struct{})
+	afterStarted, measured := make(chan struct{}), make(chan struct{})
 	var polls int
 	f.onCall["replication"] = func() {
 		switch polls++; polls {
@@ -209,8 +214,16 @@ func TestBuildClonedAnalyzesWhileCatchingUp(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	concurrent := false
+	early, concurrent := false, false
+	f.onCall["publish-green"] = func() {
+		select {
+		case <-afterStarted:
+			early = true
+		case <-time.After(5 * time.Second):
+		}
+	}
 	f.onCall["after-copy"] = func() {
+		close(afterStarted)
 		select {
 		case <-measured:
 			concurrent = true
@@ -220,8 +233,8 @@ func TestBuildClonedAnalyzesWhileCatchingUp(t *testing.T) {
 	b := quickBuild(f)
 	b.Run(context.Background())
 
-	if !concurrent {
-		t.Fatal("AfterCopy waited for the catch-up")
+	if !early || !concurrent {
+		t.Fatalf("AfterCopy started before green was published: %v; ran while it caught up: %v", early, concurrent)
 	}
 	if f.stored.Status != bluegreen.StatusAvailable {
 		t.Fatalf("stored %s (%s)", f.stored.Status, f.stored.Details)
@@ -234,6 +247,26 @@ func TestBuildClonedAnalyzesWhileCatchingUp(t *testing.T) {
 	// two came while AfterCopy ran: they do not show, the last ones do.
 	if shown := countOf(f.unsaved, "copying the data, 1 of 4 tables, 25%"); shown < 1 || shown > 8 {
 		t.Errorf("the catch-up's progress showed %d times, want 1 to 8: %q", shown, f.unsaved)
+	}
+}
+
+// TestBuildClonedAfterCopyFails: when AfterCopy fails while a cloned green
+// catches up, the build fails at once with its error, without waiting for
+// the catch-up.
+func TestBuildClonedAfterCopyFails(t *testing.T) {
+	f := newBuilder(provisioning())
+	f.cloned = true
+	f.copyPolls = 1 << 30
+	f.fail["after-copy"] = fmt.Errorf("after-copy: %w", errInjected)
+	b := quickBuild(f)
+	b.CopyLimit = time.Minute
+	start := time.Now()
+	b.Run(context.Background())
+	if f.stored.Status != bluegreen.StatusInvalidConfiguration || !strings.Contains(f.stored.Details, "after-copy") {
+		t.Errorf("stored %s: %s", f.stored.Status, f.stored.Details)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("the build failed after %s: it waited for the catch-up", took)
 	}
 }
 

@@ -460,9 +460,10 @@ func (s *Service) loadGreen(ctx context.Context, gid string, e engine.Engine, re
 // the point where logical replication starts, and is then promoted; for a
 // newer major, the copy follows with blue's build and settings (a standby
 // needs as many connections and workers as its primary) and is then
-// upgraded into green.
+// upgraded into green. dataIn is called once green runs, before its
+// subscriptions are made.
 func (s *Service) cloneGreen(ctx context.Context, gid string, e engine.Engine, cloner engine.GreenCloner, bl, gl engine.Layout, id string,
-	config, blueConfig map[string]string, progress func(engine.CopyProgress)) error {
+	config, blueConfig map[string]string, progress func(engine.CopyProgress), dataIn func()) error {
 	if err := s.startOver(ctx, gid, gl); err != nil {
 		return err
 	}
@@ -501,6 +502,7 @@ func (s *Service) cloneGreen(ctx context.Context, gid string, e engine.Engine, c
 			return fmt.Errorf("start green primary: %w", err)
 		}
 	}
+	dataIn()
 	if err := cloner.FinishClone(ctx, bl, gl, id, follow); err != nil {
 		return fmt.Errorf("start replication: %w", err)
 	}
@@ -562,11 +564,11 @@ func (e *buildEnv) members() (blue, green instanceRecord, bl, gl engine.Layout, 
 	return *b, *g, bl, gl, nil
 }
 
-func (e *buildEnv) BuildGreen(ctx context.Context, progress func(string), note func(deployment.Event) error) (bool, error) {
+func (e *buildEnv) BuildGreen(ctx context.Context, progress func(string), note func(deployment.Event) error, dataIn func()) error {
 	s := e.s
 	blue, green, bl, gl, err := e.members()
 	if err != nil {
-		return false, err
+		return err
 	}
 	s.lock()
 	eng := s.engines[green.Engine]
@@ -575,28 +577,25 @@ func (e *buildEnv) BuildGreen(ctx context.Context, progress func(string), note f
 	s.unlock()
 	rep, ok := eng.(engine.Replicator)
 	if !ok {
-		return false, fmt.Errorf("engine %s has no blue/green support", green.Engine)
+		return fmt.Errorf("engine %s has no blue/green support", green.Engine)
 	}
 	copyProgress := func(p engine.CopyProgress) { progress(p.String()) }
 	cloner, cloned := eng.(engine.GreenCloner)
 	e.cloned = cloned && cloner.Clones(bl.Build, gl.Build)
 	if e.cloned {
-		err := s.cloneGreen(ctx, green.ResourceID, eng, cloner, bl, gl, e.id, config, blueConfig, copyProgress)
-		if err == nil {
-			return true, nil
-		}
+		err := s.cloneGreen(ctx, green.ResourceID, eng, cloner, bl, gl, e.id, config, blueConfig, copyProgress, dataIn)
 		if !errors.Is(err, engine.ErrUpgradeRefused) {
-			return false, err
+			return err
 		}
 		// What pg_upgrade refuses, a logical copy may still build.
 		s.log.Warn("in-place upgrade refused; copying instead", "deployment", e.id, "err", err)
 		if err := note(deployment.Event{Category: "notification",
 			Message: "The in-place upgrade of blue's copy refused its data (see teal's log); green is copied table by table instead"}); err != nil {
-			return false, fmt.Errorf("save deployment: %w", err)
+			return fmt.Errorf("save deployment: %w", err)
 		}
 		e.cloned = false
 	}
-	return false, s.loadGreen(ctx, green.ResourceID, eng, rep, bl, gl, e.id, config, progress, copyProgress)
+	return s.loadGreen(ctx, green.ResourceID, eng, rep, bl, gl, e.id, config, progress, copyProgress)
 }
 
 func (e *buildEnv) PublishGreen(ctx context.Context) error {
