@@ -45,6 +45,8 @@ func TestDeleteWhileProvisioning(t *testing.T) {
 		{"Creating the green environment: recovering the copy", false, "15"},
 		{"Creating the green environment: upgrading the copy", true, "17"},
 		{"Creating the green environment: upgrading the copy", false, "17"},
+		// A clone's statistics are collected while its subscriptions are made.
+		{"Creating the green environment: collecting statistics", true, "17"},
 	}
 	for i, p := range points {
 		name := fmt.Sprintf("del-%d", i)
