@@ -163,11 +163,11 @@ while [ $i -lt 12000 ] && kill -0 $ctl 2>/dev/null; do
 		started= status=
 		{ read -r _; read -r _; read -r started; read -r _; read -r _; read -r _; read -r _; read -r status; } 2>/dev/null <"$pidfile"
 		if [ "$status" = ready ] && [ "${started:-0}" -ge $since ] 2>/dev/null; then
-			kill $ctl
+			kill $ctl 2>/dev/null
 			exit 0
 		fi
 	elif [ ! -e "$pidfile" ]; then
-		kill $ctl
+		kill $ctl 2>/dev/null
 		exit 0
 	fi
 	sleep 0.01
