@@ -183,9 +183,9 @@ func (r *run) stop(ctx context.Context, log *slog.Logger, spec Spec) error {
 func (r *run) waitReady(ctx context.Context, spec Spec) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, spec.ReadyTimeout, ErrReadyTimeout)
 	defer cancel()
-	wait := time.NewTimer(firstReadyPoll)
+	started := time.Now()
+	wait := time.NewTimer(fastReadyPoll)
 	defer wait.Stop()
-	next := firstReadyPoll
 	var probeErr error
 	for {
 		if spec.Ready == nil {
@@ -211,8 +211,11 @@ func (r *run) waitReady(ctx context.Context, spec Spec) error {
 			}
 			return fmt.Errorf("waiting for ready: %w", cause)
 		case <-wait.C:
-			next = min(2*next, readyPollInterval)
-			wait.Reset(next)
+			if time.Since(started) < fastReadyFor {
+				wait.Reset(fastReadyPoll)
+			} else {
+				wait.Reset(readyPollInterval)
+			}
 		}
 	}
 }

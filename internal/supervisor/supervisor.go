@@ -34,10 +34,12 @@ const (
 
 // Timings of the supervision loops.
 const (
-	// The ready probe runs first after firstReadyPoll, then twice as long
-	// after each failure, up to readyPollInterval: a server that starts in
-	// 50 ms is found ready within a few ms of it.
-	firstReadyPoll    = 5 * time.Millisecond
+	// The ready probe runs every fastReadyPoll for the first fastReadyFor
+	// of a start, then every readyPollInterval: a server that starts in
+	// tenths of a second is seen ready within 10 ms of it, and a long
+	// crash recovery is not probed a hundred times a second.
+	fastReadyPoll     = 10 * time.Millisecond
+	fastReadyFor      = 2 * time.Second
 	readyPollInterval = 75 * time.Millisecond
 	minBackoff        = 200 * time.Millisecond
 	maxBackoff        = 5 * time.Second

@@ -218,6 +218,31 @@ func TestStartWaitsUntilReady(t *testing.T) {
 	}
 }
 
+// TestReadyProbedOftenWhileStarting: while a server starts, its ready
+// probe runs every 10 ms, so a start is seen soon after it is done. The
+// probe here says ready 300 ms after its first run: every 75 ms would
+// be five probes, every 10 ms about thirty.
+func TestReadyProbedOftenWhileStarting(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	spec := f.spec("db")
+	var probes int
+	var first time.Time
+	spec.Ready = func(ctx context.Context) error {
+		if probes++; probes == 1 {
+			first = time.Now()
+		}
+		if time.Since(first) < 300*time.Millisecond {
+			return errors.New("starting")
+		}
+		return nil
+	}
+	f.start("db", spec)
+	if probes < 10 {
+		t.Errorf("the ready probe ran %d times in 300 ms", probes)
+	}
+}
+
 func TestStartTwiceFails(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
