@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tealdb/teal/internal/bluegreen"
 	"github.com/tealdb/teal/internal/rds"
@@ -116,13 +119,7 @@ func TestBlueGreenApplyRunsUserCode(t *testing.T) {
 	}
 	green := describe(t, svc, nameOf(dep.Target))
 	gc := connect(t, green, "app")
-	eventually(t, 30*time.Second, "rows replicated to green", func() error {
-		var n int
-		if err := gc.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil || n != 3 {
-			return errorf("%d rows, %v", n, err)
-		}
-		return nil
-	})
+	waitRows(t, gc, "items", 3)
 	// Green evaluated the index on the rows it copied and applied, as the
 	// table's owner: the master user, who could not write the file.
 	eventually(t, 10*time.Second, "green logs the function's runs", func() error {
@@ -359,13 +356,7 @@ func TestBlueGreenBuiltinsRunUserCode(t *testing.T) {
 	}
 	green := describe(t, svc, nameOf(dep.Target))
 	gc := connect(t, green, "app")
-	eventually(t, 30*time.Second, "rows replicated to green", func() error {
-		var n int
-		if err := gc.QueryRow(ctx, "SELECT count(*) FROM evals").Scan(&n); err != nil || n != 2 {
-			return errorf("%d rows, %v", n, err)
-		}
-		return nil
-	})
+	waitRows(t, gc, "evals", 2)
 	// Green ran the function for the row it copied and the one it
 	// applied, each time as the master, who could not write the file.
 	eventually(t, 10*time.Second, "green logs the function's runs", func() error {
@@ -390,4 +381,17 @@ func TestBlueGreenBuiltinsRunUserCode(t *testing.T) {
 	if err := gc.QueryRow(ctx, "SELECT rolsuper FROM pg_roles WHERE rolname = $1", masterUser).Scan(&super); err != nil || super {
 		t.Fatalf("the master user is superuser on green: %v %v", super, err)
 	}
+}
+
+// waitRows waits until table holds want rows on c, as replication brings
+// them.
+func waitRows(t *testing.T, c *pgx.Conn, table string, want int) {
+	t.Helper()
+	eventually(t, 30*time.Second, "rows replicated to "+table, func() error {
+		var n int
+		if err := c.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil || n != want {
+			return errorf("%d rows, %v", n, err)
+		}
+		return nil
+	})
 }
