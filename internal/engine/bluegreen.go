@@ -124,8 +124,9 @@ type GreenCloner interface {
 	// UpgradeClone makes green's data directory, of a newer major, from
 	// the promoted and stopped copy, which it consumes.
 	UpgradeClone(ctx context.Context, clone, green Layout, progress func(CopyProgress)) error
-	// FinishClone removes what green inherited of blue's replication and
-	// starts logical replication at the point.
+	// FinishClone removes what green inherited of blue's replication, and
+	// what is left of an upgraded copy, and starts logical replication at
+	// the point.
 	FinishClone(ctx context.Context, blue, green Layout, id string, follow Replication) error
 	// CloneSettings are those a cloned green starts with, over its own,
 	// until it is next started or reloaded.

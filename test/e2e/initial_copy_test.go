@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -198,6 +199,13 @@ func copyUnderLoad(t *testing.T, target, shows string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	building.Store(false)
+	// Of a clone, and of its upgrade, nothing is left beside green's data.
+	for _, name := range []string{"clone", "upgrade"} {
+		left, err := filepath.Glob(filepath.Join(dir, "instances", "*", name))
+		if err != nil || len(left) > 0 {
+			t.Errorf("left after green was built: %v (%v)", left, err)
+		}
+	}
 	time.Sleep(500 * time.Millisecond) // writers go on while green streams
 	halt()
 	t.Logf("%d transactions acknowledged (%d while green was built), %d failed; progress shown: %q",

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -28,7 +27,8 @@ import (
 //     stream. Once it is promoted, the physical slot goes.
 //  4. For a newer major, the copy is stopped and pg_upgrade makes green
 //     of it, linking its files rather than copying them again.
-//  5. Each database's subscription starts on its slot, its origin at P.
+//  5. Each database's subscription starts on its slot, its origin at P;
+//     meanwhile what is left of an upgraded copy is removed.
 
 var _ engine.GreenCloner = (*Engine)(nil)
 
@@ -49,8 +49,12 @@ func (e *Engine) Clones(blue, green engine.Build) bool {
 // replication launcher starts workers at most once per
 // wal_retrieve_retry_interval (5 s by default), so the subscription of a
 // second database enabled right after the first would wait that long.
+// A copy's first start recovers from a base backup and, as after a crash,
+// first syncs its whole data directory, by default file by file: the
+// copy has just been synced as a whole (copyDataDir), and one syncfs
+// finds nothing left to write.
 func (e *Engine) CloneSettings(b engine.Build) map[string]string {
-	return map[string]string{"wal_retrieve_retry_interval": "100ms"}
+	return map[string]string{"wal_retrieve_retry_interval": "100ms", "recovery_init_sync_method": "syncfs"}
 }
 
 // CloneGreen implements engine.GreenCloner.
@@ -71,7 +75,7 @@ func (e *Engine) cloneGreen(ctx context.Context, blue, green engine.Layout, id s
 			return clone, engine.Replication{}, err
 		}
 		clone.Build = blue.Build
-		clone.DataDir = filepath.Join(filepath.Dir(green.DataDir), "clone")
+		clone.DataDir = cloneDir(green)
 	}
 	dbs, _, err := prepareBlue(ctx, blue, id)
 	if err != nil {
@@ -215,8 +219,16 @@ func (e *Engine) AwaitPromotion(ctx context.Context, blue, clone engine.Layout, 
 	return nil
 }
 
-// FinishClone implements engine.GreenCloner.
-func (e *Engine) FinishClone(ctx context.Context, blue, green engine.Layout, id string, follow engine.Replication) error {
+// FinishClone implements engine.GreenCloner. What is left of an upgraded
+// copy is removed meanwhile.
+func (e *Engine) FinishClone(ctx context.Context, blue, green engine.Layout, id string, follow engine.Replication) (err error) {
+	left := make(chan error, 1)
+	go func() { left <- removeUpgradeLeftovers(green) }()
+	defer func() {
+		if lerr := <-left; err == nil {
+			err = lerr
+		}
+	}()
 	dbs, err := UserDatabases(ctx, blue)
 	if err != nil {
 		return err

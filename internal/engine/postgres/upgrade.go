@@ -81,7 +81,7 @@ func (e *Engine) UpgradeClone(ctx context.Context, clone, green engine.Layout, p
 	// user: peer authentication maps only teal's own user to it, so both
 	// clusters trust local connections for the upgrade. WriteConfig puts
 	// back green's own access rules before green is started.
-	work := filepath.Join(filepath.Dir(green.DataDir), "upgrade")
+	work := upgradeWorkDir(green)
 	if err := os.RemoveAll(work); err != nil {
 		return fmt.Errorf("upgrade: %w", err)
 	}
@@ -120,14 +120,33 @@ func (e *Engine) UpgradeClone(ctx context.Context, clone, green engine.Layout, p
 		}
 		return fmt.Errorf("%w: pg_upgrade %s to %s: %w", engine.ErrUpgradeRefused, clone.Build.Version, green.Build.Version, err)
 	}
-	// Green holds links to the copy's files; the copy's own names go, and
-	// pg_upgrade's sockets and scripts with them.
-	for _, dir := range []string{clone.DataDir, work} {
+	// Green holds links to the copy's files; the copy's own names, and
+	// pg_upgrade's sockets and scripts, go while green starts replicating
+	// (FinishClone). pg_upgrade has renamed the copy's pg_control: no
+	// server starts on what is left of it.
+	return nil
+}
+
+// removeUpgradeLeftovers removes what cloning and upgrading green left
+// beside its data directory, if anything: the copy, whose files green
+// links to, and pg_upgrade's working directory.
+func removeUpgradeLeftovers(green engine.Layout) error {
+	for _, dir := range []string{cloneDir(green), upgradeWorkDir(green)} {
 		if err := os.RemoveAll(dir); err != nil {
 			return fmt.Errorf("remove what the upgrade left: %w", err)
 		}
 	}
 	return nil
+}
+
+// cloneDir is where a copy of blue to be upgraded to green's build is
+// made and recovered, and upgradeWorkDir where pg_upgrade runs.
+func cloneDir(green engine.Layout) string {
+	return filepath.Join(filepath.Dir(green.DataDir), "clone")
+}
+
+func upgradeWorkDir(green engine.Layout) string {
+	return filepath.Join(filepath.Dir(green.DataDir), "upgrade")
 }
 
 // pg_upgrade starts and stops each cluster through its build's pg_ctl -w,
