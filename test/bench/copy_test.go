@@ -274,6 +274,65 @@ func removeGreen(b *testing.B, svc *rds.Service, id string) {
 	}
 }
 
+// removed is when the benchmark last removed instances, and quietPeriod
+// how long a contender waits after that (TEAL_BENCH_QUIET seconds, 65 by
+// default). A file system without a journal (ext4 here) reuses no inode
+// within a minute of its deletion, so each new file's inode is found past
+// all those just freed: right after a green of thousands of files was
+// removed, a contender creates its own several times slower (copying 100
+// tables' files took 0.4-0.5 s on a quiet file system, 0.55-0.93 s right
+// after each of a few removals). So a round's instances are removed only
+// once its three contenders ran, and no contender starts within that time
+// of a removal.
+var (
+	removed     time.Time
+	quietPeriod = time.Duration(envInt("TEAL_BENCH_QUIET", 65)) * time.Second
+)
+
+// quiet waits out quietPeriod after the last removal, then writes back
+// what the kernel holds: each contender starts on a file system with
+// nothing left to do from the one before.
+func quiet() {
+	time.Sleep(time.Until(removed.Add(quietPeriod)))
+	syscall.Sync()
+}
+
+// endDeployment deletes a deployment but not its green, and returns the
+// green's identifier once the deployment is gone: green stays, no longer
+// replicating, until deleteInstance.
+func endDeployment(b *testing.B, svc *rds.Service, id string) string {
+	ctx := context.Background()
+	d, err := svc.DeleteBlueGreenDeployment(ctx, id, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		_, _, err := svc.DescribeBlueGreenDeployments(ctx, id, nil, rds.Page{})
+		var f *rds.Fault
+		if errors.As(err, &f) && f.Code == "BlueGreenDeploymentNotFoundFault" {
+			return d.Target[strings.LastIndex(d.Target, ":")+1:]
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("deployment %s: still there after 5 minutes", id)
+		}
+	}
+}
+
+// deleteInstance deletes an instance and waits until it is gone.
+func deleteInstance(b *testing.B, svc *rds.Service, id string) {
+	if _, err := svc.DeleteDBInstance(context.Background(), id, true, ""); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := svc.WaitForStatus(ctx, id, "deleted"); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchmarkInitialCopy compares the time to build a blue/green
 // deployment's green environment from PostgreSQL 15 (until AVAILABLE) with
 // two baselines on the same data in the same run: `pg_dump | psql` into a
@@ -285,8 +344,8 @@ func removeGreen(b *testing.B, svc *rds.Service, id string) {
 // files and upgrades the clone with pg_upgrade); pgbench again to 15 (a
 // clone, not upgraded) and to 16 (whose build has no pg_upgrade: teal
 // copies table by table). No instance keeps automated backups, so no
-// contender's writes are also archived, and each green is deleted before
-// the next contender starts.
+// contender's writes are also archived. Each round's instances are
+// deleted once its three contenders ran (see quietPeriod).
 //
 //	go test ./test/bench -run '^$' -bench InitialCopy -benchtime 1x
 //
@@ -298,6 +357,7 @@ func BenchmarkInitialCopy(b *testing.B) {
 	}{{pgbenchData(), "17"}, {tablesData(), "17"}, {pgbenchData(), "15"}, {pgbenchData(), "16"}} {
 		ds, target := c.ds, c.target
 		b.Run(ds.name+"-to-"+target, func(b *testing.B) {
+			removed = time.Now() // the run before removed all it made
 			viaTeal, viaSub := open(b, "teal"), open(b, "subscription")
 			blue := createBare(b, viaTeal, "blue", "15")
 			start := time.Now()
@@ -309,28 +369,16 @@ func BenchmarkInitialCopy(b *testing.B) {
 			settle(b, subBlue)
 			for i := 0; i < b.N; i++ {
 				into := createBare(b, viaTeal, fmt.Sprintf("dump-%d", i), target)
-				// Each contender starts with nothing left for the kernel
-				// to write back from the one before.
-				syscall.Sync()
+				quiet()
 				start = time.Now()
 				run(b, "bash", "-o", "pipefail", "-c", fmt.Sprintf(bin15+"pg_dump --no-owner %q | "+bin15+"psql -q -X -v ON_ERROR_STOP=1 %q >/dev/null",
 					pgURL(blue), pgURL(into)))
 				dump := time.Since(start)
-				syscall.Sync()
-				if _, err := viaTeal.DeleteDBInstance(context.Background(), into.DBInstanceIdentifier, true, ""); err != nil {
-					b.Fatal(err)
-				}
-				wctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-				_, err := viaTeal.WaitForStatus(wctx, into.DBInstanceIdentifier, "deleted")
-				cancel()
-				if err != nil {
-					b.Fatal(err)
-				}
-				syscall.Sync()
+				quiet()
 				sub, subID := buildGreen(b, viaSub, fmt.Sprintf("subscription-%d", i), subBlue, target)
 				sameRows(b, viaSub, subID, subBlue)
-				removeGreen(b, viaSub, subID)
-				syscall.Sync()
+				subGreen := endDeployment(b, viaSub, subID)
+				quiet()
 				green, greenID := buildGreen(b, viaTeal, fmt.Sprintf("teal-%d", i), blue, target)
 				sameRows(b, viaTeal, greenID, blue)
 				b.ReportMetric(dump.Seconds(), "dump_restore_s")
@@ -341,7 +389,11 @@ func BenchmarkInitialCopy(b *testing.B) {
 				b.Logf("%s: pg_dump | psql %s; subscription copy %s; teal's green %s: %.2fx pg_dump | psql, %.2fx the subscription",
 					ds.name, dump.Round(time.Millisecond), sub.Round(time.Millisecond), green.Round(time.Millisecond),
 					dump.Seconds()/green.Seconds(), sub.Seconds()/green.Seconds())
+				// The round's instances go once all three contenders ran.
+				deleteInstance(b, viaTeal, into.DBInstanceIdentifier)
+				deleteInstance(b, viaSub, subGreen)
 				removeGreen(b, viaTeal, greenID)
+				removed = time.Now()
 			}
 		})
 	}
