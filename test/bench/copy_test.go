@@ -277,13 +277,14 @@ func removeGreen(b *testing.B, svc *rds.Service, id string) {
 // removed is when the benchmark last removed instances, and quietPeriod
 // how long a contender waits after that (TEAL_BENCH_QUIET seconds, 65 by
 // default). A file system without a journal (ext4 here) reuses no inode
-// within a minute of its deletion, so each new file's inode is found past
-// all those just freed: right after a green of thousands of files was
-// removed, a contender creates its own several times slower (copying 100
-// tables' files took 0.4-0.5 s on a quiet file system, 0.55-0.93 s right
-// after each of a few removals). So a round's instances are removed only
-// once its three contenders ran, and no contender starts within that time
-// of a removal.
+// within a minute of its deletion (five more while the deletion is not
+// written back, so a removal is synced), so each new file's inode is
+// found past all those just freed: right after a green of thousands of
+// files was removed, a contender creates its own up to twice as slowly
+// (copying 100 tables' files took 0.4-0.5 s on a quiet file system,
+// 0.55-0.93 s right after each of a few removals). So a round's instances
+// are removed only once its three contenders ran, and no contender starts
+// within that time of a removal.
 var (
 	removed     time.Time
 	quietPeriod = time.Duration(envInt("TEAL_BENCH_QUIET", 65)) * time.Second
@@ -393,6 +394,7 @@ func BenchmarkInitialCopy(b *testing.B) {
 				deleteInstance(b, viaTeal, into.DBInstanceIdentifier)
 				deleteInstance(b, viaSub, subGreen)
 				removeGreen(b, viaTeal, greenID)
+				syscall.Sync()
 				removed = time.Now()
 			}
 		})
