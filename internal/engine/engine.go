@@ -271,3 +271,11 @@ type ArchivePoint struct {
 // RunFunc runs a server's spec until it is ready, then while, then stops
 // it (supervisor.Supervisor.RunWhile).
 type RunFunc func(ctx context.Context, spec supervisor.Spec, while func(ctx context.Context) error) error
+
+// CopyStarter is implemented by engines whose server, copied from
+// another's files by CloneReplica, starts faster the first time with
+// settings it need not keep: a replica starts with CopyStartSettings over
+// its own, which are written back once it runs.
+type CopyStarter interface {
+	CopyStartSettings(b Build) map[string]string
+}

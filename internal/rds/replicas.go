@@ -3,6 +3,7 @@ package rds
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -149,11 +150,23 @@ func (s *Service) cloneReplica(ctx context.Context, rid string, e engine.Engine,
 	if err := e.CloneReplica(ctx, l, rep); err != nil {
 		return err
 	}
-	if err := e.WriteConfig(l, config, &rep); err != nil {
+	first := config
+	cs, copyStarts := e.(engine.CopyStarter)
+	if copyStarts {
+		first = maps.Clone(config)
+		maps.Copy(first, cs.CopyStartSettings(l.Build))
+	}
+	if err := e.WriteConfig(l, first, &rep); err != nil {
 		return err
 	}
 	if err := s.sup.Start(ctx, rid, e.Spec(l)); err != nil {
 		return fmt.Errorf("start replica: %w", err)
+	}
+	if copyStarts {
+		// Every later start is with the replica's own settings.
+		if err := e.WriteConfig(l, config, &rep); err != nil {
+			return err
+		}
 	}
 	if rs, ok := e.(engine.ReplicaStarter); ok {
 		if err := rs.StartReplica(ctx, l, rep); err != nil {

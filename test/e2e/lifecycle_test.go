@@ -115,6 +115,15 @@ func TestRestartService(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := waitStatus(t, svc, "alpha-r1", rds.StatusAvailable, 2*time.Minute)
+	// The copy's first start synced it with syncfs; later starts of the
+	// replica are with its own settings, still following alpha.
+	conf, err := os.ReadFile(filepath.Join(dir, "instances", r.DbiResourceId, "data", "teal.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(conf), "recovery_init_sync_method") || !strings.Contains(string(conf), "primary_conninfo") {
+		t.Errorf("the replica's configuration after its first start:\n%s", conf)
+	}
 	if err := svc.Close(); err != nil {
 		t.Fatal(err)
 	}

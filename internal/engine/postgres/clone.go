@@ -29,6 +29,17 @@ func (e *Engine) CloneReplica(ctx context.Context, replica engine.Layout, rep en
 	return cloneFiles(ctx, replica, rep, nil)
 }
 
+var _ engine.CopyStarter = (*Engine)(nil)
+
+// CopyStartSettings implements engine.CopyStarter. A copy's first start
+// recovers from a base backup and, as after a crash, first syncs its whole
+// data directory, by default file by file (115 ms for 100 tables' files
+// here): the copy has just been synced as a whole (copyDataDir), and one
+// syncfs finds nothing left to write (25 ms).
+func (e *Engine) CopyStartSettings(b engine.Build) map[string]string {
+	return map[string]string{"recovery_init_sync_method": "syncfs"}
+}
+
 // cloneFiles takes a base backup of rep.Source into target's data
 // directory, counting the bytes copied in copied (if not nil).
 func cloneFiles(ctx context.Context, replica engine.Layout, rep engine.Replication, copied *atomic.Int64) error {

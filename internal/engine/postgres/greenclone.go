@@ -45,16 +45,15 @@ func (e *Engine) Clones(blue, green engine.Build) bool {
 	return blue.Major() == green.Major() || upgradable(blue, green) == nil
 }
 
-// CloneSettings implements engine.GreenCloner. Up to 15 the logical
-// replication launcher starts workers at most once per
+// CloneSettings implements engine.GreenCloner: a copy's (see
+// CopyStartSettings), and wal_retrieve_retry_interval. Up to 15 the
+// logical replication launcher starts workers at most once per
 // wal_retrieve_retry_interval (5 s by default), so the subscription of a
 // second database enabled right after the first would wait that long.
-// A copy's first start recovers from a base backup and, as after a crash,
-// first syncs its whole data directory, by default file by file: the
-// copy has just been synced as a whole (copyDataDir), and one syncfs
-// finds nothing left to write.
 func (e *Engine) CloneSettings(b engine.Build) map[string]string {
-	return map[string]string{"wal_retrieve_retry_interval": "100ms", "recovery_init_sync_method": "syncfs"}
+	out := e.CopyStartSettings(b)
+	out["wal_retrieve_retry_interval"] = "100ms"
+	return out
 }
 
 // CloneGreen implements engine.GreenCloner.

@@ -20,7 +20,7 @@ func TestLoadSettingsAreSettable(t *testing.T) {
 			t.Fatalf("%s: %v", b.Version, err)
 		}
 		settable := engine.Settable(catalog)
-		for _, set := range []map[string]string{e.LoadSettings(b), e.CloneSettings(b)} {
+		for _, set := range []map[string]string{e.LoadSettings(b), e.CloneSettings(b), e.CopyStartSettings(b)} {
 			for name := range set {
 				if !settable[name] {
 					t.Errorf("PostgreSQL %s: load setting %s is not a settable parameter", b.Version, name)
