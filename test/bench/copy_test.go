@@ -277,7 +277,7 @@ func removeGreen(b *testing.B, svc *rds.Service, id string) {
 // removed is when the benchmark last removed instances, and quietPeriod
 // how long a contender waits after that (TEAL_BENCH_QUIET seconds, 65 by
 // default). A file system without a journal (ext4 here) reuses no inode
-// within a minute of its deletion (five more while the deletion is not
+// within a minute of its deletion (six while the deletion is not yet
 // written back, so a removal is synced), so each new file's inode is
 // found past all those just freed: right after a green of thousands of
 // files was removed, a contender creates its own up to twice as slowly
