@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -298,6 +300,54 @@ func quiet() {
 	syscall.Sync()
 }
 
+// ready readies blue's files for a contender, after quiet: each contender
+// finds its blue in the same state, whatever the kernel did with it since
+// the last contender. By default blue's files are read into the page cache,
+// as a busy server's would be (this machine's kernel pages out what was
+// not touched for a minute, so a blue left alone would be read from disk
+// by one contender and from memory by another). With TEAL_BENCH_COLD set,
+// the page cache is dropped instead: every contender reads blue, and its
+// own programs, from disk.
+func ready(b *testing.B, dir string, blue *rds.DBInstance) {
+	quiet()
+	if os.Getenv("TEAL_BENCH_COLD") != "" {
+		if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0); err != nil {
+			b.Fatal(err)
+		}
+		return
+	}
+	root := filepath.Join(dir, "instances", blue.DbiResourceId)
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(io.Discard, f)
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// stopInstance stops a contender's instance once it is measured, so that
+// nothing it does afterwards (a checkpoint, autovacuum's first pass over
+// the rows it was just given) runs during the next contender.
+func stopInstance(b *testing.B, svc *rds.Service, id string) {
+	if _, err := svc.StopDBInstance(context.Background(), id, ""); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := svc.WaitForStatus(ctx, id, "stopped"); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // endDeployment deletes a deployment but not its green, and returns the
 // green's identifier once the deployment is gone: green stays, no longer
 // replicating, until deleteInstance.
@@ -345,8 +395,11 @@ func deleteInstance(b *testing.B, svc *rds.Service, id string) {
 // files and upgrades the clone with pg_upgrade); pgbench again to 15 (a
 // clone, not upgraded) and to 16 (whose build has no pg_upgrade: teal
 // copies table by table). No instance keeps automated backups, so no
-// contender's writes are also archived. Each round's instances are
-// deleted once its three contenders ran (see quietPeriod).
+// contender's writes are also archived. A contender's instance is stopped
+// once measured (stopInstance), the round's instances are deleted once its
+// three contenders ran (see quietPeriod), and each contender starts with
+// its blue's files in memory, or with TEAL_BENCH_COLD=1 with none of its
+// files in memory (see ready).
 //
 //	go test ./test/bench -run '^$' -bench InitialCopy -benchtime 1x
 //
@@ -359,7 +412,8 @@ func BenchmarkInitialCopy(b *testing.B) {
 		ds, target := c.ds, c.target
 		b.Run(ds.name+"-to-"+target, func(b *testing.B) {
 			removed = time.Now() // the run before removed all it made
-			viaTeal, viaSub := open(b, "teal"), open(b, "subscription")
+			viaTeal, tealDir := openDir(b, "teal")
+			viaSub, subDir := openDir(b, "subscription")
 			blue := createBare(b, viaTeal, "blue", "15")
 			start := time.Now()
 			ds.load(b, blue)
@@ -370,16 +424,18 @@ func BenchmarkInitialCopy(b *testing.B) {
 			settle(b, subBlue)
 			for i := 0; i < b.N; i++ {
 				into := createBare(b, viaTeal, fmt.Sprintf("dump-%d", i), target)
-				quiet()
+				ready(b, tealDir, blue)
 				start = time.Now()
 				run(b, "bash", "-o", "pipefail", "-c", fmt.Sprintf(bin15+"pg_dump --no-owner %q | "+bin15+"psql -q -X -v ON_ERROR_STOP=1 %q >/dev/null",
 					pgURL(blue), pgURL(into)))
 				dump := time.Since(start)
-				quiet()
+				stopInstance(b, viaTeal, into.DBInstanceIdentifier)
+				ready(b, subDir, subBlue)
 				sub, subID := buildGreen(b, viaSub, fmt.Sprintf("subscription-%d", i), subBlue, target)
 				sameRows(b, viaSub, subID, subBlue)
 				subGreen := endDeployment(b, viaSub, subID)
-				quiet()
+				stopInstance(b, viaSub, subGreen)
+				ready(b, tealDir, blue)
 				green, greenID := buildGreen(b, viaTeal, fmt.Sprintf("teal-%d", i), blue, target)
 				sameRows(b, viaTeal, greenID, blue)
 				b.ReportMetric(dump.Seconds(), "dump_restore_s")
