@@ -1,13 +1,19 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestCopyDataDirLeavesOutWhatTheServerOwns: a base backup copies the
@@ -101,4 +107,76 @@ func TestCopyFileRefusesLinkedDirectory(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dst, "secret")); !os.IsNotExist(err) {
 		t.Fatalf("the file behind the link is in the copy: %v", err)
 	}
+}
+
+// TestCopyDirect: a large file is copied whole, whatever its length,
+// with its bytes counted, and its whole blocks past the page cache: of
+// the copy, at most the last part, shorter than a block, is in memory
+// afterwards.
+func TestCopyDirect(t *testing.T) {
+	dir := t.TempDir()
+	for _, size := range []int{directChunk, directChunk + 1, 3*directChunk + 5*directAlign + 123, 2*directChunk - 1} {
+		body := make([]byte, size)
+		rand.Read(body)
+		from, to := filepath.Join(dir, fmt.Sprint(size)), filepath.Join(dir, fmt.Sprint(size, ".copy"))
+		if err := os.WriteFile(from, body, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var copied atomic.Int64
+		if err := copyDirectFile(from, to, &copied); err != nil {
+			t.Fatalf("%d bytes: %v", size, err)
+		}
+		if resident := residentPages(t, to, size); resident > 1 {
+			t.Fatalf("%d bytes: %d pages of the copy are in the page cache", size, resident)
+		}
+		got, err := os.ReadFile(to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, body) || copied.Load() != int64(size) {
+			t.Fatalf("%d bytes: copied %d bytes (counted %d), equal: %v", size, len(got), copied.Load(), bytes.Equal(got, body))
+		}
+	}
+}
+
+// copyDirectFile copies the file from to the new file to with copyDirect.
+func copyDirectFile(from, to string, copied *atomic.Int64) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := copyDirect(out, in, copied); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// residentPages counts the pages of the first size bytes of the file name
+// that are in the page cache.
+func residentPages(t *testing.T, name string, size int) int {
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	pages := make([]byte, (size+os.Getpagesize()-1)/os.Getpagesize())
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&pages[0]))); errno != 0 {
+		t.Fatal(errno)
+	}
+	resident := 0
+	for _, p := range pages {
+		resident += int(p & 1)
+	}
+	return resident
 }
