@@ -269,6 +269,22 @@ var directBuffers = sync.Pool{New: func() any {
 	return &b
 }}
 
+// writeDirect writes b to out, which has O_DIRECT set if direct is true.
+// A file system that refuses the write as it is (EINVAL) gets it, and every
+// later one, without O_DIRECT (flags, out's flags before it was set).
+func writeDirect(out *os.File, b []byte, flags int, direct *bool) error {
+	n, err := out.Write(b)
+	if err != nil && *direct && errors.Is(err, unix.EINVAL) {
+		if _, err := unix.FcntlInt(out.Fd(), unix.F_SETFL, flags); err != nil {
+			return err
+		}
+		*direct = false
+		_, err = out.Write(b[n:])
+		return err
+	}
+	return err
+}
+
 // copyBuffered copies in to out through the page cache. The copy is a
 // server's data from now on, and no WAL it replays covers what it holds:
 // its writeback starts now, while other files are copied, and copyDataDir
@@ -287,7 +303,8 @@ func copyBuffered(out, in *os.File, copied *atomic.Int64) error {
 
 // copyDirect copies in to out, writing with O_DIRECT each whole number of
 // blocks, and without it the end of the file where that is shorter than a
-// block. Where the file system refuses O_DIRECT, the copy is buffered.
+// block. Where the file system refuses O_DIRECT, when it is asked for or at
+// a write, the copy is buffered from there on.
 func copyDirect(out, in *os.File, copied *atomic.Int64) error {
 	fd := uintptr(out.Fd())
 	flags, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
@@ -297,6 +314,7 @@ func copyDirect(out, in *os.File, copied *atomic.Int64) error {
 	if _, err := unix.FcntlInt(fd, unix.F_SETFL, flags|unix.O_DIRECT); err != nil {
 		return copyBuffered(out, in, copied)
 	}
+	direct := true
 	p := directBuffers.Get().(*[]byte)
 	defer directBuffers.Put(p)
 	buf := *p
@@ -305,7 +323,7 @@ func copyDirect(out, in *os.File, copied *atomic.Int64) error {
 		n, rerr := io.ReadFull(in, buf)
 		whole := n - n%directAlign
 		if whole > 0 {
-			if _, err := out.Write(buf[:whole]); err != nil {
+			if err := writeDirect(out, buf[:whole], flags, &direct); err != nil {
 				return err
 			}
 		}

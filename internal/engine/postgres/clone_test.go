@@ -139,6 +139,42 @@ func TestCopyDirect(t *testing.T) {
 	}
 }
 
+// TestWriteDirectRefused: a write O_DIRECT refuses (here a buffer not
+// aligned in memory, which ext4 refuses) is written without it, and so is
+// the rest of the file.
+func TestWriteDirectRefused(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "f")
+	out, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	flags, err := unix.FcntlInt(out.Fd(), unix.F_GETFL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.FcntlInt(out.Fd(), unix.F_SETFL, flags|unix.O_DIRECT); err != nil {
+		t.Skipf("no O_DIRECT here: %v", err)
+	}
+	p := directBuffers.Get().(*[]byte)
+	defer directBuffers.Put(p)
+	body := (*p)[1 : 1+2*directAlign]
+	rand.Read(body)
+	direct := true
+	for _, part := range [][]byte{body[:directAlign], body[directAlign:]} {
+		if err := writeDirect(out, part, flags, &direct); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := os.ReadFile(name); err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("wrote %d bytes, equal: %v, %v", len(got), bytes.Equal(got, body), err)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(name, &st); err == nil && st.Type == unix.EXT4_SUPER_MAGIC && direct {
+		t.Fatal("ext4 took an unaligned O_DIRECT write")
+	}
+}
+
 // copyDirectFile copies the file from to the new file to with copyDirect.
 func copyDirectFile(from, to string, copied *atomic.Int64) error {
 	in, err := os.Open(from)
