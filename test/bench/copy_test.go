@@ -36,14 +36,8 @@ func envInt(name string, def int) int {
 	return def
 }
 
-// open opens a teal service on a new data directory; initialCopy is
-// server.Config.InitialCopy.
-func open(b *testing.B, initialCopy string) *rds.Service {
-	svc, _ := openDir(b, initialCopy)
-	return svc
-}
-
-// openDir is open, which also returns the data directory.
+// openDir opens a teal service on a new data directory, which it also
+// returns; initialCopy is server.Config.InitialCopy.
 func openDir(b *testing.B, initialCopy string) (*rds.Service, string) {
 	dir, err := os.MkdirTemp("", "teal-bench-")
 	if err != nil {
