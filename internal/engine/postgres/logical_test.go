@@ -15,10 +15,9 @@ import (
 )
 
 // startServer initialises and starts a server of the given major version
-// for a test, stopping it when the test ends.
-// startServer starts a PostgreSQL server of major for a test. Tests that
-// start servers are skipped by make unit (go test -short).
-func startServer(t *testing.T, e *Engine, sup *supervisor.Supervisor, major, name string) engine.Layout {
+// for a test or benchmark, stopping it when that ends. Tests that start
+// servers are skipped by make unit (go test -short).
+func startServer(t testing.TB, e *Engine, sup *supervisor.Supervisor, major, name string) engine.Layout {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts PostgreSQL servers; make test runs it")

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tealdb/teal/internal/engine"
 )
 
@@ -73,6 +75,19 @@ func (e *Engine) UpgradeClone(ctx context.Context, clone, green engine.Layout, p
 		return err
 	}
 	progress(engine.CopyProgress{Phase: "upgrading the copy to PostgreSQL " + green.Build.Major() + " (pg_upgrade)"})
+	noSync := leavesSync(green.Build)
+	if err := upgradeClone(ctx, clone, green, noSync); err != nil {
+		return err
+	}
+	if noSync {
+		return syncUpgraded(green)
+	}
+	return nil
+}
+
+// upgradeClone runs pg_upgrade, which makes green of clone; with noSync,
+// it leaves what it wrote in the page cache.
+func upgradeClone(ctx context.Context, clone, green engine.Layout, noSync bool) error {
 	if _, err := os.Stat(filepath.Join(green.DataDir, "PG_VERSION")); err != nil {
 		return fmt.Errorf("upgrade: green's cluster was not made: %w", err)
 	}
@@ -103,11 +118,14 @@ func (e *Engine) UpgradeClone(ctx context.Context, clone, green engine.Layout, p
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(green.Build.BinDir, "pg_upgrade"),
-		"--old-bindir", oldBin, "--new-bindir", newBin,
+	args := []string{"--old-bindir", oldBin, "--new-bindir", newBin,
 		"--old-datadir", clone.DataDir, "--new-datadir", green.DataDir,
 		"--username", AdminUser, "--link", "--socketdir", work,
-		"--old-port", "50432", "--new-port", "50433", "--jobs", strconv.Itoa(runtime.NumCPU()))
+		"--old-port", "50432", "--new-port", "50433", "--jobs", strconv.Itoa(runtime.NumCPU())}
+	if noSync {
+		args = append(args, "--no-sync")
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(green.Build.BinDir, "pg_upgrade"), args...)
 	cmd.Dir = work
 	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
 	if err := engine.RunAs(cmd, green.Credential); err != nil {
@@ -124,6 +142,32 @@ func (e *Engine) UpgradeClone(ctx context.Context, clone, green engine.Layout, p
 	// pg_upgrade's sockets and scripts, go while green starts replicating
 	// (FinishClone). pg_upgrade has renamed the copy's pg_control: no
 	// server starts on what is left of it.
+	return nil
+}
+
+// leavesSync reports whether pg_upgrade of build b can be told not to
+// sync green's data directory (--no-sync, from PostgreSQL 15 on), which
+// UpgradeClone then does with syncUpgraded.
+func leavesSync(b engine.Build) bool {
+	major, err := strconv.Atoi(b.Major())
+	return err == nil && major >= 15
+}
+
+// syncUpgraded writes to the disk what pg_upgrade left in the page cache:
+// green's new catalog, its control file and WAL, and the links to the
+// copy's files. pg_upgrade would open and fsync each file of green, the
+// copy's thousands of files too, which are on the disk already; one
+// syncfs of green's file system writes only what is not, and reports
+// every failed write that no one has been told of.
+func syncUpgraded(green engine.Layout) error {
+	dir, err := os.Open(green.DataDir)
+	if err != nil {
+		return fmt.Errorf("sync green after its upgrade: %w", err)
+	}
+	defer dir.Close()
+	if err := unix.Syncfs(int(dir.Fd())); err != nil {
+		return fmt.Errorf("sync green after its upgrade: %w", err)
+	}
 	return nil
 }
 
