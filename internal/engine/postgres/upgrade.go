@@ -157,8 +157,10 @@ func leavesSync(b engine.Build) bool {
 // green's new catalog, its control file and WAL, and the links to the
 // copy's files. pg_upgrade would open and fsync each file of green, the
 // copy's thousands of files too, which are on the disk already; one
-// syncfs of green's file system writes only what is not, and reports
-// every failed write that no one has been told of.
+// syncfs of green's file system writes only what is not (as the file
+// copy does, and with the same cost: whatever else on that file system
+// is waiting to be written goes too), and reports every failed write that
+// no one has been told of.
 func syncUpgraded(green engine.Layout) error {
 	dir, err := os.Open(green.DataDir)
 	if err != nil {
